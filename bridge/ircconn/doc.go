@@ -1,0 +1,208 @@
+// Package ircconn owns one IRC client connection for one (Matrix user, network)
+// login of the bridge.
+//
+// It is built on github.com/ergochat/irc-go's ircmsg (parsing and serialising)
+// and ircreader, with its own connection loop rather than ircevent, because the
+// bridge needs control over three things ircevent does not give it: a paced
+// send queue in which the lines of one message are never interleaved with the
+// lines of another (OTR fragments must arrive in order), per-message delivery
+// confirmation (echo-message / labeled-response), and a reconnect policy that
+// distinguishes transient failures from bans and bad credentials.
+//
+// # Life cycle
+//
+// New validates a Config; Start begins connecting in the background and keeps
+// the connection up (reconnecting with capped exponential backoff and jitter)
+// until Disconnect or Close. State changes are reported to Config.Handler as
+// StateChanged events: Connecting, Connected, TransientDisconnect (will retry),
+// BadCredentials and Fatal (k-line, ban, unusable nick; no retry until
+// Reconnect), Disconnected (the caller asked).
+//
+// # Sending
+//
+// Send enqueues all lines of one message as a unit: the writer sends them
+// back to back, paced by a token bucket (Config.Flood), and no line of another
+// message is sent in between. When the server offers labeled-response or
+// echo-message, Send waits for the server's confirmation of every line and
+// Receipt.Confirmed is true; otherwise success means "written to the socket".
+// Errors the server reports for the target (401, 404, 477, 486, 531, 716, ...)
+// fail the Send with a *PeerError and are not reported again as events.
+//
+// Messages submitted while the connection is down are held and delivered
+// after the next successful registration, as long as their context and
+// Config.QueueTimeout allow; they are failed explicitly (ErrNotConnected,
+// ErrStopped, or the context's error) when that time runs out or the
+// connection reaches a terminal state. A message whose lines were (partly)
+// written but not confirmed when the connection dropped fails with
+// ErrConnectionLost; it is never resent, because the peer may already have
+// some of it. No message is ever dropped silently.
+//
+// # Receiving
+//
+// Incoming traffic is reported to Config.Handler as events (see Event). The
+// handler is called from one goroutine per Conn, in the order the lines were
+// received; it should not block for long (a bounded buffer sits between the
+// socket and the handler; when it is full the reader waits).
+//
+// # Privacy
+//
+// Message text, passwords and raw lines are never logged at any level, and no
+// error returned by this package embeds message text.
+package ircconn
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config describes one connection. Zero values get the defaults noted.
+type Config struct {
+	// Network is a name used only in logs.
+	Network string
+	// Address and Port of the server. Port 0 means 6697 (TLS) or 6667.
+	Address string
+	Port    int
+	// PlainText turns TLS off. TLS is on by default.
+	PlainText bool
+	// InsecureSkipVerify turns certificate verification off (TLS only).
+	InsecureSkipVerify bool
+	// ServerPassword is sent with PASS before registration when not empty.
+	ServerPassword string
+
+	Nick     string // required
+	Username string // default: Nick
+	Realname string // default: Nick
+
+	// SASLAccount/SASLPassword enable SASL PLAIN. If set and the server does
+	// not offer SASL PLAIN, the connection ends in state Fatal.
+	SASLAccount  string
+	SASLPassword string
+	// NickServPassword is sent as "IDENTIFY <password>" to NickServNick
+	// (default "NickServ") after registration when SASL is not used.
+	NickServPassword string
+	NickServNick     string
+
+	Flood FloodConfig
+
+	PingInterval    time.Duration // idle time before we PING the server; default 60s
+	PingTimeout     time.Duration // time allowed for any reply after our PING; default 30s
+	ReconnectMin    time.Duration // first backoff delay; default 2s
+	ReconnectMax    time.Duration // backoff cap; default 5m
+	DialTimeout     time.Duration // TCP+TLS connect timeout; default 30s
+	RegisterTimeout time.Duration // from connect to end of registration; default 60s
+	ConfirmTimeout  time.Duration // wait for echo/labeled ACK per message after its last line; default 30s
+	QueueTimeout    time.Duration // longest a message waits for a connection; default 2m
+
+	// Version is the CTCP VERSION reply; default "otrbridge".
+	Version string
+
+	Logger zerolog.Logger
+
+	// Handler receives events; it must be set.
+	Handler func(Event)
+
+	// Dial, when set, replaces the TCP/TLS dial (tests, proxies). It must
+	// return a connected stream; PlainText/InsecureSkipVerify are ignored.
+	Dial func(ctx context.Context) (net.Conn, error)
+}
+
+// FloodConfig is the token bucket that paces all lines we send.
+type FloodConfig struct {
+	// Burst is how many lines may be sent back to back; default 4.
+	Burst int
+	// Rate is the sustained number of lines per second; default 1.
+	Rate float64
+}
+
+// Kind is the kind of a message line.
+type Kind int
+
+const (
+	Privmsg Kind = iota
+	Notice
+	Action // CTCP ACTION (sent as PRIVMSG)
+)
+
+// State is the connection state reported in StateChanged.
+type State int
+
+const (
+	Connecting          State = iota // dialling or registering
+	Connected                        // registered; Send works
+	TransientDisconnect              // lost; will retry after StateChanged.RetryIn
+	BadCredentials                   // SASL/server password/NickServ rejected; no retry
+	Fatal                            // banned, k-lined, unusable nick or config; no retry
+	Disconnected                     // the caller asked (Disconnect/Close)
+)
+
+// Receipt tells how far a Send got.
+type Receipt struct {
+	// Confirmed is true when the server echoed or acknowledged every line.
+	Confirmed bool
+	// MsgIDs are the msgid tags of the echoes (may be empty).
+	MsgIDs []string
+	// Time is the server-time of the last echo, or the local time the last line was written.
+	Time time.Time
+}
+
+// Source is the sender of a message.
+type Source struct {
+	Nick, User, Host string
+	// Server is true when the source is a server, not a user.
+	Server bool
+}
+
+// WhoisInfo collects a WHOIS reply.
+type WhoisInfo struct {
+	Nick, User, Host, Realname string
+	Server, ServerInfo         string
+	Account                    string        // 330, empty if not logged in
+	Away                       string        // 301 text
+	Idle                       time.Duration // 317
+	SignOn                     time.Time     // 317
+	Channels                   []string      // 319
+	Operator                   bool          // 313
+	Secure                     bool          // 671
+	Other                      []string      // other lines of the reply, "<numeric> <text>"
+}
+
+// Function and method signatures (implemented in conn.go, send.go, ...):
+//
+//	func New(cfg Config) (*Conn, error)
+//	func (c *Conn) Start()                  // connect in the background; no-op if running
+//	func (c *Conn) Disconnect(reason string) // QUIT and stay down until Reconnect; fails queued messages
+//	func (c *Conn) Reconnect()              // drop the current connection (if any) and connect now
+//	func (c *Conn) Close()                  // Disconnect and release everything; Conn is unusable after
+//	func (c *Conn) Send(ctx context.Context, target string, kind Kind, lines []string) (Receipt, error)
+//	func (c *Conn) SetNick(ctx context.Context, nick string) error
+//	func (c *Conn) Whois(ctx context.Context, nick string) (WhoisInfo, error)
+//	func (c *Conn) Raw(ctx context.Context, line string) error   // paced; replies arrive as Numeric events
+//	func (c *Conn) State() State
+//	func (c *Conn) Nick() string                 // current own nick
+//	func (c *Conn) Hostmask() (nick, user, host string)
+//	func (c *Conn) LineBudget(target string, kind Kind) int // bytes of text that fit in one line
+//	func (c *Conn) Casemapping() Casemapping
+//	func (c *Conn) Casefold(name string) string
+//	func (c *Conn) IsChannel(target string) bool
+//	func (c *Conn) HasCap(name string) bool
+//
+//	type Casemapping int // ASCII, RFC1459, RFC1459Strict
+//	func ParseCasemapping(s string) Casemapping // unknown -> RFC1459
+//	func (m Casemapping) Fold(s string) string
+//
+// Errors: ErrNotConnected, ErrStopped, ErrConnectionLost, ErrUnconfirmed,
+// ErrBadLine, ErrLineTooLong, ErrClosed, *PeerError{Target, Code, Text}.
+//
+// Events (all implement Event), see events.go:
+//
+//	StateChanged{State, Err, RetryIn, Nick}
+//	Message{Kind, From, Target, ToMe, Channel, Text, Time, Account, MsgID}
+//	CTCP{From, Target, Command, Args, Reply bool}     // other than ACTION; VERSION/PING/TIME/CLIENTINFO are answered
+//	NickChanged{Old, New, Self}
+//	Quit{Nick, Reason}
+//	NickRejected{Wanted, Code, Reason, Trying, Registered} // 432/433/436/437/...
+//	PeerNotice{Nick, Code, Text}   // 301 away, 717/718 callerid, unmatched 401/404/531/...
+//	Numeric{Code, Params}          // other numerics after registration (e.g. replies to Raw)
