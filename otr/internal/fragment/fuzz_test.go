@@ -1,0 +1,84 @@
+package fragment
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzReassembler feeds newline-separated lines to one Reassembler and
+// checks that it never panics and keeps within its limits.
+func FuzzReassembler(f *testing.F) {
+	frags, _ := Split(encoded(1000), 200, 3, 0x5a73a599, 0x27e31597)
+	f.Add(strings.Join(frags, "\n"))
+	frags, _ = Split(encoded(500), 100, 2, 0, 0)
+	f.Add(strings.Join(frags, "\n"))
+	f.Add("?OTR,1,2,abc,\n?OTR,2,2,def,")
+	f.Add("?OTR|5a73a599|27e31597,00001,00003,?OTR:AAMDJ+MVmSfjFZcAAAAA,\n?OTR|5a73a599|27e31597,00003,00003,pkTtquknfx6HodLvk3RAAAAAA==.,")
+	f.Add("?OTR:AAMDabc\ndefg\nhij=.")
+	f.Add("?OTR,65535,65535,x,\n?OTR,0,0,,\n?OTR|ffffffff|0,1,1,?OTR|1|1,")
+	f.Fuzz(func(t *testing.T, input string) {
+		lim := Limits{MaxPending: 4, MaxTotalBytes: 2000, MaxMessageBytes: 1500, Expiry: time.Minute, OwnInstance: 0x27e31597}
+		r := NewReassembler(lim)
+		now := time.Unix(0, 0)
+		for _, line := range strings.Split(input, "\n") {
+			now = now.Add(7 * time.Second)
+			msg, done, err := r.Add(now, line)
+			if err != nil && (done || msg != "") {
+				t.Fatalf("error %v with a message", err)
+			}
+			if done && IsFragment(msg) {
+				t.Fatalf("delivered a fragment %q", msg)
+			}
+			if len(r.pending) > lim.MaxPending || r.total > lim.MaxTotalBytes || r.total < 0 {
+				t.Fatalf("limits broken: %d pending, %d bytes", len(r.pending), r.total)
+			}
+			sum := 0
+			for _, p := range r.pending {
+				sum += p.buf.Len()
+			}
+			if sum != r.total {
+				t.Fatalf("byte count %d, buffers hold %d", r.total, sum)
+			}
+		}
+	})
+}
+
+// FuzzSplit checks that Split's fragments always join back to the message.
+func FuzzSplit(f *testing.F) {
+	f.Add(encoded(1000), 200, true)
+	f.Add(encoded(363*3), 400, true)
+	f.Add(encoded(100), 20, false)
+	f.Fuzz(func(t *testing.T, msg string, max int, v3 bool) {
+		version := 2
+		if v3 {
+			version = 3
+		}
+		max %= 4096
+		frags, err := Split(msg, max, version, 0x100, 0x200)
+		if err != nil {
+			return
+		}
+		if len(frags) == 1 && frags[0] == msg {
+			return
+		}
+		r := NewReassembler(Limits{MaxMessageBytes: 1 << 30, MaxTotalBytes: 1 << 30})
+		for i, fr := range frags {
+			if len(fr) >= max {
+				t.Fatalf("fragment of %d bytes for max %d", len(fr), max)
+			}
+			got, done, err := r.Add(time.Unix(0, 0), fr)
+			if err != nil {
+				// A message that itself holds a fragment marker cannot be
+				// delivered; everything else must be.
+				if IsFragment(msg) {
+					return
+				}
+				t.Fatalf("fragment %d: %v", i+1, err)
+			}
+			if done != (i == len(frags)-1) || done && got != msg {
+				t.Fatalf("fragment %d: done %v, joined equal %v", i+1, done, got == msg)
+			}
+		}
+	})
+}
