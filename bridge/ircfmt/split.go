@@ -1,0 +1,148 @@
+package ircfmt
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// LineBudget returns how many bytes of text fit in one PRIVMSG from
+// nick!user@host to target: an IRC line is at most 512 bytes including the
+// prefix the server adds when relaying it and the final CRLF. A NOTICE is one
+// byte shorter, so the budget is safe for it too; CTCP ACTION wrapping
+// ("\x01ACTION " ... "\x01", 9 bytes) must be subtracted by the caller.
+// The result is never below minBudget, so that Split always makes progress.
+func LineBudget(nick, user, host, target string) int {
+	overhead := len(":") + len(nick) + len("!") + len(user) + len("@") + len(host) +
+		len(" PRIVMSG ") + len(target) + len(" :") + len("\r\n")
+	return max(512-overhead, minBudget)
+}
+
+// minBudget is the smallest budget Split works with: one UTF-8 sequence
+// must fit in a piece.
+const minBudget = utf8.UTFMax
+
+// Split cuts text into pieces of at most budget bytes, one IRC message each.
+// It cuts at spaces (dropping the spaces at the cut), and inside a word only
+// when the word alone is longer than budget, never inside a UTF-8 sequence or
+// a formatting code. Every line break ("\n", "\r\n" or "\r") ends a piece.
+// Formatting still open at the end of a piece is opened again at the start of
+// the next one. Pieces without visible text are left out. A budget below 4
+// is treated as 4.
+func Split(text string, budget int) []string {
+	budget = max(budget, minBudget)
+	if len(text) <= budget && !strings.ContainsAny(text, "\r\n") {
+		if Strip(text) == "" {
+			return nil
+		}
+		return []string{text}
+	}
+	sp := splitter{budget: budget}
+	var carried state
+	for len(text) > 0 {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		// A lone "\r" also ends a line; "\r\n" leaves an empty segment.
+		for seg := range strings.SplitSeq(line, "\r") {
+			carried = sp.line(seg, carried)
+		}
+	}
+	return sp.out
+}
+
+type splitter struct {
+	budget int
+	out    []string
+	buf    []byte
+	// emitted is the state a client has reached after reading buf.
+	emitted state
+	visible bool
+}
+
+// line splits one line and returns the formatting state at its end.
+func (sp *splitter) line(line string, st state) state {
+	sc := scanner{s: line, cur: st}
+	var toks []token
+	for {
+		t, ok := sc.next()
+		if !ok {
+			break
+		}
+		if t.text != "" {
+			toks = append(toks, t)
+		}
+	}
+	for i := 0; i < len(toks); {
+		start := i
+		for i < len(toks) && toks[i].text == " " {
+			i++
+		}
+		word := i
+		for i < len(toks) && toks[i].text != " " {
+			i++
+		}
+		if sp.tryAppend(toks[start:i]) {
+			continue
+		}
+		if len(appendTokens(nil, state{}, toks[word:i])) <= sp.budget {
+			// The word fits in a piece of its own: it starts the next piece
+			// and the spaces before it are dropped.
+			sp.flush()
+			sp.tryAppend(toks[word:i])
+			continue
+		}
+		// Longer than a whole piece: cut inside the word, filling the
+		// current piece first.
+		if len(sp.buf) == 0 {
+			start = word
+		}
+		for _, t := range toks[start:i] {
+			if !sp.tryAppend([]token{t}) {
+				sp.flush()
+				if !sp.tryAppend([]token{t}) {
+					// Not even the formatting codes fit beside the
+					// character: send it unformatted.
+					sp.buf = append(sp.buf, t.text...)
+					sp.visible = true
+				}
+			}
+		}
+	}
+	sp.flush()
+	return sc.cur
+}
+
+// appendTokens appends the tokens to b, where a client is in state emitted.
+func appendTokens(b []byte, emitted state, toks []token) []byte {
+	for _, t := range toks {
+		b = appendTransition(b, emitted, t.st, t.text)
+		emitted = t.st
+		b = append(b, t.text...)
+	}
+	return b
+}
+
+// tryAppend adds the tokens to the current piece if they all fit, otherwise
+// it leaves the piece unchanged.
+func (sp *splitter) tryAppend(toks []token) bool {
+	n, emitted := len(sp.buf), sp.emitted
+	for _, t := range toks {
+		sp.buf = appendTransition(sp.buf, sp.emitted, t.st, t.text)
+		sp.emitted = t.st
+		sp.buf = append(sp.buf, t.text...)
+		if len(sp.buf) > sp.budget {
+			sp.buf, sp.emitted = sp.buf[:n], emitted
+			return false
+		}
+	}
+	if len(toks) > 0 {
+		sp.visible = true
+	}
+	return true
+}
+
+func (sp *splitter) flush() {
+	if sp.visible {
+		sp.out = append(sp.out, string(sp.buf))
+	}
+	sp.buf, sp.emitted, sp.visible = sp.buf[:0], state{}, false
+}
