@@ -44,10 +44,10 @@ type htmlWriter struct {
 	// spaceState is the formatting of the first white space of the pending
 	// run: a space outside <u> must not be underlined.
 	spaceState state
-	lineStart     bool
-	quoteDepth    int
-	preDepth      int
-	lists         []listState
+	lineStart  bool
+	quoteDepth int
+	preDepth   int
+	lists      []listState
 	// markerEnd is len(buf) right after a list marker, so that a block
 	// inside the list item does not break the line after the marker.
 	markerEnd int
