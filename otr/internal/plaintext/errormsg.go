@@ -1,0 +1,19 @@
+package plaintext
+
+import "strings"
+
+const errorPrefix = "?OTR Error:"
+
+// ErrorMessage returns the OTR error message carrying text, as libotr
+// writes it: "?OTR Error: " followed by the text.
+func ErrorMessage(text string) string { return errorPrefix + " " + text }
+
+// FindError looks for an OTR error message anywhere in text and returns the
+// human-readable part after the marker, without the leading space.
+func FindError(text string) (msg string, ok bool) {
+	i := strings.Index(text, errorPrefix)
+	if i < 0 {
+		return "", false
+	}
+	return strings.TrimPrefix(text[i+len(errorPrefix):], " "), true
+}
