@@ -1,0 +1,437 @@
+package ircconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Conn is one IRC client connection that reconnects by itself. All methods
+// are safe for concurrent use.
+type Conn struct {
+	cfg    Config
+	log    zerolog.Logger
+	events chan Event
+	cmds   chan cmdMsg
+
+	startOnce sync.Once
+	loopDone  chan struct{}
+	dispDone  chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+
+	whoisMu sync.Mutex // one WHOIS at a time: replies carry no request id
+	nickMu  sync.Mutex // one NICK change at a time
+
+	mu        sync.Mutex
+	state     State
+	sess      *session // live session, nil when down
+	nick      string   // current (or being tried, before registration)
+	wantNick  string   // set by SetNick; registration uses it after a reconnect
+	user      string
+	host      string
+	caps      map[string]bool
+	casemap   Casemapping
+	chantypes string
+	statusmsg string
+	queue     []*outMsg // not yet started, in order
+	wake      chan struct{}
+	whois     *whoisReq
+	nickReq   *nickReq
+	labelSeq  uint64
+}
+
+type command int
+
+const (
+	cmdNone command = iota
+	cmdReconnect
+	cmdDisconnect
+	cmdClose
+)
+
+type cmdMsg struct {
+	cmd    command
+	reason string // QUIT message
+}
+
+// New checks cfg, fills in defaults and returns a Conn that is not yet
+// connected (see Start).
+func New(cfg Config) (*Conn, error) {
+	if cfg.Handler == nil {
+		return nil, errors.New("ircconn: Config.Handler is required")
+	}
+	if cfg.Dial == nil && cfg.Address == "" {
+		return nil, errors.New("ircconn: Config.Address is required")
+	}
+	if !validNick(cfg.Nick) {
+		return nil, fmt.Errorf("ircconn: invalid nick %q", cfg.Nick)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 6697
+		if cfg.PlainText {
+			cfg.Port = 6667
+		}
+	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("ircconn: invalid port %d", cfg.Port)
+	}
+	if cfg.Username == "" {
+		cfg.Username = cfg.Nick
+	}
+	if cfg.Realname == "" {
+		cfg.Realname = cfg.Nick
+	}
+	if strings.ContainsAny(cfg.Username, " \r\n\x00@!") || strings.ContainsAny(cfg.Realname, "\r\n\x00") ||
+		strings.ContainsAny(cfg.ServerPassword, "\r\n\x00") || strings.ContainsAny(cfg.NickServPassword, "\r\n\x00") {
+		return nil, errors.New("ircconn: username, realname or a password contains forbidden characters")
+	}
+	if (cfg.SASLAccount == "") != (cfg.SASLPassword == "") {
+		return nil, errors.New("ircconn: SASL needs both account and password")
+	}
+	if cfg.NickServNick == "" {
+		cfg.NickServNick = "NickServ"
+	}
+	if cfg.Flood.Burst <= 0 {
+		cfg.Flood.Burst = 4
+	}
+	if cfg.Flood.Rate <= 0 {
+		cfg.Flood.Rate = 1
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.PingInterval, 60*time.Second)
+	def(&cfg.PingTimeout, 30*time.Second)
+	def(&cfg.ReconnectMin, 2*time.Second)
+	def(&cfg.ReconnectMax, 5*time.Minute)
+	def(&cfg.DialTimeout, 30*time.Second)
+	def(&cfg.RegisterTimeout, 60*time.Second)
+	def(&cfg.ConfirmTimeout, 30*time.Second)
+	def(&cfg.QueueTimeout, 2*time.Minute)
+	if cfg.ReconnectMax < cfg.ReconnectMin {
+		cfg.ReconnectMax = cfg.ReconnectMin
+	}
+	if cfg.Version == "" {
+		cfg.Version = "otrbridge"
+	}
+	c := &Conn{
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str("component", "ircconn").Str("network", cfg.Network).Logger(),
+		events:    make(chan Event, 256),
+		cmds:      make(chan cmdMsg),
+		loopDone:  make(chan struct{}),
+		dispDone:  make(chan struct{}),
+		closed:    make(chan struct{}),
+		state:     Disconnected,
+		nick:      cfg.Nick,
+		caps:      map[string]bool{},
+		chantypes: "#&",
+		wake:      make(chan struct{}, 1),
+	}
+	go c.dispatch()
+	return c, nil
+}
+
+// Start begins connecting in the background. Calling it again is a no-op.
+func (c *Conn) Start() {
+	c.startOnce.Do(func() { go c.run() })
+}
+
+// Reconnect drops the current connection, if any, and connects again now,
+// also from the terminal states Disconnected, BadCredentials and Fatal.
+func (c *Conn) Reconnect() {
+	c.Start()
+	c.command(cmdMsg{cmd: cmdReconnect})
+}
+
+// Disconnect quits (with reason as the QUIT message) and stays disconnected
+// until Reconnect. Queued messages fail with ErrStopped.
+func (c *Conn) Disconnect(reason string) {
+	c.Start()
+	c.command(cmdMsg{cmd: cmdDisconnect, reason: reason})
+}
+
+// Close disconnects and stops all goroutines; pending calls fail with
+// ErrClosed. Events already queued are still delivered before Close returns.
+func (c *Conn) Close() {
+	c.closeOnce.Do(func() {
+		c.Start()
+		c.command(cmdMsg{cmd: cmdClose})
+		<-c.loopDone
+		close(c.closed)
+		c.mu.Lock()
+		c.failQueueLocked(ErrClosed)
+		c.mu.Unlock()
+		close(c.events)
+		<-c.dispDone
+	})
+}
+
+func (c *Conn) command(cmd cmdMsg) {
+	select {
+	case c.cmds <- cmd:
+	case <-c.loopDone:
+	}
+}
+
+// run is the connection loop: one session at a time, backoff in between.
+func (c *Conn) run() {
+	defer close(c.loopDone)
+	attempt := 0
+	for {
+		c.setState(Connecting, nil, 0)
+		s := newSession(c)
+		done := make(chan struct{})
+		go func() {
+			c.serve(s)
+			close(done)
+		}()
+		var cm cmdMsg
+		select {
+		case <-done:
+		case cm = <-c.cmds:
+			if cm.cmd == cmdReconnect {
+				s.close(errReconnect)
+			} else {
+				s.quitAndClose(cm.reason)
+			}
+			<-done
+		}
+		if c.endSession(s) {
+			attempt = 0
+		}
+		err := s.err
+		var fe *fatalError
+		switch {
+		case cm.cmd == cmdClose:
+			c.setState(Disconnected, nil, 0)
+			return
+		case cm.cmd == cmdDisconnect:
+			c.stopped(Disconnected, nil)
+		case cm.cmd == cmdReconnect:
+			continue
+		case errors.As(err, &fe):
+			c.log.Warn().Err(err).Stringer("state", fe.state).Msg("IRC connection stopped; not reconnecting")
+			c.stopped(fe.state, err)
+		default:
+			attempt++
+			delay := backoff(c.cfg.ReconnectMin, c.cfg.ReconnectMax, attempt)
+			c.log.Info().Err(err).Dur("retry_in", delay).Msg("IRC connection lost")
+			c.setState(TransientDisconnect, err, delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+				continue
+			case cm = <-c.cmds:
+				t.Stop()
+			}
+			switch cm.cmd {
+			case cmdClose:
+				c.setState(Disconnected, nil, 0)
+				return
+			case cmdReconnect:
+				continue
+			}
+			c.stopped(Disconnected, nil)
+		}
+		// Terminal state: wait for Reconnect or Close.
+		if !c.waitRestart() {
+			return
+		}
+	}
+}
+
+// waitRestart waits in a terminal state; false means Close.
+func (c *Conn) waitRestart() bool {
+	for {
+		switch cm := <-c.cmds; cm.cmd {
+		case cmdClose:
+			c.setState(Disconnected, nil, 0)
+			return false
+		case cmdReconnect:
+			return true
+		case cmdDisconnect:
+			c.setState(Disconnected, nil, 0)
+		}
+	}
+}
+
+// stopped enters a terminal state and fails every queued message: nothing
+// will carry them.
+func (c *Conn) stopped(st State, err error) {
+	c.mu.Lock()
+	c.failQueueLocked(ErrStopped)
+	c.mu.Unlock()
+	c.setState(st, err, 0)
+}
+
+// backoff is capped exponential backoff with jitter in [d/2, d).
+func backoff(min, max time.Duration, attempt int) time.Duration {
+	d := min
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+func (c *Conn) setState(st State, err error, retry time.Duration) {
+	c.mu.Lock()
+	changed := c.state != st || err != nil
+	c.state = st
+	nick := c.nick
+	c.mu.Unlock()
+	if !changed {
+		return
+	}
+	ev := StateChanged{State: st, Err: err, RetryIn: retry}
+	if st == Connected {
+		ev.Nick = nick
+	}
+	c.emit(ev)
+}
+
+func (c *Conn) emit(ev Event) {
+	select {
+	case c.events <- ev:
+	case <-c.closed:
+	}
+}
+
+func (c *Conn) dispatch() {
+	defer close(c.dispDone)
+	for ev := range c.events {
+		c.cfg.Handler(ev)
+	}
+}
+
+func (c *Conn) dial(ctx context.Context) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	if c.cfg.Dial != nil {
+		return c.cfg.Dial(ctx)
+	}
+	addr := net.JoinHostPort(c.cfg.Address, strconv.Itoa(c.cfg.Port))
+	nd := &net.Dialer{KeepAlive: 30 * time.Second}
+	if c.cfg.PlainText {
+		return nd.DialContext(ctx, "tcp", addr)
+	}
+	td := &tls.Dialer{NetDialer: nd, Config: &tls.Config{
+		ServerName:         c.cfg.Address,
+		InsecureSkipVerify: c.cfg.InsecureSkipVerify,
+		MinVersion:         tls.VersionTLS12,
+	}}
+	return td.DialContext(ctx, "tcp", addr)
+}
+
+// State returns the current connection state.
+func (c *Conn) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Nick returns our current nick (the configured one before registration).
+func (c *Conn) Nick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nick
+}
+
+// Hostmask returns our nick, user and host as the server shows them to
+// others; user or host are empty until learnt.
+func (c *Conn) Hostmask() (nick, user, host string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nick, c.user, c.host
+}
+
+// Casemapping returns the server's casemapping (RFC1459 until ISUPPORT says otherwise).
+func (c *Conn) Casemapping() Casemapping {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.casemap
+}
+
+// Casefold folds a nick or channel name with the server's casemapping.
+func (c *Conn) Casefold(name string) string { return c.Casemapping().Fold(name) }
+
+// IsChannel reports whether target names a channel (CHANTYPES, with an
+// optional STATUSMSG prefix such as "@#chan").
+func (c *Conn) IsChannel(target string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.isChannelLocked(target)
+}
+
+func (c *Conn) isChannelLocked(target string) bool {
+	if target == "" {
+		return false
+	}
+	if strings.IndexByte(c.statusmsg, target[0]) >= 0 && len(target) > 1 {
+		target = target[1:]
+	}
+	return strings.IndexByte(c.chantypes, target[0]) >= 0
+}
+
+// HasCap reports whether the capability was acknowledged on the current connection.
+func (c *Conn) HasCap(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.caps[name]
+}
+
+// LineBudget returns how many bytes of text fit in one line of the given
+// kind to target, so that the line the server relays,
+// ":nick!user@host PRIVMSG target :text\r\n", stays within 512 bytes.
+// Until the server told us our user and host, it assumes "~username" and a
+// 63-byte host. Message tags do not count: they have their own budget, and
+// the only tag we send (label) is far below it.
+func (c *Conn) LineBudget(target string, kind Kind) int {
+	c.mu.Lock()
+	nick, user, host := c.nick, c.user, c.host
+	c.mu.Unlock()
+	if user == "" {
+		user = "~" + c.cfg.Username
+		if len(user) > 11 {
+			user = user[:11]
+		}
+	}
+	if host == "" {
+		host = strings.Repeat("x", 63)
+	}
+	cmd := "PRIVMSG"
+	extra := 0
+	switch kind {
+	case Notice:
+		cmd = "NOTICE"
+	case Action:
+		extra = len("\x01ACTION \x01")
+	}
+	return 512 - len(":"+nick+"!"+user+"@"+host+" "+cmd+" "+target+" :\r\n") - extra
+}
+
+func validNick(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	if strings.ContainsAny(n, " ,*?!@:\r\n\x00\x01") || n[0] == '#' || n[0] == '&' || n[0] == '$' {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,630 @@
+package ircconn
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ergochat/irc-go/ircmsg"
+	"github.com/ergochat/irc-go/ircutils"
+)
+
+// wantedCaps are requested when the server offers them.
+var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch"}
+
+// peerErrors are numerics that mean a message to the named target was not
+// delivered.
+var peerErrors = map[string]bool{
+	"401": true, // ERR_NOSUCHNICK
+	"402": true, // ERR_NOSUCHSERVER
+	"403": true, // ERR_NOSUCHCHANNEL
+	"404": true, // ERR_CANNOTSENDTOCHAN
+	"407": true, // ERR_TOOMANYTARGETS
+	"477": true, // ERR_NEEDREGGEDNICK (InspIRCd +R)
+	"486": true, // ERR_NONONREG (registered users only)
+	"489": true, // ERR_SECUREONLYCHAN
+	"492": true, // ERR_NOCTCP
+	"531": true, // ERR_CANTSENDTOUSER
+	"716": true, // ERR_TARGUMODEG (callerid +g)
+}
+
+// peerInfo are numerics about a target that do not mean failure.
+var peerInfo = map[string]bool{
+	"301": true, // RPL_AWAY
+	"717": true, // RPL_TARGNOTIFY
+	"718": true, // RPL_UMODEGMSG (someone messaged us while we are +g)
+}
+
+var nickErrors = map[string]bool{"431": true, "432": true, "433": true, "436": true, "437": true, "438": true, "447": true, "484": true}
+
+// quietNumerics are registration and MOTD noise not worth an event.
+var quietNumerics = map[string]bool{
+	"001": true, "002": true, "003": true, "004": true, "005": true,
+	"250": true, "251": true, "252": true, "253": true, "254": true, "255": true, "265": true, "266": true,
+	"372": true, "375": true, "376": true, "422": true, "396": true, "302": true,
+	"900": true, "901": true, "903": true, "907": true,
+}
+
+// handle processes one line from the server. A non-nil error ends the session.
+func (s *session) handle(m *ircmsg.Message) error {
+	c := s.c
+	if label, ok := s.labelOf(m); ok {
+		if done := s.handleLabeled(label, m); done {
+			return nil
+		}
+	}
+	switch m.Command {
+	case "PING":
+		s.send("PONG", m.Params...)
+		return nil
+	case "PONG":
+		return nil
+	case "ERROR":
+		return classifyERROR(param(m, 0))
+	case "CAP":
+		return s.handleCAP(m)
+	case "AUTHENTICATE":
+		if param(m, 0) == "+" {
+			payload := c.cfg.SASLAccount + "\x00" + c.cfg.SASLAccount + "\x00" + c.cfg.SASLPassword
+			for _, chunk := range ircutils.EncodeSASLResponse([]byte(payload)) {
+				s.send("AUTHENTICATE", chunk)
+			}
+		}
+		return nil
+	case "BATCH":
+		ref := param(m, 0)
+		if strings.HasPrefix(ref, "-") {
+			c.mu.Lock()
+			if label, ok := s.batches[ref[1:]]; ok {
+				delete(s.batches, ref[1:])
+				// The labeled batch ended without an error: delivered
+				// (with echo-message the echo inside it already counted).
+				if r := s.labels[label]; r != nil {
+					c.resolveLocked(s, r, nil, nil)
+				}
+			}
+			c.mu.Unlock()
+		}
+		return nil
+	case "PRIVMSG", "NOTICE":
+		return s.handleMessage(m)
+	case "NICK":
+		s.handleNick(m)
+		return nil
+	case "QUIT":
+		nick := m.Nick()
+		c.emit(Quit{Nick: nick, Reason: param(m, 0)})
+		s.maybeReclaim(nick)
+		return nil
+	}
+	if isNumeric(m.Command) {
+		return s.handleNumeric(m)
+	}
+	return nil
+}
+
+// labelOf finds the label of a labeled response, directly or via its batch.
+func (s *session) labelOf(m *ircmsg.Message) (string, bool) {
+	if ok, l := m.GetTag("label"); ok {
+		if m.Command == "BATCH" && strings.HasPrefix(param(m, 0), "+") {
+			s.c.mu.Lock()
+			s.batches[param(m, 0)[1:]] = l
+			s.c.mu.Unlock()
+			return "", false
+		}
+		return l, true
+	}
+	if ok, ref := m.GetTag("batch"); ok {
+		s.c.mu.Lock()
+		l, ok := s.batches[ref]
+		s.c.mu.Unlock()
+		return l, ok
+	}
+	return "", false
+}
+
+// handleLabeled applies a labeled response to the message line it answers.
+// It reports whether the line was consumed.
+func (s *session) handleLabeled(label string, m *ircmsg.Message) bool {
+	c := s.c
+	c.mu.Lock()
+	ref := s.labels[label]
+	if ref == nil {
+		c.mu.Unlock()
+		return false
+	}
+	switch {
+	case m.Command == "ACK":
+		c.resolveLocked(s, ref, nil, nil)
+	case m.Command == "PRIVMSG" || m.Command == "NOTICE":
+		s.learnSelfLocked(m)
+		c.resolveLocked(s, ref, nil, m)
+	case peerErrors[m.Command]:
+		c.resolveLocked(s, ref, &PeerError{Target: param(m, 1), Code: m.Command, Text: lastParam(m)}, nil)
+	case m.Command == "FAIL":
+		c.resolveLocked(s, ref, &PeerError{Target: ref.msg.target, Code: "FAIL " + param(m, 1), Text: lastParam(m)}, nil)
+	case m.Command == "BATCH":
+	default:
+		c.mu.Unlock()
+		return false // e.g. 301 away: reported as usual
+	}
+	c.mu.Unlock()
+	return true
+}
+
+func (s *session) handleCAP(m *ircmsg.Message) error {
+	c := s.c
+	sub := strings.ToUpper(param(m, 1))
+	switch sub {
+	case "LS":
+		more := len(m.Params) > 3 && m.Params[2] == "*"
+		c.mu.Lock()
+		for _, tok := range strings.Fields(lastParam(m)) {
+			name, val, _ := strings.Cut(tok, "=")
+			s.capLS[name] = val
+		}
+		reqd := s.capReqd
+		c.mu.Unlock()
+		if more || reqd {
+			return nil
+		}
+		return s.requestCaps()
+	case "ACK":
+		c.mu.Lock()
+		sasl := false
+		for _, name := range strings.Fields(lastParam(m)) {
+			if strings.HasPrefix(name, "-") {
+				delete(c.caps, name[1:])
+				continue
+			}
+			c.caps[name] = true
+			sasl = sasl || name == "sasl"
+		}
+		registered := s.registered
+		c.mu.Unlock()
+		if registered {
+			return nil
+		}
+		if sasl && c.cfg.SASLAccount != "" {
+			s.send("AUTHENTICATE", "PLAIN")
+			return nil
+		}
+		s.send("CAP", "END")
+	case "NAK":
+		if c.cfg.SASLAccount != "" {
+			return &fatalError{Fatal, errors.New("server refused the SASL capability")}
+		}
+		s.send("CAP", "END")
+	case "DEL":
+		c.mu.Lock()
+		for _, name := range strings.Fields(lastParam(m)) {
+			delete(c.caps, name)
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *session) requestCaps() error {
+	c := s.c
+	c.mu.Lock()
+	s.capReqd = true
+	var req []string
+	for _, name := range wantedCaps {
+		if _, ok := s.capLS[name]; ok {
+			req = append(req, name)
+		}
+	}
+	mechs, hasSASL := s.capLS["sasl"]
+	c.mu.Unlock()
+	if c.cfg.SASLAccount != "" {
+		if !hasSASL || (mechs != "" && !containsFold(strings.Split(mechs, ","), "PLAIN")) {
+			return &fatalError{Fatal, errors.New("server does not offer SASL PLAIN")}
+		}
+		req = append(req, "sasl")
+	}
+	if len(req) == 0 {
+		s.send("CAP", "END")
+		return nil
+	}
+	s.send("CAP", "REQ", strings.Join(req, " "))
+	return nil
+}
+
+func (s *session) handleMessage(m *ircmsg.Message) error {
+	c := s.c
+	if len(m.Params) < 2 {
+		return nil
+	}
+	target, text := m.Params[0], m.Params[1]
+	nuh, _ := ircmsg.ParseNUH(m.Source)
+	src := Source{Nick: nuh.Name, User: nuh.User, Host: nuh.Host}
+	src.Server = m.Source == "" || (nuh.User == "" && nuh.Host == "" && strings.Contains(nuh.Name, "."))
+
+	c.mu.Lock()
+	fold := c.casemap.Fold
+	if !src.Server && fold(src.Nick) == fold(c.nick) && c.caps["echo-message"] {
+		// our own message coming back: it confirms a line (labeled echoes
+		// were consumed by handleLabeled already)
+		s.learnSelfLocked(m)
+		if !c.caps["labeled-response"] {
+			if ref := s.popEchoLocked(fold(target)); ref != nil {
+				c.resolveLocked(s, ref, nil, m)
+			}
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	toMe := fold(target) == fold(c.nick)
+	channel := c.isChannelLocked(target)
+	nickServ := toMe && m.Command == "NOTICE" && fold(src.Nick) == fold(c.cfg.NickServNick) && c.cfg.NickServPassword != "" && !s.saslDone
+	c.mu.Unlock()
+
+	if nickServ && nickServRejected(text) {
+		c.emit(s.incoming(m, Notice, src, target, toMe, channel, text))
+		return &fatalError{BadCredentials, errors.New("NickServ rejected the password")}
+	}
+	if strings.HasPrefix(text, "\x01") {
+		body := strings.TrimSuffix(text[1:], "\x01")
+		cmd, args, _ := strings.Cut(body, " ")
+		cmd = strings.ToUpper(cmd)
+		if cmd == "ACTION" {
+			c.emit(s.incoming(m, Action, src, target, toMe, channel, args))
+			return nil
+		}
+		reply := m.Command == "NOTICE"
+		if !reply && toMe && !src.Server {
+			s.ctcpReply(src.Nick, cmd, args)
+		}
+		c.emit(CTCP{From: src, Target: target, Command: cmd, Args: args, Reply: reply})
+		return nil
+	}
+	kind := Privmsg
+	if m.Command == "NOTICE" {
+		kind = Notice
+	}
+	c.emit(s.incoming(m, kind, src, target, toMe, channel, text))
+	return nil
+}
+
+func (s *session) incoming(m *ircmsg.Message, kind Kind, src Source, target string, toMe, channel bool, text string) Message {
+	ev := Message{Kind: kind, From: src, Target: target, ToMe: toMe, Channel: channel, Text: text, Time: serverTime(m)}
+	_, ev.Account = m.GetTag("account")
+	_, ev.MsgID = m.GetTag("msgid")
+	return ev
+}
+
+// ctcpReply answers the harmless CTCP queries, rate-limited so that a CTCP
+// flood cannot make us flood the server.
+func (s *session) ctcpReply(nick, cmd, args string) {
+	var reply string
+	switch cmd {
+	case "VERSION":
+		reply = "VERSION " + s.c.cfg.Version
+	case "PING":
+		if len(args) > 64 {
+			return
+		}
+		reply = "PING " + args
+	case "TIME":
+		reply = "TIME " + time.Now().UTC().Format(time.RFC1123)
+	case "CLIENTINFO":
+		reply = "CLIENTINFO ACTION CLIENTINFO PING TIME VERSION"
+	default:
+		return
+	}
+	s.c.mu.Lock()
+	wait := s.ctcpBucket.take(time.Now())
+	s.c.mu.Unlock()
+	if wait > 0 {
+		return
+	}
+	s.send("NOTICE", nick, "\x01"+reply+"\x01")
+}
+
+func (s *session) handleNick(m *ircmsg.Message) {
+	c := s.c
+	old, nw := m.Nick(), param(m, 0)
+	if nw == "" {
+		return
+	}
+	c.mu.Lock()
+	self := c.casemap.Fold(old) == c.casemap.Fold(c.nick)
+	if self {
+		c.nick = nw
+		s.learnSelfLocked(m)
+		if r := c.nickReq; r != nil && c.casemap.Fold(r.nick) == c.casemap.Fold(nw) {
+			c.wantNick = nw
+			r.finish(nil)
+		}
+	}
+	c.mu.Unlock()
+	c.emit(NickChanged{Old: old, New: nw, Self: self})
+	if !self {
+		s.maybeReclaim(old)
+	}
+}
+
+// maybeReclaim takes our wanted nick back when the user holding it leaves.
+func (s *session) maybeReclaim(gone string) {
+	c := s.c
+	c.mu.Lock()
+	want := c.wantNickLocked()
+	fire := s.ready && c.casemap.Fold(gone) == c.casemap.Fold(want) && c.casemap.Fold(c.nick) != c.casemap.Fold(want)
+	c.mu.Unlock()
+	if fire {
+		s.send("NICK", want)
+	}
+}
+
+// learnSelfLocked takes user and host from a line whose source is us.
+func (s *session) learnSelfLocked(m *ircmsg.Message) {
+	if nuh, err := ircmsg.ParseNUH(m.Source); err == nil && nuh.User != "" && nuh.Host != "" {
+		s.c.user, s.c.host = nuh.User, nuh.Host
+	}
+}
+
+func (s *session) handleNumeric(m *ircmsg.Message) error {
+	c := s.c
+	code := m.Command
+	switch code {
+	case "001":
+		c.mu.Lock()
+		s.registered = true
+		if n := param(m, 0); n != "" {
+			c.nick = n
+		}
+		if f := strings.Fields(lastParam(m)); len(f) > 0 {
+			if nuh, err := ircmsg.ParseNUH(f[len(f)-1]); err == nil && nuh.User != "" && nuh.Host != "" {
+				c.user, c.host = nuh.User, nuh.Host
+			}
+		}
+		saslMissing := c.cfg.SASLAccount != "" && !s.saslDone
+		c.mu.Unlock()
+		if saslMissing {
+			return &fatalError{Fatal, errors.New("server registered us without SASL")}
+		}
+		// Servers that send no MOTD end still get us going.
+		time.AfterFunc(10*time.Second, func() { s.becomeReady() })
+	case "005":
+		s.isupport(m)
+	case "376", "422":
+		s.becomeReady()
+	case "396":
+		if h := param(m, 1); h != "" {
+			c.mu.Lock()
+			if u, hh, ok := strings.Cut(h, "@"); ok {
+				c.user, c.host = u, hh
+			} else {
+				c.host = h
+			}
+			c.mu.Unlock()
+		}
+	case "302":
+		c.mu.Lock()
+		for _, e := range strings.Fields(lastParam(m)) {
+			n, uh, ok := strings.Cut(e, "=")
+			n = strings.TrimSuffix(n, "*")
+			if !ok || c.casemap.Fold(n) != c.casemap.Fold(c.nick) || len(uh) < 2 {
+				continue
+			}
+			if u, h, ok := strings.Cut(uh[1:], "@"); ok {
+				c.user, c.host = u, h
+			}
+		}
+		c.mu.Unlock()
+	case "900":
+		// logged in; the account name is not needed
+	case "903":
+		c.mu.Lock()
+		s.saslDone = true
+		c.mu.Unlock()
+		s.send("CAP", "END")
+	case "902", "904", "905":
+		return &fatalError{BadCredentials, fmt.Errorf("SASL authentication failed (%s)", code)}
+	case "906":
+		return &fatalError{BadCredentials, errors.New("SASL authentication aborted")}
+	case "908":
+		return &fatalError{Fatal, errors.New("server does not accept SASL PLAIN")}
+	case "907":
+		s.send("CAP", "END")
+	case "464":
+		return &fatalError{BadCredentials, errors.New("server password rejected (464)")}
+	case "465", "463":
+		return &fatalError{Fatal, fmt.Errorf("banned from the server (%s): %s", code, lastParam(m))}
+	default:
+		if nickErrors[code] {
+			return s.nickError(m)
+		}
+		if s.whoisReply(m) {
+			return nil
+		}
+		if peerErrors[code] {
+			s.peerError(m)
+			return nil
+		}
+		if peerInfo[code] {
+			c.emit(PeerNotice{Nick: param(m, 1), Code: code, Text: lastParam(m)})
+			return nil
+		}
+		c.mu.Lock()
+		ready := s.ready
+		c.mu.Unlock()
+		if ready && !quietNumerics[code] {
+			c.emit(Numeric{Code: code, Params: append([]string(nil), m.Params...)})
+		}
+	}
+	return nil
+}
+
+// peerError fails the oldest unconfirmed line to the target (echo-message
+// mode) or reports the numeric as a PeerNotice.
+func (s *session) peerError(m *ircmsg.Message) {
+	c := s.c
+	target := param(m, 1)
+	c.mu.Lock()
+	if c.caps["echo-message"] && !c.caps["labeled-response"] {
+		if ref := s.popEchoLocked(c.casemap.Fold(target)); ref != nil {
+			c.resolveLocked(s, ref, &PeerError{Target: target, Code: m.Command, Text: lastParam(m)}, nil)
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.mu.Unlock()
+	c.emit(PeerNotice{Nick: target, Code: m.Command, Text: lastParam(m)})
+}
+
+func (s *session) nickError(m *ircmsg.Message) error {
+	c := s.c
+	code, reason := m.Command, lastParam(m)
+	wanted := param(m, 1)
+	c.mu.Lock()
+	registered := s.registered
+	if registered {
+		r := c.nickReq
+		c.mu.Unlock()
+		if r != nil {
+			r.finish(&PeerError{Target: wanted, Code: code, Text: reason})
+		}
+		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason, Registered: true})
+		return nil
+	}
+	s.nickTries++
+	tries := s.nickTries
+	base := c.wantNickLocked()
+	c.mu.Unlock()
+	if code == "432" && tries == 1 || code == "431" {
+		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason})
+		return &fatalError{Fatal, fmt.Errorf("server rejected the nick (%s)", code)}
+	}
+	if tries > 5 {
+		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason})
+		return &fatalError{Fatal, errors.New("no usable nick")}
+	}
+	var alt string
+	switch tries {
+	case 1:
+		alt = base + "_"
+	case 2:
+		alt = base + "__"
+	default:
+		alt = base + strconv.Itoa(100+rand.IntN(900))
+	}
+	c.mu.Lock()
+	c.nick = alt
+	c.mu.Unlock()
+	c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason, Trying: alt})
+	s.send("NICK", alt)
+	return nil
+}
+
+// becomeReady marks the session Connected once (end of MOTD, or a timer
+// after 001 for servers without one), then identifies and learns our host.
+func (s *session) becomeReady() {
+	c := s.c
+	c.mu.Lock()
+	if s.ready || !s.registered || c.sess != s {
+		c.mu.Unlock()
+		return
+	}
+	select {
+	case <-s.done:
+		c.mu.Unlock()
+		return
+	default:
+	}
+	s.ready = true
+	nick := c.nick
+	identify := c.cfg.NickServPassword != "" && !s.saslDone
+	caps := make([]string, 0, len(c.caps))
+	for k := range c.caps {
+		caps = append(caps, k)
+	}
+	c.mu.Unlock()
+	c.log.Info().Strs("caps", caps).Msg("IRC connection registered")
+	s.send("USERHOST", nick)
+	if identify {
+		s.send("PRIVMSG", c.cfg.NickServNick, "IDENTIFY "+c.cfg.NickServPassword)
+	}
+	c.setState(Connected, nil, 0)
+	c.kick()
+}
+
+func (s *session) isupport(m *ircmsg.Message) {
+	c := s.c
+	if len(m.Params) < 3 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tok := range m.Params[1 : len(m.Params)-1] {
+		k, v, _ := strings.Cut(tok, "=")
+		switch strings.ToUpper(k) {
+		case "CASEMAPPING":
+			c.casemap = ParseCasemapping(v)
+		case "CHANTYPES":
+			c.chantypes = v
+		case "STATUSMSG":
+			c.statusmsg = v
+		}
+	}
+}
+
+// classifyERROR turns the server's ERROR into a session error: bans are
+// fatal, anything else (ping timeout, excess flood, restart) is transient.
+func classifyERROR(text string) error {
+	err := fmt.Errorf("server closed the link: %s", text)
+	l := strings.ToLower(text)
+	for _, k := range []string{"k-line", "k-lined", "g-line", "g-lined", "z-line", "z-lined", "kline", "gline", "zline", "banned", "akill"} {
+		if strings.Contains(l, k) {
+			return &fatalError{Fatal, err}
+		}
+	}
+	return err
+}
+
+// nickServRejected recognises the usual wrong-password replies of Atheme
+// and Anope.
+func nickServRejected(text string) bool {
+	l := strings.ToLower(text)
+	return strings.Contains(l, "invalid password") || strings.Contains(l, "password incorrect") ||
+		strings.Contains(l, "incorrect password")
+}
+
+func param(m *ircmsg.Message, i int) string {
+	if i < len(m.Params) {
+		return m.Params[i]
+	}
+	return ""
+}
+
+func lastParam(m *ircmsg.Message) string {
+	if len(m.Params) == 0 {
+		return ""
+	}
+	return m.Params[len(m.Params)-1]
+}
+
+func isNumeric(cmd string) bool {
+	if len(cmd) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if cmd[i] < '0' || cmd[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func containsFold(list []string, s string) bool {
+	for _, e := range list {
+		if strings.EqualFold(e, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,361 @@
+package ircconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ergochat/irc-go/ircmsg"
+	"github.com/ergochat/irc-go/ircreader"
+)
+
+var (
+	errReconnect   = errors.New("reconnect requested")
+	errDisconnect  = errors.New("disconnect requested")
+	errPingTimeout = errors.New("ping timeout")
+)
+
+// session is one TCP/TLS connection: dial, registration, reader and writer.
+// Fields below the mutex note are guarded by Conn.mu.
+type session struct {
+	c      *Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	prio   chan prioLine
+	done   chan struct{}
+	once   sync.Once
+	err    error // first cause of the end; read after done is closed
+
+	ncMu sync.Mutex
+	nc   net.Conn
+
+	// Guarded by Conn.mu.
+	registered bool // 001 seen
+	ready      bool // Connected reported: messages may go out
+	inflight   []*outMsg
+	labels     map[string]*lineRef
+	batches    map[string]string // labeled-response batch ref -> label
+	echoQ      map[string][]*lineRef
+	capLS      map[string]string
+	capReqd    bool
+	saslDone   bool
+	nickTries  int
+	ctcpBucket *bucket
+}
+
+type prioLine struct {
+	line    []byte
+	written chan struct{} // closed once written, may be nil
+}
+
+func newSession(c *Conn) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{
+		c:          c,
+		ctx:        ctx,
+		cancel:     cancel,
+		prio:       make(chan prioLine, 64),
+		done:       make(chan struct{}),
+		labels:     map[string]*lineRef{},
+		batches:    map[string]string{},
+		echoQ:      map[string][]*lineRef{},
+		capLS:      map[string]string{},
+		ctcpBucket: &bucket{burst: 3, rate: 0.5, tokens: 3, last: time.Now()},
+	}
+}
+
+// close ends the session with err as the cause (the first cause wins).
+func (s *session) close(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.done)
+		s.cancel()
+		s.ncMu.Lock()
+		if s.nc != nil {
+			s.nc.Close()
+		}
+		s.ncMu.Unlock()
+	})
+}
+
+// quitAndClose sends QUIT and gives the writer a moment to put it on the
+// wire before closing.
+func (s *session) quitAndClose(reason string) {
+	p := prioLine{written: make(chan struct{})}
+	p.line, _ = lineBytes(nil, "QUIT", reason)
+	select {
+	case s.prio <- p:
+		t := time.NewTimer(time.Second)
+		select {
+		case <-p.written:
+		case <-t.C:
+		case <-s.done:
+		}
+		t.Stop()
+	default:
+	}
+	s.close(errDisconnect)
+}
+
+// send queues a protocol line that must not wait for the token bucket.
+func (s *session) send(command string, params ...string) {
+	b, err := lineBytes(nil, command, params...)
+	if err != nil {
+		s.c.log.Debug().Err(err).Str("command", command).Msg("not sending invalid line")
+		return
+	}
+	select {
+	case s.prio <- prioLine{line: b}:
+	case <-s.done:
+	}
+}
+
+func lineBytes(tags map[string]string, command string, params ...string) ([]byte, error) {
+	m := ircmsg.MakeMessage(tags, "", command, params...)
+	return m.LineBytesStrict(true, 0)
+}
+
+// serve runs one session to its end.
+func (c *Conn) serve(s *session) {
+	nc, err := c.dial(s.ctx)
+	if err != nil {
+		s.close(fmt.Errorf("connect: %w", err))
+		return
+	}
+	s.ncMu.Lock()
+	select {
+	case <-s.done:
+		s.ncMu.Unlock()
+		nc.Close()
+		return
+	default:
+	}
+	s.nc = nc
+	s.ncMu.Unlock()
+
+	c.mu.Lock()
+	c.sess = s
+	c.caps = map[string]bool{}
+	c.casemap = RFC1459
+	c.chantypes = "#&"
+	c.statusmsg = ""
+	c.nick = c.wantNickLocked()
+	c.user, c.host = "", ""
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.writer()
+	}()
+	s.send("CAP", "LS", "302")
+	if c.cfg.ServerPassword != "" {
+		s.send("PASS", c.cfg.ServerPassword)
+	}
+	s.send("NICK", c.Nick())
+	s.send("USER", c.cfg.Username, "0", "*", c.cfg.Realname)
+	s.close(s.readLoop(nc))
+	wg.Wait()
+}
+
+// endSession cleans up after a session: every message that was (partly)
+// written and not confirmed fails, and so do pending WHOIS/NICK requests.
+// It reports whether the session had reached Connected.
+func (c *Conn) endSession(s *session) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == s {
+		c.sess = nil
+	}
+	for _, m := range s.inflight {
+		c.finishLocked(m, ErrConnectionLost)
+	}
+	s.inflight = nil
+	if w := c.whois; w != nil {
+		w.finish(ErrConnectionLost)
+	}
+	if n := c.nickReq; n != nil {
+		n.finish(ErrConnectionLost)
+	}
+	return s.ready
+}
+
+func (s *session) readLoop(nc net.Conn) error {
+	c := s.c
+	var r ircreader.Reader
+	r.Initialize(nc, 512, 8192+512)
+	regDeadline := time.Now().Add(c.cfg.RegisterTimeout)
+	lastRead := time.Now()
+	var pingSent time.Time
+	pingOut := false
+	for {
+		dl := lastRead.Add(c.cfg.PingInterval)
+		if pingOut {
+			dl = pingSent.Add(c.cfg.PingTimeout)
+		}
+		ready := s.isReady()
+		if !ready && regDeadline.Before(dl) {
+			dl = regDeadline
+		}
+		nc.SetReadDeadline(dl)
+		line, err := r.ReadLine()
+		if err != nil {
+			select {
+			case <-s.done:
+				return s.err
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				now := time.Now()
+				switch {
+				case !ready && !now.Before(regDeadline):
+					return errors.New("registration timed out")
+				case pingOut:
+					return errPingTimeout
+				}
+				pingOut = true
+				pingSent = now
+				s.send("PING", strconv.FormatInt(now.Unix(), 10))
+				continue
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		lastRead = time.Now()
+		pingOut = false
+		msg, err := ircmsg.ParseLine(string(line))
+		if err != nil {
+			c.log.Debug().Err(err).Msg("ignoring unparsable line from server")
+			continue
+		}
+		if err := s.handle(&msg); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) isReady() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.ready
+}
+
+func (s *session) write(b []byte) error {
+	s.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := s.nc.Write(b); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// writer is the only goroutine that writes to the socket: protocol lines
+// first, then queued messages one whole message at a time.
+func (s *session) writer() {
+	c := s.c
+	b := newBucket(c.cfg.Flood, time.Now())
+	for {
+		select {
+		case p := <-s.prio:
+			if !s.writePrio(b, p) {
+				return
+			}
+			continue
+		case <-s.done:
+			return
+		default:
+		}
+		m := c.nextMsg(s)
+		if m == nil {
+			select {
+			case p := <-s.prio:
+				if !s.writePrio(b, p) {
+					return
+				}
+			case <-c.wake:
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		if !s.writeMsg(b, m) {
+			return
+		}
+	}
+}
+
+func (s *session) writePrio(b *bucket, p prioLine) bool {
+	b.force(time.Now())
+	if err := s.write(p.line); err != nil {
+		s.close(err)
+		return false
+	}
+	if p.written != nil {
+		close(p.written)
+	}
+	return true
+}
+
+// writeMsg writes all lines of m back to back (only protocol lines may go in
+// between), each after a token. It returns false when the session ended.
+func (s *session) writeMsg(b *bucket, m *outMsg) bool {
+	c := s.c
+	for i := range m.lines {
+		for {
+			d := b.take(time.Now())
+			if d == 0 {
+				break
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case p := <-s.prio:
+				t.Stop()
+				if !s.writePrio(b, p) {
+					c.unstart(m)
+					return false
+				}
+			case <-s.done:
+				t.Stop()
+				c.unstart(m)
+				return false
+			}
+		}
+		c.mu.Lock()
+		if m.finished || (m.cancelled && m.written == 0) {
+			// failed by the server (e.g. 401 for an earlier line) or
+			// cancelled before any line went out: send no more of it
+			c.mu.Unlock()
+			return true
+		}
+		line, err := s.buildLineLocked(m, i)
+		if err != nil {
+			c.finishLocked(m, err)
+			c.mu.Unlock()
+			return true
+		}
+		if m.written == 0 {
+			s.inflight = append(s.inflight, m)
+		}
+		m.written++
+		c.mu.Unlock()
+		if err := s.write(line); err != nil {
+			s.close(err)
+			return false
+		}
+	}
+	c.mu.Lock()
+	m.allWritten = true
+	if !m.confirm {
+		m.receipt.Time = time.Now()
+	} else if !m.finished {
+		m.timer = time.AfterFunc(c.cfg.ConfirmTimeout, func() { c.confirmTimeout(s, m) })
+	}
+	c.checkDoneLocked(s, m)
+	c.mu.Unlock()
+	return true
+}
