@@ -1,0 +1,273 @@
+package otr_test
+
+// Shared by the libotr interop tests, the transcript recorder and the
+// replay test: a Conversation of ours wired to a libotr peer, with every
+// call and output optionally written to a transcript.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/otr"
+	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+)
+
+// t0 is the fixed start of every conversation's clock.
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// seededRand is a deterministic randomness source for Config.Rand, so a
+// conversation can be recorded and replayed byte for byte.
+func seededRand(seed string) io.Reader {
+	return rand.NewChaCha8(sha256.Sum256([]byte(seed)))
+}
+
+// loadKey loads one of the libotr-generated test keys from otr/testdata.
+func loadKey(t testing.TB, name string) *otr.PrivateKey {
+	t.Helper()
+	b, err := otrtest.KeyBinary(otrtest.Testdata(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := new(otr.PrivateKey)
+	if err := k.UnmarshalBinary(b); err != nil {
+		t.Fatalf("loading %s: %v", name, err)
+	}
+	return k
+}
+
+// ourConfig describes our side of a recorded or live conversation.
+type ourConfig struct {
+	KeyFile      string // in otr/testdata
+	InstanceTag  otr.InstanceTag
+	Policy       otr.Policy
+	FragmentSize int
+	Seed         string
+}
+
+func defaultOurConfig() ourConfig {
+	return ourConfig{
+		KeyFile:      "otrbridge.key",
+		InstanceTag:  0x5eed0003,
+		Policy:       otr.PolicyOpportunistic,
+		FragmentSize: 400,
+		Seed:         "otrbridge interop",
+	}
+}
+
+func (c ourConfig) header() string {
+	return fmt.Sprintf("config key=%s instag=%08x policy=0x%x fragment=%d seed=%s",
+		c.KeyFile, uint32(c.InstanceTag), uint32(c.Policy), c.FragmentSize, hex.EncodeToString([]byte(c.Seed)))
+}
+
+func (c ourConfig) newConversation(t testing.TB) *otr.Conversation {
+	t.Helper()
+	conv, err := otr.NewConversation(otr.Config{
+		PrivateKey:   loadKey(t, c.KeyFile),
+		InstanceTag:  c.InstanceTag,
+		Policy:       c.Policy,
+		FragmentSize: c.FragmentSize,
+		Rand:         seededRand(c.Seed),
+	})
+	if err != nil {
+		t.Fatalf("NewConversation: %v", err)
+	}
+	return conv
+}
+
+// ours drives our Conversation with a fake clock and writes a transcript
+// line for every call and every output.
+type ours struct {
+	t    testing.TB
+	conv *otr.Conversation
+	cfg  ourConfig
+	now  time.Time
+	log  []string // transcript lines
+}
+
+func newOurs(t testing.TB, cfg ourConfig) *ours {
+	return &ours{t: t, conv: cfg.newConversation(t), cfg: cfg, now: t0, log: []string{cfg.header()}}
+}
+
+func (o *ours) advance(d time.Duration) {
+	o.now = o.now.Add(d)
+	o.log = append(o.log, fmt.Sprintf("advance %s", d))
+}
+
+// call runs one operation on our conversation. op is its transcript form.
+func (o *ours) call(op string) (otr.Output, error) {
+	o.log = append(o.log, op)
+	out, extra, err := applyOp(o.conv, o.now, op)
+	o.log = append(o.log, outputLines(out, extra, err)...)
+	return out, err
+}
+
+// applyOp performs one transcript operation. The replay test uses it too,
+// so recording and replaying cannot drift apart.
+// Extra transcript lines (the key ExtraSymmetricKey returned) come back
+// separately from the Output.
+func applyOp(c *otr.Conversation, now time.Time, op string) (out otr.Output, extra []string, err error) {
+	verb, arg, _ := strings.Cut(op, " ")
+	unhex := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			panic(fmt.Sprintf("transcript op %q: %v", op, err))
+		}
+		return b
+	}
+	switch verb {
+	case "recv":
+		out, err = c.Receive(now, otrtest.Unescape(arg))
+	case "send":
+		out, err = c.Send(now, string(unhex(arg)))
+	case "start":
+		out, err = c.Start(now)
+	case "end":
+		out, err = c.End(now)
+	case "smp":
+		q, s, _ := strings.Cut(arg, " ")
+		out, err = c.StartSMP(now, string(unhex(q)), unhex(s))
+	case "answer":
+		out, err = c.AnswerSMP(now, unhex(arg))
+	case "abort":
+		out, err = c.AbortSMP(now)
+	case "symkey":
+		use, data, _ := strings.Cut(arg, " ")
+		var u uint32
+		fmt.Sscan(use, &u)
+		var key [32]byte
+		key, out, err = c.ExtraSymmetricKey(now, u, unhex(data))
+		if err == nil {
+			extra = []string{"symkey " + hex.EncodeToString(key[:])}
+		}
+	case "tick":
+		out = c.Tick(now)
+	default:
+		panic(fmt.Sprintf("unknown transcript op %q", op))
+	}
+	return out, extra, err
+}
+
+// outputLines renders an Output in transcript form: wire lines, messages,
+// event type names (the events' own fields are checked by the live tests),
+// then the error, if any.
+func outputLines(out otr.Output, extra []string, err error) []string {
+	var lines []string
+	for _, w := range out.Wire {
+		lines = append(lines, "wire "+otrtest.Escape(w))
+	}
+	for _, m := range out.Messages {
+		kind := "plain"
+		if m.Encrypted {
+			kind = "enc"
+		}
+		lines = append(lines, "msg "+kind+" "+hex.EncodeToString([]byte(m.Text)))
+	}
+	for _, e := range out.Events {
+		lines = append(lines, "event "+reflect.TypeOf(e).Name())
+	}
+	lines = append(lines, extra...)
+	if err != nil {
+		lines = append(lines, "error")
+	}
+	return lines
+}
+
+// link connects our conversation with a libotr peer and carries wire lines
+// both ways until both are quiet.
+type link struct {
+	t   testing.TB
+	us  *ours
+	lib *otrtest.LibotrPeer
+}
+
+// exchange is everything both sides produced during one pump.
+type exchange struct {
+	us     otr.Output
+	errs   []error
+	lib    otrtest.Result
+	toLib  []string // every line we put on the wire
+	fromLb []string // every line libotr put on the wire
+}
+
+func (x *exchange) addOurs(out otr.Output, err error) {
+	x.us.Wire = append(x.us.Wire, out.Wire...)
+	x.us.Messages = append(x.us.Messages, out.Messages...)
+	x.us.Events = append(x.us.Events, out.Events...)
+	if err != nil {
+		x.errs = append(x.errs, err)
+	}
+}
+
+// ourEvent returns the first event of type T we produced.
+func ourEvent[T otr.Event](x exchange) (T, bool) {
+	for _, e := range x.us.Events {
+		if v, ok := e.(T); ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+func (x exchange) String() string {
+	var b strings.Builder
+	b.WriteString("ours:\n")
+	for _, l := range outputLines(x.us, nil, nil) {
+		fmt.Fprintf(&b, "  %.120s\n", l)
+	}
+	for _, e := range x.errs {
+		fmt.Fprintf(&b, "  error: %v\n", e)
+	}
+	b.WriteString("libotr:\n")
+	for _, l := range x.lib.Lines {
+		fmt.Fprintf(&b, "  %.120s\n", l.Raw)
+	}
+	return b.String()
+}
+
+// do runs one of our operations and pumps its wire output to libotr.
+func (l *link) do(op string) exchange {
+	l.t.Helper()
+	var x exchange
+	out, err := l.us.call(op)
+	x.addOurs(out, err)
+	l.pump(&x, out.Wire, nil)
+	return x
+}
+
+// libDo runs a libotr command and pumps its wire output to us.
+func (l *link) libDo(r otrtest.Result) exchange {
+	l.t.Helper()
+	var x exchange
+	x.lib.Lines = append(x.lib.Lines, r.Lines...)
+	l.pump(&x, nil, r.Wire())
+	return x
+}
+
+func (l *link) pump(x *exchange, toLib, toUs []string) {
+	l.t.Helper()
+	for round := 0; len(toLib)+len(toUs) > 0; round++ {
+		if round > 30 {
+			l.t.Fatalf("conversation did not settle:\n%s", x)
+		}
+		x.toLib = append(x.toLib, toLib...)
+		r := l.lib.Recv(toLib...)
+		x.lib.Lines = append(x.lib.Lines, r.Lines...)
+		toUs = append(toUs, r.Wire()...)
+		toLib = nil
+		x.fromLb = append(x.fromLb, toUs...)
+		for _, line := range toUs {
+			out, err := l.us.call("recv " + otrtest.Escape(line))
+			x.addOurs(out, err)
+			toLib = append(toLib, out.Wire...)
+		}
+		toUs = nil
+	}
+}
