@@ -90,7 +90,7 @@ type Info struct {
 	Fingerprint     Fingerprint // of the peer's key; valid if HasFingerprint
 	HasFingerprint  bool
 	SSID            [8]byte
-	SSIDHighHalf    bool // libotr shows the first SSID half bold when false
+	SSIDHighHalf    bool // show the second SSID half in bold (we were the AKE responder), as libotr
 	SMP             SMPState
 	ExpectedVersion int // version of an AKE in progress, 0 if none
 }

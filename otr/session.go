@@ -1,0 +1,202 @@
+package otr
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"io"
+	"math/big"
+	"time"
+
+	"github.com/otrbridge/otrbridge/otr/internal/group"
+	"github.com/otrbridge/otrbridge/otr/internal/wire"
+)
+
+// session is the state with one peer instance (tag 0 for a v2 peer).
+type session struct {
+	tag     InstanceTag
+	state   MsgState
+	version int
+	ake     ake
+
+	// Our two newest DH keys: [0] has id ourKeyID (nil until we first
+	// need it), [1] has ourKeyID-1. Likewise their two newest public keys.
+	ourKeys    [2]*dhKey
+	ourKeyID   uint32
+	theirDH    [2]*big.Int
+	theirKeyID uint32
+	// keys[i][j] caches the session keys of ourKeys[i] and theirDH[j],
+	// computed on first use so a message never costs a modexp it does
+	// not need.
+	keys       [2][2]*sessionKeys
+	oldMACKeys []byte // receiving MAC keys to reveal in the next message
+
+	theirKey   *PublicKey
+	ssid       [8]byte
+	initiator  bool
+	everSecure bool
+	lastFP     Fingerprint
+
+	lastSent, lastRecv time.Time
+	// recvSeq orders instances by the last message received from them
+	// (libotr compares lastrecv times; a counter does not tie).
+	recvSeq uint64
+
+	smp smpSession
+}
+
+// goSecure installs the result of an AKE.
+func (s *session) goSecure(rand io.Reader, now time.Time, res *akeResult) (refreshed bool) {
+	fp := res.theirKey.Fingerprint()
+	refreshed = s.state == Encrypted && s.lastFP == fp
+	s.wipeKeys()
+	s.state = Encrypted
+	s.version = res.version
+	s.ourKeys[1] = res.our
+	s.ourKeyID = akeKeyID + 1
+	s.theirDH[0] = res.theirDH
+	s.theirKeyID = res.theirKeyID
+	s.theirKey = res.theirKey
+	s.lastFP = fp
+	s.ssid = res.ssid
+	s.initiator = res.initiator
+	s.everSecure = true
+	s.lastSent = now
+	s.smp.reset()
+	return refreshed
+}
+
+// wipeKeys forgets all data keys.
+func (s *session) wipeKeys() {
+	s.ourKeys = [2]*dhKey{}
+	s.theirDH = [2]*big.Int{}
+	s.keys = [2][2]*sessionKeys{}
+	s.oldMACKeys = nil
+	s.ourKeyID, s.theirKeyID = 0, 0
+}
+
+func (s *session) sessionKeys(i, j int) *sessionKeys {
+	if s.keys[i][j] == nil {
+		s.keys[i][j] = newSessionKeys(s.ourKeys[i], s.theirDH[j])
+	}
+	return s.keys[i][j]
+}
+
+// encrypt builds a Data message carrying plaintext.
+func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, flags byte, plaintext []byte) ([]byte, error) {
+	if s.ourKeys[0] == nil {
+		k, err := newDHKey(rand)
+		if err != nil {
+			return nil, err
+		}
+		s.ourKeys[0] = k
+	}
+	sk := s.sessionKeys(1, 0)
+	if !incCounter(&sk.sendCtr) {
+		return nil, fmt.Errorf("otr: message counter exhausted")
+	}
+	w := wire.NewWriter(make([]byte, 0, 64+len(plaintext)+192+len(s.oldMACKeys)))
+	header{version: s.version, typ: msgData, sender: uint32(ourTag), receiver: uint32(s.tag)}.appendTo(w)
+	w.Byte(flags).Int(s.ourKeyID - 1).Int(s.theirKeyID).MPI(s.ourKeys[0].pub).Raw(sk.sendCtr[:])
+	w.Data(sk.encryptor(sk.sendCtr, plaintext))
+	w.Raw(hmacSHA1(sk.sendMAC[:], w.Bytes()))
+	w.Data(s.oldMACKeys)
+	s.oldMACKeys = nil
+	s.lastSent = now
+	return w.Bytes(), nil
+}
+
+// incCounter increments a big-endian counter top half; false on wrap.
+func incCounter(c *[8]byte) bool {
+	for i := 7; i >= 0; i-- {
+		c[i]++
+		if c[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decrypt checks and opens a Data message, then rotates keys. In order:
+// key ids, MAC (constant time), counter, and only then any state change.
+func (s *session) decrypt(now time.Time, d *dataMessage) (plain []byte, extra [32]byte, err error) {
+	if d.senderKeyID == 0 || d.recvKeyID == 0 {
+		return nil, extra, fmt.Errorf("%w: key id 0", ErrUnreadable)
+	}
+	var ti, oi int
+	switch {
+	case d.senderKeyID == s.theirKeyID:
+		ti = 0
+	case d.senderKeyID == s.theirKeyID-1 && s.theirDH[1] != nil:
+		ti = 1
+	default:
+		return nil, extra, fmt.Errorf("%w: unknown sender key id", ErrUnreadable)
+	}
+	switch {
+	case d.recvKeyID == s.ourKeyID && s.ourKeys[0] != nil:
+		oi = 0
+	case d.recvKeyID == s.ourKeyID-1 && s.ourKeys[1] != nil:
+		oi = 1
+	default:
+		return nil, extra, fmt.Errorf("%w: unknown recipient key id", ErrUnreadable)
+	}
+	sk := s.sessionKeys(oi, ti)
+	mac := hmacSHA1(sk.recvMAC[:], d.authenticated)
+	if subtle.ConstantTimeCompare(mac, d.mac[:]) != 1 {
+		return nil, extra, fmt.Errorf("%w: MAC mismatch", ErrUnreadable)
+	}
+	if string(d.ctr[:]) <= string(sk.recvCtr[:]) { // big-endian, public
+		return nil, extra, fmt.Errorf("%w: counter not increasing (replay?)", ErrUnreadable)
+	}
+	var next *big.Int
+	if ti == 0 {
+		next = new(big.Int).SetBytes(d.nextDH)
+		if err := group.CheckElement(next); err != nil {
+			return nil, extra, fmt.Errorf("%w: next DH key: %w", ErrMalformed, err)
+		}
+	}
+	plain = sk.decryptor(d.ctr, d.encrypted)
+	extra = sk.extra
+	sk.recvCtr = d.ctr
+	sk.recvMACUsed = true
+	s.lastRecv = now
+	if oi == 0 {
+		s.rotateOurs()
+	}
+	if ti == 0 {
+		s.rotateTheirs(next)
+	}
+	return plain, extra, nil
+}
+
+// reveal queues the receiving MAC key of k if it was used.
+func (s *session) reveal(k *sessionKeys) {
+	if k != nil && k.recvMACUsed {
+		s.oldMACKeys = append(s.oldMACKeys, k.recvMAC[:]...)
+	}
+}
+
+// rotateOurs retires our previous key after the peer used our newest one.
+// The replacement newest key is generated when we next send.
+func (s *session) rotateOurs() {
+	s.reveal(s.keys[1][0])
+	s.reveal(s.keys[1][1])
+	s.keys[1] = s.keys[0]
+	s.keys[0] = [2]*sessionKeys{}
+	s.ourKeys[1] = s.ourKeys[0]
+	s.ourKeys[0] = nil
+	s.ourKeyID++
+}
+
+// rotateTheirs retires their previous key after they announced a new one.
+func (s *session) rotateTheirs(next *big.Int) {
+	s.reveal(s.keys[0][1])
+	s.reveal(s.keys[1][1])
+	s.keys[0][1], s.keys[1][1] = s.keys[0][0], s.keys[1][0]
+	s.keys[0][0], s.keys[1][0] = nil, nil
+	s.theirDH[1] = s.theirDH[0]
+	s.theirDH[0] = next
+	s.theirKeyID++
+}
+
+// extraKey returns the extra symmetric key of the keys we send with.
+func (s *session) extraKey() [32]byte { return s.sessionKeys(1, 0).extra }
