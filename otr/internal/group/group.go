@@ -33,6 +33,7 @@ var (
 
 	modP, modQ *bigmod.Modulus
 	gNat       *bigmod.Nat
+	topBitModQ *bigmod.Nat // 2^1535 mod q
 )
 
 func init() {
@@ -48,6 +49,10 @@ func init() {
 		panic(err)
 	}
 	gNat = bigmod.NewNat().SetUint(2).ExpandFor(modP)
+	top := new(big.Int).Lsh(big.NewInt(1), 8*Size-1)
+	if topBitModQ, err = bigmod.NewNat().SetBytes(top.Mod(top, Q).FillBytes(make([]byte, Size)), modQ); err != nil {
+		panic(err)
+	}
 }
 
 // ErrInvalidElement means a received value is outside 2 <= x <= p-2.
@@ -102,16 +107,23 @@ func MulP(a, b *big.Int) *big.Int {
 // InverseP returns the inverse of a public element a mod p.
 func InverseP(a *big.Int) *big.Int { return new(big.Int).ModInverse(a, P) }
 
+// natModQ reduces x < 2^1536 mod q in constant time. bigmod only loads
+// values as long as the modulus (1535 bits for q), so the top bit of a
+// 1536-bit value (SMP randoms are 1536 bits) is folded in as 2^1535 mod q.
 func natModQ(x *big.Int) *bigmod.Nat {
-	n, err := bigmod.NewNat().SetOverflowingBytes(x.FillBytes(make([]byte, Size)), modQ)
+	b := x.FillBytes(make([]byte, Size))
+	hi := uint(b[0] >> 7)
+	b[0] &= 0x7f
+	n, err := bigmod.NewNat().SetOverflowingBytes(b, modQ)
 	if err != nil {
 		panic("otr/group: value too large for mod q reduction")
 	}
-	return n
+	top := bigmod.NewNat().SetUint(hi).ExpandFor(modQ).Mul(topBitModQ, modQ)
+	return n.Add(top, modQ)
 }
 
 // SubMulQ returns (r - a*x) mod q in constant time, the SMP proof response.
-// r, a and x must each be below 2^1536.
+// r, a and x must each be below 2^1536 (1536-bit values are fine).
 func SubMulQ(r, a, x *big.Int) *big.Int {
 	ax := natModQ(a).Mul(natModQ(x), modQ)
 	return new(big.Int).SetBytes(natModQ(r).Sub(ax, modQ).Bytes(modQ))
