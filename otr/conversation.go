@@ -342,7 +342,7 @@ func (c *Conversation) info(s *session) Info {
 	if s.ake.state != akeNone {
 		inf.ExpectedVersion = s.ake.version
 	}
-	inf.SMP = s.smp.state
+	inf.SMP = s.smp.info()
 	return inf
 }
 
