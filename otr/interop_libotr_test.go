@@ -1,0 +1,568 @@
+package otr_test
+
+// Live interop with libotr 4.1.1 through testpeers/libotr/otrpeer.c. These
+// tests skip without gcc/libotr, and fail under OTRBRIDGE_REQUIRE_PEERS=1.
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/otr"
+	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+)
+
+// newLink starts a libotr peer (key libotr-alice.key unless opts says
+// otherwise) and our conversation with cfg.
+func newLink(t *testing.T, cfg ourConfig, opts otrtest.Options) *link {
+	t.Helper()
+	lib := otrtest.StartLibotr(t, opts)
+	return &link{t: t, us: newOurs(t, cfg), lib: lib}
+}
+
+func hexs(s string) string { return hex.EncodeToString([]byte(s)) }
+
+// How an AKE gets started.
+const (
+	ourQuery       = "our query"
+	ourWhitespace  = "our whitespace tag"
+	libQuery       = "libotr's default query"
+	libQueryBare   = "libotr's bare query"
+	libWhitespace  = "libotr's whitespace tag"
+	plaintextHello = "hello in plaintext"
+)
+
+// establish starts an AKE the given way and checks that both ends agree on
+// version, fingerprints, SSID and instance tags.
+func establish(t *testing.T, l *link, how string, version int) exchange {
+	t.Helper()
+	var x exchange
+	switch how {
+	case ourQuery:
+		x = l.do("start")
+		if len(x.toLib) == 0 || !strings.HasPrefix(x.toLib[0], "?OTRv") || strings.Contains(x.toLib[0], "\n") {
+			t.Fatalf("our query is not a bare one-line query: %q", x.toLib)
+		}
+	case ourWhitespace:
+		x = l.do("send " + hexs(plaintextHello))
+		m := x.lib.Messages()
+		if len(m) == 0 || m[0].Text != plaintextHello || m[0].Name != "plain" {
+			t.Fatalf("libotr did not show the tagged plaintext (tag stripped):\n%s", x)
+		}
+	case libQuery:
+		x = l.libDo(l.lib.Query())
+	case libQueryBare:
+		x = l.libDo(l.lib.QueryBare())
+	case libWhitespace:
+		x = l.libDo(l.lib.Send(plaintextHello))
+		if len(x.us.Messages) == 0 || x.us.Messages[0].Text != plaintextHello || x.us.Messages[0].Encrypted {
+			t.Fatalf("we did not deliver the tagged plaintext stripped:\n%s", x)
+		}
+	default:
+		t.Fatalf("unknown AKE start %q", how)
+	}
+	for _, e := range x.errs {
+		t.Errorf("our side returned an error during the AKE: %v", e)
+	}
+	checkSecure(t, l, x, version)
+	return x
+}
+
+func checkSecure(t *testing.T, l *link, x exchange, version int) {
+	t.Helper()
+	gs, ok := ourEvent[otr.GoneSecure](x)
+	// libotr reports a new AKE over an existing session as still_secure.
+	if !ok || !x.lib.Has("gone_secure", "") && !x.lib.Has("still_secure", "") {
+		t.Fatalf("AKE did not complete on both sides:\n%s", x)
+	}
+	libFP, err := otr.ParseFingerprint(l.lib.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourFP := l.us.conv.Info()
+	li := l.lib.Info()
+	switch {
+	case gs.Version != version || li.Version != version:
+		t.Errorf("version: ours %d, libotr %d, want %d", gs.Version, li.Version, version)
+	case gs.Fingerprint != libFP:
+		t.Errorf("we see fingerprint %s, libotr's key is %s", gs.Fingerprint, l.lib.HumanFP)
+	case li.TheirFP != hex.EncodeToString(fpOf(t, l.us.cfg.KeyFile)):
+		t.Errorf("libotr sees fingerprint %s, ours is %x", li.TheirFP, fpOf(t, l.us.cfg.KeyFile))
+	case li.State != "encrypted" || ourFP.State != otr.Encrypted:
+		t.Errorf("states: libotr %s, ours %v", li.State, ourFP.State)
+	case li.SSID != hex.EncodeToString(ourFP.SSID[:]) || li.SSID != hex.EncodeToString(gs.SSID[:]):
+		t.Errorf("SSID: libotr %s, ours %x (event %x)", li.SSID, ourFP.SSID, gs.SSID)
+	case li.SSIDFirstHalf != ourFP.SSIDHighHalf:
+		// The two ends must show opposite halves in bold.
+		t.Errorf("SSID halves: libotr first-half-bold=%v, ours high-half=%v", li.SSIDFirstHalf, ourFP.SSIDHighHalf)
+	}
+	if version == 3 {
+		if uint32(gs.Instance) != l.lib.InstanceTag || uint32(ourFP.TheirInstance) != l.lib.InstanceTag {
+			t.Errorf("we talk to instance %v/%v, libotr is %08x", gs.Instance, ourFP.TheirInstance, l.lib.InstanceTag)
+		}
+		if li.TheirInstance != uint32(l.us.cfg.InstanceTag) || li.OurInstance != l.lib.InstanceTag {
+			t.Errorf("libotr talks to instance %08x, ours is %v", li.TheirInstance, l.us.cfg.InstanceTag)
+		}
+	}
+}
+
+func fpOf(t *testing.T, keyFile string) []byte {
+	fp := loadKey(t, keyFile).Public().Fingerprint()
+	return fp[:]
+}
+
+// ourSend sends text from our side and checks libotr shows it, encrypted.
+func ourSend(t *testing.T, l *link, text string) exchange {
+	t.Helper()
+	x := l.do("send " + hexs(text))
+	if len(x.errs) > 0 {
+		t.Fatalf("Send: %v", x.errs)
+	}
+	for _, w := range x.toLib {
+		if len(text) >= 8 && strings.Contains(w, text[:8]) {
+			t.Fatalf("plaintext on the wire: %.80q", w)
+		}
+		if max := l.us.cfg.FragmentSize; max > 0 && len(w) > max {
+			t.Fatalf("wire line of %d bytes exceeds the fragment size %d", len(w), max)
+		}
+	}
+	m := x.lib.Messages()
+	if len(m) != 1 || m[0].Text != text || m[0].Name != "enc" {
+		t.Fatalf("libotr shows %d messages, want the %d-byte text encrypted:\n%s", len(m), len(text), x)
+	}
+	return x
+}
+
+// libSend sends text from libotr and checks we deliver it, encrypted.
+func libSend(t *testing.T, l *link, text string) exchange {
+	t.Helper()
+	x := l.libDo(l.lib.Send(text))
+	if len(x.errs) > 0 {
+		t.Fatalf("Receive: %v\n%s", x.errs, x)
+	}
+	m := x.us.Messages
+	if len(m) != 1 || m[0].Text != text || !m[0].Encrypted {
+		t.Fatalf("we delivered %d messages, want the %d-byte text encrypted:\n%s", len(m), len(text), x)
+	}
+	if l.lib.Info().Version == 3 && uint32(m[0].Instance) != l.lib.InstanceTag {
+		t.Errorf("message attributed to instance %v, libotr is %08x", m[0].Instance, l.lib.InstanceTag)
+	}
+	return x
+}
+
+func TestLibotrAKE(t *testing.T) {
+	v2 := otr.AllowV2 | otr.SendWhitespaceTag | otr.WhitespaceStartAKE | otr.ErrorStartAKE
+	for _, tc := range []struct {
+		how       string
+		version   int
+		ourPolicy otr.Policy
+		libPolicy uint32
+	}{
+		{ourQuery, 3, otr.PolicyOpportunistic, 0},
+		{libQuery, 3, otr.PolicyOpportunistic, 0},
+		{libQueryBare, 3, otr.PolicyManual, 0},
+		{ourWhitespace, 3, otr.PolicyOpportunistic, 0},
+		{libWhitespace, 3, otr.PolicyOpportunistic, 0},
+		// forced v2, by either side's policy
+		{ourQuery, 2, v2, 0},
+		{ourQuery, 2, otr.PolicyOpportunistic, otrtest.PolicyAllowV2},
+		{libQuery, 2, v2, 0},
+		{libQuery, 2, otr.PolicyOpportunistic, otrtest.PolicyAllowV2},
+		{ourWhitespace, 2, v2, 0},
+		{libWhitespace, 2, otr.PolicyOpportunistic, otrtest.PolicyAllowV2 | otrtest.PolicySendWhitespaceTag | otrtest.PolicyWhitespaceStart},
+	} {
+		name := tc.how + "/v" + string(rune('0'+tc.version))
+		if tc.libPolicy != 0 {
+			name += "/libotr-policy"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := defaultOurConfig()
+			cfg.Policy = tc.ourPolicy
+			l := newLink(t, cfg, otrtest.Options{Policy: tc.libPolicy})
+			establish(t, l, tc.how, tc.version)
+			ourSend(t, l, "hello from otrbridge")
+			libSend(t, l, "hello from libotr")
+			ourSend(t, l, "grüße, ünïcødé ✓ 🙂")
+			libSend(t, l, "日本語のテキスト ✓")
+			// several in a row from one side, then a speaker change
+			for i := 0; i < 3; i++ {
+				ourSend(t, l, "burst "+string(rune('a'+i)))
+			}
+			libSend(t, l, "reply after burst")
+		})
+	}
+}
+
+func TestLibotrFragments(t *testing.T) {
+	for _, version := range []int{3, 2} {
+		t.Run("v"+string(rune('0'+version)), func(t *testing.T) {
+			cfg := defaultOurConfig()
+			opts := otrtest.Options{}
+			if version == 2 {
+				opts.Policy = otrtest.PolicyAllowV2 | otrtest.PolicyWhitespaceStart
+			}
+			l := newLink(t, cfg, opts)
+			establish(t, l, ourQuery, version)
+			long := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz-ünï ", 3000/40+1)[:3000]
+			huge := strings.Repeat("The quick brown fox jumps over the lazy dog; ", 100<<10/45+1)[:100<<10]
+			for _, text := range []string{long, huge} {
+				x := ourSend(t, l, text)
+				y := libSend(t, l, text)
+				// libotr and we must cut the same message into the same
+				// number of fragments (same header sizes, same piece length).
+				if len(x.toLib) != len(y.fromLb) {
+					t.Errorf("%d-byte message: we sent %d fragments, libotr %d", len(text), len(x.toLib), len(y.fromLb))
+				}
+				if len(text) == 3000 && version == 3 && len(x.toLib) != 12 {
+					t.Errorf("3000-char message: %d fragments, libotr's table says 12", len(x.toLib))
+				}
+			}
+		})
+	}
+}
+
+// smpCase runs one SMP between the two ends.
+func TestLibotrSMP(t *testing.T) {
+	type result int
+	const (
+		success result = iota
+		failure
+		aborted
+	)
+	for _, tc := range []struct {
+		name          string
+		weStart       bool
+		question      string
+		secret, reply string
+		abort         string // "" or "us"/"libotr": who aborts instead of answering
+		want          result
+	}{
+		{"we ask, secret", true, "", "correct horse", "correct horse", "", success},
+		{"libotr asks, secret", false, "", "correct horse", "correct horse", "", success},
+		{"we ask, question", true, "Where did we meet?", "Zürich", "Zürich", "", success},
+		{"libotr asks, question", false, "Where did we meet?", "Zürich", "Zürich", "", success},
+		{"we ask, wrong secret", true, "", "right", "wrong", "", failure},
+		{"libotr asks, wrong secret", false, "", "right", "wrong", "", failure},
+		{"we ask, libotr aborts", true, "q?", "s", "", "libotr", aborted},
+		{"libotr asks, we abort", false, "q?", "s", "", "us", aborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLink(t, defaultOurConfig(), otrtest.Options{})
+			establish(t, l, ourQuery, 3)
+			var x exchange
+			if tc.weStart {
+				x = l.do("smp " + hexs(tc.question) + " " + hexs(tc.secret))
+				ask, ok := x.lib.Event("smp", "ASK_FOR_SECRET")
+				if tc.question != "" {
+					ask, ok = x.lib.Event("smp", "ASK_FOR_ANSWER")
+					if ask.Args["question"] != hexs(tc.question) {
+						t.Errorf("libotr got question %q", ask.Args["question"])
+					}
+				}
+				if !ok {
+					t.Fatalf("libotr was not asked:\n%s", x)
+				}
+				if tc.abort == "libotr" {
+					x = l.libDo(l.lib.SMPAbort())
+				} else {
+					x = l.libDo(l.lib.SMPAnswer(tc.reply))
+				}
+			} else {
+				if tc.question != "" {
+					x = l.libDo(l.lib.SMPQuestion(tc.question, tc.secret))
+				} else {
+					x = l.libDo(l.lib.SMP(tc.secret))
+				}
+				asked, ok := ourEvent[otr.SMPAsked](x)
+				if !ok || asked.HasQuestion != (tc.question != "") || asked.Question != tc.question {
+					t.Fatalf("we were not asked properly (%+v):\n%s", asked, x)
+				}
+				if tc.abort == "us" {
+					x = l.do("abort")
+				} else {
+					x = l.do("answer " + hexs(tc.reply))
+				}
+			}
+			for _, e := range x.errs {
+				t.Errorf("our side: %v", e)
+			}
+			_, weOK := ourEvent[otr.SMPSucceeded](x)
+			_, weFail := ourEvent[otr.SMPFailed](x)
+			_, weAbort := ourEvent[otr.SMPAborted](x)
+			switch tc.want {
+			case success:
+				if !weOK || !x.lib.Has("smp", "SUCCESS") {
+					t.Fatalf("SMP did not succeed on both sides:\n%s", x)
+				}
+				ok, _ := ourEvent[otr.SMPSucceeded](x)
+				// libotr's rule: the initiator trusts, the responder only
+				// when no question was asked.
+				wantTrust := tc.weStart || tc.question == ""
+				if ok.SetTrust != wantTrust {
+					t.Errorf("SetTrust = %v, want %v", ok.SetTrust, wantTrust)
+				}
+				libTrusts := l.lib.Info().Trust == "smp"
+				if libTrusts != (!tc.weStart || tc.question == "") {
+					t.Errorf("libotr trust %q after SMP", l.lib.Info().Trust)
+				}
+			case failure:
+				if !weFail || !x.lib.Has("smp", "FAILURE") {
+					t.Fatalf("SMP did not fail on both sides:\n%s", x)
+				}
+			case aborted:
+				if tc.abort == "libotr" && !weAbort {
+					t.Fatalf("we did not see libotr's abort:\n%s", x)
+				}
+				if tc.abort == "us" && !x.lib.Has("smp", "ABORT") {
+					t.Fatalf("libotr did not see our abort:\n%s", x)
+				}
+			}
+			// SMP must not disturb the conversation, and a second SMP works.
+			ourSend(t, l, "after smp")
+			libSend(t, l, "after smp too")
+			x = l.do("smp " + hexs("") + " " + hexs("again"))
+			x = l.libDo(l.lib.SMPAnswer("again"))
+			if _, ok := ourEvent[otr.SMPSucceeded](x); !ok || !x.lib.Has("smp", "SUCCESS") {
+				t.Fatalf("second SMP failed:\n%s", x)
+			}
+		})
+	}
+}
+
+func TestLibotrDisconnect(t *testing.T) {
+	t.Run("libotr ends", func(t *testing.T) {
+		l := newLink(t, defaultOurConfig(), otrtest.Options{})
+		establish(t, l, ourQuery, 3)
+		x := l.libDo(l.lib.End())
+		if _, ok := ourEvent[otr.PeerEnded](x); !ok || l.us.conv.Info().State != otr.Finished {
+			t.Fatalf("we are not FINISHED (%v):\n%s", l.us.conv.Info().State, x)
+		}
+		// Fail closed: sending fails with a typed error and nothing at all
+		// goes on the wire.
+		out, err := l.us.call("send " + hexs("this must not leak"))
+		if !errors.Is(err, otr.ErrFinished) || len(out.Wire) != 0 {
+			t.Fatalf("send in FINISHED: err %v, wire %q", err, out.Wire)
+		}
+		// Ending our side returns to plaintext; a new AKE works.
+		x = l.do("end")
+		if len(x.toLib) != 0 {
+			t.Errorf("ending a FINISHED session sent %q", x.toLib)
+		}
+		if l.us.conv.Info().State != otr.Plaintext {
+			t.Errorf("after End: %v", l.us.conv.Info().State)
+		}
+		establish(t, l, libQuery, 3)
+		ourSend(t, l, "back again")
+	})
+	t.Run("we end", func(t *testing.T) {
+		l := newLink(t, defaultOurConfig(), otrtest.Options{})
+		establish(t, l, ourQuery, 3)
+		x := l.do("end")
+		if !x.lib.Has("state", "finished") {
+			t.Fatalf("libotr not FINISHED:\n%s", x)
+		}
+		if _, ok := ourEvent[otr.GoneInsecure](x); !ok {
+			t.Errorf("no GoneInsecure event:\n%s", x)
+		}
+		r := l.lib.Send("should not leave")
+		if len(r.Wire()) != 0 || !r.Has("msg", "CONNECTION_ENDED") {
+			t.Fatalf("libotr sent in FINISHED: %s", r)
+		}
+	})
+}
+
+func TestLibotrRestartNewInstance(t *testing.T) {
+	cfg := defaultOurConfig()
+	l := newLink(t, cfg, otrtest.Options{InstanceTag: 0x11110001})
+	establish(t, l, ourQuery, 3)
+	libSend(t, l, "before the restart")
+
+	// libotr restarts: same key, new instance tag, no session.
+	l.lib.Close()
+	l.lib = otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0x22220002})
+
+	// Our message is for the old instance: the new client must not show
+	// it, and nothing is decrypted by anyone.
+	x := l.do("send " + hexs("lost in the restart"))
+	if len(x.lib.Messages()) != 0 {
+		t.Fatalf("new libotr instance showed a message for the old one:\n%s", x)
+	}
+	// Recovery: the restarted client asks for OTR again.
+	x = establish(t, l, libQuery, 3)
+	if got := l.us.conv.Info().TheirInstance; uint32(got) != 0x22220002 {
+		t.Fatalf("after recovery we talk to %v", got)
+	}
+	ourSend(t, l, "after the restart")
+	libSend(t, l, "and back")
+}
+
+func TestLibotrRecoveryByOurQuery(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{InstanceTag: 0x11110001})
+	establish(t, l, ourQuery, 3)
+	l.lib.Close()
+	l.lib = otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0x33330003})
+	// The new client sends plaintext (whitespace-tagged by its policy).
+	x := l.libDo(l.lib.Send("I restarted"))
+	if len(x.us.Messages) != 1 || x.us.Messages[0].Encrypted {
+		t.Fatalf("plaintext from restarted peer:\n%s", x)
+	}
+	// Whether the tag restarted the AKE or not, an explicit Start recovers.
+	if l.us.conv.Info().State != otr.Encrypted || uint32(l.us.conv.Info().TheirInstance) != 0x33330003 {
+		establish(t, l, ourQuery, 3)
+	}
+	ourSend(t, l, "recovered")
+	libSend(t, l, "recovered too")
+}
+
+func TestLibotrHeartbeat(t *testing.T) {
+	t.Run("ours", func(t *testing.T) {
+		l := newLink(t, defaultOurConfig(), otrtest.Options{})
+		establish(t, l, ourQuery, 3)
+		ourSend(t, l, "first")
+		// Less than 60 s of silence: no heartbeat.
+		l.us.advance(30 * time.Second)
+		x := libSend(t, l, "after 30 s")
+		if _, ok := ourEvent[otr.HeartbeatSent](x); ok {
+			t.Fatalf("heartbeat after 30 s:\n%s", x)
+		}
+		l.us.advance(61 * time.Second)
+		x = libSend(t, l, "after 91 s")
+		if _, ok := ourEvent[otr.HeartbeatSent](x); !ok || !x.lib.Has("msg", "LOG_HEARTBEAT_RCVD") {
+			t.Fatalf("no heartbeat after 61 s of our silence:\n%s", x)
+		}
+		if len(x.lib.Messages()) != 0 {
+			t.Fatalf("libotr showed the heartbeat: %v", x.lib.Messages())
+		}
+		// and it was a real, decryptable data message: the session goes on
+		ourSend(t, l, "after the heartbeat")
+	})
+	t.Run("libotr's", func(t *testing.T) {
+		l := newLink(t, defaultOurConfig(), otrtest.Options{})
+		establish(t, l, ourQuery, 3)
+		libSend(t, l, "first")
+		l.lib.Advance(61 * time.Second)
+		x := ourSend(t, l, "wake up")
+		if !x.lib.Has("msg", "LOG_HEARTBEAT_SENT") {
+			t.Fatalf("libotr sent no heartbeat:\n%s", x)
+		}
+		if len(x.us.Messages) != 0 || len(x.errs) != 0 {
+			t.Fatalf("libotr's heartbeat was shown or failed:\n%s", x)
+		}
+		libSend(t, l, "after the heartbeat")
+	})
+}
+
+func TestLibotrExtraSymmetricKey(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	ourSend(t, l, "some traffic")
+	libSend(t, l, "to rotate keys")
+
+	key, out, err := l.us.conv.ExtraSymmetricKey(l.us.now, 42, []byte("transfer-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x exchange
+	l.pump(&x, out.Wire, nil)
+	ev, ok := x.lib.Event("symkey_received", "")
+	if !ok || ev.Args["key"] != hex.EncodeToString(key[:]) || ev.Args["use"] != "42" || ev.Args["usedata"] != hexs("transfer-1") {
+		t.Fatalf("libotr's key differs from ours (%x):\n%s", key, x)
+	}
+
+	libKey, r := l.lib.SymKey(7, []byte{1, 2, 3})
+	x = l.libDo(r)
+	got, ok := ourEvent[otr.ExtraSymmetricKeyReceived](x)
+	if !ok || hex.EncodeToString(got.Key[:]) != hex.EncodeToString(libKey) || got.Use != 7 || string(got.UseData) != "\x01\x02\x03" {
+		t.Fatalf("our key differs from libotr's (%x):\n%s", libKey, x)
+	}
+	if len(x.us.Messages) != 0 {
+		t.Errorf("symkey message shown: %v", x.us.Messages)
+	}
+}
+
+func TestLibotrRequireEncryption(t *testing.T) {
+	cfg := defaultOurConfig()
+	cfg.Policy = otr.PolicyAlways
+	l := newLink(t, cfg, otrtest.Options{})
+	x := l.do("send " + hexs("held until private"))
+	if _, ok := ourEvent[otr.HeldMessage](x); !ok {
+		t.Fatalf("message not held:\n%s", x)
+	}
+	for _, w := range x.toLib {
+		if strings.Contains(w, "held until") {
+			t.Fatalf("held message leaked in plaintext: %q", w)
+		}
+	}
+	if _, ok := ourEvent[otr.HeldSent](x); !ok {
+		t.Fatalf("held message not sent after the AKE:\n%s", x)
+	}
+	m := x.lib.Messages()
+	if len(m) != 1 || m[0].Text != "held until private" || m[0].Name != "enc" {
+		t.Fatalf("libotr got %v", m)
+	}
+}
+
+// TestLibotrPlaintextWhileEncrypted: libotr's user sends plaintext in a
+// private conversation only if its policy allows; we must mark it.
+func TestLibotrUnencryptedWhileEncrypted(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	// Simulate the peer's client sending raw plaintext (e.g. a second
+	// client without OTR) by injecting it as a received line.
+	out, err := l.us.call("recv " + otrtest.Escape("plain words"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawEvent bool
+	for _, e := range out.Events {
+		if _, ok := e.(otr.UnencryptedReceived); ok {
+			sawEvent = true
+		}
+	}
+	if len(out.Messages) != 1 || out.Messages[0].Encrypted || !sawEvent {
+		t.Fatalf("plaintext in a private conversation: %+v", out)
+	}
+}
+
+// TestLibotrErrorStartsAKE: an "?OTR Error:" makes us (ERROR_START_AKE)
+// ask for a new AKE.
+func TestLibotrErrorStartsAKE(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	var x exchange
+	out, err := l.us.call("recv " + otrtest.Escape("?OTR Error: You sent encrypted data to a peer who wasn't expecting it."))
+	x.addOurs(out, err)
+	if _, ok := ourEvent[otr.ErrorReceived](x); !ok {
+		t.Fatalf("no ErrorReceived event:\n%s", x)
+	}
+	l.pump(&x, out.Wire, nil)
+	checkSecure(t, l, x, 3)
+	ourSend(t, l, "after the error")
+}
+
+// TestLibotrOurRestart: we lose our session state (a bridge restart) while
+// libotr is still private. libotr's next message is unreadable to us; our
+// error reply makes libotr (ERROR_START_AKE) ask for a new AKE.
+func TestLibotrOurRestart(t *testing.T) {
+	cfg := defaultOurConfig()
+	l := newLink(t, cfg, otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	libSend(t, l, "before our restart")
+
+	cfg.Seed = "after restart"
+	l.us = newOurs(t, cfg)
+	x := l.libDo(l.lib.Send("sent into the void"))
+	if len(x.us.Messages) != 0 {
+		t.Fatalf("delivered a message we cannot have read:\n%s", x)
+	}
+	if _, ok := ourEvent[otr.Unreadable](x); !ok {
+		t.Errorf("no Unreadable event:\n%s", x)
+	}
+	if len(x.toLib) == 0 || !strings.Contains(strings.Join(x.toLib, ""), "?OTR Error:") {
+		t.Errorf("no error sent to libotr:\n%s", x)
+	}
+	checkSecure(t, l, x, 3)
+	libSend(t, l, "after our restart")
+	ourSend(t, l, "and ours")
+}
