@@ -271,3 +271,12 @@ func dur(ns float64) string {
 	}
 	return fmt.Sprintf("%.0f ns", ns)
 }
+
+// BenchmarkCompareScenarios runs our half of the comparison on its own, for
+// profiling: go test ./otr -run ^$ -bench CompareScenarios -cpuprofile cpu.out
+func BenchmarkCompareScenarios(b *testing.B) {
+	loadBenchKeys(b)
+	for _, sc := range ourScenarios() {
+		b.Run(sc.name, sc.fn)
+	}
+}

@@ -168,7 +168,7 @@ func replay(t *testing.T, cfg ourConfig, items []string) {
 		out, extra, err := applyOp(conv, now, op)
 		got := outputLines(out, extra, err)
 		if d := firstDiff(got, want); d != "" {
-			t.Fatalf("call %d (%.60q): %s", ops, op, d)
+			t.Fatalf("call %d (%.60q): %s\n(if our wire output changed on purpose, re-record: OTRBRIDGE_RECORD=1 go test ./otr -run TestRecordTranscripts)", ops, op, d)
 		}
 	}
 }
