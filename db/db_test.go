@@ -1,0 +1,391 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	_ "go.mau.fi/util/dbutil/litestream" // registers sqlite3-fk-wal
+	"maunium.net/go/mautrix/id"
+
+	"github.com/otrbridge/otrbridge/internal/seal"
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
+
+// The same scenarios run on SQLite and on a private PostgreSQL cluster; each
+// uses its own Matrix user so they can share a database.
+var scenarios = []struct {
+	name string
+	fn   func(t *testing.T, d *Database, user id.UserID)
+}{
+	{"Identity", testIdentity},
+	{"IdentitySealed", testIdentitySealed},
+	{"Fingerprints", testFingerprints},
+	{"FingerprintIsolation", testFingerprintIsolation},
+	{"MovePeer", testMovePeer},
+	{"ConcurrentSeen", testConcurrentSeen},
+	{"Policies", testPolicies},
+	{"Constraints", testConstraints},
+}
+
+func TestSQLite(t *testing.T) {
+	uri := "file:" + filepath.Join(t.TempDir(), "bridge.db") + "?_txlock=immediate"
+	runScenarios(t, "sqlite3-fk-wal", uri)
+}
+
+func TestPostgres(t *testing.T) {
+	runScenarios(t, "postgres", teststack.Postgres(t))
+}
+
+func runScenarios(t *testing.T, dialect, uri string) {
+	parent, err := dbutil.NewWithDialect(uri, dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { parent.Close() })
+	ctx := context.Background()
+	d := New(parent, zerolog.Nop())
+	if err := d.Upgrade(ctx); err != nil {
+		t.Fatalf("Upgrade: %v", err)
+	}
+	// A second start finds the schema current.
+	if err := New(parent, zerolog.Nop()).Upgrade(ctx); err != nil {
+		t.Fatalf("second Upgrade: %v", err)
+	}
+	var version int
+	if err := d.QueryRow(ctx, "SELECT version FROM "+VersionTable).Scan(&version); err != nil || version != len(d.UpgradeTable) {
+		t.Fatalf("version = %d, %v; want %d", version, err, len(d.UpgradeTable))
+	}
+	// The child must not touch the parent's (bridgev2's) version table.
+	if exists, err := parent.TableExists(ctx, "version"); err != nil || exists {
+		t.Errorf("parent version table exists=%v err=%v", exists, err)
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			sc.fn(t, d, id.UserID("@"+strings.ToLower(sc.name)+":example.org"))
+		})
+	}
+}
+
+var t0 = time.UnixMilli(1_760_000_000_000)
+
+func testIdentity(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	if got, err := d.Identity.Get(ctx, user, "libera"); err != nil || got != nil {
+		t.Fatalf("Get before Put = %v, %v", got, err)
+	}
+	ident := &Identity{User: user, Network: "libera", SealedKey: []byte{1, 2, 3}, InstanceTag: 0xdeadbeef, CreatedAt: t0}
+	if err := d.Identity.Put(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Identity.Get(ctx, user, "libera")
+	if err != nil || got == nil || !bytes.Equal(got.SealedKey, ident.SealedKey) || got.InstanceTag != 0xdeadbeef || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	if other, _ := d.Identity.Get(ctx, user, "oftc"); other != nil {
+		t.Errorf("identity leaked to another network: %+v", other)
+	}
+	// genkey replaces the identity.
+	ident2 := &Identity{User: user, Network: "libera", SealedKey: []byte{9}, InstanceTag: 0x100, CreatedAt: t0.Add(time.Hour)}
+	if err := d.Identity.Put(ctx, ident2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.Identity.Get(ctx, user, "libera"); got == nil || !bytes.Equal(got.SealedKey, []byte{9}) || got.InstanceTag != 0x100 {
+		t.Fatalf("after replace: %+v", got)
+	}
+	for _, bad := range []*Identity{
+		{User: user, Network: "libera", SealedKey: []byte{1}, InstanceTag: 0xff},
+		{User: user, Network: "libera", InstanceTag: 0x100},
+		{User: "", Network: "libera", SealedKey: []byte{1}, InstanceTag: 0x100},
+	} {
+		if err := d.Identity.Put(ctx, bad); err == nil {
+			t.Errorf("Put(%+v) succeeded", bad)
+		}
+	}
+	if ok, err := d.Identity.Delete(ctx, user, "libera"); !ok || err != nil {
+		t.Fatalf("Delete = %v, %v", ok, err)
+	}
+	if ok, err := d.Identity.Delete(ctx, user, "libera"); ok || err != nil {
+		t.Fatalf("second Delete = %v, %v", ok, err)
+	}
+}
+
+// testIdentitySealed shows the intended use: the key is sealed bound to its
+// row, the database holds no usable key, and a sealed key copied to another
+// user's row does not open.
+func testIdentitySealed(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	key, err := seal.NewKey("a-config-secret-of-32-bytes-long", "otr-private-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := []byte("(privkeys (account (name \"alice\") (private-key (dsa (x #0123#)))))")
+	sealed := key.Seal(private, KeyAssociatedData(user, "libera"))
+	if err := d.Identity.Put(ctx, &Identity{User: user, Network: "libera", SealedKey: sealed, InstanceTag: 0x1234, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	if err := d.QueryRow(ctx, "SELECT sealed_key FROM otr_identity WHERE user_mxid=$1", user).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("privkeys")) || bytes.Contains(raw, []byte("#0123#")) {
+		t.Fatal("the database holds the private key in the clear")
+	}
+	got, _ := d.Identity.Get(ctx, user, "libera")
+	if pt, err := key.Open(got.SealedKey, KeyAssociatedData(user, "libera")); err != nil || !bytes.Equal(pt, private) {
+		t.Fatalf("Open = %v", err)
+	}
+	if _, err := key.Open(got.SealedKey, KeyAssociatedData("@mallory:example.org", "libera")); err == nil {
+		t.Fatal("a key sealed for one user opened for another")
+	}
+	if _, err := key.Open(got.SealedKey, KeyAssociatedData(user, "oftc")); err == nil {
+		t.Fatal("a key sealed for one network opened for another")
+	}
+}
+
+func fp(b byte) []byte { return bytes.Repeat([]byte{b}, 20) }
+
+func testFingerprints(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	res, err := d.Fingerprints.Seen(ctx, user, "libera", "bob", "Bob", fp(1), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Fingerprint
+	if !res.New || len(res.Others) != 0 || f.Trust != TrustNone || !f.FirstSeen.Equal(t0) || !f.LastSeen.Equal(t0) ||
+		strings.Join(f.Nicks, ",") != "Bob" || f.Peer != "bob" || !bytes.Equal(f.Fingerprint, fp(1)) {
+		t.Fatalf("first Seen = %+v, fp %+v", res, f)
+	}
+	// Seen again later under a new nick, then once with an older clock.
+	res, err = d.Fingerprints.Seen(ctx, user, "libera", "bob", "Bobby", fp(1), t0.Add(time.Hour))
+	if err != nil || res.New {
+		t.Fatalf("second Seen = %+v, %v", res, err)
+	}
+	res, _ = d.Fingerprints.Seen(ctx, user, "libera", "bob", "Bob", fp(1), t0.Add(time.Minute))
+	f = res.Fingerprint
+	if !f.FirstSeen.Equal(t0) || !f.LastSeen.Equal(t0.Add(time.Hour)) || strings.Join(f.Nicks, ",") != "Bob,Bobby" {
+		t.Fatalf("after sightings: %+v", f)
+	}
+
+	if err := d.Fingerprints.SetTrust(ctx, user, "libera", "bob", fp(1), TrustSMP, "SMP with question", t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f, err = d.Fingerprints.Get(ctx, user, "libera", "bob", fp(1))
+	if err != nil || f.Trust != TrustSMP || f.VerifiedHow != "SMP with question" || !f.VerifiedAt.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("after SetTrust: %+v, %v", f, err)
+	}
+
+	// A new key for the same peer: reported with the old one, and untrusted.
+	res, err = d.Fingerprints.Seen(ctx, user, "libera", "bob", "Bob", fp(2), t0.Add(3*time.Hour))
+	if err != nil || !res.New || res.Fingerprint.Trust != TrustNone || len(res.Others) != 1 ||
+		!bytes.Equal(res.Others[0].Fingerprint, fp(1)) || res.Others[0].Trust != TrustSMP {
+		t.Fatalf("new key: %+v, %v", res, err)
+	}
+	d.Fingerprints.Seen(ctx, user, "libera", "carol", "carol", fp(3), t0)
+	d.Fingerprints.Seen(ctx, user, "oftc", "bob", "bob", fp(4), t0)
+
+	if l, err := d.Fingerprints.List(ctx, user, "libera", "bob"); err != nil || len(l) != 2 ||
+		!bytes.Equal(l[0].Fingerprint, fp(1)) || !bytes.Equal(l[1].Fingerprint, fp(2)) {
+		t.Fatalf("List bob = %+v, %v", l, err)
+	}
+	if l, _ := d.Fingerprints.List(ctx, user, "libera", ""); len(l) != 3 {
+		t.Fatalf("List libera = %d records", len(l))
+	}
+	if l, _ := d.Fingerprints.List(ctx, user, "", ""); len(l) != 4 || l[3].Network != "oftc" {
+		t.Fatalf("List all = %+v", l)
+	}
+
+	if err := d.Fingerprints.SetTrust(ctx, user, "libera", "bob", fp(9), TrustManual, "", t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetTrust of an unknown fingerprint: %v", err)
+	}
+	if err := d.Fingerprints.SetTrust(ctx, user, "libera", "bob", fp(1), "total", "", t0); err == nil {
+		t.Error("SetTrust accepted an invalid level")
+	}
+	if err := d.Fingerprints.SetTrust(ctx, user, "libera", "bob", fp(1), TrustNone, "ignored", t0); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := d.Fingerprints.Get(ctx, user, "libera", "bob", fp(1)); f.Trust != TrustNone || f.VerifiedHow != "" || !f.VerifiedAt.IsZero() {
+		t.Errorf("distrust left %+v", f)
+	}
+	if f, err := d.Fingerprints.Get(ctx, user, "libera", "bob", fp(9)); f != nil || err != nil {
+		t.Errorf("Get of an unknown fingerprint = %+v, %v", f, err)
+	}
+
+	if n, err := d.Fingerprints.Forget(ctx, user, "libera", "bob", fp(1)); n != 1 || err != nil {
+		t.Fatalf("Forget one = %d, %v", n, err)
+	}
+	if n, err := d.Fingerprints.Forget(ctx, user, "libera", "bob", nil); n != 1 || err != nil {
+		t.Fatalf("Forget all = %d, %v", n, err)
+	}
+	if l, _ := d.Fingerprints.List(ctx, user, "libera", "bob"); len(l) != 0 {
+		t.Fatalf("after Forget: %+v", l)
+	}
+	var nicks int
+	if err := d.QueryRow(ctx, "SELECT COUNT(*) FROM otr_fingerprint_nick WHERE user_mxid=$1 AND peer='bob' AND network='libera'", user).Scan(&nicks); err != nil || nicks != 0 {
+		t.Errorf("nick rows left after Forget: %d, %v", nicks, err)
+	}
+	if l, _ := d.Fingerprints.List(ctx, user, "", ""); len(l) != 2 {
+		t.Errorf("Forget removed other peers' records: %+v", l)
+	}
+
+	for _, bad := range [][]byte{nil, {}, make([]byte, MaxFingerprintLength+1)} {
+		if _, err := d.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", bad, t0); err == nil {
+			t.Errorf("Seen accepted a %d-byte fingerprint", len(bad))
+		}
+	}
+	if _, err := d.Fingerprints.Seen(ctx, user, "libera", "", "bob", fp(1), t0); err == nil {
+		t.Error("Seen accepted an empty peer")
+	}
+}
+
+func testFingerprintIsolation(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	other := id.UserID(string(user) + ".other")
+	d.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", fp(1), t0)
+	d.Fingerprints.SetTrust(ctx, user, "libera", "bob", fp(1), TrustManual, "trust command", t0)
+	res, err := d.Fingerprints.Seen(ctx, other, "libera", "bob", "bob", fp(1), t0)
+	if err != nil || !res.New || res.Fingerprint.Trust != TrustNone {
+		t.Fatalf("another user's trust leaked: %+v, %v", res, err)
+	}
+	if l, _ := d.Fingerprints.List(ctx, other, "", ""); len(l) != 1 {
+		t.Fatalf("other user sees %d records", len(l))
+	}
+}
+
+func testMovePeer(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	d.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", fp(1), t0)
+	d.Fingerprints.SetTrust(ctx, user, "libera", "bob", fp(1), TrustSMP, "SMP", t0.Add(time.Minute))
+	d.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", fp(2), t0.Add(time.Hour))
+	// The target already knows fp(1) (untrusted, seen earlier, other nick).
+	d.Fingerprints.Seen(ctx, user, "libera", "robert", "robert", fp(1), t0.Add(-time.Hour))
+
+	if err := d.Fingerprints.MovePeer(ctx, user, "libera", "bob", "robert"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := d.Fingerprints.List(ctx, user, "libera", "bob"); len(l) != 0 {
+		t.Fatalf("records left under the old peer: %+v", l)
+	}
+	l, err := d.Fingerprints.List(ctx, user, "libera", "robert")
+	if err != nil || len(l) != 2 {
+		t.Fatalf("List robert = %+v, %v", l, err)
+	}
+	f1 := l[0]
+	if !bytes.Equal(f1.Fingerprint, fp(1)) || f1.Trust != TrustSMP || f1.VerifiedHow != "SMP" ||
+		!f1.FirstSeen.Equal(t0.Add(-time.Hour)) || !f1.LastSeen.Equal(t0) || strings.Join(f1.Nicks, ",") != "robert,bob" {
+		t.Errorf("merged record = %+v", f1)
+	}
+	if f2 := l[1]; !bytes.Equal(f2.Fingerprint, fp(2)) || f2.Trust != TrustNone || strings.Join(f2.Nicks, ",") != "bob" {
+		t.Errorf("moved record = %+v", f2)
+	}
+	if err := d.Fingerprints.MovePeer(ctx, user, "libera", "robert", "robert"); err != nil {
+		t.Errorf("MovePeer to itself: %v", err)
+	}
+}
+
+func testConcurrentSeen(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		news int
+		errs []error
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := d.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", fp(7), t0.Add(time.Duration(i)*time.Second))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			} else if res.New {
+				news++
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 || news != 1 {
+		t.Fatalf("concurrent Seen: %d reported new, errors %v", news, errs)
+	}
+	if f, _ := d.Fingerprints.Get(ctx, user, "libera", "bob", fp(7)); !f.LastSeen.Equal(t0.Add(7 * time.Second)) {
+		t.Errorf("LastSeen = %v", f.LastSeen)
+	}
+}
+
+func testPolicies(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	if p, sc, err := d.Policies.Effective(ctx, user, "libera", "bob"); p != "" || sc != ScopeNone || err != nil {
+		t.Fatalf("Effective without overrides = %q, %v, %v", p, sc, err)
+	}
+	if err := d.Policies.Set(ctx, user, "libera", DefaultPeer, PolicyOpportunistic, t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, sc, _ := d.Policies.Effective(ctx, user, "libera", "bob"); p != PolicyOpportunistic || sc != ScopeUser {
+		t.Fatalf("Effective with user default = %q, %v", p, sc)
+	}
+	if err := d.Policies.Set(ctx, user, "libera", "bob", PolicyAlways, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Policies.Set(ctx, user, "libera", "bob", PolicyNever, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if p, sc, _ := d.Policies.Effective(ctx, user, "libera", "bob"); p != PolicyNever || sc != ScopePeer {
+		t.Fatalf("Effective with peer override = %q, %v", p, sc)
+	}
+	if p, sc, _ := d.Policies.Effective(ctx, user, "libera", "carol"); p != PolicyOpportunistic || sc != ScopeUser {
+		t.Fatalf("Effective for another peer = %q, %v", p, sc)
+	}
+	if p, sc, _ := d.Policies.Effective(ctx, user, "oftc", "bob"); sc != ScopeNone {
+		t.Fatalf("override leaked to another network: %q, %v", p, sc)
+	}
+	if p, ok, err := d.Policies.Get(ctx, user, "libera", "bob"); p != PolicyNever || !ok || err != nil {
+		t.Fatalf("Get = %q, %v, %v", p, ok, err)
+	}
+	if err := d.Policies.Set(ctx, user, "libera", "bob", "sometimes", t0); err == nil {
+		t.Error("Set accepted an unknown policy")
+	}
+	d.Policies.Set(ctx, user, "oftc", "dave", PolicyManual, t0)
+	l, err := d.Policies.List(ctx, user, "")
+	if err != nil || len(l) != 3 || l[0].Peer != DefaultPeer || l[1].Peer != "bob" || l[1].Policy != PolicyNever ||
+		!l[1].UpdatedAt.Equal(t0.Add(time.Second)) || l[2].Network != "oftc" {
+		t.Fatalf("List = %+v, %v", l, err)
+	}
+	if ok, err := d.Policies.Delete(ctx, user, "libera", "bob"); !ok || err != nil {
+		t.Fatalf("Delete = %v, %v", ok, err)
+	}
+	if p, sc, _ := d.Policies.Effective(ctx, user, "libera", "bob"); p != PolicyOpportunistic || sc != ScopeUser {
+		t.Fatalf("after Delete = %q, %v", p, sc)
+	}
+}
+
+// testConstraints checks that the schema itself rejects bad rows on both
+// dialects, whatever code writes them.
+func testConstraints(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	bad := []string{
+		"INSERT INTO otr_fingerprint (user_mxid, network, peer, fingerprint, trust, first_seen, last_seen) VALUES ($1, 'n', 'p', $2, 'total', 0, 0)",
+		"INSERT INTO otr_policy (user_mxid, network, peer, policy, updated_at) VALUES ($1, 'n', 'p', 'sometimes', 0)",
+		"INSERT INTO otr_identity (user_mxid, network, sealed_key, instance_tag, created_at) VALUES ($1, 'n', $2, 5, 0)",
+		"INSERT INTO otr_fingerprint_nick (user_mxid, network, peer, fingerprint, nick, first_seen, last_seen) VALUES ($1, 'n', 'nobody', $2, 'x', 0, 0)",
+	}
+	for _, q := range bad {
+		var err error
+		if strings.Contains(q, "otr_policy") {
+			_, err = d.Exec(ctx, q, user)
+		} else {
+			_, err = d.Exec(ctx, q, user, fp(5))
+		}
+		if err == nil {
+			t.Errorf("schema accepted: %s", q)
+		}
+	}
+}
