@@ -42,6 +42,7 @@ func TestHTMLToIRC(t *testing.T) {
 		{"spoiler", `<span data-mx-spoiler>secret</span>`, "\x0301,01secret\x0f"},
 		{"unclosed tags", "<b>a<i>b", "\x02a\x1db\x0f"},
 		{"hr", "a<hr>b", "a\n---\nb"},
+		{"absurd nesting keeps text", strings.Repeat("<span>", 600) + "x<br>y<script>z</script>", "x\ny"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,14 +19,15 @@ func HTMLToIRC(formatted string) string {
 	nodes, err := html.ParseFragment(strings.NewReader(formatted), &html.Node{
 		Type: html.ElementNode, DataAtom: atom.Body, Data: "body",
 	})
-	if err != nil {
-		// The parser only fails on read errors, which a strings.Reader does
-		// not produce; fall back to the text without tags anyway.
-		return html.UnescapeString(formatted)
-	}
 	w := htmlWriter{}
-	for _, n := range nodes {
-		w.node(n, state{})
+	if err != nil {
+		// The tree builder gives up on absurd nesting (more than 512 open
+		// elements); keep the text and line breaks, drop the formatting.
+		w.flat(formatted)
+	} else {
+		for _, n := range nodes {
+			w.walk(n, state{}, 0)
+		}
 	}
 	if !w.emitted.zero() {
 		w.buf = append(w.buf, codeReset)
@@ -58,11 +59,40 @@ type listState struct {
 	next    int
 }
 
-// maxDepth bounds the recursion on deeply nested input.
-const maxDepth = 200
+// maxDepth bounds the recursion; the parser itself refuses trees deeper
+// than 512, so this is a second line of defence.
+const maxDepth = 600
 
-func (w *htmlWriter) node(n *html.Node, st state) {
-	w.walk(n, st, 0)
+// flat writes the text of a document without building a tree.
+func (w *htmlWriter) flat(doc string) {
+	z := html.NewTokenizer(strings.NewReader(doc))
+	skip := 0
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return
+		case html.TextToken:
+			if skip == 0 {
+				w.text(string(z.Text()), state{})
+			}
+		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			name, _ := z.TagName()
+			switch a := atom.Lookup(name); a {
+			case atom.Script, atom.Style:
+				if tt == html.StartTagToken {
+					skip++
+				} else if skip > 0 {
+					skip--
+				}
+			case atom.Br:
+				w.pendingBreaks++
+			case atom.P, atom.Div, atom.Li, atom.Tr, atom.Blockquote, atom.Pre,
+				atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+				w.blockBreak()
+			}
+		}
+	}
 }
 
 func (w *htmlWriter) walk(n *html.Node, st state, depth int) {
