@@ -1,0 +1,390 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+)
+
+// ircConn is the part of *ircconn.Conn the client uses (tests fake it).
+type ircConn interface {
+	Start()
+	Disconnect(reason string)
+	Reconnect()
+	Close()
+	Send(ctx context.Context, target string, kind ircconn.Kind, lines []string) (ircconn.Receipt, error)
+	SetNick(ctx context.Context, nick string) error
+	Whois(ctx context.Context, nick string) (ircconn.WhoisInfo, error)
+	Raw(ctx context.Context, line string) error
+	State() ircconn.State
+	Nick() string
+	LineBudget(target string, kind ircconn.Kind) int
+	Casefold(name string) string
+	HasCap(name string) bool
+}
+
+// IRCClient is the bridgev2.NetworkAPI of one login: one IRC connection of
+// one Matrix user to one configured network.
+type IRCClient struct {
+	ic     *IRCConnector
+	login  *bridgev2.UserLogin
+	meta   *LoginMetadata
+	netCfg *NetworkConfig
+	filter MessageFilter
+	log    zerolog.Logger
+
+	connOnce sync.Once
+	conn     ircConn
+	connErr  error
+
+	mu sync.Mutex
+	// aliases maps a casemapped current nick to the peer ID it belongs to
+	// when that differs from the default ID (after nick changes) and caches
+	// resolved defaults. Loaded from portal metadata on Connect.
+	aliases map[string]networkid.UserID
+	// rawUntil is when Numeric replies stop being shown (after `raw`).
+	rawUntil time.Time
+	// loginWatcher receives the first connection result during login.
+	loginWatcher chan<- ircconn.StateChanged
+}
+
+func (c *IRCClient) setLoginWatcher(ch chan<- ircconn.StateChanged) {
+	c.mu.Lock()
+	c.loginWatcher = ch
+	c.mu.Unlock()
+}
+
+// reportLoginResult passes a state to a waiting login, without blocking.
+func (c *IRCClient) reportLoginResult(e ircconn.StateChanged) {
+	c.mu.Lock()
+	ch := c.loginWatcher
+	c.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case ch <- e:
+	default:
+	}
+}
+
+var (
+	_ bridgev2.NetworkAPI                    = (*IRCClient)(nil)
+	_ bridgev2.IdentifierResolvingNetworkAPI = (*IRCClient)(nil)
+	_ bridgev2.GhostDMCreatingNetworkAPI     = (*IRCClient)(nil)
+	_ bridgev2.EditHandlingNetworkAPI        = (*IRCClient)(nil)
+)
+
+func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetadata) *IRCClient {
+	c := &IRCClient{
+		ic:      ic,
+		login:   login,
+		meta:    meta,
+		netCfg:  ic.Config.Networks[meta.Network],
+		log:     login.Log.With().Str("irc_network", meta.Network).Logger(),
+		aliases: make(map[string]networkid.UserID),
+	}
+	c.filter = passThrough{}
+	if ic.NewFilter != nil {
+		c.filter = ic.NewFilter(c)
+	}
+	return c
+}
+
+// Login returns the bridgev2 login of this client.
+func (c *IRCClient) Login() *bridgev2.UserLogin { return c.login }
+
+// Network returns the key of the configured network.
+func (c *IRCClient) Network() string { return c.meta.Network }
+
+// getConn creates the IRC connection on first use.
+func (c *IRCClient) getConn() (ircConn, error) {
+	c.connOnce.Do(func() {
+		if c.netCfg == nil {
+			c.connErr = fmt.Errorf("network %q is no longer configured on this bridge", c.meta.Network)
+			return
+		}
+		c.conn, c.connErr = c.ic.newConn(c)
+	})
+	return c.conn, c.connErr
+}
+
+// dialIRC builds the real ircconn connection from the config and login.
+func dialIRC(c *IRCClient) (ircConn, error) {
+	n := c.netCfg
+	cfg := ircconn.Config{
+		Network:            c.meta.Network,
+		Address:            n.Address,
+		Port:               n.Port,
+		PlainText:          !n.UseTLS(),
+		InsecureSkipVerify: n.TLSInsecureSkipVerify,
+		ServerPassword:     n.ServerPassword,
+		Nick:               c.meta.Nick,
+		Username:           identFor(c.meta.Nick),
+		Realname:           "otrbridge",
+		Flood:              ircconn.FloodConfig{Burst: n.Flood.Burst, Rate: n.Flood.Rate},
+		Logger:             c.log.With().Str("component", "ircconn").Logger(),
+		Handler:            c.handleEvent,
+	}
+	if c.meta.Password != "" {
+		password, err := c.ic.passwordKey.OpenString(c.meta.Password, string(c.login.ID))
+		if err != nil {
+			return nil, errPasswordUnreadable
+		}
+		switch c.meta.Auth {
+		case authSASL:
+			cfg.SASLAccount = c.meta.SASLAccount
+			if cfg.SASLAccount == "" {
+				cfg.SASLAccount = c.meta.Nick
+			}
+			cfg.SASLPassword = password
+		case authNickServ:
+			cfg.NickServPassword = password
+		}
+	}
+	conn, err := ircconn.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("IRC connection settings: %w", err)
+	}
+	return conn, nil
+}
+
+var errPasswordUnreadable = errors.New("the stored IRC password cannot be decrypted (was network.secret changed?); log in again")
+
+// identFor derives a username (ident) from a nick: servers accept fewer
+// characters there.
+func identFor(nick string) string {
+	var sb strings.Builder
+	for i := 0; i < len(nick) && sb.Len() < 10; i++ {
+		c := nick[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			sb.WriteByte(c)
+		}
+	}
+	if sb.Len() == 0 {
+		return "otrbridge"
+	}
+	return sb.String()
+}
+
+func (c *IRCClient) Connect(ctx context.Context) {
+	if err := c.loadAliases(ctx); err != nil {
+		c.log.Err(err).Msg("Failed to load renamed peers")
+	}
+	if c.meta.Disconnected {
+		c.sendDisconnectedByUser()
+		return
+	}
+	conn, err := c.getConn()
+	if err != nil {
+		c.reportLoginResult(ircconn.StateChanged{State: ircconn.BadCredentials, Err: err})
+		c.login.BridgeState.Send(status.BridgeState{
+			StateEvent: status.StateBadCredentials,
+			Error:      "irc-config",
+			Message:    err.Error(),
+		})
+		return
+	}
+	c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
+	conn.Start()
+}
+
+func (c *IRCClient) sendDisconnectedByUser() {
+	c.login.BridgeState.Send(status.BridgeState{
+		StateEvent: status.StateUnknownError,
+		Error:      "irc-disconnected-by-user",
+		Message:    "disconnected with the `disconnect` command; use `reconnect` to connect again",
+	})
+}
+
+func (c *IRCClient) Disconnect() {
+	if c.conn != nil {
+		c.conn.Close()
+	}
+}
+
+func (c *IRCClient) IsLoggedIn() bool {
+	return c.conn != nil && c.conn.State() == ircconn.Connected
+}
+
+// LogoutRemote closes the connection; IRC has no session to invalidate.
+func (c *IRCClient) LogoutRemote(ctx context.Context) {
+	c.Disconnect()
+}
+
+func (c *IRCClient) IsThisUser(ctx context.Context, uid networkid.UserID) bool {
+	network, folded, ok := parseUserID(uid)
+	return ok && network == c.meta.Network && folded == c.fold(c.ownNick())
+}
+
+func (c *IRCClient) ownNick() string {
+	if c.conn != nil {
+		if n := c.conn.Nick(); n != "" {
+			return n
+		}
+	}
+	return c.meta.Nick
+}
+
+// fold casemaps a nick with the server's CASEMAPPING (RFC 1459 before the
+// server told us).
+func (c *IRCClient) fold(nick string) string {
+	if c.conn != nil {
+		return c.conn.Casefold(nick)
+	}
+	return ircconn.RFC1459.Fold(nick)
+}
+
+// loadAliases remembers the current nicks of renamed peers from the portal
+// metadata, so that their messages keep arriving in the same portal after a
+// restart.
+func (c *IRCClient) loadAliases(ctx context.Context) error {
+	ups, err := c.ic.Bridge.DB.UserPortal.GetAllForLogin(ctx, c.login.UserLogin)
+	if err != nil {
+		return err
+	}
+	for _, up := range ups {
+		if up.Portal.Receiver != c.login.ID {
+			continue
+		}
+		portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, up.Portal)
+		if err != nil || portal == nil {
+			continue
+		}
+		meta, _ := portal.Metadata.(*PortalMetadata)
+		_, folded, ok := parseUserID(networkid.UserID(portal.ID))
+		if !ok || meta == nil || meta.Nick == "" {
+			continue
+		}
+		if cur := c.fold(meta.Nick); cur != folded || strings.Count(string(portal.ID), ".") == 2 {
+			c.mu.Lock()
+			c.aliases[cur] = networkid.UserID(portal.ID)
+			c.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// maxNickReuse bounds how many different people may have used one nick
+// with this login (each gets its own portal: libera.bob, libera.bob.2, ...).
+const maxNickReuse = 20
+
+// peerID finds the stable peer ID for a nick as it is now: a renamed peer
+// keeps its original ID; a nick taken over by someone else after its first
+// owner renamed gets the next free suffix.
+func (c *IRCClient) peerID(ctx context.Context, nick string) (networkid.UserID, error) {
+	folded := c.fold(nick)
+	c.mu.Lock()
+	uid, ok := c.aliases[folded]
+	c.mu.Unlock()
+	if ok {
+		return uid, nil
+	}
+	for n := 1; n <= maxNickReuse; n++ {
+		uid = makeUserID(c.meta.Network, folded, n)
+		portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
+		if err != nil {
+			return "", fmt.Errorf("looking up the portal of %s: %w", nick, err)
+		}
+		if portal != nil {
+			if meta, _ := portal.Metadata.(*PortalMetadata); meta != nil && meta.Nick != "" && c.fold(meta.Nick) != folded {
+				continue // that portal's peer now has another nick
+			}
+		}
+		c.mu.Lock()
+		c.aliases[folded] = uid
+		c.mu.Unlock()
+		return uid, nil
+	}
+	return "", fmt.Errorf("nick %s has been used by more than %d different peers", nick, maxNickReuse)
+}
+
+// peerRenamed moves the alias of a peer from its old to its new nick.
+func (c *IRCClient) peerRenamed(oldNick, newNick string, uid networkid.UserID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.aliases, c.fold(oldNick))
+	c.aliases[c.fold(newNick)] = uid
+}
+
+// knownPeerID returns the peer ID of a nick only if a portal already exists
+// (used for notices that must not create rooms).
+func (c *IRCClient) existingPortal(ctx context.Context, nick string) (*bridgev2.Portal, networkid.UserID) {
+	uid, err := c.peerID(ctx, nick)
+	if err != nil {
+		return nil, ""
+	}
+	portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
+	if err != nil || portal == nil || portal.MXID == "" {
+		return nil, uid
+	}
+	return portal, uid
+}
+
+// lineBudget is the number of text bytes that fit in one line to target.
+func (c *IRCClient) lineBudget(target string, kind ircconn.Kind) int {
+	budget := 0
+	if c.conn != nil {
+		budget = c.conn.LineBudget(target, kind)
+	}
+	if budget <= 0 {
+		// Not connected yet: assume the worst-case prefix of a 63-byte host.
+		budget = 512 - len(":"+c.ownNick()+"!"+identFor(c.meta.Nick)+"@"+strings.Repeat("h", 63)+" PRIVMSG "+target+" :\r\n")
+		if kind == ircconn.Action {
+			budget -= len("\x01ACTION \x01")
+		}
+	}
+	if c.netCfg != nil && c.netCfg.MaxLineBytes > 0 && c.netCfg.MaxLineBytes < budget {
+		budget = c.netCfg.MaxLineBytes
+	}
+	return budget
+}
+
+// peerLink is the PeerLink of one peer of this client.
+type peerLink struct {
+	c    *IRCClient
+	id   networkid.UserID
+	nick string
+}
+
+func (c *IRCClient) link(uid networkid.UserID, nick string) *peerLink {
+	return &peerLink{c: c, id: uid, nick: nick}
+}
+
+func (p *peerLink) PeerID() networkid.UserID { return p.id }
+func (p *peerLink) Nick() string             { return p.nick }
+func (p *peerLink) LineBudget(kind ircconn.Kind) int {
+	return p.c.lineBudget(p.nick, kind)
+}
+
+func (p *peerLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []string) error {
+	conn, err := p.c.getConn()
+	if err != nil {
+		return err
+	}
+	if p.c.meta.Disconnected {
+		return errUserDisconnected
+	}
+	_, err = conn.Send(ctx, p.nick, kind, lines)
+	return err
+}
+
+func (p *peerLink) Deliver(ctx context.Context, msg IncomingText) {
+	p.c.queueIncoming(ctx, p, msg)
+}
+
+func (p *peerLink) Notice(ctx context.Context, text string) {
+	p.c.portalNotice(ctx, p, text, true)
+}
+
+var errUserDisconnected = errors.New("you disconnected from this network with `disconnect`; use `reconnect` first")

@@ -1,0 +1,255 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+
+	up "go.mau.fi/util/configupgrade"
+	"go.mau.fi/util/random"
+)
+
+// Config is the `network:` section of the bridge config file.
+//
+// Keys (see ExampleConfig for the commented defaults):
+//
+//	network:
+//	    networks:                  # the only IRC servers users may connect to (no host:port from chat)
+//	        <key>:                 # [a-z0-9-], 1-32 chars; chosen by the user at login
+//	            name: Libera.Chat  # shown to users
+//	            address: irc.libera.chat
+//	            port: 6697         # 0 = 6697 with TLS, 6667 without
+//	            tls: true          # default true
+//	            tls_insecure_skip_verify: false
+//	            server_password: ""
+//	            max_line_bytes: 0  # 0 = computed from our hostmask (512 - prefix); >0 caps it further
+//	            max_fragment_size: 400   # OTR fragment size (issue 4)
+//	            flood: {burst: 4, rate: 1}
+//	            otr_policy: ""     # empty = otr.default_policy
+//	    displayname_template: "{{.Nick}} ({{.NetworkName}})"
+//	    secret: generate          # encrypts passwords (and OTR keys) at rest; "generate" = random on first start
+//	    otr: {default_policy: opportunistic, services: [NickServ, ...]}
+//
+// Ghost Matrix IDs are appservice.username_template applied to "<network key>.<casemapped nick>"
+// (so with the default template `irc_{{.}}`: @irc_libera.bob:example.com). Matrix encodes
+// characters outside [a-z0-9.=-]: "_" becomes "__", "[" becomes "=5b", and so on.
+type Config struct {
+	Networks            map[string]*NetworkConfig `yaml:"networks"`
+	DisplaynameTemplate string                    `yaml:"displayname_template"`
+	Secret              string                    `yaml:"secret"`
+	OTR                 OTRConfig                 `yaml:"otr"`
+
+	displaynameTmpl *template.Template
+}
+
+// NetworkConfig is one IRC network users may connect to.
+type NetworkConfig struct {
+	Name                  string      `yaml:"name"`
+	Address               string      `yaml:"address"`
+	Port                  int         `yaml:"port"`
+	TLS                   *bool       `yaml:"tls"`
+	TLSInsecureSkipVerify bool        `yaml:"tls_insecure_skip_verify"`
+	ServerPassword        string      `yaml:"server_password"`
+	MaxLineBytes          int         `yaml:"max_line_bytes"`
+	MaxFragmentSize       int         `yaml:"max_fragment_size"`
+	Flood                 FloodConfig `yaml:"flood"`
+	OTRPolicy             string      `yaml:"otr_policy"`
+}
+
+// FloodConfig paces the lines sent on one connection (token bucket).
+type FloodConfig struct {
+	Burst int     `yaml:"burst"`
+	Rate  float64 `yaml:"rate"`
+}
+
+// OTRConfig holds the OTR defaults consumed by the OTR glue (issue 4).
+type OTRConfig struct {
+	DefaultPolicy string   `yaml:"default_policy"`
+	Services      []string `yaml:"services"`
+}
+
+// UseTLS reports whether the connection uses TLS (the default).
+func (n *NetworkConfig) UseTLS() bool { return n.TLS == nil || *n.TLS }
+
+// DisplayName is the name shown to users.
+func (n *NetworkConfig) DisplayName(key string) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return key
+}
+
+// FragmentSize is the OTR fragment size for this network (default 400).
+func (n *NetworkConfig) FragmentSize() int {
+	if n.MaxFragmentSize > 0 {
+		return n.MaxFragmentSize
+	}
+	return 400
+}
+
+// Policy returns the OTR policy name for this network.
+func (c *Config) Policy(network string) string {
+	if n := c.Networks[network]; n != nil && n.OTRPolicy != "" {
+		return n.OTRPolicy
+	}
+	return c.OTR.DefaultPolicy
+}
+
+// IsService reports whether nick is a network service that never gets OTR
+// (the configured list, case-insensitively, plus anything ending in "Serv").
+func (c *Config) IsService(nick string) bool {
+	l := strings.ToLower(nick)
+	if strings.HasSuffix(l, "serv") {
+		return true
+	}
+	return slices.ContainsFunc(c.OTR.Services, func(s string) bool { return strings.ToLower(s) == l })
+}
+
+var (
+	networkKeyRegex = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	otrPolicies     = []string{"never", "manual", "opportunistic", "always"}
+)
+
+// ErrNoNetworks is returned by Validate when no network is configured.
+var ErrNoNetworks = errors.New("network.networks: at least one IRC network must be configured")
+
+// Validate checks the section and compiles the templates. It is called by the
+// bridge before start; a bad config refuses to start with a clear message.
+func (c *Config) Validate() error {
+	if len(c.Networks) == 0 {
+		return ErrNoNetworks
+	}
+	for key, n := range c.Networks {
+		if !networkKeyRegex.MatchString(key) {
+			return fmt.Errorf("network.networks: key %q must be 1-32 characters of a-z, 0-9 and -", key)
+		}
+		if n == nil {
+			return fmt.Errorf("network.networks.%s: empty", key)
+		}
+		if n.Address == "" || strings.ContainsAny(n.Address, " /\t\r\n") {
+			return fmt.Errorf("network.networks.%s.address: must be a host name or IP address", key)
+		}
+		if n.Port < 0 || n.Port > 65535 {
+			return fmt.Errorf("network.networks.%s.port: %d is not a TCP port", key, n.Port)
+		}
+		if strings.ContainsAny(n.ServerPassword, "\r\n\x00") {
+			return fmt.Errorf("network.networks.%s.server_password: must not contain CR, LF or NUL", key)
+		}
+		if n.MaxLineBytes < 0 || (n.MaxLineBytes > 0 && n.MaxLineBytes < 32) {
+			return fmt.Errorf("network.networks.%s.max_line_bytes: must be 0 (automatic) or at least 32", key)
+		}
+		if n.MaxFragmentSize < 0 || (n.MaxFragmentSize > 0 && n.MaxFragmentSize < 64) {
+			return fmt.Errorf("network.networks.%s.max_fragment_size: must be 0 (default 400) or at least 64", key)
+		}
+		if n.Flood.Burst < 0 || n.Flood.Rate < 0 {
+			return fmt.Errorf("network.networks.%s.flood: burst and rate must not be negative", key)
+		}
+		if n.OTRPolicy != "" && !slices.Contains(otrPolicies, n.OTRPolicy) {
+			return fmt.Errorf("network.networks.%s.otr_policy: %q is not one of %s", key, n.OTRPolicy, strings.Join(otrPolicies, ", "))
+		}
+	}
+	if !slices.Contains(otrPolicies, c.OTR.DefaultPolicy) {
+		return fmt.Errorf("network.otr.default_policy: %q is not one of %s", c.OTR.DefaultPolicy, strings.Join(otrPolicies, ", "))
+	}
+	if len(c.Secret) < 16 || c.Secret == "generate" {
+		return errors.New("network.secret: must be at least 16 characters (set it to `generate` and start once with a writable config to get a random one)")
+	}
+	tmpl, err := template.New("displayname").Option("missingkey=error").Parse(c.DisplaynameTemplate)
+	if err != nil {
+		return fmt.Errorf("network.displayname_template: %w", err)
+	}
+	if _, err = execTemplate(tmpl, displaynameParams{Nick: "nick", Network: "net", NetworkName: "Net"}); err != nil {
+		return fmt.Errorf("network.displayname_template: %w", err)
+	}
+	c.displaynameTmpl = tmpl
+	return nil
+}
+
+type displaynameParams struct {
+	Nick        string
+	Network     string
+	NetworkName string
+}
+
+func execTemplate(t *template.Template, data any) (string, error) {
+	var sb strings.Builder
+	if err := t.Execute(&sb, data); err != nil {
+		return "", err
+	}
+	return sb.String(), nil
+}
+
+// FormatDisplayname renders the ghost display name of nick on network.
+func (c *Config) FormatDisplayname(network, nick string) string {
+	name := network
+	if n := c.Networks[network]; n != nil {
+		name = n.DisplayName(network)
+	}
+	if c.displaynameTmpl == nil {
+		return nick
+	}
+	s, err := execTemplate(c.displaynameTmpl, displaynameParams{Nick: nick, Network: network, NetworkName: name})
+	if err != nil || strings.TrimSpace(s) == "" {
+		return nick
+	}
+	return s
+}
+
+// upgradeConfig copies the user's `network:` section over the example and
+// replaces `secret: generate` with a random secret (saved back to the file).
+func upgradeConfig(helper up.Helper) {
+	helper.Copy(up.Map, "networks")
+	helper.Copy(up.Str, "displayname_template")
+	if secret, ok := helper.Get(up.Str, "secret"); !ok || secret == "generate" || secret == "" {
+		helper.Set(up.Str, random.String(48), "secret")
+	} else {
+		helper.Copy(up.Str, "secret")
+	}
+	helper.Copy(up.Str, "otr", "default_policy")
+	helper.Copy(up.List, "otr", "services")
+}
+
+// ExampleConfig is the commented `network:` section written by `-e`.
+const ExampleConfig = `# IRC networks that users may connect to. Users choose one by its key when they log in;
+# there is no way to connect to any other server from Matrix.
+networks:
+    # The key (a-z, 0-9, -) is part of ghost user IDs and login IDs: don't change it later.
+    libera:
+        # Name shown to users.
+        name: Libera.Chat
+        address: irc.libera.chat
+        # 0 means 6697 with TLS, 6667 without.
+        port: 6697
+        # TLS is on by default. Turn verification off only for test servers.
+        tls: true
+        tls_insecure_skip_verify: false
+        # Server password (PASS), if the server needs one.
+        server_password: ""
+        # Longest text (bytes) per IRC line. 0 computes it from our hostmask:
+        # 512 - len(":nick!user@host PRIVMSG target :\r\n"). A positive value caps it further.
+        max_line_bytes: 0
+        # Longest OTR fragment (bytes), 0 means 400.
+        max_fragment_size: 400
+        # Flood pacing: lines sent back to back, then lines per second.
+        flood:
+            burst: 4
+            rate: 1
+        # OTR policy for this network (never, manual, opportunistic, always); empty uses otr.default_policy.
+        otr_policy: ""
+# Display name of IRC users' ghosts. Fields: {{.Nick}}, {{.Network}} (the key), {{.NetworkName}}.
+# Ghost Matrix IDs are appservice.username_template applied to "<network key>.<nick in lower case>",
+# e.g. @irc_libera.bob:example.com.
+displayname_template: "{{.Nick}} ({{.NetworkName}})"
+# Secret used to encrypt IRC passwords and OTR private keys in the database.
+# "generate" makes a random one on the first start (the config file must be writable then).
+# If it is lost, stored passwords and OTR keys cannot be decrypted any more.
+secret: generate
+# Off-the-record messaging defaults.
+otr:
+    # never, manual, opportunistic or always.
+    default_policy: opportunistic
+    # Nicks that never get OTR or whitespace tags (anything ending in "Serv" is included anyway).
+    services: [NickServ, ChanServ, MemoServ, OperServ, HostServ, BotServ, Global, SaslServ]`

@@ -1,0 +1,342 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/ircfmt"
+)
+
+// handleEvent receives everything the IRC connection reports. ircconn calls
+// it from one goroutine per connection, in order.
+func (c *IRCClient) handleEvent(evt ircconn.Event) {
+	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
+	switch e := evt.(type) {
+	case ircconn.StateChanged:
+		c.handleState(ctx, e)
+	case ircconn.Message:
+		c.handleMessage(ctx, e)
+	case ircconn.NickChanged:
+		c.handleNick(ctx, e)
+	case ircconn.Quit:
+		if portal, _ := c.existingPortal(ctx, e.Nick); portal != nil {
+			c.sendNotice(ctx, portal, fmt.Sprintf("%s has quit IRC (%s)", e.Nick, ircfmt.Strip(e.Reason)))
+		}
+	case ircconn.NickRejected:
+		if e.Registered {
+			c.managementNotice(ctx, fmt.Sprintf("%s refused the nick %s (%s: %s).", c.networkName(), e.Wanted, e.Code, e.Reason))
+		} else {
+			c.managementNotice(ctx, fmt.Sprintf("The nick %s is not available on %s (%s: %s); trying %s.", e.Wanted, c.networkName(), e.Code, e.Reason, e.Trying))
+		}
+	case ircconn.PeerNotice:
+		if portal, _ := c.existingPortal(ctx, e.Nick); portal != nil {
+			c.sendNotice(ctx, portal, peerNumericText(e.Code, e.Nick, e.Text))
+		}
+	case ircconn.Numeric:
+		c.mu.Lock()
+		show := time.Now().Before(c.rawUntil)
+		c.mu.Unlock()
+		if show {
+			c.managementNotice(ctx, fmt.Sprintf("%s %s", e.Code, ircfmt.Strip(joinParams(e.Params))))
+		}
+	case ircconn.CTCP:
+		// VERSION/PING/TIME/CLIENTINFO are answered by ircconn; others are ignored.
+	}
+}
+
+func (c *IRCClient) networkName() string {
+	if c.netCfg != nil {
+		return c.netCfg.DisplayName(c.meta.Network)
+	}
+	return c.meta.Network
+}
+
+func joinParams(params []string) string {
+	out := ""
+	for i, p := range params {
+		if i > 0 {
+			out += " "
+		}
+		out += p
+	}
+	return out
+}
+
+func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
+	if e.State != ircconn.Connecting {
+		c.reportLoginResult(e)
+	}
+	switch e.State {
+	case ircconn.Connecting:
+		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
+	case ircconn.Connected:
+		if e.Nick != "" {
+			name := fmt.Sprintf("%s on %s", e.Nick, c.networkName())
+			if c.login.RemoteName != name {
+				c.login.RemoteName = name
+				if err := c.login.Save(ctx); err != nil {
+					c.log.Err(err).Msg("Failed to save login after nick update")
+				}
+			}
+		}
+		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+	case ircconn.TransientDisconnect:
+		c.filter.Disconnected(ctx)
+		msg := "connection lost"
+		if e.Err != nil {
+			msg = e.Err.Error()
+		}
+		if e.RetryIn > 0 {
+			msg += fmt.Sprintf("; reconnecting in %s", e.RetryIn.Round(time.Second))
+		}
+		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: "irc-disconnected", Message: msg})
+	case ircconn.BadCredentials:
+		c.filter.Disconnected(ctx)
+		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateBadCredentials, Error: "irc-bad-credentials",
+			Message: errText(e.Err, "the server rejected the password") + "; use `relogin` to enter new credentials"})
+	case ircconn.Fatal:
+		c.filter.Disconnected(ctx)
+		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateUnknownError, Error: "irc-fatal",
+			Message: errText(e.Err, "the server refused the connection") + "; not retrying, use `reconnect` to try again"})
+	case ircconn.Disconnected:
+		c.filter.Disconnected(ctx)
+		if c.meta.Disconnected {
+			c.sendDisconnectedByUser()
+		}
+	}
+}
+
+func errText(err error, fallback string) string {
+	if err == nil {
+		return fallback
+	}
+	return err.Error()
+}
+
+func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
+	if !e.ToMe || e.Channel || e.From.Server || e.From.Nick == "" {
+		return // a DM-only bridge: channel traffic and server notices are not bridged
+	}
+	if e.Kind == ircconn.Notice && c.ic.Config.IsService(e.From.Nick) {
+		c.managementNotice(ctx, fmt.Sprintf("%s: %s", e.From.Nick, ircfmt.Strip(e.Text)))
+		return
+	}
+	uid, err := c.peerID(ctx, e.From.Nick)
+	if err != nil {
+		c.log.Err(err).Msg("Dropping IRC message: no portal for the sender")
+		c.managementNotice(ctx, fmt.Sprintf("A message from %s could not be bridged: %v", e.From.Nick, err))
+		return
+	}
+	c.updateGhost(ctx, uid, e.From.Nick)
+	c.filter.Receive(ctx, c.link(uid, e.From.Nick), IncomingText{
+		Kind:  e.Kind,
+		Text:  e.Text,
+		Time:  e.Time,
+		MsgID: e.MsgID,
+	})
+}
+
+// updateGhost sets the ghost's display name from its current nick.
+func (c *IRCClient) updateGhost(ctx context.Context, uid networkid.UserID, nick string) {
+	ghost, err := c.ic.Bridge.GetGhostByID(ctx, uid)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to get ghost")
+		return
+	}
+	ghost.UpdateInfo(ctx, c.userInfo(nick))
+}
+
+func (c *IRCClient) userInfo(nick string) *bridgev2.UserInfo {
+	name := c.ic.Config.FormatDisplayname(c.meta.Network, nick)
+	return &bridgev2.UserInfo{
+		Name:        &name,
+		Identifiers: []string{"irc:" + nick},
+		ExtraUpdates: func(ctx context.Context, g *bridgev2.Ghost) bool {
+			meta, ok := g.Metadata.(*GhostMetadata)
+			if !ok || meta.Nick == nick {
+				return false
+			}
+			meta.Nick = nick
+			return true
+		},
+	}
+}
+
+var incomingCounter atomic.Uint64
+
+// queueIncoming turns a message from a peer into a Matrix message from the
+// peer's ghost in the DM portal.
+func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg IncomingText) {
+	msgID := msg.MsgID
+	if msgID == "" {
+		msgID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(incomingCounter.Add(1), 36)
+	}
+	c.login.QueueRemoteEvent(&simplevent.Message[IncomingText]{
+		EventMeta: simplevent.EventMeta{
+			Type:         bridgev2.RemoteEventMessage,
+			PortalKey:    portalKeyFor(p.id, c.login.ID),
+			Sender:       bridgev2.EventSender{Sender: p.id},
+			CreatePortal: true,
+			Timestamp:    msg.Time,
+			PreHandleFunc: func(ctx context.Context, portal *bridgev2.Portal) {
+				c.preparePortal(ctx, portal, p.nick)
+			},
+		},
+		Data:               msg,
+		ID:                 networkid.MessageID("irc:" + msgID),
+		ConvertMessageFunc: convertIncoming,
+	})
+}
+
+// preparePortal records the peer's current nick and re-invites the user if
+// they left the room: the next message from the peer brings them back.
+func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, nick string) {
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != nick {
+		meta.Nick = nick
+		if err := portal.Save(ctx); err != nil {
+			c.log.Err(err).Msg("Failed to save portal nick")
+		}
+	}
+	if portal.MXID == "" {
+		return
+	}
+	member, err := c.ic.Bridge.Matrix.GetMemberInfo(ctx, portal.MXID, c.login.UserMXID)
+	if err == nil && member != nil && (member.Membership == event.MembershipJoin || member.Membership == event.MembershipInvite) {
+		return
+	}
+	if err := c.ic.Bridge.Bot.EnsureInvited(ctx, portal.MXID, c.login.UserMXID); err != nil {
+		c.log.Err(err).Msg("Failed to re-invite user to DM portal")
+	}
+}
+
+func convertIncoming(ctx context.Context, portal *bridgev2.Portal, intent bridgev2.MatrixAPI, msg IncomingText) (*bridgev2.ConvertedMessage, error) {
+	content := &event.MessageEventContent{MsgType: event.MsgText}
+	switch msg.Kind {
+	case ircconn.Notice:
+		content.MsgType = event.MsgNotice
+	case ircconn.Action:
+		content.MsgType = event.MsgEmote
+	}
+	plain, formatted := ircfmt.IRCToMatrix(msg.Text)
+	if msg.HTML != "" {
+		formatted = msg.HTML
+	}
+	content.Body = plain
+	if formatted != "" {
+		content.Format = event.FormatHTML
+		content.FormattedBody = formatted
+	}
+	if msg.Annotation != "" {
+		content.EnsureHasHTML()
+		content.Body += " [" + msg.Annotation + "]"
+		content.FormattedBody += " <em>[" + html.EscapeString(msg.Annotation) + "]</em>"
+	}
+	return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
+		ID:      "",
+		Type:    event.EventMessage,
+		Content: content,
+	}}}, nil
+}
+
+func (c *IRCClient) handleNick(ctx context.Context, e ircconn.NickChanged) {
+	if e.Self {
+		c.managementNotice(ctx, fmt.Sprintf("You are now known as %s on %s.", e.New, c.networkName()))
+		return
+	}
+	portal, uid := c.existingPortal(ctx, e.Old)
+	if uid == "" {
+		return
+	}
+	c.peerRenamed(e.Old, e.New, uid)
+	if portal == nil {
+		return
+	}
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
+		meta.Nick = e.New
+		if err := portal.Save(ctx); err != nil {
+			c.log.Err(err).Msg("Failed to save portal after nick change")
+		}
+	}
+	c.updateGhost(ctx, uid, e.New)
+	c.sendNotice(ctx, portal, fmt.Sprintf("%s is now known as %s. This chat continues with %s.", e.Old, e.New, e.New))
+	c.filter.PeerRenamed(ctx, c.link(uid, e.New), e.Old)
+}
+
+// peerNumericText explains an IRC numeric about a peer.
+func peerNumericText(code, nick, text string) string {
+	text = ircfmt.Strip(text)
+	switch code {
+	case "301":
+		return fmt.Sprintf("%s is away: %s", nick, text)
+	case "401":
+		return fmt.Sprintf("%s is not on IRC right now (401 no such nick).", nick)
+	case "404":
+		return fmt.Sprintf("The server did not let the message through to %s (404: %s).", nick, text)
+	case "477", "486":
+		return fmt.Sprintf("%s only accepts messages from users logged in to an account (%s: %s).", nick, code, text)
+	case "531", "716", "717", "718":
+		return fmt.Sprintf("%s blocks private messages (%s: %s).", nick, code, text)
+	}
+	return fmt.Sprintf("%s: %s %s", nick, code, text)
+}
+
+// sendNotice posts a bridge notice into an existing portal room.
+func (c *IRCClient) sendNotice(ctx context.Context, portal *bridgev2.Portal, text string) {
+	if portal == nil || portal.MXID == "" {
+		return
+	}
+	_, err := c.ic.Bridge.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{
+		Parsed: &event.MessageEventContent{MsgType: event.MsgNotice, Body: text},
+	}, nil)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to send notice to portal")
+	}
+}
+
+// portalNotice posts a notice into a peer's DM portal, creating the room if
+// create is set and it does not exist yet.
+func (c *IRCClient) portalNotice(ctx context.Context, p *peerLink, text string, create bool) {
+	portal, err := c.ic.Bridge.GetPortalByKey(ctx, portalKeyFor(p.id, c.login.ID))
+	if err != nil {
+		c.log.Err(err).Msg("Failed to get portal for notice")
+		return
+	}
+	if portal.MXID == "" {
+		if !create {
+			return
+		}
+		c.updateGhost(ctx, p.id, p.nick)
+		if err := portal.CreateMatrixRoom(ctx, c.login, c.chatInfo(p.id)); err != nil {
+			c.log.Err(err).Msg("Failed to create portal room for notice")
+			c.managementNotice(ctx, fmt.Sprintf("[%s] %s", p.nick, text))
+			return
+		}
+	}
+	c.sendNotice(ctx, portal, text)
+}
+
+// managementNotice posts a notice into the user's control room.
+func (c *IRCClient) managementNotice(ctx context.Context, text string) {
+	room, err := c.login.User.GetManagementRoom(ctx)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to get management room")
+		return
+	}
+	_, err = c.ic.Bridge.Bot.SendMessage(ctx, room, event.EventMessage, &event.Content{
+		Parsed: &event.MessageEventContent{MsgType: event.MsgNotice, Body: text},
+	}, nil)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to send notice to management room")
+	}
+}

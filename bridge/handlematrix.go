@@ -1,0 +1,289 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/ircfmt"
+)
+
+var (
+	errEmptyMessage      = errors.New("the message has no text that can be sent to IRC")
+	errNotDMPortal       = errors.New("this room is not an IRC direct chat of this login")
+	errMediaNeedsPublic  = errors.New("files can only be sent to IRC as links, and public media links are disabled in this bridge's config (public_media)")
+	errUnsupportedMsgTyp = errors.New("this kind of message cannot be sent to IRC")
+)
+
+// HandleMatrixMessage sends a Matrix message to the peer of a DM portal. It
+// returns only after the IRC server confirmed the message (or, without
+// echo-message/labeled-response, after it was written); any failure becomes
+// a visible error on the Matrix message.
+func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	p, err := c.portalPeer(ctx, msg.Portal)
+	if err != nil {
+		return nil, err
+	}
+	quote := ""
+	if msg.ReplyTo != nil {
+		quote = c.replyQuote(ctx, msg.Portal, msg.Content, msg.ReplyTo, p)
+	}
+	out, err := c.convertOutgoing(ctx, msg.Content)
+	if err != nil {
+		return nil, userError(err)
+	}
+	if quote != "" {
+		out.Lines = append([]string{quote}, out.Lines...)
+	}
+	if err := c.filter.Send(ctx, p, out); err != nil {
+		return nil, sendError(err)
+	}
+	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
+		ID:        networkid.MessageID("mx:" + msg.Event.ID),
+		SenderID:  makeUserID(c.meta.Network, c.fold(c.ownNick()), 1),
+		Timestamp: time.Now(),
+	}}, nil
+}
+
+// HandleMatrixEdit sends an edit as a new message starting with "* ", the
+// IRC convention for corrections.
+func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
+	p, err := c.portalPeer(ctx, msg.Portal)
+	if err != nil {
+		return err
+	}
+	out, err := c.convertOutgoing(ctx, msg.Content)
+	if err != nil {
+		return userError(err)
+	}
+	out.Lines[0] = "* " + out.Lines[0]
+	if err := c.filter.Send(ctx, p, out); err != nil {
+		return sendError(err)
+	}
+	return nil
+}
+
+// portalPeer returns the peer of a DM portal of this login.
+func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*peerLink, error) {
+	if portal.Receiver != c.login.ID {
+		return nil, userError(errNotDMPortal)
+	}
+	uid := networkid.UserID(portal.ID)
+	network, folded, ok := parseUserID(uid)
+	if !ok || network != c.meta.Network {
+		return nil, userError(errNotDMPortal)
+	}
+	nick := folded
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
+		nick = meta.Nick
+	}
+	return c.link(uid, nick), nil
+}
+
+// convertOutgoing turns Matrix content into IRC lines: HTML becomes IRC
+// formatting codes, each line of a multi-line message becomes its own IRC
+// line, and files become links.
+func (c *IRCClient) convertOutgoing(ctx context.Context, content *event.MessageEventContent) (OutgoingText, error) {
+	out := OutgoingText{Kind: ircconn.Privmsg}
+	content.RemoveReplyFallback()
+	var text string
+	switch content.MsgType {
+	case event.MsgText, event.MsgNotice, event.MsgEmote:
+		if content.MsgType == event.MsgNotice {
+			out.Kind = ircconn.Notice
+		} else if content.MsgType == event.MsgEmote {
+			out.Kind = ircconn.Action
+		}
+		if content.Format == event.FormatHTML && content.FormattedBody != "" {
+			text = ircfmt.HTMLToIRC(content.FormattedBody)
+		} else {
+			text = content.Body
+		}
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio:
+		link, err := c.mediaLink(ctx, content)
+		if err != nil {
+			return out, err
+		}
+		text = link
+		if caption := mediaCaption(content); caption != "" {
+			text = caption + "\n" + link
+		}
+	default:
+		return out, errUnsupportedMsgTyp
+	}
+	out.Lines = textLines(text)
+	if len(out.Lines) == 0 {
+		return out, errEmptyMessage
+	}
+	return out, nil
+}
+
+// textLines splits text at newlines and drops empty lines (IRC cannot send
+// an empty line) and characters that cannot appear on an IRC line.
+func textLines(text string) []string {
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.Map(func(r rune) rune {
+			if r == '\r' || r == 0 {
+				return -1
+			}
+			return r
+		}, l)
+		if strings.TrimSpace(ircfmt.Strip(l)) == "" {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// splitLines splits every logical line to the line budget.
+func splitLines(lines []string, budget int) []string {
+	var out []string
+	for _, l := range lines {
+		out = append(out, ircfmt.Split(l, budget)...)
+	}
+	return out
+}
+
+func mediaCaption(content *event.MessageEventContent) string {
+	if content.FileName != "" && content.Body != "" && content.Body != content.FileName {
+		return content.Body
+	}
+	return ""
+}
+
+func (c *IRCClient) mediaLink(ctx context.Context, content *event.MessageEventContent) (string, error) {
+	pm, ok := c.ic.Bridge.Matrix.(bridgev2.MatrixConnectorWithPublicMedia)
+	if !ok {
+		return "", errMediaNeedsPublic
+	}
+	link, err := pm.GetPublicMediaAddressForEvent(ctx, content)
+	if err != nil || link == "" {
+		return "", errMediaNeedsPublic
+	}
+	name := content.GetFileName()
+	if name == "" {
+		return link, nil
+	}
+	return name + ": " + link, nil
+}
+
+// maxQuoteBytes bounds the quoted text of a reply.
+const maxQuoteBytes = 60
+
+// replyQuote renders "> <nick> first words of the replied message" from the
+// reply fallback if the client sent one, else from the replied event.
+func (c *IRCClient) replyQuote(ctx context.Context, portal *bridgev2.Portal, content *event.MessageEventContent, replyTo *database.Message, p *peerLink) string {
+	who := c.ownNick()
+	if replyTo.SenderID == p.id {
+		who = p.nick
+	}
+	snippet := fallbackSnippet(content.Body)
+	if snippet == "" && portal.MXID != "" && replyTo.MXID != "" {
+		fetchCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		evt, err := c.ic.Bridge.Bot.GetEvent(fetchCtx, portal.MXID, replyTo.MXID)
+		cancel()
+		if err == nil && evt != nil {
+			if mc := evt.Content.AsMessage(); mc != nil {
+				snippet = mc.Body
+			}
+		}
+	}
+	snippet = shorten(firstLine(ircfmt.Strip(snippet)), maxQuoteBytes)
+	if snippet == "" {
+		return fmt.Sprintf("> <%s> …", who)
+	}
+	return fmt.Sprintf("> <%s> %s", who, snippet)
+}
+
+// fallbackSnippet extracts the quoted text of a reply fallback
+// ("> <@user:server> text\n\nreply").
+func fallbackSnippet(body string) string {
+	if !strings.HasPrefix(body, "> ") {
+		return ""
+	}
+	first, _, _ := strings.Cut(body, "\n")
+	first = strings.TrimPrefix(first, "> ")
+	if strings.HasPrefix(first, "<") {
+		if _, rest, ok := strings.Cut(first, "> "); ok {
+			first = rest
+		}
+	} else if strings.HasPrefix(first, "* <") {
+		if _, rest, ok := strings.Cut(first, "> "); ok {
+			first = rest
+		}
+	}
+	return first
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(l)
+}
+
+// shorten cuts s to at most max bytes on a rune boundary, adding "…".
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// userError marks an error as certain and shows it to the sender.
+func userError(err error) error {
+	return bridgev2.WrapErrorInStatus(err).
+		WithMessage(err.Error()).
+		WithIsCertain(true).
+		WithSendNotice(true).
+		WithStatus(event.MessageStatusFail).
+		WithErrorReason(event.MessageStatusUnsupported)
+}
+
+// sendError explains an IRC delivery failure to the sender.
+func sendError(err error) error {
+	var st bridgev2.MessageStatus
+	if errors.As(err, &st) {
+		return err // already explained by a filter
+	}
+	msg := err.Error()
+	certain := true
+	var pe *ircconn.PeerError
+	switch {
+	case errors.As(err, &pe):
+		msg = "Not delivered: " + peerNumericText(pe.Code, pe.Target, pe.Text)
+	case errors.Is(err, ircconn.ErrNotConnected):
+		msg = "Not sent: the bridge is not connected to IRC and the connection did not come back in time."
+	case errors.Is(err, ircconn.ErrStopped), errors.Is(err, ircconn.ErrClosed):
+		msg = "Not sent: the IRC connection is stopped (rejected credentials, a ban, or `disconnect`); use `reconnect`."
+	case errors.Is(err, ircconn.ErrConnectionLost):
+		msg = "Maybe not delivered: the IRC connection dropped before the server confirmed this message. It was not resent."
+		certain = false
+	case errors.Is(err, ircconn.ErrUnconfirmed):
+		msg = "Maybe not delivered: the IRC server did not confirm this message in time."
+		certain = false
+	case errors.Is(err, errUserDisconnected):
+		msg = "Not sent: " + errUserDisconnected.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		msg = "Not sent: timed out waiting for the IRC connection."
+	}
+	return bridgev2.WrapErrorInStatus(err).
+		WithMessage(msg).
+		WithIsCertain(certain).
+		WithSendNotice(true).
+		WithStatus(event.MessageStatusFail).
+		WithErrorReason(event.MessageStatusNetworkError)
+}

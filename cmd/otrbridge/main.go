@@ -1,0 +1,45 @@
+// Command otrbridge is a Matrix bridge for IRC direct messages with
+// off-the-record encryption on the IRC side.
+//
+//	otrbridge -e -c config.yaml     write the example config
+//	otrbridge -g -c config.yaml     write registration.yaml (-r to choose the path)
+//	otrbridge -c config.yaml        run
+package main
+
+import (
+	"os"
+
+	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
+
+	"github.com/otrbridge/otrbridge/bridge"
+)
+
+// Set at build time with -ldflags "-X main.Tag=... -X main.Commit=... -X main.BuildTime=...".
+var (
+	Tag       = "unknown"
+	Commit    = "unknown"
+	BuildTime = "unknown"
+)
+
+func main() {
+	connector := &bridge.IRCConnector{}
+	m := mxmain.BridgeMain{
+		Name:        "otrbridge",
+		URL:         "https://github.com/otrbridge/otrbridge",
+		Description: "A Matrix bridge for IRC direct messages with off-the-record encryption.",
+		Version:     "0.1.0",
+		Connector:   connector,
+	}
+	m.InitVersion(Tag, Commit, BuildTime)
+	if path, ok := exampleConfigRequested(os.Args[1:]); ok {
+		os.Exit(writeExampleConfig(path, connector))
+	}
+	m.PreInit()
+	// No message body, password or secret may reach the log at any level.
+	bridge.RedactLogging(&m.Config.Logging)
+	m.Init()
+	m.Start()
+	code := m.WaitForInterrupt()
+	m.Stop()
+	os.Exit(code)
+}
