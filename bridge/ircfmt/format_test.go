@@ -127,6 +127,9 @@ func TestSplit(t *testing.T) {
 		{"colour carried before digit", "\x0304xx 1", 6, []string{"\x0304xx", "\x0304\x02\x021"}},
 		{"budget too small for codes", "\x0304,01ab", 4, []string{"a", "b"}},
 		{"tiny budget raised", "ab", 1, []string{"ab"}},
+		{"blank lines dropped", "a\n   \n\x02 \x02\nb", 100, []string{"a", "b"}},
+		{"blank text", "  ", 100, nil},
+		{"NUL dropped", "a\x00b", 100, []string{"ab"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,10 +173,10 @@ func checkSplit(t *testing.T, in string, budget int, pieces []string) {
 		if len(p) > budget {
 			t.Errorf("piece %q is %d bytes, budget %d", p, len(p), budget)
 		}
-		if Strip(p) == "" {
+		if strings.Trim(Strip(p), " ") == "" {
 			t.Errorf("piece %q has no visible text", p)
 		}
-		if strings.ContainsAny(p, "\r\n") {
+		if strings.ContainsAny(p, "\r\n\x00") {
 			t.Errorf("piece %q contains a line break", p)
 		}
 		if utf8.ValidString(in) && !utf8.ValidString(p) {
@@ -181,7 +184,7 @@ func checkSplit(t *testing.T, in string, budget int, pieces []string) {
 		}
 	}
 	squash := func(s string) string {
-		return strings.NewReplacer(" ", "", "\n", "", "\r", "").Replace(Strip(s))
+		return strings.NewReplacer(" ", "", "\n", "", "\r", "", "\x00", "").Replace(Strip(s))
 	}
 	if got, want := squash(strings.Join(pieces, "")), squash(in); got != want {
 		t.Errorf("text changed by Split: got %q, want %q", got, want)

@@ -26,12 +26,13 @@ const minBudget = utf8.UTFMax
 // when the word alone is longer than budget, never inside a UTF-8 sequence or
 // a formatting code. Every line break ("\n", "\r\n" or "\r") ends a piece.
 // Formatting still open at the end of a piece is opened again at the start of
-// the next one. Pieces without visible text are left out. A budget below 4
-// is treated as 4.
+// the next one. Pieces with nothing but spaces are left out, and NUL bytes
+// (which no IRC line can carry) are dropped, so every piece can be sent as
+// it is. A budget below 4 is treated as 4.
 func Split(text string, budget int) []string {
 	budget = max(budget, minBudget)
-	if len(text) <= budget && !strings.ContainsAny(text, "\r\n") {
-		if Strip(text) == "" {
+	if len(text) <= budget && !strings.ContainsAny(text, "\r\n\x00") {
+		if strings.Trim(Strip(text), " ") == "" {
 			return nil
 		}
 		return []string{text}
@@ -67,7 +68,7 @@ func (sp *splitter) line(line string, st state) state {
 		if !ok {
 			break
 		}
-		if t.text != "" {
+		if t.text != "" && t.text != "\x00" {
 			toks = append(toks, t)
 		}
 	}
@@ -134,8 +135,11 @@ func (sp *splitter) tryAppend(toks []token) bool {
 			return false
 		}
 	}
-	if len(toks) > 0 {
-		sp.visible = true
+	for _, t := range toks {
+		if t.text != " " {
+			sp.visible = true
+			break
+		}
 	}
 	return true
 }
