@@ -97,9 +97,12 @@ func (sp *splitter) line(line string, st state) state {
 			start = word
 		}
 		for _, t := range toks[start:i] {
+			if t.text == " " && len(sp.buf) == 0 {
+				continue // no spaces at the start of a piece cut from a line
+			}
 			if !sp.tryAppend([]token{t}) {
 				sp.flush()
-				if !sp.tryAppend([]token{t}) {
+				if !sp.tryAppend([]token{t}) && t.text != " " {
 					// Not even the formatting codes fit beside the
 					// character: send it unformatted.
 					sp.buf = append(sp.buf, t.text...)
