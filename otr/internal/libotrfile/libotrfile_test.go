@@ -118,11 +118,11 @@ func TestOtherSexpForms(t *testing.T) {
 	}
 	// Escapes and hex strings.
 	for in, want := range map[string]string{
-		`"a\tb\x41\101\"\'\\"`: "a\tbAA\"'\\",
-		"\"line\\\ncontinued\"":  "linecontinued",
-		"#61 62#":                "ab",
-		"tok.en-1":               "tok.en-1",
-		`""`:                     "",
+		`"a\tb\x41\101\"\'\\"`:  "a\tbAA\"'\\",
+		"\"line\\\ncontinued\"": "linecontinued",
+		"#61 62#":               "ab",
+		"tok.en-1":              "tok.en-1",
+		`""`:                    "",
 	} {
 		n, err := parseSexp([]byte("(" + in + ")"))
 		if err != nil || len(n.list) != 1 || string(n.list[0].atom) != want {
