@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"math/big"
 
@@ -47,6 +48,14 @@ type sessionKeys struct {
 	recvMACUsed      bool    // recvMAC verified a message: reveal it later
 
 	sendBlock, recvBlock cipher.Block
+	sendHMAC, recvHMAC   hash.Hash // HMAC-SHA1 keyed with sendMAC/recvMAC
+}
+
+// mac returns HMAC-SHA1 of b with a cached keyed hash.
+func mac(h hash.Hash, b []byte) []byte {
+	h.Reset()
+	h.Write(b)
+	return h.Sum(nil)
 }
 
 // encryptor and decryptor run AES-128-CTR with the cached key schedules.
@@ -83,6 +92,8 @@ func newSessionKeys(ours *dhKey, their *big.Int) *sessionKeys {
 	copy(sk.recvAES[:], r[:16])
 	sk.sendMAC = sha1.Sum(sk.sendAES[:])
 	sk.recvMAC = sha1.Sum(sk.recvAES[:])
+	sk.sendHMAC = hmac.New(sha1.New, sk.sendMAC[:])
+	sk.recvHMAC = hmac.New(sha1.New, sk.recvMAC[:])
 	sk.sendBlock, _ = aes.NewCipher(sk.sendAES[:])
 	sk.recvBlock, _ = aes.NewCipher(sk.recvAES[:])
 	h := sha256.New()
@@ -130,14 +141,6 @@ func aesCTR(key []byte, ctrTop [8]byte, b []byte) []byte {
 
 func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write(p)
-	}
-	return m.Sum(nil)
-}
-
-func hmacSHA1(key []byte, parts ...[]byte) []byte {
-	m := hmac.New(sha1.New, key)
 	for _, p := range parts {
 		m.Write(p)
 	}

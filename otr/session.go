@@ -98,7 +98,7 @@ func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, fla
 	header{version: s.version, typ: msgData, sender: uint32(ourTag), receiver: uint32(s.tag)}.appendTo(w)
 	w.Byte(flags).Int(s.ourKeyID - 1).Int(s.theirKeyID).MPI(s.ourKeys[0].pub).Raw(sk.sendCtr[:])
 	w.Data(sk.encryptor(sk.sendCtr, plaintext))
-	w.Raw(hmacSHA1(sk.sendMAC[:], w.Bytes()))
+	w.Raw(mac(sk.sendHMAC, w.Bytes()))
 	w.Data(s.oldMACKeys)
 	s.oldMACKeys = nil
 	s.lastSent = now
@@ -140,8 +140,7 @@ func (s *session) decrypt(now time.Time, d *dataMessage) (plain []byte, extra [3
 		return nil, extra, fmt.Errorf("%w: unknown recipient key id", ErrUnreadable)
 	}
 	sk := s.sessionKeys(oi, ti)
-	mac := hmacSHA1(sk.recvMAC[:], d.authenticated)
-	if subtle.ConstantTimeCompare(mac, d.mac[:]) != 1 {
+	if subtle.ConstantTimeCompare(mac(sk.recvHMAC, d.authenticated), d.mac[:]) != 1 {
 		return nil, extra, fmt.Errorf("%w: MAC mismatch", ErrUnreadable)
 	}
 	if string(d.ctr[:]) <= string(sk.recvCtr[:]) { // big-endian, public
