@@ -95,6 +95,10 @@ func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*p
 func (c *IRCClient) convertOutgoing(ctx context.Context, content *event.MessageEventContent) (OutgoingText, error) {
 	out := OutgoingText{Kind: ircconn.Privmsg}
 	content.RemoveReplyFallback()
+	if content.RelatesTo.GetReplyTo() != "" && content.Format != event.FormatHTML {
+		// RemoveReplyFallback only handles HTML messages.
+		content.Body = event.TrimReplyFallbackText(content.Body)
+	}
 	var text string
 	switch content.MsgType {
 	case event.MsgText, event.MsgNotice, event.MsgEmote:

@@ -1,0 +1,164 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+)
+
+func TestConvertOutgoing(t *testing.T) {
+	c := &IRCClient{}
+	for _, tc := range []struct {
+		name    string
+		content event.MessageEventContent
+		kind    ircconn.Kind
+		lines   []string
+	}{
+		{"text", event.MessageEventContent{MsgType: event.MsgText, Body: "hello"}, ircconn.Privmsg, []string{"hello"}},
+		{"multi-line", event.MessageEventContent{MsgType: event.MsgText, Body: "one\r\n\ntwo\n  \nthree"}, ircconn.Privmsg, []string{"one", "two", "three"}},
+		{"emote", event.MessageEventContent{MsgType: event.MsgEmote, Body: "waves"}, ircconn.Action, []string{"waves"}},
+		{"notice", event.MessageEventContent{MsgType: event.MsgNotice, Body: "fyi"}, ircconn.Notice, []string{"fyi"}},
+		{"html bold", event.MessageEventContent{MsgType: event.MsgText, Body: "**hi**", Format: event.FormatHTML, FormattedBody: "<b>hi</b>"}, ircconn.Privmsg, []string{"\x02hi\x0f"}},
+		{"reply fallback removed", event.MessageEventContent{MsgType: event.MsgText, Body: "> <@a:b> old\n\nnew",
+			RelatesTo: &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: "$x"}}}, ircconn.Privmsg, []string{"new"}},
+	} {
+		content := tc.content
+		out, err := c.convertOutgoing(context.Background(), &content)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if out.Kind != tc.kind || !reflect.DeepEqual(out.Lines, tc.lines) {
+			t.Errorf("%s: got %v %q, want %v %q", tc.name, out.Kind, out.Lines, tc.kind, tc.lines)
+		}
+	}
+	for _, content := range []event.MessageEventContent{
+		{MsgType: event.MsgText, Body: " \n\n "},
+		{MsgType: event.MsgLocation, Body: "geo:1,2"},
+	} {
+		if _, err := c.convertOutgoing(context.Background(), &content); err == nil {
+			t.Errorf("convertOutgoing(%+v) = nil error", content)
+		}
+	}
+}
+
+func TestSplitLinesRespectsBudget(t *testing.T) {
+	long := strings.Repeat("word ", 200) + strings.Repeat("ü", 300)
+	lines := splitLines([]string{long, "short"}, 100)
+	var joined strings.Builder
+	for _, l := range lines {
+		if len(l) > 100 {
+			t.Fatalf("line of %d bytes exceeds the budget", len(l))
+		}
+		if !utf8.ValidString(l) {
+			t.Fatalf("line splits a UTF-8 sequence: %q", l)
+		}
+		joined.WriteString(l)
+	}
+	if lines[len(lines)-1] != "short" {
+		t.Errorf("last line = %q, want the second logical line on its own", lines[len(lines)-1])
+	}
+	noSpace := func(r rune) rune {
+		if r == ' ' {
+			return -1
+		}
+		return r
+	}
+	if strings.Map(noSpace, joined.String()) != strings.Map(noSpace, long+"short") {
+		t.Error("splitting lost or reordered text")
+	}
+}
+
+func TestFallbackSnippet(t *testing.T) {
+	for body, want := range map[string]string{
+		"> <@bob:x> the original\n\nmy reply": "the original",
+		"> * <@bob:x> waves\n\nhi":            "waves",
+		"no fallback":                         "",
+		"> <@bob:x> first\n> second\n\nreply": "first",
+	} {
+		if got := fallbackSnippet(body); got != want {
+			t.Errorf("fallbackSnippet(%q) = %q, want %q", body, got, want)
+		}
+	}
+}
+
+func TestShorten(t *testing.T) {
+	if got := shorten("short", 60); got != "short" {
+		t.Errorf("shorten = %q", got)
+	}
+	got := shorten(strings.Repeat("é", 50), 60)
+	if len(got) > 60 || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("shorten = %q (%d bytes)", got, len(got))
+	}
+}
+
+func TestSendErrorExplains(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		want    string
+		certain bool
+	}{
+		{&ircconn.PeerError{Target: "bob", Code: "401", Text: "No such nick"}, "bob is not on IRC right now", true},
+		{&ircconn.PeerError{Target: "bob", Code: "486", Text: "You must be identified"}, "only accepts messages from users logged in", true},
+		{ircconn.ErrNotConnected, "not connected to IRC", true},
+		{ircconn.ErrStopped, "use `reconnect`", true},
+		{ircconn.ErrConnectionLost, "Maybe not delivered", false},
+		{ircconn.ErrUnconfirmed, "did not confirm", false},
+	} {
+		err := sendError(tc.err)
+		var st bridgev2.MessageStatus
+		if !errors.As(err, &st) {
+			t.Fatalf("sendError(%v) is not a MessageStatus", tc.err)
+		}
+		if !strings.Contains(st.Message, tc.want) || !st.SendNotice || st.IsCertain != tc.certain || st.Status != event.MessageStatusFail {
+			t.Errorf("sendError(%v) = %+v, want message containing %q, notice, certain=%v", tc.err, st, tc.want, tc.certain)
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("sendError(%v) does not wrap the cause", tc.err)
+		}
+	}
+}
+
+func TestPassThroughSplitsAndSends(t *testing.T) {
+	p := &fakePeer{budget: 20}
+	err := passThrough{}.Send(context.Background(), p, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{strings.Repeat("abc ", 20), "end"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.sent) != 1 {
+		t.Fatalf("want one unit, got %d", len(p.sent))
+	}
+	for _, l := range p.sent[0] {
+		if len(l) > 20 {
+			t.Errorf("line %q exceeds budget", l)
+		}
+	}
+	if got := p.sent[0][len(p.sent[0])-1]; got != "end" {
+		t.Errorf("last line = %q", got)
+	}
+}
+
+type fakePeer struct {
+	budget    int
+	sent      [][]string
+	delivered []IncomingText
+}
+
+func (f *fakePeer) PeerID() networkid.UserID                  { return "libera.bob" }
+func (f *fakePeer) Nick() string                              { return "bob" }
+func (f *fakePeer) LineBudget(ircconn.Kind) int               { return f.budget }
+func (f *fakePeer) Deliver(_ context.Context, m IncomingText) { f.delivered = append(f.delivered, m) }
+func (f *fakePeer) Notice(context.Context, string)            {}
+func (f *fakePeer) SendLines(_ context.Context, _ ircconn.Kind, lines []string) error {
+	f.sent = append(f.sent, lines)
+	return nil
+}
