@@ -2,6 +2,9 @@ package smp
 
 import (
 	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -24,6 +27,11 @@ func FuzzReceive(f *testing.F) {
 	f.Add(uint8(3), uint16(TypeSMP4), tr.smp4)
 	f.Add(uint8(2), uint16(TypeAbort), []byte{})
 	f.Add(uint8(1), uint16(TypeSMP2), []byte{0, 0, 0, 11, 0, 0, 0, 1, 2})
+	if b, err := os.ReadFile("testdata/libotr-smp1.hex"); err == nil {
+		if smp1, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil {
+			f.Add(uint8(0), uint16(TypeSMP1), smp1)
+		}
+	}
 	f.Fuzz(func(t *testing.T, at uint8, typ uint16, payload []byte) {
 		states := []State{tr.before1, tr.before2, tr.before3, tr.before4}
 		s := states[int(at)%len(states)]

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math/big"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/otrbridge/otrbridge/otr/internal/group"
@@ -344,5 +347,31 @@ func nonMinimal(p []byte) []byte {
 func BenchmarkSMP(b *testing.B) {
 	for b.Loop() {
 		run(b, "secret", "secret")
+	}
+}
+
+// testdata/libotr-smp1.hex is an SMP1 payload written by libotr 4.1.1's
+// otrl_sm_step1: its proofs must verify with our hash and encoding.
+func TestLibotrSMP1(t *testing.T) {
+	b, err := os.ReadFile("testdata/libotr-smp1.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smp1, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bob State
+	if reply, res, err := bob.Receive(TypeSMP1, smp1, rand.Reader); reply != nil || res != NeedSecret || err != nil {
+		t.Fatalf("libotr's SMP1: %v %v %v", reply, res, err)
+	}
+	// With one bit flipped in its last value (D3) the proof must fail.
+	smp1[len(smp1)-1] ^= 1
+	var s State
+	if _, res, err := s.Receive(TypeSMP1, smp1, rand.Reader); res != Cheated || !errors.Is(err, ErrProof) {
+		t.Errorf("tampered libotr SMP1: %v %v", res, err)
+	}
+	if _, err := bob.Respond(secretOf("x"), rand.Reader); err != nil {
+		t.Errorf("Respond to libotr's SMP1: %v", err)
 	}
 }
