@@ -23,7 +23,7 @@ func TestHistoricCrashInputs(t *testing.T) {
 		{"?OTR|00002000|00001000,00001,99999,AAAA,", ErrMalformed}, // n > 65535
 		{"?OTR|00002000|00001000,00000,00001,AAAA,", ErrMalformed}, // k = 0
 		{"?OTR|00002000|00001000,00003,00002,AAAA,", ErrMalformed}, // k > n
-		{"?OTR,00001,00001,,", ErrMalformed},                     // empty piece
+		{"?OTR,00001,00001,,", ErrMalformed},                       // empty piece
 		{"?OTR:" + b64(wire.NewWriter(nil).Short(3).Byte(msgData).Int(0x2000).Int(0x1000).Byte(0).Int(1).Int(1).Int(0xffffffff).Bytes()) + ".", ErrMalformed},
 		{"?OTR:" + b64(wire.NewWriter(nil).Short(3).Byte(msgData).Int(5).Int(0x1000).Bytes()) + ".", ErrMalformed}, // sender tag < 0x100
 	} {
@@ -44,7 +44,9 @@ func TestHistoricCrashInputs(t *testing.T) {
 	}
 }
 
-func b64(b []byte) string { return strings.TrimSuffix(strings.TrimPrefix(encodeMessage(b), "?OTR:"), ".") }
+func b64(b []byte) string {
+	return strings.TrimSuffix(strings.TrimPrefix(encodeMessage(b), "?OTR:"), ".")
+}
 
 // TestRevealSignatureShortR sends a Reveal Signature whose r is 15 bytes.
 func TestRevealSignatureShortR(t *testing.T) {

@@ -19,6 +19,9 @@ const heartbeatInterval = 60 * time.Second
 
 const defaultHoldTimeout = 60 * time.Second
 
+// queryRepeat is how often held messages may trigger another query.
+const queryRepeat = 10 * time.Second
+
 // Error texts sent to the peer, as libotr's clients word them.
 const (
 	errTextNotPrivate = "You sent encrypted data which was not expected."
@@ -54,12 +57,13 @@ type Conversation struct {
 	sessions []*session // in order of creation, for determinism
 	selected InstanceTag
 
-	recvSeq  uint64
+	recvSeq uint64
 
-	offer    offerState
-	held     []heldMessage
-	nextHeld HeldID
-	reasm    *fragment.Reassembler
+	offer     offerState
+	held      []heldMessage
+	nextHeld  HeldID
+	lastQuery time.Time
+	reasm     *fragment.Reassembler
 }
 
 // NewConversation validates cfg and returns a conversation in plaintext.
@@ -241,11 +245,14 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 	if c.cfg.Policy&RequireEncryption != 0 {
 		c.nextHeld++
 		id := c.nextHeld
+		// One query per burst of held messages: every query makes the
+		// peer restart its AKE.
+		if q := plaintext.QueryMessage(c.versions()); q != "" && (len(c.held) == 0 || now.Sub(c.lastQuery) >= queryRepeat) {
+			out.Wire = append(out.Wire, q)
+			c.lastQuery = now
+		}
 		c.held = append(c.held, heldMessage{id: id, text: text, at: now})
 		out.Events = append(out.Events, HeldMessage{ID: id})
-		if q := plaintext.QueryMessage(c.versions()); q != "" {
-			out.Wire = append(out.Wire, q)
-		}
 		return out, nil
 	}
 	if c.cfg.Policy&SendWhitespaceTag != 0 && c.offer != offerRejected {
@@ -274,6 +281,7 @@ func (c *Conversation) Start(now time.Time) (Output, error) {
 func (c *Conversation) End(now time.Time) (Output, error) {
 	var out Output
 	var firstErr error
+	c.master = ake{}
 	for _, s := range c.sessions {
 		switch s.state {
 		case Encrypted:
@@ -287,6 +295,7 @@ func (c *Conversation) End(now time.Time) (Output, error) {
 			s.smp.reset()
 			out.Events = append(out.Events, GoneInsecure{Instance: s.tag})
 		}
+		s.ake = ake{}
 	}
 	return out, firstErr
 }
