@@ -210,12 +210,12 @@ func (c *Conversation) emitAKE(out *Output, r *reply, version int, receiver Inst
 
 // sendData encrypts text and TLVs to s and appends the lines to out.
 func (c *Conversation) sendData(now time.Time, out *Output, s *session, flags byte, text []byte, tlvs ...tlv) error {
-	msg := text
-	if len(tlvs) > 0 {
-		msg = append(append([]byte(nil), text...), 0)
-		for _, t := range tlvs {
-			msg = appendTLV(msg, t)
-		}
+	// Like libotr, always end the text with a NUL, TLVs or not, so our
+	// messages have the same size as libotr's.
+	msg := append(make([]byte, 0, len(text)+1), text...)
+	msg = append(msg, 0)
+	for _, t := range tlvs {
+		msg = appendTLV(msg, t)
 	}
 	b, err := s.encrypt(c.rand, now, c.cfg.InstanceTag, flags, msg)
 	if err != nil {
