@@ -1,6 +1,7 @@
 package ircfmt
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -211,11 +212,37 @@ func FuzzHTMLToIRC(f *testing.F) {
 		if strings.HasSuffix(out, "\n") {
 			t.Errorf("output ends in a line break: %q", out)
 		}
-		plain, _ := IRCToMatrix(out)
+		plain, formatted := IRCToMatrix(out)
 		if plain != Strip(out) {
 			t.Errorf("IRCToMatrix plain %q != Strip %q", plain, Strip(out))
 		}
+		checkOwnMarkup(t, formatted)
 	})
+}
+
+// ownTag matches any tag; checkOwnMarkup asserts IRCToMatrix wrote only the
+// elements it knows, whatever the input.
+var ownTag = regexp.MustCompile(`<(/?)([^ >]*)([^>]*)>`)
+
+func checkOwnMarkup(t *testing.T, formatted string) {
+	t.Helper()
+	for _, m := range ownTag.FindAllStringSubmatch(formatted, -1) {
+		switch m[2] {
+		case "strong", "em", "u", "del", "code", "br":
+			if m[3] != "" {
+				t.Errorf("unexpected attributes in %q", m[0])
+			}
+		case "font":
+			if !regexp.MustCompile(`^( data-mx-(bg-)?color="#[0-9a-f]{6}"){0,2}$`).MatchString(m[3]) {
+				t.Errorf("unexpected attributes in %q", m[0])
+			}
+		default:
+			t.Errorf("unexpected element %q in %q", m[0], formatted)
+		}
+	}
+	if strings.Count(formatted, "<") != strings.Count(formatted, ">") {
+		t.Errorf("stray angle bracket in %q", formatted)
+	}
 }
 
 func FuzzIRCToMatrix(f *testing.F) {
@@ -225,8 +252,6 @@ func FuzzIRCToMatrix(f *testing.F) {
 		if plain != Strip(in) {
 			t.Errorf("plain %q != Strip %q", plain, Strip(in))
 		}
-		if html != "" && strings.Count(html, "<") != strings.Count(html, ">") {
-			t.Errorf("unbalanced html %q", html)
-		}
+		checkOwnMarkup(t, html)
 	})
 }

@@ -62,7 +62,7 @@ type splitter struct {
 // line splits one line and returns the formatting state at its end.
 func (sp *splitter) line(line string, st state) state {
 	sc := scanner{s: line, cur: st}
-	var toks []token
+	toks := make([]token, 0, len(line))
 	for {
 		t, ok := sc.next()
 		if !ok {

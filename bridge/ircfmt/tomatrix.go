@@ -2,7 +2,6 @@ package ircfmt
 
 import (
 	"fmt"
-	"html"
 	"strings"
 )
 
@@ -17,8 +16,11 @@ func IRCToMatrix(text string) (plain, formatted string) {
 		return plain, ""
 	}
 	var b strings.Builder
-	var open []htmlTag
-	anyFormat := false
+	var (
+		open      []htmlTag
+		openState state
+		anyFormat bool
+	)
 	sc := scanner{s: text}
 	for {
 		t, ok := sc.next()
@@ -28,6 +30,11 @@ func IRCToMatrix(text string) (plain, formatted string) {
 		if t.text == "" {
 			continue
 		}
+		if t.st == openState {
+			writeHTMLChar(&b, t.text)
+			continue
+		}
+		openState = t.st
 		want := tagsFor(t.st)
 		if len(want) > 0 {
 			anyFormat = true
@@ -45,13 +52,7 @@ func IRCToMatrix(text string) (plain, formatted string) {
 			b.WriteString(tg.open())
 		}
 		open = want
-		switch t.text {
-		case "\n":
-			b.WriteString("<br>")
-		case "\r":
-		default:
-			b.WriteString(html.EscapeString(t.text))
-		}
+		writeHTMLChar(&b, t.text)
 	}
 	if !anyFormat {
 		return plain, ""
@@ -104,4 +105,24 @@ func tagsFor(st state) []htmlTag {
 		}
 	}
 	return tags
+}
+
+func writeHTMLChar(b *strings.Builder, ch string) {
+	switch ch {
+	case "\n":
+		b.WriteString("<br>")
+	case "\r":
+	case "<":
+		b.WriteString("&lt;")
+	case ">":
+		b.WriteString("&gt;")
+	case "&":
+		b.WriteString("&amp;")
+	case "\"":
+		b.WriteString("&#34;")
+	case "'":
+		b.WriteString("&#39;")
+	default:
+		b.WriteString(ch)
+	}
 }
