@@ -33,6 +33,7 @@ type Database struct {
 	Identity     *IdentityStore
 	Fingerprints *FingerprintStore
 	Policies     *PolicyStore
+	Private      *PrivateStore
 }
 
 // New wraps the bridge's database (bridgev2's Bridge.DB.Database).
@@ -43,6 +44,7 @@ func New(parent *dbutil.Database, log zerolog.Logger) *Database {
 		Identity:     &IdentityStore{db: d},
 		Fingerprints: &FingerprintStore{db: d},
 		Policies:     &PolicyStore{db: d},
+		Private:      &PrivateStore{db: d},
 	}
 }
 

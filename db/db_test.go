@@ -33,6 +33,7 @@ var scenarios = []struct {
 	{"ConcurrentSeen", testConcurrentSeen},
 	{"Policies", testPolicies},
 	{"Constraints", testConstraints},
+	{"PrivateMarkers", testPrivateMarkers},
 }
 
 func TestSQLite(t *testing.T) {
@@ -387,5 +388,43 @@ func testConstraints(t *testing.T, d *Database, user id.UserID) {
 		if err == nil {
 			t.Errorf("schema accepted: %s", q)
 		}
+	}
+}
+
+func testPrivateMarkers(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	if err := d.Private.Mark(ctx, user, "libera", "bob", t0); err != nil {
+		t.Fatal(err)
+	}
+	// Marking again (a refreshed session) keeps the original time.
+	if err := d.Private.Mark(ctx, user, "libera", "bob", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d.Private.Mark(ctx, user, "oftc", "carol", t0)
+	other := id.UserID(string(user) + ".other")
+	d.Private.Mark(ctx, other, "libera", "bob", t0)
+
+	l, err := d.Private.List(ctx, user)
+	if err != nil || len(l) != 2 || l[0].Network != "libera" || l[0].Peer != "bob" || !l[0].Since.Equal(t0) || l[0].User != user {
+		t.Fatalf("List = %+v, %v", l, err)
+	}
+	all, _ := d.Private.List(ctx, "")
+	mine := 0
+	for _, m := range all {
+		if m.User == user || m.User == other {
+			mine++
+		}
+	}
+	if mine != 3 {
+		t.Fatalf("List of all users has %d of this test's markers, want 3", mine)
+	}
+	if ok, err := d.Private.Clear(ctx, user, "libera", "bob"); !ok || err != nil {
+		t.Fatalf("Clear = %v, %v", ok, err)
+	}
+	if ok, _ := d.Private.Clear(ctx, user, "libera", "bob"); ok {
+		t.Fatal("second Clear found a marker")
+	}
+	if l, _ := d.Private.List(ctx, other); len(l) != 1 {
+		t.Fatalf("Clear touched another user's marker: %+v", l)
 	}
 }
