@@ -40,6 +40,13 @@
 //     irssi, weechat or ZNC split it without OTR fragment headers);
 //   - any other line comes back unchanged: (line, true, nil).
 //
+// Unlike libotr for v2, a plain line between two fragments does not discard
+// the partial message: on IRC people keep typing while a long message
+// arrives (libotr 4 keeps v3 fragments in the instance's own context, so it
+// does not discard them either). Otherwise Add agrees with libotr's
+// accumulator line by line (testdata/libotr-join.txt), and Split's output
+// is byte for byte libotr's (testdata/libotr-split.txt).
+//
 // Any error means the line was consumed and nothing is to be delivered.
 // Errors (all errors.Is-able): ErrMalformed (bad header or empty piece),
 // ErrBadIndex (k == 0, n == 0 or k > n), ErrOutOfOrder (a gap, a duplicate

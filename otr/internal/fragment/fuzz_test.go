@@ -1,6 +1,7 @@
 package fragment
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,17 @@ func FuzzReassembler(f *testing.F) {
 	f.Add("?OTR,1,2,abc,\n?OTR,2,2,def,")
 	f.Add("?OTR|5a73a599|27e31597,00001,00003,?OTR:AAMDJ+MVmSfjFZcAAAAA,\n?OTR|5a73a599|27e31597,00003,00003,pkTtquknfx6HodLvk3RAAAAAA==.,")
 	f.Add("?OTR:AAMDabc\ndefg\nhij=.")
+	if b, err := os.ReadFile("testdata/libotr-join.txt"); err == nil {
+		for _, block := range strings.Split(string(b), "\n\n")[1:] {
+			var in []string
+			for _, l := range strings.Split(block, "\n") {
+				if s, ok := strings.CutPrefix(l, "< "); ok {
+					in = append(in, s)
+				}
+			}
+			f.Add(strings.Join(in, "\n"))
+		}
+	}
 	f.Add("?OTR,65535,65535,x,\n?OTR,0,0,,\n?OTR|ffffffff|0,1,1,?OTR|1|1,")
 	f.Fuzz(func(t *testing.T, input string) {
 		lim := Limits{MaxPending: 4, MaxTotalBytes: 2000, MaxMessageBytes: 1500, Expiry: time.Minute, OwnInstance: 0x27e31597}
