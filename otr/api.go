@@ -169,6 +169,10 @@ type (
 	}
 	// Malformed: a message could not be decoded.
 	Malformed struct{ Reason string }
+	// MessageResent: after the peer reported an error and a new AKE
+	// with the same key, our last message (sent within 60 s) was sent
+	// again, prefixed "[resent] " like libotr does.
+	MessageResent struct{ Instance InstanceTag }
 	// HeartbeatSent: an empty data message was sent to keep keys moving.
 	HeartbeatSent struct{ Instance InstanceTag }
 )
@@ -191,6 +195,7 @@ func (HeldExpired) isEvent()               {}
 func (Unreadable) isEvent()                {}
 func (Malformed) isEvent()                 {}
 func (HeartbeatSent) isEvent()             {}
+func (MessageResent) isEvent()             {}
 
 // Errors, usable with errors.Is. Errors never contain message text or keys.
 var (

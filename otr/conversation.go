@@ -38,6 +38,22 @@ const (
 	offerRejected
 )
 
+// resendInterval and resentPrefix are libotr's RESEND_INTERVAL and default
+// resent_msg_prefix.
+const (
+	resendInterval = 60 * time.Second
+	resentPrefix   = "[resent] "
+)
+
+// lastMessage is the last text we sent encrypted, kept for resending.
+type lastMessage struct {
+	text       string
+	at         time.Time
+	fp         Fingerprint
+	valid      bool
+	retransmit bool // an OTR error arrived since: resend after the next AKE
+}
+
 type heldMessage struct {
 	id   HeldID
 	text string
@@ -60,6 +76,7 @@ type Conversation struct {
 	recvSeq uint64
 
 	offer     offerState
+	last      lastMessage
 	held      []heldMessage
 	nextHeld  HeldID
 	lastQuery time.Time
@@ -238,8 +255,11 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 		case Finished:
 			return Output{}, ErrFinished
 		case Encrypted:
-			err := c.sendData(now, &out, s, 0, []byte(text))
-			return out, err
+			if err := c.sendData(now, &out, s, 0, []byte(text)); err != nil {
+				return Output{}, err
+			}
+			c.last = lastMessage{text: text, at: now, fp: s.lastFP, valid: true}
+			return out, nil
 		}
 	}
 	if c.cfg.Policy&RequireEncryption != 0 {
@@ -315,6 +335,22 @@ func (c *Conversation) Tick(now time.Time) Output {
 	c.held = kept
 	c.reasm.Expire(now)
 	return out
+}
+
+// resendLast sends our last message again after an AKE that an error
+// from the peer started, as libotr does, but only within resendInterval
+// and only to the same key: a message must not go to someone else.
+func (c *Conversation) resendLast(now time.Time, out *Output, s *session) error {
+	l := c.last
+	c.last.retransmit = false
+	if !l.retransmit || now.Sub(l.at) > resendInterval || l.fp != s.lastFP {
+		return nil
+	}
+	if err := c.sendData(now, out, s, 0, []byte(resentPrefix+l.text)); err != nil {
+		return err
+	}
+	out.Events = append(out.Events, MessageResent{Instance: s.tag})
+	return nil
 }
 
 // flushHeld sends held messages to s, which just became private.
@@ -398,6 +434,9 @@ func (c *Conversation) Receive(now time.Time, line string) (Output, error) {
 		if c.cfg.Policy&ErrorStartAKE != 0 {
 			if q := plaintext.QueryMessage(c.versions()); q != "" {
 				out.Wire = append(out.Wire, q)
+				// The peer probably could not read our last message:
+				// offer it again once the new session is up.
+				c.last.retransmit = c.last.valid && now.Sub(c.last.at) <= resendInterval
 			}
 		}
 		return out, nil
@@ -526,9 +565,13 @@ func (c *Conversation) receiveAKE(now time.Time, out *Output, h header, tag Inst
 		out.Events = append(out.Events, GoneSecure{
 			Version: res.version, Instance: tag, Fingerprint: s.lastFP, SSID: s.ssid, Refreshed: refreshed,
 		})
-		if c.best() == s {
-			return c.flushHeld(now, out, s)
+		if c.best() != s {
+			return nil
 		}
+		if err := c.resendLast(now, out, s); err != nil {
+			return err
+		}
+		return c.flushHeld(now, out, s)
 	}
 	return nil
 }

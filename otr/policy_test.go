@@ -294,3 +294,35 @@ func TestSMPOwnPeers(t *testing.T) {
 		t.Fatal("abort not seen")
 	}
 }
+
+// TestResendAfterErrorAKE: Bob loses his session (restart), Alice's
+// message is unreadable to him; his error makes Alice re-query, and after
+// the new AKE with the same key her message is sent again.
+func TestResendAfterErrorAKE(t *testing.T) {
+	a, b := newPair(t, PolicyOpportunistic, PolicyOpportunistic)
+	establish(t, a, b)
+	b2 := newPeer(t, "bob", testKeyBob, 0x2000, PolicyOpportunistic, 7) // bob restarted
+	o, _ := a.c.Send(t0, "lost message")
+	r, err := b2.c.Receive(t0, o.Wire[0])
+	if !errors.Is(err, ErrUnreadable) || len(r.Wire) != 1 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	exchange(t, t0.Add(time.Second), b2, a, r.Wire)
+	if _, ok := hasEvent[MessageResent](a.events); !ok {
+		t.Fatal("no MessageResent")
+	}
+	if len(b2.msgs) != 1 || b2.msgs[0].Text != "[resent] lost message" || !b2.msgs[0].Encrypted {
+		t.Fatalf("bob got %+v", b2.msgs)
+	}
+
+	// A different key on the other end: nothing is resent.
+	a, b = newPair(t, PolicyOpportunistic, PolicyOpportunistic)
+	establish(t, a, b)
+	mallory := newPeer(t, "mallory", testKeyAlice, 0x2000, PolicyOpportunistic, 8)
+	o, _ = a.c.Send(t0, "for bob only")
+	r, _ = mallory.c.Receive(t0, o.Wire[0])
+	exchange(t, t0, mallory, a, r.Wire)
+	if _, ok := hasEvent[MessageResent](a.events); ok || len(mallory.msgs) != 0 {
+		t.Fatalf("resent to another key: %+v", mallory.msgs)
+	}
+}
