@@ -127,7 +127,12 @@ func StartPostgres(binDir string) (*PostgresCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "otrbridge-pg-")
+	base := os.TempDir()
+	if cred != nil && !worldTraversable(base) {
+		// The server's user must reach its directory.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "otrbridge-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: temp dir: %w", err)
 	}
@@ -181,12 +186,17 @@ func (c *PostgresCluster) start(binDir string, cred *syscall.Credential) error {
 		return fmt.Errorf("postgres: log: %w", err)
 	}
 	defer logf.Close()
+	// A unix socket path must fit in 108 bytes; clients here use TCP anyway.
+	sockDir := c.Dir
+	if len(sockDir) > 80 {
+		sockDir = ""
+	}
 	// Durability is pointless for a throwaway test cluster; speed is not.
 	cmd := exec.Command(pgProgram(binDir, "postgres"),
 		"-D", filepath.Join(c.Dir, "data"),
 		"-p", strconv.Itoa(c.Port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+c.Dir,
+		"-c", "unix_socket_directories="+sockDir,
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=100", "-c", "shared_buffers=32MB")
 	cmd.Dir = c.Dir
@@ -296,6 +306,20 @@ func postgresCredential() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 	}
 	return nil, errors.New("postgres: running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
+}
+
+// worldTraversable reports whether every directory from dir up to / lets
+// other users through.
+func worldTraversable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 func freeLoopbackPort() (int, error) {
