@@ -28,7 +28,10 @@ const minBudget = utf8.UTFMax
 // Formatting still open at the end of a piece is opened again at the start of
 // the next one. Pieces with nothing but spaces are left out, and NUL bytes
 // (which no IRC line can carry) are dropped, so every piece can be sent as
-// it is. A budget below 4 is treated as 4.
+// it is. A budget below 4 is treated as 4. Pass a whole multi-line message,
+// not its lines one by one, so that formatting carries over line breaks
+// (HTMLToIRC writes a <pre> block or a bold paragraph with one set of codes
+// around several lines).
 func Split(text string, budget int) []string {
 	budget = max(budget, minBudget)
 	if len(text) <= budget && !strings.ContainsAny(text, "\r\n\x00") {
