@@ -33,11 +33,12 @@ func TestFindQuery(t *testing.T) {
 		{"?OTRv23", V2 | V3, true}, // libotr reads to the end without a closing "?"
 		{"<b>?OTRv23?</b>\nBob has requested an Off-the-Record private conversation", V2 | V3, true},
 		{"I want to talk privately ?OTRv3? please", V3, true},
-		{"?OTR:AAMDabc. ?OTRv2?", V2, true},
+		{"?OTR:AAMDabc. ?OTRv2?", 0, false},
 		{"?OTR Error: x", 0, false},
 		{"hello", 0, false},
 		{"", 0, false},
-		{"?OTRv5? then ?OTRv3?", V3, true},
+		{"?OTRv5? then ?OTRv3?", 0, false}, // only the first marker counts, as in libotr
+		{"?OTR:AAMD ?OTRv3?", 0, false},
 	} {
 		v, ok := FindQuery(c.text)
 		if v != c.v || ok != c.ok {

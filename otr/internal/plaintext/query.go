@@ -31,44 +31,34 @@ func QueryMessage(v Versions) string {
 	return s + "?"
 }
 
-// FindQuery looks for a query message anywhere in text and returns the
-// versions it offers among 2 and 3. It understands the forms libotr
-// parses: "?OTRv23?", "?OTR?v23?" (v1 with others) and "?OTR?" (v1 only,
-// reported as ok = false since v1 is never spoken). Versions other than 2
-// and 3 are ignored, so "?OTRv43?" offers v3.
+// FindQuery looks for a query message in text and returns the versions it
+// offers among 2 and 3. Like libotr, only the first "?OTR" in the text is
+// considered, wherever it is. It understands the forms libotr parses:
+// "?OTRv23?", "?OTR?v23?" (v1 with others) and "?OTR?" (v1 only, reported
+// as ok = false since v1 is never spoken). Versions other than 2 and 3 are
+// ignored, so "?OTRv43?" offers v3.
 func FindQuery(text string) (v Versions, ok bool) {
-	for rest := text; ; {
-		i := strings.Index(rest, "?OTR")
-		if i < 0 {
-			return 0, false
-		}
-		rest = rest[i+len("?OTR"):]
-		s := rest
-		isQuery := false
-		if strings.HasPrefix(s, "?") {
-			isQuery = true // v1 marker, maybe followed by "v..."
-			s = s[1:]
-		}
-		if strings.HasPrefix(s, "v") {
-			isQuery = true
-			s = s[1:]
-			// Like libotr, read version digits up to the next "?" (or the end).
-			end := strings.IndexByte(s, '?')
-			if end < 0 {
-				end = len(s)
-			}
-			for _, c := range s[:end] {
-				switch c {
-				case '2':
-					v |= V2
-				case '3':
-					v |= V3
-				}
-			}
-		}
-		if isQuery && v != 0 {
-			return v, true
-		}
-		v = 0
+	i := strings.Index(text, "?OTR")
+	if i < 0 {
+		return 0, false
 	}
+	s := text[i+len("?OTR"):]
+	s = strings.TrimPrefix(s, "?") // the v1 marker, maybe followed by "v..."
+	s, found := strings.CutPrefix(s, "v")
+	if !found {
+		return 0, false
+	}
+	// Like libotr, read version digits up to the next "?" (or the end).
+	if end := strings.IndexByte(s, '?'); end >= 0 {
+		s = s[:end]
+	}
+	for _, c := range s {
+		switch c {
+		case '2':
+			v |= V2
+		case '3':
+			v |= V3
+		}
+	}
+	return v, v != 0
 }
