@@ -192,3 +192,21 @@ func TestMultipleInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestInstanceFlood: commits from ever new instance tags do not grow the
+// state without bound.
+func TestInstanceFlood(t *testing.T) {
+	a, b := newPair(t, PolicyManual, PolicyManual)
+	q, _ := a.c.Start(t0)
+	commit, _ := b.c.Receive(t0, q.Wire[0])
+	raw, _ := decodeMessage(commit.Wire[0])
+	for i := 0; i < 100; i++ {
+		raw[3], raw[4], raw[5], raw[6] = 0, 1, byte(i), 0 // sender tag
+		if _, err := a.c.Receive(t0, encodeMessage(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(a.c.Instances()); n > maxInstances {
+		t.Fatalf("%d instances kept", n)
+	}
+}

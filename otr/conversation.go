@@ -143,12 +143,35 @@ func (c *Conversation) session(tag InstanceTag) *session {
 	return nil
 }
 
+// maxInstances bounds the peer instances kept, so a peer inventing
+// instance tags cannot make us hold unbounded state.
+const maxInstances = 16
+
+// sessionOrNew returns the session with tag, creating it if needed. At
+// the cap it replaces the least recently heard instance that is not
+// encrypted; if all are encrypted it returns nil.
 func (c *Conversation) sessionOrNew(tag InstanceTag) *session {
 	if s := c.session(tag); s != nil {
 		return s
 	}
 	s := &session{tag: tag}
-	c.sessions = append(c.sessions, s)
+	if len(c.sessions) < maxInstances {
+		c.sessions = append(c.sessions, s)
+		return s
+	}
+	victim := -1
+	for i, old := range c.sessions {
+		if old.state != Encrypted && (victim < 0 || old.recvSeq < c.sessions[victim].recvSeq) {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		return nil
+	}
+	if c.selected == c.sessions[victim].tag {
+		c.selected = 0
+	}
+	c.sessions = append(append(c.sessions[:victim:victim], c.sessions[victim+1:]...), s)
 	return s
 }
 
@@ -526,6 +549,9 @@ func (c *Conversation) receiveEncoded(now time.Time, out *Output, msg string) er
 
 func (c *Conversation) receiveAKE(now time.Time, out *Output, h header, tag InstanceTag, r *wire.Reader) error {
 	s := c.sessionOrNew(tag)
+	if s == nil {
+		return nil // too many encrypted instances already; ignore
+	}
 	c.recvSeq++
 	s.recvSeq = c.recvSeq
 	s.lastRecv = now
