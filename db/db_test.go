@@ -17,6 +17,7 @@ import (
 
 	"github.com/otrbridge/otrbridge/internal/seal"
 	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/migrations"
 )
 
 // The same scenarios run on SQLite and on a private PostgreSQL cluster; each
@@ -39,6 +40,40 @@ var scenarios = []struct {
 func TestSQLite(t *testing.T) {
 	uri := "file:" + filepath.Join(t.TempDir(), "bridge.db") + "?_txlock=immediate"
 	runScenarios(t, "sqlite3-fk-wal", uri)
+}
+
+// TestUpgradeFromV1 upgrades a database made by the first schema version,
+// as an existing installation would be.
+func TestUpgradeFromV1(t *testing.T) {
+	uri := "file:" + filepath.Join(t.TempDir(), "bridge.db") + "?_txlock=immediate"
+	parent, err := dbutil.NewWithDialect(uri, "sqlite3-fk-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Close()
+	ctx := context.Background()
+	old := parent.Child(VersionTable, migrations.Table[:1], nil)
+	if err := old.Upgrade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists, _ := parent.TableExists(ctx, "otr_private_marker"); exists {
+		t.Fatal("v1 already has the v2 table")
+	}
+	user := id.UserID("@upgrade:example.org")
+	v1 := &Database{Database: old, Fingerprints: &FingerprintStore{db: old}}
+	if _, err := v1.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", fp(1), t0); err != nil {
+		t.Fatal(err)
+	}
+	d := New(parent, zerolog.Nop())
+	if err := d.Upgrade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Private.Mark(ctx, user, "libera", "bob", t0); err != nil {
+		t.Fatalf("v2 table missing after upgrade: %v", err)
+	}
+	if f, err := d.Fingerprints.Get(ctx, user, "libera", "bob", fp(1)); err != nil || f == nil {
+		t.Fatalf("v1 data lost in the upgrade: %v, %v", f, err)
+	}
 }
 
 func TestPostgres(t *testing.T) {
@@ -109,6 +144,10 @@ func testIdentity(t *testing.T, d *Database, user id.UserID) {
 		if err := d.Identity.Put(ctx, bad); err == nil {
 			t.Errorf("Put(%+v) succeeded", bad)
 		}
+	}
+	d.Identity.Put(ctx, &Identity{User: user, Network: "oftc", SealedKey: []byte{7}, InstanceTag: 0x200, CreatedAt: t0})
+	if l, err := d.Identity.List(ctx, user); err != nil || len(l) != 2 || l[0].Network != "libera" || l[1].Network != "oftc" || l[1].InstanceTag != 0x200 {
+		t.Fatalf("List = %+v, %v", l, err)
 	}
 	if ok, err := d.Identity.Delete(ctx, user, "libera"); !ok || err != nil {
 		t.Fatalf("Delete = %v, %v", ok, err)

@@ -87,3 +87,27 @@ func (s *IdentityStore) Delete(ctx context.Context, user id.UserID, network stri
 	n, err := res.RowsAffected()
 	return n > 0, err
 }
+
+// List returns the user's identities on all networks, by network.
+func (s *IdentityStore) List(ctx context.Context, user id.UserID) ([]*Identity, error) {
+	rows, err := s.db.Query(ctx,
+		"SELECT network, sealed_key, instance_tag, created_at FROM otr_identity WHERE user_mxid=$1 ORDER BY network", user)
+	if err != nil {
+		return nil, fmt.Errorf("list OTR identities of %s: %w", user, err)
+	}
+	var out []*Identity
+	err = forRows(rows, func() error {
+		ident := &Identity{User: user}
+		var tag, created int64
+		if err := rows.Scan(&ident.Network, &ident.SealedKey, &tag, &created); err != nil {
+			return err
+		}
+		ident.InstanceTag, ident.CreatedAt = uint32(tag), fromMillis(created)
+		out = append(out, ident)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list OTR identities of %s: %w", user, err)
+	}
+	return out, nil
+}
