@@ -2,6 +2,7 @@ package fragment
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,20 @@ func FuzzReassembler(f *testing.F) {
 	f.Add("?OTR,1,2,abc,\n?OTR,2,2,def,")
 	f.Add("?OTR|5a73a599|27e31597,00001,00003,?OTR:AAMDJ+MVmSfjFZcAAAAA,\n?OTR|5a73a599|27e31597,00003,00003,pkTtquknfx6HodLvk3RAAAAAA==.,")
 	f.Add("?OTR:AAMDabc\ndefg\nhij=.")
+	// Lines received from libotr in the recorded transcripts, a few
+	// consecutive ones per seed.
+	for _, path := range transcriptFiles() {
+		var run []string
+		for _, l := range transcriptLines(path, "recv ") {
+			if run = append(run, l); len(run) == 6 {
+				f.Add(strings.Join(run, "\n"))
+				run = nil
+			}
+		}
+		if len(run) > 0 {
+			f.Add(strings.Join(run, "\n"))
+		}
+	}
 	if b, err := os.ReadFile("testdata/libotr-join.txt"); err == nil {
 		for _, block := range strings.Split(string(b), "\n\n")[1:] {
 			var in []string
@@ -93,4 +108,27 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// transcriptFiles lists the libotr session transcripts recorded for the
+// otr package's replay tests.
+func transcriptFiles() []string {
+	paths, _ := filepath.Glob("../../testdata/*.transcript")
+	return paths
+}
+
+// transcriptLines returns the lines of a transcript that start with prefix,
+// without it.
+func transcriptLines(path, prefix string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if s, ok := strings.CutPrefix(l, prefix); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package plaintext
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -122,6 +124,22 @@ func FuzzFind(f *testing.F) {
 	f.Add("hello" + WhitespaceTag(V2|V3))
 	f.Add("?OTR Error: x")
 	f.Add("?OTR?" + WhitespaceTag(V3) + "?OTRv")
+	// Plaintext lines (queries, tagged text, errors) from the recorded
+	// libotr transcripts of the otr package.
+	paths, _ := filepath.Glob("../../testdata/*.transcript")
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			for _, prefix := range []string{"recv ", "wire "} {
+				if s, ok := strings.CutPrefix(l, prefix); ok && !strings.HasPrefix(s, "?OTR:") && !strings.HasPrefix(s, "?OTR|") {
+					f.Add(s)
+				}
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		v, ok := FindQuery(text)
 		if ok != (v != 0) || v&^(V2|V3) != 0 {
