@@ -80,6 +80,9 @@ var defaultOverrides = []struct{ old, new string }{
 	// Connecting, connected, transient disconnect and bad credentials all
 	// appear in the control room.
 	{"    bridge_status_notices: errors\n", "    bridge_status_notices: all\n"},
+	// The bridge has no icon; an empty string (not YAML null) keeps the
+	// config upgrader from warning on every start.
+	{"        avatar: \n", "        avatar: \"\"\n"},
 }
 
 // fullExampleConfig renders mxmain's example config template with the
