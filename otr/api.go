@@ -209,9 +209,8 @@ var (
 	ErrUnreadable = errors.New("otr: unreadable encrypted message")
 	// ErrMessageTooLarge: the message needs more than 65535 fragments.
 	ErrMessageTooLarge = errors.New("otr: message too large")
-	// ErrSMPInProgress / ErrNoSMPQuestion: SMP calls at the wrong time.
-	ErrSMPInProgress = errors.New("otr: SMP already in progress")
-	ErrNoSMPRequest  = errors.New("otr: no SMP request to answer")
+	// ErrNoSMPRequest: AnswerSMP without a pending request from the peer.
+	ErrNoSMPRequest = errors.New("otr: no SMP request to answer")
 	// ErrUnknownInstance: SelectInstance named an instance we do not know.
 	ErrUnknownInstance = errors.New("otr: unknown peer instance")
 )

@@ -51,7 +51,7 @@ func GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	return newPrivateKey(k.P, k.Q, k.G, k.Y, k.X)
 }
 
-// NewPrivateKey builds a key from its DSA parameters, checking that they
+// newPrivateKey builds a key from its DSA parameters, checking that they
 // are consistent (y = g^x mod p, q divides p-1, sizes).
 func newPrivateKey(p, q, g, y, x *big.Int) (*PrivateKey, error) {
 	pub, err := newPublicKey(p, q, g, y)

@@ -105,8 +105,7 @@ func (p Policy) String() string {
 	return strings.Join(parts, "|")
 }
 
-// versions returns the protocol versions p allows, as a bit set
-// (1<<2 = v2, 1<<3 = v3), matching the plaintext package's encoding.
+// allows reports whether p allows protocol version 2 or 3.
 func (p Policy) allows(version int) bool {
 	switch version {
 	case 2:
