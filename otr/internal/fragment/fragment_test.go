@@ -387,9 +387,26 @@ func TestRawSplitJoined(t *testing.T) {
 	if msg2, done, _ := r.Add(now, lines[0]); done || msg2 != "" {
 		t.Fatal("start of split message delivered")
 	}
-	// "." alone is not base64 and is passed through; the start is dropped.
-	if msg2, done, _ := r.Add(now, lines[1]); !done || msg2 != "." || r.Pending() != 0 {
-		t.Errorf("lone dot: %q %v, %d pending", msg2, done, r.Pending())
+	if msg2, done, err := r.Add(now, lines[1]); !done || err != nil || msg2 != msg || r.Pending() != 0 {
+		t.Errorf("split before the final dot: done %v, %v, %d pending", done, err, r.Pending())
+	}
+	// A lone "." with nothing buffered is just text.
+	if msg2, done, _ := r.Add(now, "."); !done || msg2 != "." {
+		t.Errorf("lone dot: %q %v", msg2, done)
+	}
+}
+
+func TestRawSplitExpires(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	msg := encoded(1000)
+	r := NewReassembler(Limits{})
+	r.Add(t0, msg[:500])
+	// The stale start is gone; the tail alone is a plain line.
+	if got, done, err := r.Add(t0.Add(31*time.Second), msg[500:]); !done || err != nil || got != msg[500:] {
+		t.Errorf("continuation after 31 s: %v %v, joined %v", done, err, got == msg)
+	}
+	if r.Pending() != 0 {
+		t.Errorf("%d pending", r.Pending())
 	}
 }
 

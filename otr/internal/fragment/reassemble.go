@@ -24,6 +24,9 @@ const (
 	// message in 400-byte fragments takes minutes; expiry counts from the
 	// latest piece, not the first.
 	defaultExpiry = 5 * time.Minute
+	// The lines of a message split by an IRC hop are sent back to back;
+	// waiting longer would only glue unrelated lines onto a stale start.
+	rawExpiry = 30 * time.Second
 )
 
 // partial is one message being joined.
@@ -77,7 +80,7 @@ func (r *Reassembler) Expire(now time.Time) {
 			r.drop(tag)
 		}
 	}
-	if r.raw != nil && now.Sub(r.raw.last) > r.lim.Expiry {
+	if r.raw != nil && now.Sub(r.raw.last) > min(r.lim.Expiry, rawExpiry) {
 		r.raw = nil
 	}
 }
@@ -129,7 +132,8 @@ func (r *Reassembler) Add(now time.Time, line string) (msg string, done bool, er
 // of base64 characters, optionally closed by the final ".".
 func (r *Reassembler) continueRaw(now time.Time, line string) (msg string, done, ok bool, err error) {
 	body, closed := strings.CutSuffix(line, ".")
-	if body == "" || !isBase64(body) {
+	// The split may fall just before the final ".", leaving it alone.
+	if !(body == "" && closed) && !isBase64(body) {
 		return "", false, false, nil
 	}
 	if r.raw.buf.Len()+len(line) > r.lim.MaxMessageBytes {
