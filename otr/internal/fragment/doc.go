@@ -36,8 +36,9 @@
 //     true, before that ("", false, nil);
 //   - a line that starts an encoded message ("?OTR:" with no closing ".")
 //     is buffered, and following lines made only of base64 characters are
-//     appended up to the line holding the final "." (within 30 s; an IRC hop such as
-//     irssi, weechat or ZNC split it without OTR fragment headers);
+//     appended up to the line holding the final "." (within 30 s; an IRC
+//     hop such as irssi, weechat or ZNC split it without OTR fragment
+//     headers);
 //   - any other line comes back unchanged: (line, true, nil).
 //
 // Unlike libotr for v2, a plain line between two fragments does not discard
