@@ -417,9 +417,30 @@ func (c *MatrixClient) syncLoop(ctx context.Context) {
 // earlier WaitEvent returned, marks it returned and gives it back. Events
 // seen before the call count, so a test can send first and wait after.
 func (c *MatrixClient) WaitEvent(timeout time.Duration, f func(MatrixEvent) bool) (MatrixEvent, error) {
+	return c.waitFrom(timeout, "", f)
+}
+
+// WaitAfter is WaitEvent limited to events the sync loop returned after the
+// event afterID (e.g. the reply to a command just sent, not an older one).
+func (c *MatrixClient) WaitAfter(timeout time.Duration, afterID string, f func(MatrixEvent) bool) (MatrixEvent, error) {
+	return c.waitFrom(timeout, afterID, f)
+}
+
+func (c *MatrixClient) waitFrom(timeout time.Duration, afterID string, f func(MatrixEvent) bool) (MatrixEvent, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	checked := 0
+	if afterID != "" {
+		g := f
+		seen := false
+		f = func(e MatrixEvent) bool {
+			if !seen {
+				seen = e.EventID == afterID
+				return false
+			}
+			return g(e)
+		}
+	}
 	for {
 		c.mu.Lock()
 		evs := c.events[checked:]
@@ -456,7 +477,12 @@ func (c *MatrixClient) WaitEvent(timeout time.Duration, f func(MatrixEvent) bool
 // WaitMessage waits for an m.room.message in roomID ("" for any room) from
 // sender ("" for anyone) that matches f (nil for any).
 func (c *MatrixClient) WaitMessage(timeout time.Duration, roomID, sender string, f func(MatrixEvent) bool) (MatrixEvent, error) {
-	return c.WaitEvent(timeout, func(e MatrixEvent) bool {
+	return c.WaitMessageAfter(timeout, "", roomID, sender, f)
+}
+
+// WaitMessageAfter is WaitMessage for messages after the event afterID.
+func (c *MatrixClient) WaitMessageAfter(timeout time.Duration, afterID, roomID, sender string, f func(MatrixEvent) bool) (MatrixEvent, error) {
+	return c.waitFrom(timeout, afterID, func(e MatrixEvent) bool {
 		return e.IsMessage() && !e.Invite && (roomID == "" || e.RoomID == roomID) &&
 			(sender == "" || e.Sender == sender) && (f == nil || f(e))
 	})

@@ -1,0 +1,283 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
+
+// Timeouts: generous, the machine running CI is small and shared.
+const (
+	shortWait = 5 * time.Second
+	wait      = 30 * time.Second
+	longWait  = 90 * time.Second
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// bridgeBinary builds cmd/otrbridge once per test process.
+func bridgeBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "otrbridge-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath, buildErr = teststack.BuildBridge(dir)
+	})
+	if buildErr != nil {
+		t.Fatalf("build the bridge: %v", buildErr)
+	}
+	return binPath
+}
+
+// env is one running stack: Dendrite, two InspIRCd servers (one without and
+// one with flood limits) and the bridge configured for both.
+type env struct {
+	hs       *teststack.Homeserver
+	irc      *teststack.IRCServer
+	floodIRC *teststack.IRCServer
+	bridge   *teststack.Bridge
+	admin    *teststack.MatrixClient
+	dbKind   string
+
+	seq atomic.Int64
+
+	mu      sync.Mutex
+	secrets []string // every message text the tests sent, for the log grep
+}
+
+const (
+	netLocal = "local"
+	netFlood = "flood"
+)
+
+// newEnv starts a stack. dbType/dbURI empty means SQLite.
+func newEnv(t *testing.T, dbType, dbURI string) *env {
+	t.Helper()
+	e := &env{dbKind: "sqlite"}
+	if dbType != "" {
+		e.dbKind = dbType
+	}
+	e.irc = teststack.InspIRCd(t, teststack.IRCOptions{})
+	// The bridge paces at 4 lines back to back then 2 per second; the
+	// server tolerates 8 then 2.5 per second, so an unpaced burst of 50
+	// lines gets the connection killed while a paced one does not.
+	e.floodIRC = teststack.InspIRCd(t, teststack.IRCOptions{FloodLimits: true, FloodBurst: 8, FloodRate: 2.5})
+	e.hs = teststack.Dendrite(t, teststack.HSOptions{})
+	bin := bridgeBinary(t)
+	e.bridge = teststack.StartBridge(t, teststack.BridgeOptions{
+		Binary: bin,
+		HS:     e.hs,
+		Networks: []teststack.BridgeNetwork{
+			{Key: netLocal, Name: "Local IRC", IRC: e.irc},
+			{Key: netFlood, Name: "Flood-limited IRC", IRC: e.floodIRC, FloodBurst: 4, FloodRate: 2},
+		},
+		DatabaseType: dbType,
+		DatabaseURI:  dbURI,
+		Admin:        "@admin:" + e.hs.ServerName,
+		UsersDenied:  []string{"@blocked:" + e.hs.ServerName},
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bridge log tail:\n%s", tailFile(e.bridge.LogPath, 6000))
+			t.Logf("bridge output tail:\n%s", tailFile(e.bridge.OutPath, 3000))
+		}
+	})
+	return e
+}
+
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// unique returns a name that is unique within the env.
+func (e *env) unique(prefix string) string {
+	return fmt.Sprintf("%s%d", prefix, e.seq.Add(1))
+}
+
+// text returns a unique message text and remembers it for the log grep.
+func (e *env) text(words string) string {
+	s := fmt.Sprintf("%s zq%dx%d", words, time.Now().UnixNano()%1e6, e.seq.Add(1))
+	e.remember(s)
+	return s
+}
+
+func (e *env) remember(s string) {
+	e.mu.Lock()
+	e.secrets = append(e.secrets, s)
+	e.mu.Unlock()
+}
+
+// user is one Matrix user of the test with a control room (DM with the
+// bridge bot) and, after login, an IRC nick.
+type user struct {
+	e       *env
+	mx      *teststack.MatrixClient
+	control string
+	nick    string
+	network string
+}
+
+// newUser registers a Matrix user and opens the control room with the bot.
+func (e *env) newUser(t *testing.T, localpart string) *user {
+	t.Helper()
+	if localpart == "" {
+		localpart = e.unique("mxuser")
+	}
+	mx := e.hs.RegisterMatrixUser(t, localpart, "password-"+localpart, false)
+	u := &user{e: e, mx: mx}
+	room, err := mx.CreateDM(e.bridge.BotMXID)
+	if err != nil {
+		t.Fatalf("create control room: %v", err)
+	}
+	u.control = room
+	if _, err := mx.WaitEvent(wait, func(ev teststack.MatrixEvent) bool {
+		return ev.RoomID == room && ev.Type == "m.room.member" && ev.StateKey != nil &&
+			*ev.StateKey == e.bridge.BotMXID && ev.Str("membership") == "join"
+	}); err != nil {
+		t.Fatalf("bot did not join the control room: %v", err)
+	}
+	// bridgev2 greets in a new management room; consume it so that the
+	// next reply is the answer to the next command.
+	u.replyContaining(t, wait, "management room")
+	return u
+}
+
+// command sends a command in the control room and returns the bot's first
+// reply to it.
+func (u *user) command(t *testing.T, cmd string) teststack.MatrixEvent {
+	t.Helper()
+	return u.replyTo(t, u.say(t, cmd), "", longWait)
+}
+
+// say sends text in the control room and returns its event ID.
+func (u *user) say(t *testing.T, text string) string {
+	t.Helper()
+	id, err := u.mx.SendText(u.control, text)
+	if err != nil {
+		t.Fatalf("send %q: %v", text, err)
+	}
+	return id
+}
+
+// replyTo waits for a bot message in the control room after the event
+// afterID ("" for any) containing s (case-insensitive, "" for any).
+func (u *user) replyTo(t *testing.T, afterID, s string, timeout time.Duration) teststack.MatrixEvent {
+	t.Helper()
+	ev, err := u.mx.WaitMessageAfter(timeout, afterID, u.control, u.e.bridge.BotMXID, func(ev teststack.MatrixEvent) bool {
+		return strings.Contains(strings.ToLower(ev.Body()), strings.ToLower(s))
+	})
+	if err != nil {
+		t.Fatalf("no bot message containing %q in the control room: %v\nseen: %s", s, err, u.controlTranscript())
+	}
+	return ev
+}
+
+// replyContaining waits for any bot message in the control room containing s.
+func (u *user) replyContaining(t *testing.T, timeout time.Duration, s string) teststack.MatrixEvent {
+	t.Helper()
+	return u.replyTo(t, "", s, timeout)
+}
+
+func (u *user) controlTranscript() string {
+	var b strings.Builder
+	for _, ev := range u.mx.Messages(u.control) {
+		fmt.Fprintf(&b, "\n  %s: %s", ev.Sender, ev.Body())
+	}
+	return b.String()
+}
+
+// login logs the user in to network with nick and no password, and waits
+// for the confirmation.
+func (u *user) login(t *testing.T, network, nick string) {
+	t.Helper()
+	id := u.say(t, "login irc "+network+" "+nick)
+	u.replyTo(t, id, "enter your authentication", wait)
+	id = u.say(t, "none")
+	u.replyTo(t, id, "Connected to", longWait)
+	u.nick, u.network = nick, network
+}
+
+// ircServer returns the server of the user's network.
+func (e *env) ircFor(network string) *teststack.IRCServer {
+	if network == netFlood {
+		return e.floodIRC
+	}
+	return e.irc
+}
+
+// ghost is the Matrix ID of an IRC nick's ghost.
+func (e *env) ghost(network, nick string) string { return e.bridge.GhostMXID(network, nick) }
+
+// openPortalFromIRC has peer send a first message to u and returns the DM
+// portal the bridge created (joined by u).
+func (u *user) portalFromIRC(t *testing.T, peer *teststack.IRCClient, first string) string {
+	t.Helper()
+	peer.Privmsg(u.nick, first)
+	ghost := u.e.ghost(u.network, peer.Nick())
+	inv, err := u.mx.WaitInvite(wait, "")
+	if err != nil {
+		t.Fatalf("no portal invite after an IRC PM: %v", err)
+	}
+	if err := u.mx.Join(inv.RoomID); err != nil {
+		t.Fatalf("join portal: %v", err)
+	}
+	ev, err := u.mx.WaitMessage(wait, inv.RoomID, ghost, nil)
+	if err != nil {
+		t.Fatalf("first message not in the portal: %v", err)
+	}
+	if ev.Body() != first {
+		t.Fatalf("portal got %q, want %q", ev.Body(), first)
+	}
+	return inv.RoomID
+}
+
+// checkLogs fails if any remembered message text is in the bridge's logs.
+func (e *env) checkLogs(t *testing.T) {
+	t.Helper()
+	e.mu.Lock()
+	secrets := append([]string(nil), e.secrets...)
+	e.mu.Unlock()
+	if len(secrets) == 0 {
+		t.Fatal("no test messages were recorded; the grep would prove nothing")
+	}
+	files, _ := filepath.Glob(filepath.Join(e.bridge.Opts.Dir, "*.log*"))
+	files = append(files, e.bridge.OutPath)
+	total := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		total += len(data)
+		for _, s := range secrets {
+			if strings.Contains(string(data), s) {
+				t.Errorf("%s contains the test message %q", filepath.Base(f), s)
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("the bridge logs are empty; the grep would prove nothing")
+	}
+	t.Logf("grepped %d bytes of bridge logs for %d test messages", total, len(secrets))
+}

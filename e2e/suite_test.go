@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
+
+// scenario is one end-to-end behaviour; the suite runs each against a stack.
+type scenario struct {
+	name string
+	run  func(t *testing.T, e *env)
+	// sqliteOnly scenarios (slow or about the IRC side only) are not
+	// repeated on PostgreSQL.
+	sqliteOnly bool
+}
+
+var scenarios = []scenario{
+	{name: "StartupAndRegistration", run: testStartup},
+	{name: "ControlRoomHelp", run: testHelp},
+	{name: "LoginWithoutPassword", run: testLogin},
+}
+
+func runSuite(t *testing.T, e *env, pg bool) {
+	for _, s := range scenarios {
+		if pg && s.sqliteOnly {
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) { s.run(t, e) })
+	}
+	// Last: every message the scenarios sent must be absent from the logs.
+	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
+}
+
+func TestSQLite(t *testing.T) {
+	e := newEnv(t, "", "")
+	runSuite(t, e, false)
+}
+
+func TestPostgres(t *testing.T) {
+	dsn := teststack.Postgres(t)
+	e := newEnv(t, "postgres", dsn)
+	runSuite(t, e, true)
+}
