@@ -181,10 +181,6 @@ func (c *IRCClient) Connect(ctx context.Context) {
 	if err := c.loadAliases(ctx); err != nil {
 		c.log.Err(err).Msg("Failed to load renamed peers")
 	}
-	if c.meta.Disconnected {
-		c.sendDisconnectedByUser()
-		return
-	}
 	conn, err := c.getConn()
 	if err != nil {
 		c.reportLoginResult(ircconn.StateChanged{State: ircconn.BadCredentials, Err: err})
@@ -193,6 +189,10 @@ func (c *IRCClient) Connect(ctx context.Context) {
 			Error:      "irc-config",
 			Message:    err.Error(),
 		})
+		return
+	}
+	if c.meta.Disconnected {
+		c.sendDisconnectedByUser()
 		return
 	}
 	c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
@@ -213,8 +213,12 @@ func (c *IRCClient) Disconnect() {
 	}
 }
 
+// IsLoggedIn is true while the login has a connection, also during a
+// reconnect: messages sent meanwhile wait in ircconn's queue and are
+// delivered after the reconnect or fail with an explanation, which is
+// better than bridgev2's generic "not logged in".
 func (c *IRCClient) IsLoggedIn() bool {
-	return c.conn != nil && c.conn.State() == ircconn.Connected
+	return c.conn != nil
 }
 
 // LogoutRemote closes the connection; IRC has no session to invalidate.

@@ -168,7 +168,7 @@ func (l *ircLogin) submitAuth(ctx context.Context, input map[string]string) (*br
 			Type:        bridgev2.LoginInputFieldTypeUsername,
 			ID:          "account",
 			Name:        "SASL account name",
-			Description: "Leave it out (`skip`) to use your nick.",
+			Description: "Without one (`skip`), your nick is used.",
 			Optional:    true,
 			Validate: func(s string) (string, error) {
 				s = strings.TrimSpace(s)
@@ -269,10 +269,10 @@ func (l *ircLogin) complete(ctx context.Context, loginID networkid.UserLoginID, 
 			instructions = fmt.Sprintf("Connected to %s as %s. Start a chat with `pm <nick>`, or wait for someone to message you.", netName, st.Nick)
 		case ircconn.BadCredentials:
 			ul.Delete(ctx, status.BridgeState{StateEvent: status.StateLoggedOut, Reason: "BAD_CREDENTIALS"}, bridgev2.DeleteOpts{LogoutRemote: true})
-			return nil, fmt.Errorf("%s rejected the login: %s", netName, errText(st.Err, "bad credentials"))
+			return nil, fmt.Errorf("%s rejected the login: %s%s", netName, errText(st.Err, "bad credentials"), l.postRedactionWarning(ctx, meta))
 		case ircconn.Fatal:
 			ul.Delete(ctx, status.BridgeState{StateEvent: status.StateLoggedOut, Reason: "IRC_FATAL"}, bridgev2.DeleteOpts{LogoutRemote: true})
-			return nil, fmt.Errorf("%s refused the connection: %s", netName, errText(st.Err, "refused"))
+			return nil, fmt.Errorf("%s refused the connection: %s%s", netName, errText(st.Err, "refused"), l.postRedactionWarning(ctx, meta))
 		case ircconn.TransientDisconnect:
 			instructions = fmt.Sprintf("Saved, but connecting to %s failed for now (%s). The bridge keeps retrying.", netName, errText(st.Err, "connection failed"))
 		}
