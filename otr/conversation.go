@@ -432,7 +432,18 @@ func (c *Conversation) Instances() []Info {
 // ErrMalformed, ErrUnreadable or ErrMessageTooLarge.
 func (c *Conversation) Receive(now time.Time, line string) (Output, error) {
 	var out Output
-	msg, done, err := c.reasm.Add(now, line)
+	var (
+		msg  string
+		done bool
+		err  error
+	)
+	if c.reasm.Pending() == 0 && strings.HasSuffix(line, ".") && strings.Contains(line, "?OTR:") && !fragment.IsFragment(line) {
+		// A whole encoded message and nothing buffered: the reassembler
+		// would hand it back unchanged after scanning every character.
+		msg, done = line, true
+	} else {
+		msg, done, err = c.reasm.Add(now, line)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, fragment.ErrNotForUs):

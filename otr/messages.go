@@ -40,12 +40,11 @@ func (h header) appendTo(w *wire.Writer) {
 
 // encodeMessage wraps a binary message as "?OTR:<base64>.".
 func encodeMessage(b []byte) string {
-	var sb strings.Builder
-	sb.Grow(6 + base64.StdEncoding.EncodedLen(len(b)))
-	sb.WriteString("?OTR:")
-	sb.WriteString(base64.StdEncoding.EncodeToString(b))
-	sb.WriteByte('.')
-	return sb.String()
+	buf := make([]byte, 0, 6+base64.StdEncoding.EncodedLen(len(b)))
+	buf = append(buf, "?OTR:"...)
+	buf = base64.StdEncoding.AppendEncode(buf, b)
+	buf = append(buf, '.')
+	return string(buf)
 }
 
 // decodeMessage extracts the binary message from s, which starts with
