@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -34,8 +35,8 @@ type IncomingText struct {
 	HTML  string
 	Time  time.Time
 	MsgID string
-	// Notice marks the message for Matrix (e.g. "sent unencrypted") as a
-	// filter sees fit; it is appended as a bridge annotation, not peer text.
+	// Annotation, when set by a filter, is a bridge remark shown with the
+	// message (e.g. "received unencrypted"), visibly apart from the text.
 	Annotation string
 }
 
@@ -92,3 +93,25 @@ func (passThrough) Receive(ctx context.Context, peer PeerLink, msg IncomingText)
 
 func (passThrough) PeerRenamed(context.Context, PeerLink, string) {}
 func (passThrough) Disconnected(context.Context)                  {}
+
+// Filter returns the login's message filter.
+func (c *IRCClient) Filter() MessageFilter { return c.filter }
+
+// PeerForPortal returns the peer of a DM portal of this login (for portal
+// commands such as `!otr init`).
+func (c *IRCClient) PeerForPortal(ctx context.Context, portal *bridgev2.Portal) (PeerLink, error) {
+	return c.portalPeer(ctx, portal)
+}
+
+// PeerByNick returns the peer that currently has nick (for control-room
+// commands such as `init bob`). It does not create a portal.
+func (c *IRCClient) PeerByNick(ctx context.Context, nick string) (PeerLink, error) {
+	if err := validateNick(nick); err != nil {
+		return nil, err
+	}
+	uid, err := c.peerID(ctx, nick)
+	if err != nil {
+		return nil, err
+	}
+	return c.link(uid, nick), nil
+}
