@@ -58,9 +58,15 @@ func mac(h hash.Hash, b []byte) []byte {
 	return h.Sum(nil)
 }
 
-// encryptor and decryptor run AES-128-CTR with the cached key schedules.
-func (k *sessionKeys) encryptor(ctr [8]byte, b []byte) []byte { return ctrXOR(k.sendBlock, ctr, b) }
-func (k *sessionKeys) decryptor(ctr [8]byte, b []byte) []byte { return ctrXOR(k.recvBlock, ctr, b) }
+// seal and open run AES-128-CTR in place with the cached key schedules.
+func (k *sessionKeys) seal(ctr [8]byte, b []byte) { ctrXORInPlace(k.sendBlock, ctr, b) }
+func (k *sessionKeys) open(ctr [8]byte, b []byte) { ctrXORInPlace(k.recvBlock, ctr, b) }
+
+func ctrXORInPlace(block cipher.Block, ctrTop [8]byte, b []byte) {
+	var iv [16]byte
+	copy(iv[:], ctrTop[:])
+	cipher.NewCTR(block, iv[:]).XORKeyStream(b, b)
+}
 
 func ctrXOR(block cipher.Block, ctrTop [8]byte, b []byte) []byte {
 	var iv [16]byte

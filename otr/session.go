@@ -97,7 +97,10 @@ func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, fla
 	w := wire.NewWriter(make([]byte, 0, 64+len(plaintext)+192+len(s.oldMACKeys)))
 	header{version: s.version, typ: msgData, sender: uint32(ourTag), receiver: uint32(s.tag)}.appendTo(w)
 	w.Byte(flags).Int(s.ourKeyID - 1).Int(s.theirKeyID).MPI(s.ourKeys[0].pub).Raw(sk.sendCtr[:])
-	w.Data(sk.encryptor(sk.sendCtr, plaintext))
+	w.Int(uint32(len(plaintext)))
+	start := len(w.Bytes())
+	w.Raw(plaintext)
+	sk.seal(sk.sendCtr, w.Bytes()[start:])
 	w.Raw(mac(sk.sendHMAC, w.Bytes()))
 	w.Data(s.oldMACKeys)
 	s.oldMACKeys = nil
@@ -153,7 +156,10 @@ func (s *session) decrypt(now time.Time, d *dataMessage) (plain []byte, extra [3
 			return nil, extra, fmt.Errorf("%w: next DH key: %w", ErrMalformed, err)
 		}
 	}
-	plain = sk.decryptor(d.ctr, d.encrypted)
+	// The ciphertext lies in our own decoded buffer and its MAC has been
+	// checked: decrypt it in place.
+	plain = d.encrypted
+	sk.open(d.ctr, plain)
 	extra = sk.extra
 	sk.recvCtr = d.ctr
 	sk.recvMACUsed = true
