@@ -1,0 +1,797 @@
+package ircconn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ergochat/irc-go/ircmsg"
+)
+
+func TestRegistrationRequestsOfferedCaps(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	if m := fc.expect(t, "CAP"); strings.Join(m.Params, " ") != "LS 302" {
+		t.Fatalf("first line CAP %v, want CAP LS 302", m.Params)
+	}
+	fc.expect(t, "NICK")
+	if m := fc.expect(t, "USER"); m.Params[0] != "u" {
+		t.Fatalf("USER %v", m.Params)
+	}
+	// multi-line LS
+	fc.send(":srv.test CAP * LS * :message-tags server-time sasl=PLAIN,EXTERNAL",
+		":srv.test CAP * LS :echo-message labeled-response batch away-notify account-tag")
+	req := fc.expect(t, "CAP")
+	want := "message-tags server-time echo-message labeled-response account-tag batch"
+	if req.Params[0] != "REQ" || req.Params[1] != want {
+		t.Fatalf("CAP %v, want REQ %q", req.Params, want)
+	}
+	fc.send(":srv.test CAP * ACK :" + want)
+	if m := fc.expect(t, "CAP"); m.Params[0] != "END" {
+		t.Fatalf("CAP %v, want END", m.Params)
+	}
+	if st := c.State(); st != Connecting {
+		t.Fatalf("state %v before welcome", st)
+	}
+	fc.welcome(t, "me")
+	sc := rec.waitState(t, 2*time.Second, Connected)
+	if sc.Nick != "me" {
+		t.Errorf("Connected nick %q", sc.Nick)
+	}
+	for _, name := range strings.Fields(want) {
+		if !c.HasCap(name) {
+			t.Errorf("cap %s not recorded", name)
+		}
+	}
+	if c.HasCap("away-notify") {
+		t.Error("away-notify recorded but not requested")
+	}
+}
+
+func TestSASLPlain(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "s3cret" })
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :sasl=PLAIN message-tags")
+	req := fc.expect(t, "CAP")
+	if req.Params[1] != "message-tags sasl" {
+		t.Fatalf("REQ %q", req.Params[1])
+	}
+	fc.send(":srv.test CAP * ACK :message-tags sasl")
+	if m := fc.expect(t, "AUTHENTICATE"); m.Params[0] != "PLAIN" {
+		t.Fatalf("AUTHENTICATE %v", m.Params)
+	}
+	fc.send("AUTHENTICATE +")
+	m := fc.expect(t, "AUTHENTICATE")
+	raw, err := base64.StdEncoding.DecodeString(m.Params[0])
+	if err != nil || string(raw) != "acct\x00acct\x00s3cret" {
+		t.Fatalf("SASL payload %q (%v)", raw, err)
+	}
+	fc.send(":srv.test 900 me me!u@h acct :You are now logged in as acct", ":srv.test 903 me :SASL successful")
+	if m := fc.expect(t, "CAP"); m.Params[0] != "END" {
+		t.Fatalf("CAP %v", m.Params)
+	}
+	fc.welcome(t, "me")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.nothing(t, 200*time.Millisecond) // no NickServ IDENTIFY after SASL
+}
+
+func TestSASLBadCredentialsIsTerminal(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "wrong" })
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :sasl")
+	fc.expect(t, "CAP")
+	fc.send(":srv.test CAP * ACK :sasl")
+	fc.expect(t, "AUTHENTICATE")
+	fc.send("AUTHENTICATE +")
+	fc.expect(t, "AUTHENTICATE")
+	fc.send(":srv.test 904 me :SASL authentication failed")
+	sc := rec.waitState(t, 2*time.Second, BadCredentials)
+	if sc.Err == nil || strings.Contains(sc.Err.Error(), "wrong") {
+		t.Errorf("error %v (must exist and not contain the password)", sc.Err)
+	}
+	fc.closed(t)
+	time.Sleep(200 * time.Millisecond) // several backoff periods
+	if n := fn.dialCount(); n != 1 {
+		t.Errorf("%d dials after bad credentials, want 1 (no reconnect loop)", n)
+	}
+	if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrStopped) {
+		t.Errorf("Send in BadCredentials: %v, want ErrStopped", err)
+	}
+	// Reconnect leaves the terminal state.
+	c.Reconnect()
+	fn.next(t).expect(t, "CAP")
+}
+
+func TestSASLNotOfferedIsFatal(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "pw" })
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :message-tags")
+	rec.waitState(t, 2*time.Second, Fatal)
+}
+
+func TestNickServIdentifyAndRejection(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, func(c *Config) { c.NickServPassword = "nspw" })
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	m := fc.expect(t, "PRIVMSG")
+	if m.Params[0] != "NickServ" || m.Params[1] != "IDENTIFY nspw" {
+		t.Fatalf("PRIVMSG %v", m.Params)
+	}
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send(":NickServ!s@services NOTICE me :Invalid password for me.")
+	rec.waitState(t, 2*time.Second, BadCredentials)
+}
+
+func TestNickInUseDuringRegistration(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :", ":srv.test 433 * me :Nickname is already in use")
+	fc.expect(t, "CAP") // END
+	if m := fc.expect(t, "NICK"); m.Params[0] != "me_" {
+		t.Fatalf("NICK %v, want me_", m.Params)
+	}
+	ev := rec.waitFor(t, 2*time.Second, "NickRejected", func(e Event) bool { _, ok := e.(NickRejected); return ok }).(NickRejected)
+	if ev.Wanted != "me" || ev.Code != "433" || ev.Trying != "me_" || ev.Registered {
+		t.Errorf("NickRejected %+v", ev)
+	}
+	fc.send(":srv.test 433 * me_ :Nickname is already in use")
+	if m := fc.expect(t, "NICK"); m.Params[0] != "me__" {
+		t.Fatalf("NICK %v, want me__", m.Params)
+	}
+	fc.welcome(t, "me__")
+	rec.waitState(t, 2*time.Second, Connected)
+	if c.Nick() != "me__" {
+		t.Errorf("Nick() = %q", c.Nick())
+	}
+	// The holder of our nick leaves: we take it back.
+	fc.send(":me!x@y QUIT :bye")
+	if m := fc.expect(t, "NICK"); m.Params[0] != "me" {
+		t.Fatalf("NICK %v, want me (reclaim)", m.Params)
+	}
+	fc.send(":me__!~u@host.example NICK :me")
+	ev2 := rec.waitFor(t, 2*time.Second, "own NickChanged", func(e Event) bool { n, ok := e.(NickChanged); return ok && n.Self }).(NickChanged)
+	if ev2.Old != "me__" || ev2.New != "me" || c.Nick() != "me" {
+		t.Errorf("NickChanged %+v, Nick %q", ev2, c.Nick())
+	}
+}
+
+func TestSetNickAfterRegistration(t *testing.T) {
+	fn := newFakeNet(t)
+	c, _ := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	done := make(chan error, 1)
+	go func() { done <- c.SetNick(context.Background(), "taken") }()
+	fc.expect(t, "NICK")
+	fc.send(":srv.test 433 me taken :Nickname is already in use")
+	var pe *PeerError
+	if err := <-done; !errors.As(err, &pe) || pe.Code != "433" {
+		t.Fatalf("SetNick: %v, want PeerError 433", err)
+	}
+	go func() { done <- c.SetNick(context.Background(), "Free") }()
+	fc.expect(t, "NICK")
+	fc.send(":me!~u@host.example NICK Free")
+	if err := <-done; err != nil {
+		t.Fatalf("SetNick: %v", err)
+	}
+	if c.Nick() != "Free" {
+		t.Errorf("Nick() = %q", c.Nick())
+	}
+}
+
+func TestLabeledConfirmation(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", allCaps)
+	rec.waitState(t, 2*time.Second, Connected)
+	ch := sendAsync(c, "Bob", Privmsg, "one", "two ", ":three")
+	var labels []string
+	for i, want := range []string{"one", "two ", ":three"} {
+		m := fc.expect(t, "PRIVMSG")
+		ok, l := m.GetTag("label")
+		if !ok || m.Params[0] != "Bob" || m.Params[1] != want {
+			t.Fatalf("line %d: %v label %q", i, m.Params, l)
+		}
+		labels = append(labels, l)
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("Send returned before confirmation: %+v", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+	fc.send("@label="+labels[0]+";msgid=m1;time=2026-01-02T03:04:05.000Z :me!~u@host.example PRIVMSG Bob :one",
+		// away reply and echo in a labeled batch
+		"@label="+labels[1]+" :srv.test BATCH +b1 labeled-response",
+		"@batch=b1 :srv.test 301 me Bob :gone fishing",
+		"@batch=b1;msgid=m2 :me!~u@host.example PRIVMSG Bob :two ",
+		":srv.test BATCH -b1",
+		"@label="+labels[2]+" :srv.test ACK")
+	r := waitResult(t, ch)
+	if r.err != nil || !r.receipt.Confirmed {
+		t.Fatalf("Send: %+v %v", r.receipt, r.err)
+	}
+	if strings.Join(r.receipt.MsgIDs, ",") != "m1,m2" {
+		t.Errorf("msgids %v", r.receipt.MsgIDs)
+	}
+	away := rec.waitFor(t, time.Second, "away notice", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
+	if away.Nick != "Bob" || away.Code != "301" || away.Text != "gone fishing" {
+		t.Errorf("PeerNotice %+v", away)
+	}
+}
+
+func TestLabeledPeerErrorStopsMessage(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 1, Rate: 4} })
+	fc := fn.next(t)
+	fc.register(t, "me", allCaps)
+	rec.waitState(t, 2*time.Second, Connected)
+	time.Sleep(600 * time.Millisecond) // let the bucket recover from registration
+	ch := sendAsync(c, "ghost", Privmsg, "a", "b", "c")
+	m := fc.expect(t, "PRIVMSG")
+	_, l := m.GetTag("label")
+	fc.send("@label=" + l + " :srv.test 401 me ghost :No such nick/channel")
+	r := waitResult(t, ch)
+	var pe *PeerError
+	if !errors.As(r.err, &pe) || pe.Code != "401" || pe.Target != "ghost" {
+		t.Fatalf("Send: %v, want PeerError 401", r.err)
+	}
+	fc.nothing(t, 500*time.Millisecond) // the other lines are not sent
+	for _, e := range rec.all() {
+		if _, ok := e.(PeerNotice); ok {
+			t.Errorf("401 answered a Send but was also reported as %+v", e)
+		}
+	}
+}
+
+func TestEchoConfirmationAndPeerError(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "echo-message server-time")
+	rec.waitState(t, 2*time.Second, Connected)
+	ch := sendAsync(c, "bob", Action, "waves")
+	m := fc.expect(t, "PRIVMSG")
+	if m.Params[1] != "\x01ACTION waves\x01" || m.HasTag("label") {
+		t.Fatalf("PRIVMSG %q", m.Params)
+	}
+	fc.send(":me!~u@host.example PRIVMSG BOB :\x01ACTION waves\x01") // casemapped target
+	if r := waitResult(t, ch); r.err != nil || !r.receipt.Confirmed {
+		t.Fatalf("Send: %+v %v", r.receipt, r.err)
+	}
+	ch = sendAsync(c, "nobody", Notice, "hi")
+	fc.expect(t, "NOTICE")
+	fc.send(":srv.test 401 me nobody :No such nick")
+	var pe *PeerError
+	if r := waitResult(t, ch); !errors.As(r.err, &pe) || pe.Code != "401" {
+		t.Fatalf("Send: %v", r.err)
+	}
+	// An unmatched 401 is an event.
+	fc.send(":srv.test 401 me someone :No such nick")
+	pn := rec.waitFor(t, time.Second, "PeerNotice", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
+	if pn.Nick != "someone" || pn.Code != "401" {
+		t.Errorf("PeerNotice %+v", pn)
+	}
+}
+
+func TestUnconfirmedTimesOut(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(c *Config) { c.ConfirmTimeout = 200 * time.Millisecond })
+	fc := fn.next(t)
+	fc.register(t, "me", "echo-message")
+	rec.waitState(t, 2*time.Second, Connected)
+	ch := sendAsync(c, "bob", Privmsg, "lost")
+	fc.expect(t, "PRIVMSG")
+	if r := waitResult(t, ch); !errors.Is(r.err, ErrUnconfirmed) {
+		t.Fatalf("Send: %v, want ErrUnconfirmed", r.err)
+	}
+	// The stale entry must not swallow the next echo.
+	ch = sendAsync(c, "bob", Privmsg, "next")
+	fc.expect(t, "PRIVMSG")
+	fc.send(":me!~u@h PRIVMSG bob :next")
+	if r := waitResult(t, ch); r.err != nil {
+		t.Fatalf("Send: %v", r.err)
+	}
+}
+
+func TestNoConfirmationWithoutCaps(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	ch := sendAsync(c, "bob", Privmsg, "plain")
+	fc.expect(t, "PRIVMSG")
+	r := waitResult(t, ch)
+	if r.err != nil || r.receipt.Confirmed {
+		t.Fatalf("Send: %+v %v", r.receipt, r.err)
+	}
+}
+
+func TestMessagesNeverInterleave(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 2, Rate: 200} })
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	const senders, lines = 6, 8
+	var chans []chan sendResult
+	for s := 0; s < senders; s++ {
+		var ls []string
+		for i := 0; i < lines; i++ {
+			ls = append(ls, string(rune('A'+s))+strings.Repeat("x", i+1))
+		}
+		chans = append(chans, sendAsync(c, "bob", Privmsg, ls...))
+	}
+	// Interleaved PINGs from the server must not break message grouping.
+	fc.send("PING :a")
+	var got []string
+	for len(got) < senders*lines {
+		select {
+		case l := <-fc.lines:
+			if m, err := ircmsg.ParseLine(l); err == nil && m.Command == "PRIVMSG" {
+				got = append(got, m.Params[1])
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %d lines", len(got))
+		}
+	}
+	for i := 0; i < len(got); i += lines {
+		for j := 0; j < lines; j++ {
+			want := string(got[i][0]) + strings.Repeat("x", j+1)
+			if got[i+j] != want {
+				t.Fatalf("line %d is %q, want %q: messages interleaved or out of order: %v", i+j, got[i+j], want, got)
+			}
+		}
+	}
+	for _, ch := range chans {
+		if r := waitResult(t, ch); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+}
+
+func TestPacing(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 3, Rate: 20} })
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	time.Sleep(300 * time.Millisecond) // refill after registration
+	start := time.Now()
+	ch := sendAsync(c, "bob", Privmsg, "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13")
+	var at []time.Duration
+	for i := 0; i < 13; i++ {
+		fc.expect(t, "PRIVMSG")
+		at = append(at, time.Since(start))
+	}
+	waitResult(t, ch)
+	// 3 at once, then 10 more at 20/s: at least ~500ms in all.
+	if at[2] > 150*time.Millisecond {
+		t.Errorf("burst too slow: %v", at[:3])
+	}
+	if at[12] < 450*time.Millisecond {
+		t.Errorf("13 lines in %v: not paced", at[12])
+	}
+}
+
+func TestSendValidation(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	ctx := context.Background()
+	budget := c.LineBudget("bob", Privmsg)
+	// ":me!~u@host.example PRIVMSG bob :\r\n" is 35 bytes
+	if budget != 512-35 {
+		t.Errorf("LineBudget = %d, want %d", budget, 512-35)
+	}
+	if b := c.LineBudget("bob", Action); b != budget-9 {
+		t.Errorf("action budget %d", b)
+	}
+	for _, tc := range []struct {
+		target string
+		lines  []string
+		want   error
+	}{
+		{"bob", []string{"ok", strings.Repeat("x", budget+1)}, ErrLineTooLong},
+		{"bob", []string{"a\r\nQUIT"}, ErrBadLine},
+		{"bob", []string{""}, ErrBadLine},
+		{"bob", nil, ErrBadLine},
+		{"bob carol", []string{"x"}, ErrBadTarget},
+		{"", []string{"x"}, ErrBadTarget},
+	} {
+		if _, err := c.Send(ctx, tc.target, Privmsg, tc.lines); !errors.Is(err, tc.want) {
+			t.Errorf("Send(%q, %d lines): %v, want %v", tc.target, len(tc.lines), err, tc.want)
+		}
+	}
+	fc.nothing(t, 100*time.Millisecond)
+	// exactly at the budget is fine
+	ch := sendAsync(c, "bob", Privmsg, strings.Repeat("y", budget))
+	m := fc.expect(t, "PRIVMSG")
+	if len(":me!~u@host.example PRIVMSG bob :"+m.Params[1]+"\r\n") != 512 {
+		t.Error("relayed line would not be exactly 512 bytes")
+	}
+	waitResult(t, ch)
+}
+
+func TestIncomingMessages(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", allCaps)
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send("@time=2026-03-04T05:06:07.123Z;account=bobacct;msgid=x1 :Bob!bob@bob.host PRIVMSG ME :hi there  \t ",
+		":Bob!bob@bob.host NOTICE me :a notice",
+		":Bob!bob@bob.host PRIVMSG me :\x01ACTION dances\x01",
+		":Carol!c@h PRIVMSG #chan :channel talk",
+		":Carol!c@h PRIVMSG @#chan :ops talk",
+		":srv.test NOTICE me :*** server notice",
+		":Bob!bob@bob.host PRIVMSG me :\x01VERSION\x01")
+	var msgs []Message
+	for len(msgs) < 6 {
+		ev := rec.waitFor(t, 2*time.Second, "messages", func(e Event) bool { _, ok := e.(Message); return ok })
+		msgs = append(msgs, ev.(Message))
+	}
+	m0 := msgs[0]
+	if m0.Text != "hi there  \t " || !m0.ToMe || m0.Channel || m0.Kind != Privmsg || m0.From.Nick != "Bob" ||
+		m0.From.User != "bob" || m0.From.Host != "bob.host" || m0.Account != "bobacct" || m0.MsgID != "x1" ||
+		!m0.Time.Equal(time.Date(2026, 3, 4, 5, 6, 7, 123e6, time.UTC)) {
+		t.Errorf("message 0: %+v", m0)
+	}
+	if msgs[1].Kind != Notice || msgs[1].Text != "a notice" || !msgs[1].ToMe {
+		t.Errorf("message 1: %+v", msgs[1])
+	}
+	if msgs[2].Kind != Action || msgs[2].Text != "dances" {
+		t.Errorf("message 2: %+v", msgs[2])
+	}
+	if !msgs[3].Channel || msgs[3].ToMe || !msgs[4].Channel {
+		t.Errorf("channel messages: %+v %+v", msgs[3], msgs[4])
+	}
+	if !msgs[5].From.Server || msgs[5].Kind != Notice {
+		t.Errorf("server notice: %+v", msgs[5])
+	}
+	reply := fc.expect(t, "NOTICE")
+	if reply.Params[0] != "Bob" || !strings.HasPrefix(reply.Params[1], "\x01VERSION otrbridge") {
+		t.Errorf("CTCP reply %v", reply.Params)
+	}
+	ctcp := rec.waitFor(t, time.Second, "CTCP", func(e Event) bool { _, ok := e.(CTCP); return ok }).(CTCP)
+	if ctcp.Command != "VERSION" || ctcp.Reply {
+		t.Errorf("CTCP %+v", ctcp)
+	}
+	_ = c
+}
+
+func TestPeerEventsAndNumerics(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send(":Bob!b@h NICK :Robert",
+		":Robert!b@h QUIT :Quit: bye",
+		":srv.test 716 me carol :is in +g mode (server-side ignore.)",
+		":srv.test 718 me dave dave@host :is messaging you, and you have user mode +g set.",
+		":srv.test 221 me +i")
+	nc := rec.waitFor(t, time.Second, "NickChanged", func(e Event) bool { _, ok := e.(NickChanged); return ok }).(NickChanged)
+	if nc.Old != "Bob" || nc.New != "Robert" || nc.Self {
+		t.Errorf("%+v", nc)
+	}
+	q := rec.waitFor(t, time.Second, "Quit", func(e Event) bool { _, ok := e.(Quit); return ok }).(Quit)
+	if q.Nick != "Robert" || q.Reason != "Quit: bye" {
+		t.Errorf("%+v", q)
+	}
+	p1 := rec.waitFor(t, time.Second, "716", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
+	p2 := rec.waitFor(t, time.Second, "718", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
+	if p1.Nick != "carol" || p1.Code != "716" || p2.Nick != "dave" || p2.Code != "718" {
+		t.Errorf("%+v %+v", p1, p2)
+	}
+	n := rec.waitFor(t, time.Second, "Numeric", func(e Event) bool { _, ok := e.(Numeric); return ok }).(Numeric)
+	if n.Code != "221" {
+		t.Errorf("%+v", n)
+	}
+}
+
+func TestWhois(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	type res struct {
+		info WhoisInfo
+		err  error
+	}
+	ch := make(chan res, 1)
+	go func() { i, err := c.Whois(context.Background(), "Bob"); ch <- res{i, err} }()
+	if m := fc.expect(t, "WHOIS"); m.Params[0] != "Bob" {
+		t.Fatalf("WHOIS %v", m.Params)
+	}
+	fc.send(":srv.test 311 me bob bobu bob.host * :Bob Real",
+		":srv.test 312 me bob irc.test :Test server",
+		":srv.test 319 me bob :#a @#b",
+		":srv.test 301 me bob :away now",
+		":srv.test 330 me bob bobacct :is logged in as",
+		":srv.test 671 me bob :is using a secure connection",
+		":srv.test 317 me bob 42 1700000000 :seconds idle, signon time",
+		":srv.test 318 me bob :End of /WHOIS list.")
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	i := r.info
+	if i.User != "bobu" || i.Host != "bob.host" || i.Realname != "Bob Real" || i.Server != "irc.test" ||
+		len(i.Channels) != 2 || i.Away != "away now" || i.Account != "bobacct" || !i.Secure ||
+		i.Idle != 42*time.Second || i.SignOn.Unix() != 1700000000 {
+		t.Errorf("whois %+v", i)
+	}
+	go func() { i, err := c.Whois(context.Background(), "nobody"); ch <- res{i, err} }()
+	fc.expect(t, "WHOIS")
+	fc.send(":srv.test 401 me nobody :No such nick/channel", ":srv.test 318 me nobody :End of /WHOIS list.")
+	var pe *PeerError
+	if r := <-ch; !errors.As(r.err, &pe) || pe.Code != "401" {
+		t.Errorf("whois nobody: %v", r.err)
+	}
+}
+
+func TestCasemappingFromISUPPORT(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :")
+	fc.expect(t, "CAP")
+	if c.Casefold("A[]") != "a{}" {
+		t.Errorf("default rfc1459 fold %q", c.Casefold("A[]"))
+	}
+	fc.send(":srv.test 001 me :Welcome", ":srv.test 005 me CASEMAPPING=ascii :are supported", ":srv.test 422 me :No MOTD")
+	rec.waitState(t, 2*time.Second, Connected)
+	if c.Casemapping() != ASCII || c.Casefold("Bob[x]") != "bob[x]" {
+		t.Errorf("casemapping %v fold %q", c.Casemapping(), c.Casefold("Bob[x]"))
+	}
+	// Host learnt from USERHOST.
+	fc.expect(t, "USERHOST")
+	fc.send(":srv.test 302 me :me=+~u@cloak.example")
+	deadline := time.Now().Add(time.Second)
+	for {
+		if _, u, h := c.Hostmask(); u == "~u" && h == "cloak.example" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("hostmask not learnt from 302")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestKLineAndBanAreFatal(t *testing.T) {
+	for _, tc := range []struct{ name, line string }{
+		{"ERROR k-line", "ERROR :Closing link: (u@h) [K-Lined: spam]"},
+		{"465", ":srv.test 465 me :You are banned from this server"},
+		{"463", ":srv.test 463 me :Your host isn't among the privileged"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := newFakeNet(t)
+			_, rec := pipeConn(t, fn, nil)
+			fc := fn.next(t)
+			fc.register(t, "me", "")
+			rec.waitState(t, 2*time.Second, Connected)
+			fc.send(tc.line)
+			rec.waitState(t, 2*time.Second, Fatal)
+			time.Sleep(200 * time.Millisecond)
+			if n := fn.dialCount(); n != 1 {
+				t.Errorf("%d dials after a ban", n)
+			}
+		})
+	}
+}
+
+func TestReconnectDeliversQueuedAndFailsInflight(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "echo-message")
+	rec.waitState(t, 2*time.Second, Connected)
+
+	// A message written but not confirmed when the link drops fails.
+	inflight := sendAsync(c, "bob", Privmsg, "in flight")
+	fc.expect(t, "PRIVMSG")
+	fn.mu.Lock()
+	fn.fail = true // keep it down for a while
+	fn.mu.Unlock()
+	fc.send("ERROR :Closing link: (u@h) [Ping timeout]")
+	if r := waitResult(t, inflight); !errors.Is(r.err, ErrConnectionLost) {
+		t.Fatalf("in-flight Send: %v, want ErrConnectionLost", r.err)
+	}
+	sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
+	if sc.Err == nil || sc.RetryIn <= 0 {
+		t.Errorf("TransientDisconnect %+v", sc)
+	}
+	// Queued while down: delivered after the reconnect.
+	queued := sendAsync(c, "bob", Privmsg, "queued 1", "queued 2")
+	time.Sleep(150 * time.Millisecond)
+	fn.mu.Lock()
+	fn.fail = false
+	fn.mu.Unlock()
+	fc2 := fn.next(t)
+	fc2.register(t, "me", "echo-message")
+	rec.waitState(t, 2*time.Second, Connected)
+	for _, want := range []string{"queued 1", "queued 2"} {
+		m := fc2.expect(t, "PRIVMSG")
+		if m.Params[1] != want {
+			t.Fatalf("got %q, want %q", m.Params[1], want)
+		}
+		fc2.send(":me!~u@h PRIVMSG bob :" + want)
+	}
+	if r := waitResult(t, queued); r.err != nil || !r.receipt.Confirmed {
+		t.Fatalf("queued Send: %+v %v", r.receipt, r.err)
+	}
+}
+
+func TestQueuedMessageFailsWhenNoConnection(t *testing.T) {
+	fn := newFakeNet(t)
+	fn.fail = true
+	c, rec := pipeConn(t, fn, func(c *Config) { c.QueueTimeout = 300 * time.Millisecond })
+	rec.waitState(t, 2*time.Second, TransientDisconnect)
+	start := time.Now()
+	_, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"})
+	if !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Send: %v, want ErrNotConnected", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("failed after %v, before QueueTimeout", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Send(ctx, "bob", Privmsg, []string{"x"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Send: %v, want deadline exceeded", err)
+	}
+}
+
+func TestDisconnectFailsQueuedAndQuits(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	c.Disconnect("see you")
+	if m := fc.expect(t, "QUIT"); m.Params[0] != "see you" {
+		t.Errorf("QUIT %v", m.Params)
+	}
+	rec.waitState(t, 2*time.Second, Disconnected)
+	if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrStopped) {
+		t.Errorf("Send after Disconnect: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := fn.dialCount(); n != 1 {
+		t.Errorf("%d dials after Disconnect", n)
+	}
+	c.Reconnect()
+	fc2 := fn.next(t)
+	fc2.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+}
+
+func TestPingTimeout(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, func(c *Config) {
+		c.PingInterval = 100 * time.Millisecond
+		c.PingTimeout = 100 * time.Millisecond
+	})
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send("PING :abc")
+	if m := fc.expect(t, "PONG"); m.Params[0] != "abc" {
+		t.Errorf("PONG %v", m.Params)
+	}
+	fc.expect(t, "PING") // idle: we ping
+	sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
+	if !errors.Is(sc.Err, errPingTimeout) {
+		t.Errorf("err %v, want ping timeout", sc.Err)
+	}
+	fn.next(t).expect(t, "CAP") // and reconnect
+}
+
+func TestCasemappingFold(t *testing.T) {
+	for _, tc := range []struct {
+		m        Casemapping
+		in, want string
+	}{
+		{RFC1459, "Nick[]\\~", "nick{}|^"},
+		{RFC1459Strict, "Nick[]\\~", "nick{}|~"},
+		{ASCII, "Nick[]\\~", "nick[]\\~"},
+		{RFC1459, "ÄBC", "Äbc"},
+	} {
+		if got := tc.m.Fold(tc.in); got != tc.want {
+			t.Errorf("%v.Fold(%q) = %q, want %q", tc.m, tc.in, got, tc.want)
+		}
+	}
+	for in, want := range map[string]Casemapping{"ascii": ASCII, "rfc1459": RFC1459, "rfc1459-strict": RFC1459Strict, "rfc7613": RFC1459, "": RFC1459} {
+		if got := ParseCasemapping(in); got != want {
+			t.Errorf("ParseCasemapping(%q) = %v", in, got)
+		}
+	}
+}
+
+func TestBucket(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := newBucket(FloodConfig{Burst: 2, Rate: 4}, now)
+	if b.take(now) != 0 || b.take(now) != 0 {
+		t.Fatal("burst not available")
+	}
+	if d := b.take(now); d != 250*time.Millisecond {
+		t.Fatalf("wait %v, want 250ms", d)
+	}
+	now = now.Add(250 * time.Millisecond)
+	if b.take(now) != 0 {
+		t.Fatal("token not refilled")
+	}
+	b.force(now)
+	b.force(now)
+	b.force(now) // capped at -burst
+	if d := b.take(now); d != 750*time.Millisecond {
+		t.Fatalf("after debt wait %v, want 750ms", d)
+	}
+	now = now.Add(time.Hour)
+	b.take(now)
+	if b.tokens != 1 {
+		t.Fatalf("tokens %v after long idle, want burst-1", b.tokens)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	min, max := time.Second, 30*time.Second
+	for attempt, ceil := range []time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 6: 30 * time.Second, 20: 30 * time.Second} {
+		if ceil == 0 {
+			continue
+		}
+		for i := 0; i < 50; i++ {
+			d := backoff(min, max, attempt)
+			if d < ceil/2 || d > ceil {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, ceil/2, ceil)
+			}
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	h := func(Event) {}
+	for _, cfg := range []Config{
+		{Address: "x", Nick: "n"},
+		{Address: "x", Handler: h},
+		{Address: "x", Nick: "bad nick", Handler: h},
+		{Nick: "n", Handler: h},
+		{Address: "x", Nick: "n", Handler: h, SASLAccount: "a"},
+		{Address: "x", Nick: "n", Handler: h, NickServPassword: "a\r\nQUIT"},
+	} {
+		if c, err := New(cfg); err == nil {
+			c.Close()
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
