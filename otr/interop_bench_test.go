@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/otrbridge/otrbridge/otr"
-	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 // pair is two of our conversations talking in memory.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/otrbridge/otrbridge/otr"
-	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 // t0 is the fixed start of every conversation's clock.

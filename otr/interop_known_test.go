@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/otrbridge/otrbridge/otr"
-	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 // libotrFingerprints reads otr/testdata/fingerprints.txt: the fingerprints

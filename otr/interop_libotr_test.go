@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/otrbridge/otrbridge/otr"
-	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 // newLink starts a libotr peer (key libotr-alice.key unless opts says

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 var recordings = []struct {

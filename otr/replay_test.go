@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/otrbridge/otrbridge/otr"
-	"github.com/otrbridge/otrbridge/otr/internal/otrtest"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 func parseConfig(line string) (ourConfig, error) {

@@ -287,6 +287,14 @@ func commandName(c string) string {
 	return name
 }
 
+// SetOnWire replaces Options.OnWire (nil: none), e.g. to attach the peer
+// to an IRC connection after it started.
+func (p *LibotrPeer) SetOnWire(f func(line string)) {
+	p.mu.Lock()
+	p.opts.OnWire = f
+	p.mu.Unlock()
+}
+
 // Recv hands received wire lines to libotr, one RECV each.
 func (p *LibotrPeer) Recv(lines ...string) Result {
 	p.t.Helper()

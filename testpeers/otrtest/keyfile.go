@@ -1,12 +1,11 @@
 package otrtest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"os"
 	"regexp"
-
-	"github.com/otrbridge/otrbridge/otr/internal/wire"
 )
 
 // dsaField matches "(p #00FC...#)" in a libotr private key file. The test
@@ -35,13 +34,15 @@ func KeyBinary(path string) ([]byte, error) {
 		}
 		vals[name] = v
 	}
-	w := wire.NewWriter(nil).Byte(1)
+	out := []byte{1}
 	for _, name := range []string{"p", "q", "g", "y", "x"} {
 		v, ok := vals[name]
 		if !ok {
 			return nil, fmt.Errorf("no DSA %s in %s", name, path)
 		}
-		w.MPI(v)
+		// MPI: 4-byte big-endian length, then the minimal big-endian value
+		out = binary.BigEndian.AppendUint32(out, uint32(len(v.Bytes())))
+		out = append(out, v.Bytes()...)
 	}
-	return w.Bytes(), nil
+	return out, nil
 }

@@ -34,7 +34,7 @@ func RepoRoot() string {
 	if !ok {
 		panic("otrtest: cannot locate source tree")
 	}
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Testdata returns the path of a file in otr/testdata.

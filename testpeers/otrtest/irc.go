@@ -1,0 +1,158 @@
+package otrtest
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
+
+// IRCGlue puts a libotr peer on IRC the way an IRC OTR client (irssi-otr,
+// HexChat-otr) does: every line libotr sends becomes a PRIVMSG to the
+// target nick — a multi-line text (libotr's default query) one PRIVMSG per
+// line — and every PRIVMSG from the target is handed to libotr. Tests then
+// drive the peer with its usual methods (Send, Query, SMP, ...) and wait
+// for what it shows with WaitFor.
+type IRCGlue struct {
+	Peer   *LibotrPeer
+	Client *teststack.IRCClient
+
+	mu     sync.Mutex
+	target string
+	queue  []string
+	wake   chan struct{}
+	errs   []error
+	sent   []string // every PRIVMSG text we sent
+	pace   time.Duration
+	closed chan struct{}
+}
+
+// PutOnIRC connects peer to an IRC client that is already registered and
+// talks to target. pace is the pause between two PRIVMSGs (0 = none; use
+// about a second on a server with flood limits). The glue stops when the
+// client's connection ends.
+func PutOnIRC(t testing.TB, peer *LibotrPeer, client *teststack.IRCClient, target string, pace time.Duration) *IRCGlue {
+	g := &IRCGlue{Peer: peer, Client: client, target: target, pace: pace,
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	peer.SetOnWire(g.enqueue)
+	go g.sendLoop()
+	go g.recvLoop()
+	t.Cleanup(func() {
+		peer.SetOnWire(nil)
+		client.Close()
+		<-g.closed
+		for _, err := range g.Errors() {
+			t.Errorf("libotr peer on IRC: %v", err)
+		}
+	})
+	return g
+}
+
+// SetTarget changes the nick the peer talks to (NICK changes of the target
+// are followed automatically).
+func (g *IRCGlue) SetTarget(nick string) {
+	g.mu.Lock()
+	g.target = nick
+	g.mu.Unlock()
+}
+
+// Target is the nick the peer currently talks to.
+func (g *IRCGlue) Target() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.target
+}
+
+// Sent returns every PRIVMSG text the peer sent so far.
+func (g *IRCGlue) Sent() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.sent...)
+}
+
+// Errors returns problems the glue met (a command libotr refused, a send
+// that failed).
+func (g *IRCGlue) Errors() []error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]error(nil), g.errs...)
+}
+
+func (g *IRCGlue) enqueue(wire string) {
+	g.mu.Lock()
+	for _, line := range strings.Split(wire, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line != "" {
+			g.queue = append(g.queue, line)
+		}
+	}
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (g *IRCGlue) sendLoop() {
+	for {
+		select {
+		case <-g.wake:
+		case <-g.Client.Closed():
+			return
+		}
+		for {
+			g.mu.Lock()
+			if len(g.queue) == 0 {
+				g.mu.Unlock()
+				break
+			}
+			line, target := g.queue[0], g.target
+			g.queue = g.queue[1:]
+			g.sent = append(g.sent, line)
+			g.mu.Unlock()
+			if err := g.Client.Send("PRIVMSG " + target + " :" + line); err != nil {
+				g.fail(err)
+				return
+			}
+			if g.pace > 0 {
+				time.Sleep(g.pace)
+			}
+		}
+	}
+}
+
+func (g *IRCGlue) recvLoop() {
+	defer close(g.closed)
+	for {
+		// WaitFor holds the client's lock while matching: read our nick
+		// and the target before.
+		me, target := g.Client.Nick(), g.Target()
+		l, err := g.Client.WaitFor(24*time.Hour, func(l teststack.IRCLine) bool {
+			switch l.Command() {
+			case "NICK":
+				return strings.EqualFold(l.From(), target)
+			case "PRIVMSG":
+				return strings.EqualFold(l.From(), target) && strings.EqualFold(l.Param(0), me)
+			}
+			return false
+		})
+		if err != nil {
+			return // connection closed
+		}
+		if l.Command() == "NICK" {
+			g.SetTarget(l.Param(0))
+			continue
+		}
+		if _, err := g.Peer.do("RECV " + Escape(l.Text())); err != nil {
+			g.fail(err)
+		}
+	}
+}
+
+func (g *IRCGlue) fail(err error) {
+	g.mu.Lock()
+	g.errs = append(g.errs, err)
+	g.mu.Unlock()
+}

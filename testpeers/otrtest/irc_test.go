@@ -1,0 +1,42 @@
+package otrtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
+
+// TestLibotrPeersOverIRC puts two libotr peers on a private InspIRCd and
+// has them go private and talk, the set-up the bridge's end-to-end tests
+// use with one side replaced by the bridge.
+func TestLibotrPeersOverIRC(t *testing.T) {
+	srv := teststack.InspIRCd(t, teststack.IRCOptions{})
+	alice := StartLibotr(t, Options{Account: "alice", Peer: "bob", KeyFile: Testdata("libotr-alice.key")})
+	bob := StartLibotr(t, Options{Account: "bob", Peer: "alice", KeyFile: Testdata("libotr-bob.key")})
+	ga := PutOnIRC(t, alice, teststack.DialIRC(t, srv.Addr(), "alice", teststack.IRCClientOptions{}), "bob", 0)
+	gb := PutOnIRC(t, bob, teststack.DialIRC(t, srv.Addr(), "bob", teststack.IRCClientOptions{}), "alice", 0)
+
+	alice.Query() // libotr's multi-line query: one PRIVMSG per line
+	for _, p := range []*LibotrPeer{alice, bob} {
+		if _, ok := p.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "EVENT" && l.Name == "gone_secure" }); !ok {
+			t.Fatalf("no AKE over IRC; alice sent %q, bob sent %q", ga.Sent(), gb.Sent())
+		}
+	}
+	text := strings.Repeat("secret words over IRC ", 100) // fragmented
+	alice.Send(text)
+	m, ok := bob.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" })
+	if !ok || m.Name != "enc" || m.Text != text {
+		t.Fatalf("bob got %q (%v)", m.Raw, ok)
+	}
+	for _, l := range gb.Client.Lines() {
+		if strings.Contains(l.Raw, "secret words") {
+			t.Fatalf("plaintext on IRC: %q", l.Raw)
+		}
+	}
+	bob.Send("reply")
+	if m, ok := alice.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "reply" || m.Name != "enc" {
+		t.Fatalf("alice got %q", m.Raw)
+	}
+}
