@@ -41,7 +41,10 @@ type Options struct {
 	KeyFile string
 	// InstanceTag fixes libotr's instance tag; 0 gives a fresh random one,
 	// as a restarted client would have.
-	InstanceTag      uint32
+	InstanceTag uint32
+	// InstagFile is libotr's instance tags file, read at start; libotr
+	// generates a tag into it when it has none (ignored with InstanceTag).
+	InstagFile       string
 	FingerprintsFile string // read at start and written by libotr, if set
 	MaxMessageSize   int    // 0 → 400; negative → never fragment
 	Policy           uint32 // 0 → libotr's default (PolicyOpportunistic)
@@ -181,6 +184,9 @@ func StartLibotr(t testing.TB, opts Options) *LibotrPeer {
 		"-mms", strconv.Itoa(mms), "-policy", fmt.Sprintf("0x%x", policy)}
 	if opts.InstanceTag != 0 {
 		args = append(args, "-instag", fmt.Sprintf("%08x", opts.InstanceTag))
+	}
+	if opts.InstagFile != "" && opts.InstanceTag == 0 {
+		args = append(args, "-instag-file", opts.InstagFile)
 	}
 	if opts.FingerprintsFile != "" {
 		args = append(args, "-fingerprints", opts.FingerprintsFile)
