@@ -45,21 +45,50 @@ func Split(msg string, max int, version int, sender, receiver uint32) ([]string,
 	if n > maxPieces {
 		return nil, fmt.Errorf("%w: %d needed", ErrTooManyFragments, n)
 	}
-	out := make([]string, 0, n)
-	var b strings.Builder
+	// Write all fragments into one buffer and slice it: two allocations
+	// however many fragments there are.
+	buf := make([]byte, 0, len(msg)+n*overhead)
+	ends := make([]int, n)
 	for k := 1; k <= n; k++ {
 		chunk := msg[:min(piece, len(msg))]
 		msg = msg[len(chunk):]
-		b.Reset()
-		b.Grow(len(chunk) + overhead)
 		if version == 3 {
-			fmt.Fprintf(&b, "?OTR|%08x|%08x,%05d,%05d,", sender, receiver, k, n)
+			buf = append(buf, "?OTR|"...)
+			buf = appendHex8(buf, sender)
+			buf = append(buf, '|')
+			buf = appendHex8(buf, receiver)
+			buf = append(buf, ',')
 		} else {
-			fmt.Fprintf(&b, "?OTR,%05d,%05d,", k, n)
+			buf = append(buf, "?OTR,"...)
 		}
-		b.WriteString(chunk)
-		b.WriteByte(',')
-		out = append(out, b.String())
+		buf = appendDec5(buf, k)
+		buf = append(buf, ',')
+		buf = appendDec5(buf, n)
+		buf = append(buf, ',')
+		buf = append(buf, chunk...)
+		buf = append(buf, ',')
+		ends[k-1] = len(buf)
+	}
+	all := string(buf)
+	out := make([]string, n)
+	start := 0
+	for i, end := range ends {
+		out[i] = all[start:end]
+		start = end
 	}
 	return out, nil
+}
+
+// appendHex8 is printf's %08x.
+func appendHex8(b []byte, v uint32) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, digits[v>>uint(shift)&0xf])
+	}
+	return b
+}
+
+// appendDec5 is printf's %05d for 0 <= v <= 65535.
+func appendDec5(b []byte, v int) []byte {
+	return append(b, byte('0'+v/10000), byte('0'+v/1000%10), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
 }
