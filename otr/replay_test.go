@@ -181,7 +181,13 @@ func firstDiff(got, want []string) string {
 		case i >= len(want):
 			return fmt.Sprintf("extra output %d: %.100q", i, got[i])
 		case got[i] != want[i]:
-			return fmt.Sprintf("output %d differs:\n got  %.200q\n want %.200q", i, got[i], want[i])
+			at := 0
+			for at < len(got[i]) && at < len(want[i]) && got[i][at] == want[i][at] {
+				at++
+			}
+			from := max(0, at-40)
+			return fmt.Sprintf("output %d (%d vs %d bytes) differs at byte %d:\n got  …%.120q\n want …%.120q",
+				i, len(got[i]), len(want[i]), at, got[i][from:], want[i][from:])
 		}
 	}
 	return ""
