@@ -217,3 +217,54 @@ func waitResult(t *testing.T, ch chan sendResult) sendResult {
 		return sendResult{}
 	}
 }
+
+// recorder collects events for assertions.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+	ch     chan Event
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan Event, 1024)} }
+
+func (r *recorder) handle(ev Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	select {
+	case r.ch <- ev:
+	default:
+	}
+}
+
+// waitFor returns the first event (from now on) matching f.
+func (r *recorder) waitFor(t *testing.T, d time.Duration, what string, f func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-r.ch:
+			if f(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+			return nil
+		}
+	}
+}
+
+func (r *recorder) waitState(t *testing.T, d time.Duration, st State) StateChanged {
+	t.Helper()
+	return r.waitFor(t, d, "state "+st.String(), func(ev Event) bool {
+		sc, ok := ev.(StateChanged)
+		return ok && sc.State == st
+	}).(StateChanged)
+}
+
+func (r *recorder) all() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
