@@ -566,3 +566,93 @@ func TestLibotrOurRestart(t *testing.T) {
 	libSend(t, l, "after our restart")
 	ourSend(t, l, "and ours")
 }
+
+// TestLibotrTwoInstances: the same account logged in twice (two libotr
+// clients with the same key, different instance tags), both seeing all our
+// lines as two IRC clients behind one nick would. Each gets its own
+// session; replies go to the instance that spoke last, and the other
+// instance ignores data meant for its sibling.
+func TestLibotrTwoInstances(t *testing.T) {
+	us := newOurs(t, defaultOurConfig())
+	a := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0xaaaa0001})
+	b := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0xbbbb0002})
+	libs := []*otrtest.LibotrPeer{a, b}
+
+	// pump delivers our lines to both instances and theirs to us.
+	pump := func(fromUs []string, from *otrtest.LibotrPeer, fromLib []string) (x exchange, perLib [2]otrtest.Result) {
+		toUs := fromLib
+		for round := 0; len(fromUs)+len(toUs) > 0; round++ {
+			if round > 30 {
+				t.Fatalf("did not settle:\n%s", x)
+			}
+			toUs = nil
+			for i, l := range libs {
+				r := l.Recv(fromUs...)
+				perLib[i].Lines = append(perLib[i].Lines, r.Lines...)
+				toUs = append(toUs, r.Wire()...)
+			}
+			if round == 0 && from != nil {
+				toUs = append(fromLib, toUs...)
+			}
+			fromUs = nil
+			for _, line := range toUs {
+				out, err := us.call("recv " + otrtest.Escape(line))
+				x.addOurs(out, err)
+				fromUs = append(fromUs, out.Wire...)
+			}
+			toUs = nil
+		}
+		return x, perLib
+	}
+	libSays := func(l *otrtest.LibotrPeer, r otrtest.Result) (exchange, [2]otrtest.Result) {
+		return pump(nil, l, r.Wire())
+	}
+	weSay := func(text string) [2]otrtest.Result {
+		out, err := us.call("send " + hexs(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, per := pump(out.Wire, nil, nil)
+		return per
+	}
+
+	// Both instances start an AKE with us. (Our D-H Commit goes to
+	// receiver tag 0, so an instance that is already private answers it
+	// too and refreshes its session, as libotr does.)
+	for i, l := range libs {
+		x, _ := libSays(l, l.QueryBare())
+		found := false
+		for _, e := range x.us.Events {
+			if gs, ok := e.(otr.GoneSecure); ok && uint32(gs.Instance) == l.InstanceTag {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("instance %d: no session:\n%s", i, x)
+		}
+	}
+	if n := len(us.conv.Instances()); n != 2 {
+		t.Errorf("we know %d instances, want 2", n)
+	}
+	for i, l := range libs {
+		if st := l.Info().State; st != "encrypted" {
+			t.Fatalf("instance %d is %s", i, st)
+		}
+	}
+	// Replies follow the instance that spoke last.
+	for _, speaker := range []int{1, 0, 1} {
+		l := libs[speaker]
+		x, _ := libSays(l, l.Send("from instance"))
+		if len(x.us.Messages) != 1 || uint32(x.us.Messages[0].Instance) != l.InstanceTag || !x.us.Messages[0].Encrypted {
+			t.Fatalf("message from instance %08x delivered as %+v", l.InstanceTag, x.us.Messages)
+		}
+		per := weSay("reply")
+		got, other := per[speaker].Messages(), per[1-speaker].Messages()
+		if len(got) != 1 || got[0].Text != "reply" || got[0].Name != "enc" || len(other) != 0 {
+			t.Fatalf("reply after instance %08x spoke: it shows %v, the other %v", l.InstanceTag, got, other)
+		}
+		if !per[1-speaker].Has("msg", "RCVDMSG_FOR_OTHER_INSTANCE") {
+			t.Errorf("the other instance did not see a message for its sibling:\n%s", per[1-speaker])
+		}
+	}
+}
