@@ -12,8 +12,9 @@
 // size: max-37 (v3) and max-19 (v2). Those constants are the header length
 // plus one byte for C's NUL terminator, so every line is at most max-1
 // bytes and our fragment counts equal libotr's for the same max. No piece is
-// ever empty. Errors: ErrVersion, ErrMaxTooSmall, ErrTooManyFragments
-// (more than 65535 pieces).
+// ever empty, and the output is byte for byte what libotr writes. Errors:
+// ErrVersion, ErrMaxTooSmall, ErrTooManyFragments (more than 65535
+// pieces), ErrMalformed (a comma in msg, which would end a piece early).
 //
 // # Receiving
 //
