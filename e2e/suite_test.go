@@ -19,6 +19,13 @@ var scenarios = []scenario{
 	{name: "StartupAndRegistration", run: testStartup},
 	{name: "ControlRoomHelp", run: testHelp},
 	{name: "LoginWithoutPassword", run: testLogin},
+	{name: "DMFromIRC", run: testDMFromIRC},
+	{name: "DMStartChat", run: testDMStartChat},
+	{name: "DMInviteGhost", run: testDMInviteGhost},
+	{name: "LongMessageSplit", run: testLongMessage},
+	{name: "FloodPacing", run: testFloodPacing, sqliteOnly: true},
+	{name: "PeerNickChange", run: testPeerNickChange},
+	{name: "NoSuchNick", run: testNoSuchNick},
 }
 
 func runSuite(t *testing.T, e *env, pg bool) {

@@ -216,6 +216,9 @@ func (b *Bridge) edit(cfg map[string]any) error {
 		perms[u] = "block"
 	}
 	br["permissions"] = perms
+	// m.notice from Matrix users is bridged (as IRC NOTICE); mautrix's
+	// example turns that off.
+	br["bridge_notices"] = true
 
 	mx := sub(cfg, "matrix")
 	mx["message_status_events"] = true
