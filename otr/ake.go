@@ -76,7 +76,7 @@ func (a *ake) start(rand io.Reader, version int) (*reply, error) {
 		return nil, fmt.Errorf("otr: reading AKE key: %w", err)
 	}
 	gx := wire.AppendMPI(nil, a.our.pub)
-	a.encGx = aesCTR(a.r[:], [8]byte{}, gx)
+	a.encGx = aesCTR(a.r[:], gx)
 	h := sha256.Sum256(gx)
 	a.hashGx = h[:]
 	a.state = akeAwaitingDHKey
@@ -165,7 +165,7 @@ func (a *ake) signature(rand io.Reader, priv *PrivateKey, m, mPrime, c []byte, o
 		return nil, nil, err
 	}
 	x := append(append(append([]byte(nil), pub...), keyid[:]...), sig...)
-	enc = aesCTR(c, [8]byte{}, x)
+	enc = aesCTR(c, x)
 	mac = hmacSHA256(mPrime, wire.NewWriter(nil).Data(enc).Bytes())[:20]
 	return enc, mac, nil
 }
@@ -176,7 +176,7 @@ func verifySignature(enc, mac []byte, m, mPrime, c []byte, theirs, ours *big.Int
 	if subtle.ConstantTimeCompare(want, mac) != 1 {
 		return nil, 0, fmt.Errorf("%w: AKE MAC mismatch", ErrMalformed)
 	}
-	x := aesCTR(c, [8]byte{}, enc)
+	x := aesCTR(c, enc)
 	r := wire.NewReader(x)
 	start := r.Len()
 	pub, err := parsePublicKey(r)
@@ -216,7 +216,7 @@ func (a *ake) handleRevealSig(rand io.Reader, version int, r *wire.Reader, priv 
 	if len(key) != 16 {
 		return nil, nil, fmt.Errorf("%w: Reveal Signature key is %d bytes", ErrMalformed, len(key))
 	}
-	gxMPI := aesCTR(key, [8]byte{}, a.encGx)
+	gxMPI := aesCTR(key, a.encGx)
 	h := sha256.Sum256(gxMPI)
 	if subtle.ConstantTimeCompare(h[:], a.hashGx) != 1 {
 		return nil, nil, fmt.Errorf("%w: revealed g^x does not match its commitment", ErrMalformed)

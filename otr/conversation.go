@@ -229,7 +229,12 @@ func (c *Conversation) SelectInstance(tag InstanceTag) error {
 
 // emit encodes a binary message, fragments it and appends the lines.
 func (c *Conversation) emit(out *Output, msg []byte, version int, receiver InstanceTag) error {
-	lines, err := fragment.Split(encodeMessage(msg), c.cfg.FragmentSize, version, uint32(c.cfg.InstanceTag), uint32(receiver))
+	enc := encodeMessage(msg)
+	if c.cfg.FragmentSize <= 0 || len(enc) <= c.cfg.FragmentSize {
+		out.Wire = append(out.Wire, enc)
+		return nil
+	}
+	lines, err := fragment.Split(enc, c.cfg.FragmentSize, version, uint32(c.cfg.InstanceTag), uint32(receiver))
 	if err != nil {
 		if errors.Is(err, fragment.ErrTooManyFragments) {
 			return fmt.Errorf("%w: %w", ErrMessageTooLarge, err)
@@ -249,15 +254,8 @@ func (c *Conversation) emitAKE(out *Output, r *reply, version int, receiver Inst
 }
 
 // sendData encrypts text and TLVs to s and appends the lines to out.
-func (c *Conversation) sendData(now time.Time, out *Output, s *session, flags byte, text []byte, tlvs ...tlv) error {
-	// Like libotr, always end the text with a NUL, TLVs or not, so our
-	// messages have the same size as libotr's.
-	msg := append(make([]byte, 0, len(text)+1), text...)
-	msg = append(msg, 0)
-	for _, t := range tlvs {
-		msg = appendTLV(msg, t)
-	}
-	b, err := s.encrypt(c.rand, now, c.cfg.InstanceTag, flags, msg)
+func (c *Conversation) sendData(now time.Time, out *Output, s *session, flags byte, text string, tlvs ...tlv) error {
+	b, err := s.encrypt(c.rand, now, c.cfg.InstanceTag, flags, text, tlvs)
 	if err != nil {
 		return err
 	}
@@ -278,7 +276,7 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 		case Finished:
 			return Output{}, ErrFinished
 		case Encrypted:
-			if err := c.sendData(now, &out, s, 0, []byte(text)); err != nil {
+			if err := c.sendData(now, &out, s, 0, text); err != nil {
 				return Output{}, err
 			}
 			c.last = lastMessage{text: text, at: now, fp: s.lastFP, valid: true}
@@ -328,7 +326,7 @@ func (c *Conversation) End(now time.Time) (Output, error) {
 	for _, s := range c.sessions {
 		switch s.state {
 		case Encrypted:
-			if err := c.sendData(now, &out, s, flagIgnoreUnreadable, nil, tlv{typ: tlvDisconnect}); err != nil && firstErr == nil {
+			if err := c.sendData(now, &out, s, flagIgnoreUnreadable, "", tlv{typ: tlvDisconnect}); err != nil && firstErr == nil {
 				firstErr = err
 			}
 			fallthrough
@@ -369,7 +367,7 @@ func (c *Conversation) resendLast(now time.Time, out *Output, s *session) error 
 	if !l.retransmit || now.Sub(l.at) > resendInterval || l.fp != s.lastFP {
 		return nil
 	}
-	if err := c.sendData(now, out, s, 0, []byte(resentPrefix+l.text)); err != nil {
+	if err := c.sendData(now, out, s, 0, resentPrefix+l.text); err != nil {
 		return err
 	}
 	out.Events = append(out.Events, MessageResent{Instance: s.tag})
@@ -380,7 +378,7 @@ func (c *Conversation) resendLast(now time.Time, out *Output, s *session) error 
 func (c *Conversation) flushHeld(now time.Time, out *Output, s *session) error {
 	for len(c.held) > 0 {
 		h := c.held[0]
-		if err := c.sendData(now, out, s, 0, []byte(h.text)); err != nil {
+		if err := c.sendData(now, out, s, 0, h.text); err != nil {
 			return err
 		}
 		c.held = c.held[1:]
@@ -669,7 +667,7 @@ func (c *Conversation) receiveData(now time.Time, out *Output, h header, tag Ins
 		}
 	}
 	if now.Sub(s.lastSent) >= heartbeatInterval {
-		if err := c.sendData(now, out, s, flagIgnoreUnreadable, nil); err != nil {
+		if err := c.sendData(now, out, s, flagIgnoreUnreadable, ""); err != nil {
 			return err
 		}
 		out.Events = append(out.Events, HeartbeatSent{Instance: tag})

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"hash"
 	"io"
@@ -20,8 +21,9 @@ const dhPrivateBytes = 40
 
 // dhKey is one of our Diffie-Hellman key pairs.
 type dhKey struct {
-	priv []byte // secret exponent, big-endian
-	pub  *big.Int
+	priv   []byte // secret exponent, big-endian
+	pub    *big.Int
+	pubMPI []byte // pub encoded as an MPI, sent in every data message
 }
 
 func newDHKey(rand io.Reader) (*dhKey, error) {
@@ -29,7 +31,8 @@ func newDHKey(rand io.Reader) (*dhKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otr: reading DH key: %w", err)
 	}
-	return &dhKey{priv: x, pub: group.ExpG(x)}, nil
+	pub := group.ExpG(x)
+	return &dhKey{priv: x, pub: pub, pubMPI: wire.AppendMPI(nil, pub)}, nil
 }
 
 // sharedSecret returns MPI(their^priv mod p), the "secbytes" both key
@@ -49,31 +52,57 @@ type sessionKeys struct {
 
 	sendBlock, recvBlock cipher.Block
 	sendHMAC, recvHMAC   hash.Hash // HMAC-SHA1 keyed with sendMAC/recvMAC
+
+	// Scratch space, so a message allocates nothing for its crypto.
+	macBuf     [sha1.Size]byte
+	ctrBuf, ks [aes.BlockSize]byte
 }
 
-// mac returns HMAC-SHA1 of b with a cached keyed hash.
-func mac(h hash.Hash, b []byte) []byte {
+func (k *sessionKeys) sendMACOf(b []byte) []byte { return k.macOf(k.sendHMAC, b) }
+func (k *sessionKeys) recvMACOf(b []byte) []byte { return k.macOf(k.recvHMAC, b) }
+
+func (k *sessionKeys) macOf(h hash.Hash, b []byte) []byte {
 	h.Reset()
 	h.Write(b)
-	return h.Sum(nil)
+	return h.Sum(k.macBuf[:0])
 }
 
 // seal and open run AES-128-CTR in place with the cached key schedules.
-func (k *sessionKeys) seal(ctr [8]byte, b []byte) { ctrXORInPlace(k.sendBlock, ctr, b) }
-func (k *sessionKeys) open(ctr [8]byte, b []byte) { ctrXORInPlace(k.recvBlock, ctr, b) }
+func (k *sessionKeys) seal(ctr [8]byte, b []byte) { k.ctr(k.sendBlock, ctr, b) }
+func (k *sessionKeys) open(ctr [8]byte, b []byte) { k.ctr(k.recvBlock, ctr, b) }
+
+// smallCTR is the size up to which ctr runs block by block in scratch
+// space: cheaper than setting up (and allocating) a cipher.Stream.
+const smallCTR = 512
+
+func (k *sessionKeys) ctr(block cipher.Block, ctrTop [8]byte, b []byte) {
+	if len(b) > smallCTR {
+		ctrXORInPlace(block, ctrTop, b)
+		return
+	}
+	copy(k.ctrBuf[:8], ctrTop[:])
+	clear(k.ctrBuf[8:])
+	for i := 0; i < len(b); i += aes.BlockSize {
+		block.Encrypt(k.ks[:], k.ctrBuf[:])
+		subtle.XORBytes(b[i:], b[i:], k.ks[:])
+		incCounter16(&k.ctrBuf)
+	}
+}
+
+// incCounter16 increments the low 8 bytes of a CTR block big-endian.
+func incCounter16(c *[16]byte) {
+	for i := 15; i >= 8; i-- {
+		c[i]++
+		if c[i] != 0 {
+			return
+		}
+	}
+}
 
 func ctrXORInPlace(block cipher.Block, ctrTop [8]byte, b []byte) {
 	var iv [16]byte
 	copy(iv[:], ctrTop[:])
 	cipher.NewCTR(block, iv[:]).XORKeyStream(b, b)
-}
-
-func ctrXOR(block cipher.Block, ctrTop [8]byte, b []byte) []byte {
-	var iv [16]byte
-	copy(iv[:], ctrTop[:])
-	out := make([]byte, len(b))
-	cipher.NewCTR(block, iv[:]).XORKeyStream(out, b)
-	return out
 }
 
 // newSessionKeys derives the data keys from our key and their public key.
@@ -135,14 +164,16 @@ func deriveAKEKeys(secbytes []byte) *akeKeys {
 	return &k
 }
 
-// aesCTR encrypts or decrypts b with AES-128 in counter mode, the IV being
-// the 8-byte counter top half followed by 8 zero bytes.
-func aesCTR(key []byte, ctrTop [8]byte, b []byte) []byte {
+// aesCTR returns b encrypted or decrypted with AES-128 in counter mode
+// with an all-zero IV, as the AKE uses it.
+func aesCTR(key []byte, b []byte) []byte {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		panic("otr: AES key size") // callers pass fixed 16-byte keys
 	}
-	return ctrXOR(block, ctrTop, b)
+	out := append([]byte(nil), b...)
+	ctrXORInPlace(block, [8]byte{}, out)
+	return out
 }
 
 func hmacSHA256(key []byte, parts ...[]byte) []byte {

@@ -81,8 +81,9 @@ func (s *session) sessionKeys(i, j int) *sessionKeys {
 	return s.keys[i][j]
 }
 
-// encrypt builds a Data message carrying plaintext.
-func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, flags byte, plaintext []byte) ([]byte, error) {
+// encrypt builds a Data message carrying text, a NUL and the TLVs (libotr
+// always writes the NUL, so our sizes match its sizes).
+func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, flags byte, text string, tlvs []tlv) ([]byte, error) {
 	if s.ourKeys[0] == nil {
 		k, err := newDHKey(rand)
 		if err != nil {
@@ -94,18 +95,27 @@ func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, fla
 	if !incCounter(&sk.sendCtr) {
 		return nil, fmt.Errorf("otr: message counter exhausted")
 	}
-	w := wire.NewWriter(make([]byte, 0, 64+len(plaintext)+192+len(s.oldMACKeys)))
+	n := len(text) + 1
+	for _, t := range tlvs {
+		n += 4 + len(t.value)
+	}
+	buf := make([]byte, 0, 11+9+len(s.ourKeys[0].pubMPI)+8+4+n+20+4+len(s.oldMACKeys))
+	w := wire.NewWriter(buf)
 	header{version: s.version, typ: msgData, sender: uint32(ourTag), receiver: uint32(s.tag)}.appendTo(w)
-	w.Byte(flags).Int(s.ourKeyID - 1).Int(s.theirKeyID).MPI(s.ourKeys[0].pub).Raw(sk.sendCtr[:])
-	w.Int(uint32(len(plaintext)))
+	w.Byte(flags).Int(s.ourKeyID - 1).Int(s.theirKeyID).Raw(s.ourKeys[0].pubMPI).Raw(sk.sendCtr[:])
+	w.Int(uint32(n))
 	start := len(w.Bytes())
-	w.Raw(plaintext)
-	sk.seal(sk.sendCtr, w.Bytes()[start:])
-	w.Raw(mac(sk.sendHMAC, w.Bytes()))
-	w.Data(s.oldMACKeys)
+	buf = append(w.Bytes(), text...)
+	buf = append(buf, 0)
+	for _, t := range tlvs {
+		buf = appendTLV(buf, t)
+	}
+	sk.seal(sk.sendCtr, buf[start:])
+	buf = append(buf, sk.sendMACOf(buf)...)
+	buf = wire.NewWriter(buf).Data(s.oldMACKeys).Bytes()
 	s.oldMACKeys = nil
 	s.lastSent = now
-	return w.Bytes(), nil
+	return buf, nil
 }
 
 // incCounter increments a big-endian counter top half; false on wrap.
@@ -143,7 +153,7 @@ func (s *session) decrypt(now time.Time, d *dataMessage) (plain []byte, extra [3
 		return nil, extra, fmt.Errorf("%w: unknown recipient key id", ErrUnreadable)
 	}
 	sk := s.sessionKeys(oi, ti)
-	if subtle.ConstantTimeCompare(mac(sk.recvHMAC, d.authenticated), d.mac[:]) != 1 {
+	if subtle.ConstantTimeCompare(sk.recvMACOf(d.authenticated), d.mac[:]) != 1 {
 		return nil, extra, fmt.Errorf("%w: MAC mismatch", ErrUnreadable)
 	}
 	if string(d.ctr[:]) <= string(sk.recvCtr[:]) { // big-endian, public

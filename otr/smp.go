@@ -49,7 +49,7 @@ func (c *Conversation) privateSession() (*session, error) {
 }
 
 func (c *Conversation) sendSMP(now time.Time, out *Output, s *session, t smp.TLV) error {
-	return c.sendData(now, out, s, flagIgnoreUnreadable, nil, tlv{typ: t.Type, value: t.Value})
+	return c.sendData(now, out, s, flagIgnoreUnreadable, "", tlv{typ: t.Type, value: t.Value})
 }
 
 // StartSMP asks the peer to prove it knows secret, optionally showing it a

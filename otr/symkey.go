@@ -18,7 +18,7 @@ func (c *Conversation) ExtraSymmetricKey(now time.Time, use uint32, useData []by
 	key := s.extraKey()
 	v := binary.BigEndian.AppendUint32(nil, use)
 	v = append(v, useData...)
-	if err := c.sendData(now, &out, s, flagIgnoreUnreadable, nil, tlv{typ: tlvSymKey, value: v}); err != nil {
+	if err := c.sendData(now, &out, s, flagIgnoreUnreadable, "", tlv{typ: tlvSymKey, value: v}); err != nil {
 		return [32]byte{}, Output{}, err
 	}
 	return key, out, nil
