@@ -88,6 +88,9 @@ func (l *ircLogin) Start(ctx context.Context) (*bridgev2.LoginStep, error) {
 				if l.ic.Config.Networks[s] == nil {
 					return "", fmt.Errorf("%q is not one of the configured networks (%s)", s, strings.Join(networks, ", "))
 				}
+				if l.alreadyLoggedIn(s) {
+					return "", errAlreadyLoggedIn
+				}
 				return s, nil
 			},
 		}, {
@@ -124,6 +127,14 @@ func (l *ircLogin) SubmitUserInput(ctx context.Context, input map[string]string)
 // errAlreadyLoggedIn: one login per (user, network).
 var errAlreadyLoggedIn = errors.New("you are already logged in to this network; use `logout` first, or `relogin` to change nick or password")
 
+// alreadyLoggedIn reports whether the user has another login on network
+// (relogin of that same login is allowed).
+func (l *ircLogin) alreadyLoggedIn(network string) bool {
+	loginID := makeLoginID(network, l.user.MXID)
+	existing := l.ic.Bridge.GetCachedUserLoginByID(loginID)
+	return existing != nil && (l.override == nil || l.override.ID != loginID)
+}
+
 func (l *ircLogin) submitNetwork(ctx context.Context, input map[string]string) (*bridgev2.LoginStep, error) {
 	network, nick := input["network"], input["nick"]
 	if l.ic.Config.Networks[network] == nil {
@@ -132,8 +143,7 @@ func (l *ircLogin) submitNetwork(ctx context.Context, input map[string]string) (
 	if err := validateNick(nick); err != nil {
 		return nil, err
 	}
-	loginID := makeLoginID(network, l.user.MXID)
-	if existing := l.ic.Bridge.GetCachedUserLoginByID(loginID); existing != nil && (l.override == nil || l.override.ID != loginID) {
+	if l.alreadyLoggedIn(network) {
 		return nil, errAlreadyLoggedIn
 	}
 	l.network, l.nick = network, nick
