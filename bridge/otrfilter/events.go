@@ -1,0 +1,252 @@
+package otrfilter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/ircfmt"
+	"github.com/otrbridge/otrbridge/db"
+	"github.com/otrbridge/otrbridge/otr"
+)
+
+// annotationUnencrypted marks a plaintext message that arrived while the
+// conversation was private (or policy requires encryption).
+const annotationUnencrypted = "unencrypted"
+
+// handleOutput acts on what one engine call produced: queues the wire
+// lines (automatic replies within the rate limit), and returns the
+// effects for the Matrix side: deliveries, notices, the state. in is the
+// received message for Receive calls (nil otherwise). Called with mu held.
+func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, in *bridge.IncomingText, auto bool) []func(context.Context) {
+	var fx []func(context.Context)
+	notice := func(text string) {
+		link := p.link
+		fx = append(fx, func(ctx context.Context) { link.Notice(ctx, text) })
+	}
+	var u *unit
+	if len(out.Wire) > 0 {
+		mustSend := false
+		for _, ev := range out.Events {
+			switch ev.(type) {
+			case otr.HeldSent, otr.MessageResent:
+				mustSend = true // user messages: never dropped
+			}
+		}
+		switch {
+		case !auto || mustSend || p.allowReply(now):
+			u = p.enqueue(p.f.ctx, ircconn.Privmsg, out.Wire, nil)
+			if p.throttled && auto {
+				p.throttled = false
+			}
+		case !p.throttled:
+			p.throttled = true
+			p.f.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")
+			notice(fmt.Sprintf("%s's OTR client keeps asking for replies (queries, errors or key exchanges); the bridge is answering at most once every %s for now.",
+				p.link.Nick(), p.f.cfg.ReplyInterval))
+		}
+	}
+
+	unencrypted := false
+	for _, ev := range out.Events {
+		if _, ok := ev.(otr.UnencryptedReceived); ok {
+			unencrypted = true
+		}
+	}
+	for _, m := range out.Messages {
+		msg := bridge.IncomingText{Kind: ircconn.Privmsg, Time: now}
+		if in != nil {
+			msg.Kind, msg.Time, msg.MsgID = in.Kind, in.Time, in.MsgID
+		}
+		text := m.Text
+		if m.Encrypted {
+			msg.Kind = ircconn.Privmsg
+			if rest, ok := strings.CutPrefix(text, "/me "); ok {
+				msg.Kind, text = ircconn.Action, rest
+			}
+			if ircfmt.LooksLikeHTML(text) {
+				text, msg.HTML = ircfmt.SanitizeHTML(text)
+			}
+		} else if unencrypted {
+			msg.Annotation = annotationUnencrypted
+		}
+		msg.Text = text
+		link := p.link
+		fx = append(fx, func(ctx context.Context) { link.Deliver(ctx, msg) })
+	}
+
+	for _, ev := range out.Events {
+		switch ev := ev.(type) {
+		case otr.GoneSecure:
+			p.goneSecure(ctx, now, ev, notice)
+		case otr.GoneInsecure:
+			if p.conv.Info().State != otr.Encrypted {
+				p.clearMarker(ctx)
+			}
+			if p.effectivePolicy()&otr.RequireEncryption != 0 {
+				notice(fmt.Sprintf("The private conversation with %s has ended. Your policy requires encryption: new messages wait for a new private conversation (`!otr init`).", p.link.Nick()))
+			} else {
+				notice(fmt.Sprintf("The private conversation with %s has ended; messages are now sent unencrypted.", p.link.Nick()))
+			}
+		case otr.PeerEnded:
+			p.clearMarker(ctx)
+			notice(fmt.Sprintf("%s has ended the private conversation. Your messages are refused (nothing is sent) until you run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", p.link.Nick()))
+		case otr.UnencryptedReceived:
+			if !p.warnedPlain {
+				p.warnedPlain = true
+				notice(fmt.Sprintf("%s sent a message WITHOUT encryption; it is marked [unencrypted]. Anyone on the IRC path could read it.", p.link.Nick()))
+			}
+		case otr.ErrorReceived:
+			notice(fmt.Sprintf("%s's OTR client reported an error: %s", p.link.Nick(), shorten(ircfmt.Strip(ev.Text), 200)))
+		case otr.SMPAsked:
+			how := "`!otr auth <secret>` with the secret you agreed on"
+			if ev.HasQuestion {
+				notice(fmt.Sprintf("%s wants to verify your identity and asks: %q. Answer with %s; `!otr authabort` refuses.", p.link.Nick(), shorten(ircfmt.Strip(ev.Question), 300), "`!otr auth <answer>`"))
+			} else {
+				notice(fmt.Sprintf("%s wants to verify your identity with a shared secret. Answer with %s; `!otr authabort` refuses.", p.link.Nick(), how))
+			}
+		case otr.SMPProgress:
+			notice(fmt.Sprintf("Verification with %s in progress…", p.link.Nick()))
+		case otr.SMPSucceeded:
+			p.smpSucceeded(ctx, now, ev, notice)
+		case otr.SMPFailed:
+			notice(fmt.Sprintf("Verification with %s FAILED: the secrets did not match. Do not trust this conversation until you have verified %s's fingerprint another way.", p.link.Nick(), p.link.Nick()))
+		case otr.SMPAborted:
+			notice(fmt.Sprintf("Verification with %s was aborted.", p.link.Nick()))
+		case otr.SMPCheated:
+			notice(fmt.Sprintf("Verification with %s was aborted: %s's client sent invalid verification data.", p.link.Nick(), p.link.Nick()))
+		case otr.HeldSent:
+			if w := p.held[ev.ID]; w != nil {
+				delete(p.held, ev.ID)
+				if u != nil {
+					p.addWaiter(u, w)
+				} else {
+					w <- nil
+				}
+			}
+		case otr.HeldExpired:
+			if w := p.held[ev.ID]; w != nil {
+				delete(p.held, ev.ID)
+				w <- p.expiredError()
+			} else {
+				notice(p.expiredError().Error())
+			}
+		case otr.Unreadable:
+			notice(p.unreadableText())
+		case otr.Malformed:
+			notice(fmt.Sprintf("A malformed OTR message from %s was ignored (%s).", p.link.Nick(), ev.Reason))
+		case otr.MessageResent:
+			notice(fmt.Sprintf("%s could not read your last message; it was resent in the new private conversation.", p.link.Nick()))
+		}
+	}
+	if e := p.stateEffect(); e != nil {
+		fx = append(fx, e)
+	}
+	return fx
+}
+
+// goneSecure records the fingerprint and explains the new session.
+func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure, notice func(string)) {
+	nick := p.link.Nick()
+	p.setRecovering(false)
+	p.warnedPlain, p.noticedSentPT = false, false
+	if ev.Refreshed {
+		notice(fmt.Sprintf("The private conversation with %s was refreshed (new keys).", nick))
+	}
+	res, err := p.f.cfg.DB.Fingerprints.Seen(ctx, p.f.cfg.User, p.f.cfg.Network, p.key, nick, ev.Fingerprint[:], now)
+	if err != nil {
+		p.f.log.Err(err).Msg("Failed to record OTR fingerprint")
+	}
+	if err := p.f.cfg.DB.Private.Mark(ctx, p.f.cfg.User, p.f.cfg.Network, p.key, now); err != nil {
+		p.f.log.Err(err).Msg("Failed to mark private conversation")
+	}
+	trust := p.trust[ev.Fingerprint]
+	if res != nil {
+		trust = res.Fingerprint.Trust
+		p.trust[ev.Fingerprint] = trust
+	}
+	if ev.Refreshed {
+		return
+	}
+	if res != nil && res.New && len(res.Others) > 0 {
+		var was []string
+		for _, o := range res.Others {
+			s := fingerprintText(o.Fingerprint)
+			if o.Trust.Trusted() {
+				s += " (verified)"
+			}
+			was = append(was, s)
+		}
+		notice(fmt.Sprintf("⚠️ WARNING: %s is using a NEW OTR key: %s. Until now you knew %s by %s. "+
+			"This happens when %s reinstalls or uses another client, but it is also what an impostor looks like. "+
+			"Trust does NOT carry over: verify the new key (`!otr auth <secret>` or compare fingerprints out of band) before saying anything sensitive.",
+			nick, ev.Fingerprint, nick, strings.Join(was, ", "), nick))
+	}
+	ours := p.convIdent.key.Public().Fingerprint()
+	status := fmt.Sprintf("%s's fingerprint is NOT verified yet. Verify it with a secret only you two know (`!otr auth <secret>` or `!otr authq <question> <secret>`), or compare both fingerprints with %s over another channel and run `!otr trust`.", nick, nick)
+	if trust.Trusted() {
+		status = fmt.Sprintf("%s's fingerprint is verified (%s).", nick, trust)
+	}
+	notice(fmt.Sprintf("🔒 Private conversation with %s started (OTR v%d). Their fingerprint: %s. Yours: %s. %s "+
+		"The bridge decrypts the messages for you: they are private on IRC, and as private on Matrix as this room.",
+		nick, ev.Version, ev.Fingerprint, ours, status))
+}
+
+// smpSucceeded stores trust as libotr would and explains.
+func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSucceeded, notice func(string)) {
+	nick := p.link.Nick()
+	if !ev.SetTrust {
+		notice(fmt.Sprintf("%s verified you successfully. To verify %s in turn, ask your own question: `!otr authq <question> <secret>`.", nick, nick))
+		return
+	}
+	err := p.f.cfg.DB.Fingerprints.SetTrust(ctx, p.f.cfg.User, p.f.cfg.Network, p.key, ev.Fingerprint[:], db.TrustSMP, "SMP", now)
+	if err != nil {
+		p.f.log.Err(err).Msg("Failed to store SMP trust")
+		notice(fmt.Sprintf("Verification with %s succeeded, but the trust could not be saved.", nick))
+		return
+	}
+	p.trust[ev.Fingerprint] = db.TrustSMP
+	notice(fmt.Sprintf("✅ Verification with %s succeeded: fingerprint %s is now trusted.", nick, ev.Fingerprint))
+}
+
+func (p *peer) finishedError() error {
+	return &SendError{Err: ErrFinished, Text: fmt.Sprintf("Not sent: %s has ended the private conversation, and nothing was sent. Run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", p.link.Nick())}
+}
+
+func (p *peer) expiredError() error {
+	return &SendError{Err: ErrNotPrivate, Text: fmt.Sprintf("Not sent: no private conversation with %s came up within %s, and your policy does not allow sending unencrypted. Nothing was sent. Check that %s uses OTR, or change the policy with `!otr policy`.",
+		p.link.Nick(), p.f.cfg.HoldTimeout, p.link.Nick())}
+}
+
+func (p *peer) unreadableText() string {
+	nick := p.link.Nick()
+	next := "Run `!otr init` to start a new private conversation"
+	if p.effectivePolicy()&otr.ErrorStartAKE != 0 || p.effectivePolicy()&otr.RequireEncryption != 0 {
+		next = "A new private conversation is being negotiated"
+	}
+	return fmt.Sprintf("%s sent an encrypted message the bridge cannot read (the private conversation it belongs to is gone, for example after a bridge restart). %s; then ask %s to send it again.", nick, next, nick)
+}
+
+// fingerprintText formats a stored fingerprint like otr.Fingerprint.String.
+func fingerprintText(b []byte) string {
+	if len(b) == len(otr.Fingerprint{}) {
+		return otr.Fingerprint(b).String()
+	}
+	return fmt.Sprintf("%X", b)
+}
+
+// shorten cuts s to at most max bytes on a rune boundary.
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,331 @@
+package otrfilter
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/db"
+	"github.com/otrbridge/otrbridge/otr"
+)
+
+// maxPending bounds the lines kept while the identity key is generated.
+const maxPending = 64
+
+// autoSendTimeout bounds how long a unit may wait in the IRC send queue.
+const autoSendTimeout = 2 * time.Minute
+
+// peer is everything the filter keeps for one peer of the login.
+type peer struct {
+	f   *Filter
+	key string // trust store peer column
+
+	// mu guards everything below and the conversation. fx is taken
+	// before mu is released so that the effects (deliveries, notices) of
+	// two calls happen in the order of the calls.
+	mu sync.Mutex
+	fx sync.Mutex
+
+	link      bridge.PeerLink // most recent link (current nick)
+	conv      *otr.Conversation
+	convIdent *identity
+	fragSize  int
+
+	policy      otr.Policy
+	policyScope db.Scope
+	policyValid bool
+	// recovering: the bridge restarted during a private conversation;
+	// messages are held (fail closed) until it is private again or the
+	// user runs `finish`.
+	recovering bool
+
+	trust   map[otr.Fingerprint]db.Trust
+	held    map[otr.HeldID]chan error
+	pending []pendingLine
+
+	queue   []*unit
+	writing bool
+
+	tokens    float64
+	tokensAt  time.Time
+	throttled bool
+
+	queryAt time.Time // when the peer last sent a query (libotr's explanation lines follow)
+
+	shown         State
+	shownValid    bool
+	warnedPlain   bool // "unencrypted message received" notice given for this private session
+	noticedBypass bool // "OTR is off for this peer" notice given
+	noticedSentPT bool // "sent unencrypted" notice given since the last private session
+}
+
+type pendingLine struct {
+	link bridge.PeerLink
+	msg  bridge.IncomingText
+}
+
+// unit is one batch of wire lines sent as one unit.
+type unit struct {
+	ctx     context.Context
+	link    bridge.PeerLink
+	kind    ircconn.Kind
+	lines   []string
+	done    bool
+	err     error
+	waiters []chan error
+}
+
+func newPeer(f *Filter, link bridge.PeerLink) *peer {
+	return &peer{f: f, key: peerKey(link), link: link, trust: map[otr.Fingerprint]db.Trust{}, held: map[otr.HeldID]chan error{}}
+}
+
+// unlockInOrder releases mu while holding fx, runs the effects and
+// releases fx: effects of consecutive calls keep their order.
+func (p *peer) unlockInOrder(ctx context.Context, fx []func(context.Context)) {
+	p.fx.Lock()
+	p.mu.Unlock()
+	defer p.fx.Unlock()
+	for _, e := range fx {
+		e(ctx)
+	}
+}
+
+// loadPolicy resolves the peer's policy: service/channel → never, else
+// peer override → user default → network default. Called with mu held.
+func (p *peer) loadPolicy(ctx context.Context) error {
+	if p.policyValid {
+		return nil
+	}
+	pol, scope, err := p.f.resolvePolicy(ctx, p.link.Nick(), p.key)
+	if err != nil {
+		return err
+	}
+	p.policy, p.policyScope, p.policyValid = pol, scope, true
+	if p.conv != nil {
+		p.conv.SetPolicy(p.effectivePolicy())
+	}
+	return nil
+}
+
+func (p *peer) effectivePolicy() otr.Policy {
+	pol := p.policy
+	if p.recovering && pol != otr.PolicyNever {
+		pol |= otr.RequireEncryption
+	}
+	return pol
+}
+
+func (p *peer) setRecovering(r bool) {
+	p.recovering = r
+	if p.conv != nil {
+		p.conv.SetPolicy(p.effectivePolicy())
+	}
+}
+
+// fragmentSize is what fits into one line to the peer.
+func (p *peer) fragmentSize() int {
+	n := p.f.cfg.MaxFragmentSize
+	if b := p.link.LineBudget(ircconn.Privmsg); b > 0 && b < n {
+		n = b
+	}
+	return n
+}
+
+// adjustFragmentSize follows a changed line budget (nick change) if the
+// engine supports changing it.
+func (p *peer) adjustFragmentSize() {
+	n := p.fragmentSize()
+	if p.conv == nil || n == p.fragSize {
+		return
+	}
+	if c, ok := any(p.conv).(interface{ SetFragmentSize(int) }); ok {
+		c.SetFragmentSize(n)
+		p.fragSize = n
+	}
+}
+
+// ensureConv returns the conversation, creating it with the current
+// identity. Called with mu held; the identity must be ready.
+func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation, error) {
+	if p.conv != nil && p.convIdent == id {
+		return p.conv, nil
+	}
+	if err := p.loadPolicy(ctx); err != nil {
+		return nil, err
+	}
+	p.fragSize = p.fragmentSize()
+	conv, err := otr.NewConversation(otr.Config{
+		PrivateKey:   id.key,
+		InstanceTag:  id.tag,
+		Policy:       p.effectivePolicy(),
+		FragmentSize: p.fragSize,
+		Rand:         p.f.cfg.Rand,
+		HoldTimeout:  p.f.cfg.HoldTimeout,
+		Trusted:      func(fp otr.Fingerprint) bool { return p.trust[fp].Trusted() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	fps, err := p.f.cfg.DB.Fingerprints.List(ctx, p.f.cfg.User, p.f.cfg.Network, p.key)
+	if err != nil {
+		p.f.log.Err(err).Msg("Failed to load OTR fingerprints")
+	}
+	p.trust = map[otr.Fingerprint]db.Trust{}
+	for _, r := range fps {
+		if len(r.Fingerprint) == len(otr.Fingerprint{}) {
+			p.trust[otr.Fingerprint(r.Fingerprint)] = r.Trust
+		}
+	}
+	p.conv, p.convIdent = conv, id
+	return conv, nil
+}
+
+// enqueue queues lines to be sent as one unit after everything queued
+// before; waiter (if not nil) gets the result. Called with mu held.
+func (p *peer) enqueue(ctx context.Context, kind ircconn.Kind, lines []string, waiter chan error) *unit {
+	if len(lines) == 0 {
+		if waiter != nil {
+			waiter <- nil
+		}
+		return nil
+	}
+	u := &unit{ctx: ctx, link: p.link, kind: kind, lines: lines}
+	if waiter != nil {
+		u.waiters = append(u.waiters, waiter)
+	}
+	p.queue = append(p.queue, u)
+	if !p.writing {
+		p.writing = true
+		go p.writeLoop()
+	}
+	return u
+}
+
+// addWaiter adds a waiter to u, or answers at once if u is done. Called
+// with mu held.
+func (p *peer) addWaiter(u *unit, w chan error) {
+	if u.done {
+		w <- u.err
+		return
+	}
+	u.waiters = append(u.waiters, w)
+}
+
+func (p *peer) writeLoop() {
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.writing = false
+			p.mu.Unlock()
+			return
+		}
+		u := p.queue[0]
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		ctx, cancel := context.WithTimeout(u.ctx, autoSendTimeout)
+		err := u.link.SendLines(ctx, u.kind, u.lines)
+		cancel()
+		if err != nil {
+			p.f.log.Warn().Err(err).Int("lines", len(u.lines)).Msg("Sending OTR lines failed")
+		}
+		p.mu.Lock()
+		u.done, u.err = true, err
+		ws := u.waiters
+		u.waiters = nil
+		p.mu.Unlock()
+		for _, w := range ws {
+			w <- err
+		}
+	}
+}
+
+// allowReply takes a token of the automatic-reply bucket. Called with mu
+// held.
+func (p *peer) allowReply(now time.Time) bool {
+	burst := float64(p.f.cfg.ReplyBurst)
+	if p.tokensAt.IsZero() {
+		p.tokens, p.tokensAt = burst, now
+	}
+	if d := now.Sub(p.tokensAt); d > 0 {
+		p.tokens += float64(d) / float64(p.f.cfg.ReplyInterval)
+		if p.tokens > burst {
+			p.tokens = burst
+		}
+		p.tokensAt = now
+	}
+	if p.tokens < 1 {
+		return false
+	}
+	p.tokens--
+	return true
+}
+
+// failHeld fails every held message. Called with mu held.
+func (p *peer) failHeld(err error) {
+	for hid, w := range p.held {
+		w <- err
+		delete(p.held, hid)
+	}
+}
+
+// state computes the state at a glance. Called with mu held.
+func (p *peer) state() State {
+	if p.conv == nil {
+		return StatePlaintext
+	}
+	inf := p.conv.Info()
+	switch inf.State {
+	case otr.Encrypted:
+		if p.trust[inf.Fingerprint].Trusted() {
+			return StatePrivateVerified
+		}
+		return StatePrivateUnverified
+	case otr.Finished:
+		return StateFinished
+	}
+	return StatePlaintext
+}
+
+// stateEffect returns an effect showing the state if it changed. Called
+// with mu held.
+func (p *peer) stateEffect() func(context.Context) {
+	s := p.state()
+	if p.shownValid && s == p.shown {
+		return nil
+	}
+	p.shown, p.shownValid = s, true
+	link := p.link
+	return func(ctx context.Context) { showState(ctx, link, s) }
+}
+
+// refreshState shows the state if it changed.
+func (p *peer) refreshState(ctx context.Context) {
+	p.mu.Lock()
+	e := p.stateEffect()
+	if e == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.unlockInOrder(ctx, []func(context.Context){e})
+}
+
+// clearMarker removes the private-conversation marker. Called with mu held.
+func (p *peer) clearMarker(ctx context.Context) {
+	if _, err := p.f.cfg.DB.Private.Clear(ctx, p.f.cfg.User, p.f.cfg.Network, p.key); err != nil {
+		p.f.log.Err(err).Msg("Failed to clear private conversation marker")
+	}
+}
+
+// tick runs the engine's timers.
+func (p *peer) tick(now time.Time) {
+	p.mu.Lock()
+	if p.conv == nil {
+		p.mu.Unlock()
+		return
+	}
+	out := p.conv.Tick(now)
+	fx := p.handleOutput(p.f.ctx, now, out, nil, false)
+	p.unlockInOrder(p.f.ctx, fx)
+}

@@ -1,0 +1,173 @@
+package otrfilter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/otr"
+)
+
+// libotr's default query message continues, after "?OTRv23?", with an
+// HTML explanation for people without OTR; IRC clients send each of its
+// lines as a PRIVMSG. These lines are dropped when they follow a query.
+var queryExplanations = []string{
+	`has requested an <a href="https://otr.cypherpunks.ca/">Off-the-Record private conversation</a>`,
+	`See <a href="https://otr.cypherpunks.ca/">https://otr.cypherpunks.ca/</a> for more information.`,
+}
+
+// queryExplanationWindow is how long after a query its explanation lines
+// are expected.
+const queryExplanationWindow = 30 * time.Second
+
+func isQueryExplanation(text string) bool {
+	for _, e := range queryExplanations {
+		if strings.Contains(text, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// whitespaceTagBase starts every OTR whitespace tag; 8 bytes per version
+// follow it.
+const whitespaceTagBase = " \t  \t\t\t\t \t \t \t  "
+
+// stripWhitespaceTag removes an OTR whitespace tag (for peers that get no
+// OTR: their client may still advertise it).
+func stripWhitespaceTag(text string) string {
+	i := strings.Index(text, whitespaceTagBase)
+	if i < 0 {
+		return text
+	}
+	j := i + len(whitespaceTagBase)
+	for j+8 <= len(text) && strings.Trim(text[j:j+8], " \t") == "" {
+		j += 8
+	}
+	return text[:i] + text[j:]
+}
+
+// looksLikeOTR reports OTR protocol text: queries, encoded messages,
+// fragments and errors all contain "?OTR".
+func looksLikeOTR(text string) bool { return strings.Contains(text, "?OTR") }
+
+// Receive handles one line from the peer: OTR protocol lines are answered
+// and never shown; decrypted text, and plaintext, is delivered.
+func (f *Filter) Receive(ctx context.Context, link bridge.PeerLink, msg bridge.IncomingText) {
+	p := f.peer(link)
+	p.mu.Lock()
+	p.link = link
+	if err := p.loadPolicy(ctx); err != nil {
+		f.log.Err(err).Msg("Failed to resolve OTR policy; using the network default")
+		p.policy, _ = otr.ParsePolicy(f.cfg.DefaultPolicy)
+	}
+	fx := p.restartEffects(ctx)
+	if p.policy == otr.PolicyNever && p.conv == nil {
+		fx = append(fx, p.receiveWithoutOTR(msg, "OTR is off for this chat (`!otr policy` changes that)")...)
+		p.unlockInOrder(ctx, fx)
+		return
+	}
+	id := f.identity()
+	if !id.isReady() || len(p.pending) > 0 {
+		if len(p.pending) < maxPending {
+			p.pending = append(p.pending, pendingLine{link: link, msg: msg})
+		} else {
+			f.log.Warn().Str("peer", p.key).Msg("Dropping a line received while the OTR key is generated")
+		}
+		p.unlockInOrder(ctx, fx)
+		return
+	}
+	if id.err != nil {
+		fx = append(fx, p.receiveWithoutOTR(msg, "your OTR key is unusable: "+id.err.Error())...)
+		p.unlockInOrder(ctx, fx)
+		return
+	}
+	fx = append(fx, p.receive(ctx, id, msg)...)
+	p.unlockInOrder(ctx, fx)
+}
+
+// receive runs one line through the engine. Called with mu held.
+func (p *peer) receive(ctx context.Context, id *identity, msg bridge.IncomingText) []func(context.Context) {
+	now := p.f.clock.Now()
+	if isQueryExplanation(msg.Text) && now.Sub(p.queryAt) < queryExplanationWindow {
+		return nil
+	}
+	conv, err := p.ensureConv(ctx, id)
+	if err != nil {
+		p.f.log.Err(err).Msg("Failed to set up OTR conversation")
+		return p.receiveWithoutOTR(msg, "the bridge could not set up OTR for this chat")
+	}
+	if strings.Contains(msg.Text, "?OTRv") {
+		p.queryAt = now
+	}
+	out, err := conv.Receive(now, msg.Text)
+	if err != nil {
+		// The error never contains message text; the events explain it.
+		p.f.log.Debug().Err(err).Str("peer", p.key).Msg("OTR receive error")
+	}
+	return p.handleOutput(ctx, now, out, &msg, true)
+}
+
+// receiveWithoutOTR shows plaintext from a peer that gets no OTR, and
+// drops OTR protocol lines (with one notice explaining why). Called with
+// mu held.
+func (p *peer) receiveWithoutOTR(msg bridge.IncomingText, why string) []func(context.Context) {
+	link := p.link
+	if looksLikeOTR(msg.Text) || isQueryExplanation(msg.Text) {
+		if p.noticedBypass {
+			return nil
+		}
+		p.noticedBypass = true
+		text := fmt.Sprintf("%s is trying to talk off the record, but %s; their OTR messages are not shown.", link.Nick(), why)
+		return []func(context.Context){func(ctx context.Context) { link.Notice(ctx, text) }}
+	}
+	msg.Text = stripWhitespaceTag(msg.Text)
+	if strings.TrimSpace(msg.Text) == "" {
+		return nil
+	}
+	return []func(context.Context){func(ctx context.Context) { link.Deliver(ctx, msg) }}
+}
+
+// restartEffects tells the portal, at the first contact after a restart,
+// that a private conversation was cut off, and holds messages until a new
+// one is up. Called with mu held.
+func (p *peer) restartEffects(ctx context.Context) []func(context.Context) {
+	if !p.f.takeRestartMarker(p.key) {
+		return nil
+	}
+	p.clearMarker(ctx)
+	link := p.link
+	text := fmt.Sprintf("The bridge restarted, which ended your private conversation with %s (its keys are never stored). ", link.Nick())
+	if p.policy == otr.PolicyNever {
+		text += "OTR is now off for this chat; messages are sent unencrypted."
+	} else {
+		p.setRecovering(true)
+		text += "Your messages wait until a new private conversation is up (it starts automatically when you send one, or with `!otr init`); `!otr finish` continues unencrypted instead."
+	}
+	return []func(context.Context){func(ctx context.Context) { link.Notice(ctx, text) }}
+}
+
+// drainPending processes lines that arrived while the key was generated.
+func (f *Filter) drainPending() {
+	for _, p := range f.allPeers() {
+		for {
+			p.mu.Lock()
+			if len(p.pending) == 0 {
+				p.mu.Unlock()
+				break
+			}
+			pl := p.pending[0]
+			p.pending = p.pending[1:]
+			id := f.identity()
+			var fx []func(context.Context)
+			if id.err != nil {
+				fx = p.receiveWithoutOTR(pl.msg, "your OTR key is unusable: "+id.err.Error())
+			} else {
+				fx = p.receive(f.ctx, id, pl.msg)
+			}
+			p.unlockInOrder(f.ctx, fx)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package otrfilter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/ircfmt"
+	"github.com/otrbridge/otrbridge/otr"
+)
+
+// Errors of Send, usable with errors.Is. The error itself is a *SendError
+// whose text is meant for the Matrix user.
+var (
+	// ErrFinished: the peer ended the private conversation; nothing was sent.
+	ErrFinished = errors.New("otrfilter: peer ended the private conversation")
+	// ErrNotPrivate: policy requires encryption and no private
+	// conversation came up in time; nothing was sent.
+	ErrNotPrivate = errors.New("otrfilter: no private conversation")
+)
+
+// SendError is a message that was not sent, with an explanation for the
+// user. It never contains message text.
+type SendError struct {
+	Err  error
+	Text string
+}
+
+func (e *SendError) Error() string { return e.Text }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// whitespaceTagRoom is left free in plaintext lines for the whitespace tag
+// (16 bytes base + 8 per version) the engine may append.
+const whitespaceTagRoom = 32
+
+// Send sends one Matrix message to the peer: encrypted when the
+// conversation is private; held until it is (or failing) when policy
+// requires encryption; refused when the peer finished the conversation;
+// in plaintext otherwise (with a whitespace tag under opportunistic
+// policy, and reported as Unencrypted through WithSendReport).
+func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.OutgoingText) error {
+	rep := reportFrom(ctx)
+	p := f.peer(link)
+	p.mu.Lock()
+	p.link = link
+	if err := p.loadPolicy(ctx); err != nil {
+		p.mu.Unlock()
+		f.log.Err(err).Msg("Failed to resolve OTR policy")
+		return &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
+	}
+	fx := p.restartEffects(ctx)
+	if p.policy == otr.PolicyNever {
+		p.unlockInOrder(ctx, fx)
+		return plainSend(ctx, link, msg)
+	}
+	p.unlockInOrder(ctx, fx)
+
+	id, err := f.waitIdentity(ctx)
+	if err != nil {
+		return &SendError{Err: err, Text: err.Error()}
+	}
+	p.mu.Lock()
+	p.link = link
+	conv, err := p.ensureConv(ctx, id)
+	if err != nil {
+		p.mu.Unlock()
+		f.log.Err(err).Msg("Failed to set up OTR conversation")
+		return &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
+	}
+	p.adjustFragmentSize()
+	now := f.clock.Now()
+	inf := conv.Info()
+	if inf.State == otr.Finished {
+		err := p.finishedError()
+		p.mu.Unlock()
+		return err
+	}
+	encrypt := inf.State == otr.Encrypted || p.effectivePolicy()&otr.RequireEncryption != 0
+	var (
+		wire  []string
+		held  []otr.HeldID
+		out   otr.Output
+		other []otr.Event
+	)
+	texts := msg.Lines
+	if !encrypt {
+		texts = splitLinesFor(msg.Lines, link.LineBudget(msg.Kind)-whitespaceTagRoom)
+	}
+	for _, text := range texts {
+		if encrypt && msg.Kind == ircconn.Action {
+			text = "/me " + text
+		}
+		out, err = conv.Send(now, text)
+		if err != nil {
+			break
+		}
+		wire = append(wire, out.Wire...)
+		for _, ev := range out.Events {
+			if h, ok := ev.(otr.HeldMessage); ok {
+				held = append(held, h.ID)
+			} else {
+				other = append(other, ev)
+			}
+		}
+	}
+	if err != nil {
+		p.mu.Unlock()
+		if errors.Is(err, otr.ErrFinished) {
+			return p.finishedError()
+		}
+		f.log.Err(err).Msg("OTR send failed")
+		return &SendError{Err: err, Text: "Not sent: " + strings.TrimPrefix(err.Error(), "otr: ") + "."}
+	}
+	budget := link.LineBudget(ircconn.Privmsg)
+	for _, l := range wire {
+		if budget > 0 && len(l) > budget {
+			p.mu.Unlock()
+			return &SendError{Err: ircconn.ErrLineTooLong, Text: "Not sent: an OTR line does not fit into one IRC line to this nick; lower max_fragment_size."}
+		}
+	}
+	waiters := make([]chan error, 0, len(held)+1)
+	for _, hid := range held {
+		w := make(chan error, 1)
+		p.held[hid] = w
+		waiters = append(waiters, w)
+	}
+	unitDone := make(chan error, 1)
+	switch {
+	case len(wire) == 0:
+		unitDone <- nil
+	case encrypt:
+		p.enqueue(ctx, ircconn.Privmsg, wire, unitDone)
+	default:
+		// Plaintext keeps its kind (notice, emote).
+		p.enqueue(ctx, msg.Kind, wire, unitDone)
+	}
+	fx = p.handleOutput(ctx, now, otr.Output{Events: other}, nil, false)
+	unencrypted := !encrypt
+	if unencrypted && !p.noticedSentPT {
+		p.noticedSentPT = true
+		fx = append(fx, func(ctx context.Context) {
+			link.Notice(ctx, fmt.Sprintf("Messages to %s are sent UNENCRYPTED: there is no private conversation yet. `!otr init` starts one.", link.Nick()))
+		})
+	}
+	p.unlockInOrder(ctx, fx)
+
+	if err := <-unitDone; err != nil {
+		return err
+	}
+	rep.Held = len(held) > 0
+	for i, w := range waiters {
+		select {
+		case err := <-w:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			p.mu.Lock()
+			for _, hid := range held[i:] {
+				delete(p.held, hid)
+			}
+			p.mu.Unlock()
+			return &SendError{Err: ctx.Err(), Text: "Not confirmed: the message is still waiting for a private conversation; if one comes up in time it is sent encrypted, otherwise never."}
+		}
+	}
+	rep.Encrypted, rep.Unencrypted = encrypt, unencrypted
+	return nil
+}
+
+// plainSend sends without OTR (policy never, services).
+func plainSend(ctx context.Context, link bridge.PeerLink, msg bridge.OutgoingText) error {
+	lines := splitLinesFor(msg.Lines, link.LineBudget(msg.Kind))
+	if len(lines) == 0 {
+		return &SendError{Err: errors.New("empty message"), Text: "Not sent: the message has no text that can be sent to IRC."}
+	}
+	return link.SendLines(ctx, msg.Kind, lines)
+}
+
+func splitLinesFor(lines []string, budget int) []string {
+	if budget < 16 {
+		budget = 16
+	}
+	var out []string
+	for _, l := range lines {
+		out = append(out, ircfmt.Split(l, budget)...)
+	}
+	return out
+}
