@@ -199,9 +199,11 @@ func heapPerSession(tb testing.TB, n int) float64 {
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(2*n)
 }
 
-func runLibotrBench(t *testing.T, seconds float64) map[string]float64 {
+// runLibotrBench runs one scenario (all if "") of otrbench.c and returns
+// ns/op by scenario.
+func runLibotrBench(t *testing.T, seconds float64, scenario string) map[string]float64 {
 	bin := otrtest.Binary(t, "otrbench")
-	cmd := exec.Command(bin, otrtest.Testdata("libotr-alice.key"), otrtest.Testdata("libotr-bob.key"), strconv.FormatFloat(seconds, 'f', 2, 64))
+	cmd := exec.Command(bin, otrtest.Testdata("libotr-alice.key"), otrtest.Testdata("libotr-bob.key"), strconv.FormatFloat(seconds, 'f', 2, 64), scenario)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -225,19 +227,33 @@ func TestCompareWithLibotr(t *testing.T) {
 		t.Skip("set OTRBRIDGE_BENCH_COMPARE=1 (or run scripts/bench-otr.sh) to compare with libotr")
 	}
 	loadBenchKeys(t)
-	lib := runLibotrBench(t, 1)
 
 	// Targets: our time at most this fraction of libotr's.
 	targets := map[string]float64{"FullAKE": 0.5, "OneWay100B": 1, "OneWay1KiB": 1, "SpeakerChange": 0.4}
 	var report strings.Builder
 	fmt.Fprintf(&report, "| scenario | libotr 4.1.1 | otrbridge | ratio | target | allocs/op |\n|---|---|---|---|---|---|\n")
 	for _, sc := range ourScenarios() {
-		r := testing.Benchmark(sc.fn)
-		if r.N == 0 {
-			t.Fatalf("%s: benchmark failed", sc.name)
+		// Alternate libotr and us twice and keep the best of each, so load
+		// from other processes hits both sides alike.
+		theirs, ours := 0.0, 0.0
+		var r testing.BenchmarkResult
+		for range 2 {
+			lib := runLibotrBench(t, 0.5, sc.name)[sc.name]
+			if lib == 0 {
+				t.Fatalf("otrbench printed nothing for %s", sc.name)
+			}
+			r = testing.Benchmark(sc.fn)
+			if r.N == 0 {
+				t.Fatalf("%s: benchmark failed", sc.name)
+			}
+			o := float64(r.T.Nanoseconds()) / float64(r.N)
+			if theirs == 0 || lib < theirs {
+				theirs = lib
+			}
+			if ours == 0 || o < ours {
+				ours = o
+			}
 		}
-		ours := float64(r.T.Nanoseconds()) / float64(r.N)
-		theirs := lib[sc.name]
 		ratio := ours / theirs
 		target, verdict := targets[sc.name], "-"
 		if target > 0 {

@@ -7,7 +7,8 @@
  * and delivered by hand, without fragmentation (max message size 0).
  * Output: one line per scenario, "<name> <ns per op> <iterations>".
  *
- * usage: otrbench <alice key file> <bob key file> [min seconds per scenario]
+ * usage: otrbench <alice key file> <bob key file> [min seconds per scenario
+ *        [scenario]]
  */
 
 #define _GNU_SOURCE
@@ -208,6 +209,13 @@ static void bench(const char *name, void (*op)(void))
 }
 
 static char msg100[101], msg1k[1025];
+static const char *only; /* run just this scenario, if set */
+
+static void run(const char *name, void (*op)(void))
+{
+    if (!only || !strcmp(only, name))
+	bench(name, op);
+}
 
 static void oneway100(void) { send_from(&A, msg100); receive_at(&B); }
 static void oneway1k(void) { send_from(&A, msg1k); receive_at(&B); }
@@ -242,7 +250,7 @@ static void smp(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-	fprintf(stderr, "usage: otrbench alice.key bob.key [seconds]\n");
+	fprintf(stderr, "usage: otrbench alice.key bob.key [seconds [scenario]]\n");
 	return 2;
     }
     if (argc > 3)
@@ -260,15 +268,16 @@ int main(int argc, char **argv)
     memset(msg100, 'a', 100);
     memset(msg1k, 'b', 1024);
 
-    bench("FullAKE", ake);
+    only = argc > 4 ? argv[4] : NULL;
+    run("FullAKE", ake);
     ake();
     send_from(&A, msg100);
     deliver_all();
     send_from(&B, msg100);
     deliver_all();
-    bench("OneWay100B", oneway100);
-    bench("OneWay1KiB", oneway1k);
-    bench("SpeakerChange", speaker_change);
-    bench("SMP", smp);
+    run("OneWay100B", oneway100);
+    run("OneWay1KiB", oneway1k);
+    run("SpeakerChange", speaker_change);
+    run("SMP", smp);
     return 0;
 }
