@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,6 +29,10 @@ type Conn struct {
 	dispDone  chan struct{}
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	emitMu      sync.RWMutex // excludes emit from closing events
+	eventsShut  bool
+	dispatching atomic.Bool // the handler is running
 
 	whoisMu sync.Mutex // one WHOIS at a time: replies carry no request id
 	nickMu  sync.Mutex // one NICK change at a time
@@ -129,7 +134,7 @@ func New(cfg Config) (*Conn, error) {
 	c := &Conn{
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str("component", "ircconn").Str("network", cfg.Network).Logger(),
-		events:    make(chan Event, 256),
+		events:    make(chan Event, 1024),
 		cmds:      make(chan cmdMsg),
 		loopDone:  make(chan struct{}),
 		dispDone:  make(chan struct{}),
@@ -174,8 +179,15 @@ func (c *Conn) Close() {
 		c.mu.Lock()
 		c.failQueueLocked(ErrClosed)
 		c.mu.Unlock()
+		c.emitMu.Lock()
+		c.eventsShut = true
 		close(c.events)
-		<-c.dispDone
+		c.emitMu.Unlock()
+		// Close may be called from the handler itself; waiting for the
+		// dispatcher then would wait forever.
+		if !c.dispatching.Load() {
+			<-c.dispDone
+		}
 	})
 }
 
@@ -203,9 +215,9 @@ func (c *Conn) run() {
 		case <-done:
 		case cm = <-c.cmds:
 			if cm.cmd == cmdReconnect {
-				s.close(errReconnect)
+				s.quitAndClose("Reconnecting", errReconnect)
 			} else {
-				s.quitAndClose(cm.reason)
+				s.quitAndClose(cm.reason, errDisconnect)
 			}
 			<-done
 		}
@@ -307,6 +319,11 @@ func (c *Conn) setState(st State, err error, retry time.Duration) {
 }
 
 func (c *Conn) emit(ev Event) {
+	c.emitMu.RLock()
+	defer c.emitMu.RUnlock()
+	if c.eventsShut {
+		return
+	}
 	select {
 	case c.events <- ev:
 	case <-c.closed:
@@ -316,7 +333,9 @@ func (c *Conn) emit(ev Event) {
 func (c *Conn) dispatch() {
 	defer close(c.dispDone)
 	for ev := range c.events {
+		c.dispatching.Store(true)
 		c.cfg.Handler(ev)
+		c.dispatching.Store(false)
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ergochat/irc-go/ircmsg"
+	"github.com/rs/zerolog"
 )
 
 func TestRegistrationRequestsOfferedCaps(t *testing.T) {
@@ -795,3 +797,129 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestLabeledWithoutEchoAway(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "labeled-response batch message-tags")
+	rec.waitState(t, 2*time.Second, Connected)
+	ch := sendAsync(c, "bob", Privmsg, "x")
+	m := fc.expect(t, "PRIVMSG")
+	_, l := m.GetTag("label")
+	// a single labeled response that is not an error: delivered
+	fc.send("@label=" + l + " :srv.test 301 me bob :away")
+	if r := waitResult(t, ch); r.err != nil || !r.receipt.Confirmed {
+		t.Fatalf("Send: %+v %v", r.receipt, r.err)
+	}
+	rec.waitFor(t, time.Second, "away", func(e Event) bool { p, ok := e.(PeerNotice); return ok && p.Code == "301" })
+}
+
+// The handler may call Send (OTR replies) and Close without deadlocking.
+func TestHandlerMaySendAndClose(t *testing.T) {
+	fn := newFakeNet(t)
+	var c *Conn
+	replied := make(chan error, 1)
+	closed := make(chan struct{})
+	rec := newRecorder()
+	cfg := Config{
+		Nick: "me", Dial: fn.dial, Logger: zerolog.Nop(), ConfirmTimeout: 2 * time.Second,
+		Handler: func(e Event) {
+			rec.handle(e)
+			if m, ok := e.(Message); ok {
+				if m.Text == "ping" {
+					_, err := c.Send(context.Background(), m.From.Nick, Privmsg, []string{"pong"})
+					replied <- err
+				} else if m.Text == "close" {
+					c.Close()
+					close(closed)
+				}
+			}
+		},
+	}
+	var err error
+	if c, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	fc := fn.next(t)
+	fc.register(t, "me", "echo-message")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send(":bob!b@h PRIVMSG me :ping")
+	fc.expect(t, "PRIVMSG")
+	fc.send(":me!u@h PRIVMSG bob :pong")
+	if err := <-replied; err != nil {
+		t.Fatal(err)
+	}
+	fc.send(":bob!b@h PRIVMSG me :close")
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close from the handler deadlocked")
+	}
+}
+
+// Nothing secret or private reaches the log, at debug level, across SASL,
+// NickServ, messages both ways, errors and a disconnect.
+func TestNoSecretsInLogs(t *testing.T) {
+	var buf syncBuffer
+	fn := newFakeNet(t)
+	secrets := []string{"sasl-secret-pw", "nickserv-secret-pw", "outgoing-private-text", "incoming-private-text", "server-pass-secret"}
+	c, rec := pipeConn(t, fn, func(c *Config) {
+		c.Logger = zerolog.New(&buf).Level(zerolog.TraceLevel)
+		c.SASLAccount, c.SASLPassword = "acct", secrets[0]
+		c.ServerPassword = secrets[4]
+	})
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	if m := fc.expect(t, "PASS"); m.Params[0] != secrets[4] {
+		t.Fatalf("PASS %v", m.Params)
+	}
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :sasl echo-message")
+	fc.expect(t, "CAP")
+	fc.send(":srv.test CAP * ACK :echo-message sasl")
+	fc.expect(t, "AUTHENTICATE")
+	fc.send("AUTHENTICATE +")
+	fc.expect(t, "AUTHENTICATE")
+	fc.send(":srv.test 903 me :SASL successful")
+	fc.expect(t, "CAP")
+	fc.welcome(t, "me")
+	rec.waitState(t, 2*time.Second, Connected)
+	ch := sendAsync(c, "bob", Privmsg, secrets[2])
+	fc.expect(t, "PRIVMSG")
+	fc.send(":srv.test 401 me bob :No such nick", ":bob!b@h PRIVMSG me :"+secrets[3], "garbage\x00line")
+	waitResult(t, ch)
+	rec.waitFor(t, time.Second, "message", func(e Event) bool { _, ok := e.(Message); return ok })
+	fc.send("ERROR :Closing link: (u@h) [Ping timeout]")
+	rec.waitState(t, 2*time.Second, TransientDisconnect)
+	c.Close()
+	if buf.Len() == 0 {
+		t.Fatal("nothing logged at all; the test would prove nothing")
+	}
+	for _, s := range secrets {
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("log contains %q", s)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int { return len(s.String()) }

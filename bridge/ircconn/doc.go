@@ -26,7 +26,11 @@
 // echo-message, Send waits for the server's confirmation of every line and
 // Receipt.Confirmed is true; otherwise success means "written to the socket".
 // Errors the server reports for the target (401, 404, 477, 486, 531, 716, ...)
-// fail the Send with a *PeerError and are not reported again as events.
+// fail the Send with a *PeerError and are not reported again as events;
+// without confirmation they arrive after Send returned, as PeerNotice events.
+// If ctx ends after the first line was written, the remaining lines are still
+// sent (half an OTR message is worse than a late one) and Send returns the
+// context's error.
 //
 // Messages submitted while the connection is down are held and delivered
 // after the next successful registration, as long as their context and
@@ -41,8 +45,14 @@
 //
 // Incoming traffic is reported to Config.Handler as events (see Event). The
 // handler is called from one goroutine per Conn, in the order the lines were
-// received; it should not block for long (a bounded buffer sits between the
-// socket and the handler; when it is full the reader waits).
+// received. It may call Send (for OTR's automatic replies), but should not
+// block for long: a buffer of 1024 events sits between the socket and the
+// handler, and when it is full the reader waits, which also delays the
+// confirmations a Send inside the handler waits for.
+//
+// Our own echoes (echo-message) are never reported as messages. Channel
+// messages are reported with Channel set, so that the bridge can ignore them.
+// CTCP VERSION, PING, TIME and CLIENTINFO are answered here (rate-limited).
 //
 // # Privacy
 //
@@ -169,40 +179,29 @@ type WhoisInfo struct {
 	Other                      []string      // other lines of the reply, "<numeric> <text>"
 }
 
-// Function and method signatures (implemented in conn.go, send.go, ...):
+// API summary (see conn.go, send.go, whois.go, events.go, errors.go):
 //
 //	func New(cfg Config) (*Conn, error)
-//	func (c *Conn) Start()                  // connect in the background; no-op if running
+//	func (c *Conn) Start()                   // connect in the background; no-op if running
 //	func (c *Conn) Disconnect(reason string) // QUIT and stay down until Reconnect; fails queued messages
-//	func (c *Conn) Reconnect()              // drop the current connection (if any) and connect now
-//	func (c *Conn) Close()                  // Disconnect and release everything; Conn is unusable after
-//	func (c *Conn) Send(ctx context.Context, target string, kind Kind, lines []string) (Receipt, error)
-//	func (c *Conn) SetNick(ctx context.Context, nick string) error
-//	func (c *Conn) Whois(ctx context.Context, nick string) (WhoisInfo, error)
-//	func (c *Conn) Raw(ctx context.Context, line string) error   // paced; replies arrive as Numeric events
+//	func (c *Conn) Reconnect()               // drop the current connection (if any) and connect now
+//	func (c *Conn) Close()                   // stop for good; safe to call from the handler
+//	func (c *Conn) Send(ctx, target string, kind Kind, lines []string) (Receipt, error)
+//	func (c *Conn) SetNick(ctx, nick string) error
+//	func (c *Conn) Whois(ctx, nick string) (WhoisInfo, error)
+//	func (c *Conn) Raw(ctx, line string) error // paced; replies arrive as Numeric events
 //	func (c *Conn) State() State
-//	func (c *Conn) Nick() string                 // current own nick
+//	func (c *Conn) Nick() string
 //	func (c *Conn) Hostmask() (nick, user, host string)
-//	func (c *Conn) LineBudget(target string, kind Kind) int // bytes of text that fit in one line
+//	func (c *Conn) LineBudget(target string, kind Kind) int
 //	func (c *Conn) Casemapping() Casemapping
 //	func (c *Conn) Casefold(name string) string
 //	func (c *Conn) IsChannel(target string) bool
 //	func (c *Conn) HasCap(name string) bool
-//
-//	type Casemapping int // ASCII, RFC1459, RFC1459Strict
-//	func ParseCasemapping(s string) Casemapping // unknown -> RFC1459
+//	func ParseCasemapping(s string) Casemapping // ASCII, RFC1459, RFC1459Strict
 //	func (m Casemapping) Fold(s string) string
 //
 // Errors: ErrNotConnected, ErrStopped, ErrConnectionLost, ErrUnconfirmed,
-// ErrBadLine, ErrLineTooLong, ErrClosed, *PeerError{Target, Code, Text}.
-//
-// Events (all implement Event), see events.go:
-//
-//	StateChanged{State, Err, RetryIn, Nick}
-//	Message{Kind, From, Target, ToMe, Channel, Text, Time, Account, MsgID}
-//	CTCP{From, Target, Command, Args, Reply bool}     // other than ACTION; VERSION/PING/TIME/CLIENTINFO are answered
-//	NickChanged{Old, New, Self}
-//	Quit{Nick, Reason}
-//	NickRejected{Wanted, Code, Reason, Trying, Registered} // 432/433/436/437/...
-//	PeerNotice{Nick, Code, Text}   // 301 away, 717/718 callerid, unmatched 401/404/531/...
-//	Numeric{Code, Params}          // other numerics after registration (e.g. replies to Raw)
+// ErrBadLine, ErrLineTooLong, ErrBadTarget, ErrClosed, *PeerError.
+// Events: StateChanged, Message, CTCP, NickChanged, Quit, NickRejected,
+// PeerNotice, Numeric.

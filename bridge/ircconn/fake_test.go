@@ -267,4 +267,3 @@ func (r *recorder) all() []Event {
 	defer r.mu.Unlock()
 	return append([]Event(nil), r.events...)
 }
-

@@ -51,8 +51,8 @@ var quietNumerics = map[string]bool{
 // handle processes one line from the server. A non-nil error ends the session.
 func (s *session) handle(m *ircmsg.Message) error {
 	c := s.c
-	if label, ok := s.labelOf(m); ok {
-		if done := s.handleLabeled(label, m); done {
+	if label, direct, ok := s.labelOf(m); ok {
+		if done := s.handleLabeled(label, direct, m); done {
 			return nil
 		}
 	}
@@ -106,34 +106,36 @@ func (s *session) handle(m *ircmsg.Message) error {
 	return nil
 }
 
-// labelOf finds the label of a labeled response, directly or via its batch.
-func (s *session) labelOf(m *ircmsg.Message) (string, bool) {
+// labelOf finds the label of a labeled response, directly on the line
+// (direct) or through the labeled-response batch it belongs to.
+func (s *session) labelOf(m *ircmsg.Message) (label string, direct, ok bool) {
 	if ok, l := m.GetTag("label"); ok {
 		if m.Command == "BATCH" && strings.HasPrefix(param(m, 0), "+") {
 			s.c.mu.Lock()
 			s.batches[param(m, 0)[1:]] = l
 			s.c.mu.Unlock()
-			return "", false
+			return "", false, false
 		}
-		return l, true
+		return l, true, true
 	}
 	if ok, ref := m.GetTag("batch"); ok {
 		s.c.mu.Lock()
 		l, ok := s.batches[ref]
 		s.c.mu.Unlock()
-		return l, ok
+		return l, false, ok
 	}
-	return "", false
+	return "", false, false
 }
 
 // handleLabeled applies a labeled response to the message line it answers.
-// It reports whether the line was consumed.
-func (s *session) handleLabeled(label string, m *ircmsg.Message) bool {
+// It reports whether the line was consumed; lines that are not (such as a
+// 301 away reply) are then processed as usual.
+func (s *session) handleLabeled(label string, direct bool, m *ircmsg.Message) bool {
 	c := s.c
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	ref := s.labels[label]
 	if ref == nil {
-		c.mu.Unlock()
 		return false
 	}
 	switch {
@@ -146,12 +148,15 @@ func (s *session) handleLabeled(label string, m *ircmsg.Message) bool {
 		c.resolveLocked(s, ref, &PeerError{Target: param(m, 1), Code: m.Command, Text: lastParam(m)}, nil)
 	case m.Command == "FAIL":
 		c.resolveLocked(s, ref, &PeerError{Target: ref.msg.target, Code: "FAIL " + param(m, 1), Text: lastParam(m)}, nil)
-	case m.Command == "BATCH":
 	default:
-		c.mu.Unlock()
-		return false // e.g. 301 away: reported as usual
+		// The only response, not an error (e.g. 301 away without
+		// echo-message): the message went through. Inside a batch the
+		// batch's end decides.
+		if direct {
+			c.resolveLocked(s, ref, nil, nil)
+		}
+		return false
 	}
-	c.mu.Unlock()
 	return true
 }
 

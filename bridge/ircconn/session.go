@@ -84,7 +84,7 @@ func (s *session) close(err error) {
 
 // quitAndClose sends QUIT and gives the writer a moment to put it on the
 // wire before closing.
-func (s *session) quitAndClose(reason string) {
+func (s *session) quitAndClose(reason string, cause error) {
 	p := prioLine{written: make(chan struct{})}
 	p.line, _ = lineBytes(nil, "QUIT", reason)
 	select {
@@ -98,7 +98,7 @@ func (s *session) quitAndClose(reason string) {
 		t.Stop()
 	default:
 	}
-	s.close(errDisconnect)
+	s.close(cause)
 }
 
 // send queues a protocol line that must not wait for the token bucket.
