@@ -1,0 +1,313 @@
+package otrfilter
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	_ "go.mau.fi/util/dbutil/litestream" // registers sqlite3-fk-wal
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/db"
+	"github.com/otrbridge/otrbridge/internal/seal"
+	"github.com/otrbridge/otrbridge/otr"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// waitTimeout bounds every wait for asynchronous traffic.
+const waitTimeout = 15 * time.Second
+
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	ticks chan time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{now: t0, ticks: make(chan time.Time)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// tick delivers one tick through the filter's own ticker goroutine and
+// waits until it has been handled (the next send only succeeds once the
+// loop is back in its select).
+func (c *fakeClock) tick() {
+	c.ticks <- c.Now()
+	c.ticks <- c.Now()
+}
+
+// fakeLink is one peer as the bridge would present it, recording all that
+// the filter does with it. remote, if set, gets every line sent.
+type fakeLink struct {
+	uid    networkid.UserID
+	budget int
+
+	mu        sync.Mutex
+	nick      string
+	wire      []string
+	kinds     []ircconn.Kind
+	delivered []bridge.IncomingText
+	notices   []string
+	states    []State
+	sendErr   error
+	remote    func(kind ircconn.Kind, line string)
+}
+
+func newLink(network, nick string) *fakeLink {
+	return &fakeLink{uid: networkid.UserID(network + "." + strings.ToLower(nick)), nick: nick, budget: 450}
+}
+
+func (l *fakeLink) PeerID() networkid.UserID { return l.uid }
+func (l *fakeLink) Nick() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nick
+}
+func (l *fakeLink) setNick(n string) {
+	l.mu.Lock()
+	l.nick = n
+	l.mu.Unlock()
+}
+func (l *fakeLink) LineBudget(ircconn.Kind) int { return l.budget }
+
+func (l *fakeLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []string) error {
+	l.mu.Lock()
+	if l.sendErr != nil {
+		err := l.sendErr
+		l.mu.Unlock()
+		return err
+	}
+	for _, line := range lines {
+		if len(line) > l.budget {
+			l.mu.Unlock()
+			return ircconn.ErrLineTooLong
+		}
+	}
+	l.wire = append(l.wire, lines...)
+	for range lines {
+		l.kinds = append(l.kinds, kind)
+	}
+	remote := l.remote
+	l.mu.Unlock()
+	if remote != nil {
+		for _, line := range lines {
+			remote(kind, line)
+		}
+	}
+	return nil
+}
+
+func (l *fakeLink) Deliver(ctx context.Context, msg bridge.IncomingText) {
+	l.mu.Lock()
+	l.delivered = append(l.delivered, msg)
+	l.mu.Unlock()
+}
+
+func (l *fakeLink) Notice(ctx context.Context, text string) {
+	l.mu.Lock()
+	l.notices = append(l.notices, text)
+	l.mu.Unlock()
+}
+
+func (l *fakeLink) ShowOTRState(ctx context.Context, s State) {
+	l.mu.Lock()
+	l.states = append(l.states, s)
+	l.mu.Unlock()
+}
+
+func (l *fakeLink) snapshot() (wire []string, delivered []bridge.IncomingText, notices []string, states []State) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.wire...), append([]bridge.IncomingText(nil), l.delivered...),
+		append([]string(nil), l.notices...), append([]State(nil), l.states...)
+}
+
+func (l *fakeLink) state() State {
+	_, _, _, s := l.snapshot()
+	if len(s) == 0 {
+		return StatePlaintext
+	}
+	return s[len(s)-1]
+}
+
+func (l *fakeLink) hasNotice(sub string) bool {
+	_, _, n, _ := l.snapshot()
+	for _, s := range n {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *fakeLink) deliveredTexts() []string {
+	_, d, _, _ := l.snapshot()
+	var out []string
+	for _, m := range d {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// wireContains reports whether any line sent contains sub.
+func (l *fakeLink) wireContains(sub string) bool {
+	w, _, _, _ := l.snapshot()
+	for _, line := range w {
+		if strings.Contains(line, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newDB(t testing.TB) *db.Database {
+	t.Helper()
+	uri := "file:" + filepath.Join(t.TempDir(), "bridge.db") + "?_txlock=immediate"
+	parent, err := dbutil.NewWithDialect(uri, "sqlite3-fk-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { parent.Close() })
+	d := db.New(parent, zerolog.Nop())
+	if err := d.Upgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func loadKey(t testing.TB, name string) *otr.PrivateKey {
+	t.Helper()
+	b, err := otrtest.KeyBinary(otrtest.Testdata(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := new(otr.PrivateKey)
+	if err := k.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// keys hands out pre-made keys (generating DSA keys is slow on a shared
+// machine); the identity code path is the same.
+func keys(t testing.TB, names ...string) func(io.Reader) (*otr.PrivateKey, error) {
+	var mu sync.Mutex
+	return func(io.Reader) (*otr.PrivateKey, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(names) == 0 {
+			return otr.GenerateKey(nil)
+		}
+		k := loadKey(t, names[0])
+		names = names[1:]
+		return k, nil
+	}
+}
+
+const testSecret = "a test secret that is long enough"
+
+type filterOpts struct {
+	policy string
+	keys   []string
+	gen    func(io.Reader) (*otr.PrivateKey, error)
+	clock  *fakeClock
+}
+
+func newFilter(t testing.TB, d *db.Database, user string, o filterOpts) (*Filter, *fakeClock) {
+	t.Helper()
+	k, err := seal.NewKey(testSecret, SealPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.clock == nil {
+		o.clock = newClock()
+	}
+	if o.gen == nil {
+		o.gen = keys(t, o.keys...)
+	}
+	f, err := New(Config{
+		DB: d, Seal: k, User: id.UserID(user), Network: "net", DefaultPolicy: o.policy,
+		Clock: o.clock, GenerateKey: o.gen, Log: zerolog.Nop(), Account: "me@net",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, o.clock
+}
+
+// pair is two filters of ours talking to each other: alice's link to bob
+// forwards to bob's filter and back.
+type pair struct {
+	a, b   *Filter
+	ca, cb *fakeClock
+	la, lb *fakeLink // la: alice's view of bob; lb: bob's view of alice
+	da, db *db.Database
+}
+
+func newPair(t testing.TB, policyA, policyB string) *pair {
+	t.Helper()
+	p := &pair{da: newDB(t), db: newDB(t)}
+	p.a, p.ca = newFilter(t, p.da, "@alice:example.org", filterOpts{policy: policyA, keys: []string{"otrbridge.key"}})
+	p.b, p.cb = newFilter(t, p.db, "@bob:example.org", filterOpts{policy: policyB, keys: []string{"libotr-bob.key"}})
+	p.la, p.lb = newLink("net", "bob"), newLink("net", "alice")
+	p.connect()
+	return p
+}
+
+func (p *pair) connect() {
+	p.la.remote = func(kind ircconn.Kind, line string) {
+		p.b.Receive(context.Background(), p.lb, bridge.IncomingText{Kind: kind, Text: line, Time: p.cb.Now()})
+	}
+	p.lb.remote = func(kind ircconn.Kind, line string) {
+		p.a.Receive(context.Background(), p.la, bridge.IncomingText{Kind: kind, Text: line, Time: p.ca.Now()})
+	}
+}
+
+// secure starts a private conversation from alice's side and waits for it.
+func (p *pair) secure(t testing.TB) {
+	t.Helper()
+	if _, err := p.a.Command(context.Background(), p.la, "init", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both sides private", func() bool {
+		return p.la.state() == StatePrivateUnverified && p.lb.state() == StatePrivateUnverified
+	})
+}
+
+func send(f *Filter, l bridge.PeerLink, kind ircconn.Kind, text string) error {
+	return f.Send(context.Background(), l, bridge.OutgoingText{Kind: kind, Lines: strings.Split(text, "\n")})
+}
