@@ -255,11 +255,13 @@ func (c *Conversation) emitAKE(out *Output, r *reply, version int, receiver Inst
 
 // sendData encrypts text and TLVs to s and appends the lines to out.
 func (c *Conversation) sendData(now time.Time, out *Output, s *session, flags byte, text string, tlvs ...tlv) error {
-	b, err := s.encrypt(c.rand, now, c.cfg.InstanceTag, flags, text, tlvs)
-	if err != nil {
-		return err
+	p := getBuf()
+	b, err := s.encrypt(*p, c.rand, now, c.cfg.InstanceTag, flags, text, tlvs)
+	if err == nil {
+		err = c.emit(out, b, s.version, s.tag)
 	}
-	return c.emit(out, b, s.version, s.tag)
+	putBuf(p, b)
+	return err
 }
 
 // Send turns user text into wire lines. In an encrypted session the text
@@ -519,7 +521,10 @@ func (c *Conversation) startAKE(out *Output, version int) error {
 }
 
 func (c *Conversation) receiveEncoded(now time.Time, out *Output, msg string) error {
-	b, err := decodeMessage(msg)
+	// Nothing below keeps a reference into b: values are copied out.
+	p := getBuf()
+	b, err := appendDecoded(*p, msg)
+	defer putBuf(p, b)
 	if err != nil {
 		out.Events = append(out.Events, Malformed{Reason: "undecodable OTR message"})
 		return err
@@ -627,7 +632,7 @@ func (c *Conversation) receiveData(now time.Time, out *Output, h header, tag Ins
 		out.Wire = append(out.Wire, plaintext.ErrorMessage(errTextNotPrivate))
 		return fmt.Errorf("%w: no private session with instance %v", ErrUnreadable, tag)
 	}
-	plain, extra, err := s.decrypt(now, d)
+	plain, extra, err := s.decrypt(now, &d)
 	if err == nil {
 		c.recvSeq++
 		s.recvSeq = c.recvSeq

@@ -195,7 +195,7 @@ func TestReplayAndMACKeyReveal(t *testing.T) {
 	}
 }
 
-func decodeData(t *testing.T, line string) *dataMessage {
+func decodeData(t *testing.T, line string) dataMessage {
 	t.Helper()
 	b, err := decodeMessage(line)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/otrbridge/otrbridge/otr/internal/wire"
 )
@@ -44,12 +46,16 @@ func encodeMessage(b []byte) string {
 	buf = append(buf, "?OTR:"...)
 	buf = base64.StdEncoding.AppendEncode(buf, b)
 	buf = append(buf, '.')
-	return string(buf)
+	// buf is never touched again: share it instead of copying it.
+	return unsafe.String(unsafe.SliceData(buf), len(buf))
 }
 
 // decodeMessage extracts the binary message from s, which starts with
 // "?OTR:". Anything after the closing "." is ignored, like libotr does.
-func decodeMessage(s string) ([]byte, error) {
+func decodeMessage(s string) ([]byte, error) { return appendDecoded(nil, s) }
+
+// appendDecoded is decodeMessage appending to dst.
+func appendDecoded(dst []byte, s string) ([]byte, error) {
 	body := strings.TrimPrefix(s, "?OTR:")
 	end := strings.IndexByte(body, '.')
 	if end < 0 {
@@ -59,11 +65,30 @@ func decodeMessage(s string) ([]byte, error) {
 	if base64.StdEncoding.DecodedLen(len(body)) > maxDecodedMessage {
 		return nil, fmt.Errorf("%w: encoded message too long", ErrMalformed)
 	}
-	b, err := base64.StdEncoding.DecodeString(body)
+	b, err := base64.StdEncoding.AppendDecode(dst, []byte(body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad base64", ErrMalformed)
 	}
 	return b, nil
+}
+
+// Binary messages live only while one is encoded or decoded, so their
+// buffers are recycled. Large ones are left to the garbage collector so
+// one 100 KiB message does not pin 100 KiB.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(p *[]byte, b []byte) {
+	if b == nil {
+		b = *p
+	}
+	if cap(b) <= maxPooledBuf {
+		*p = b[:0]
+		bufPool.Put(p)
+	}
 }
 
 // parseHeader reads the version, type and (v3) instance tags.
@@ -95,7 +120,7 @@ type dataMessage struct {
 
 // parseData reads a Data message body; full is the whole binary message
 // (the MAC covers it from the start).
-func parseData(full []byte, r *wire.Reader) (*dataMessage, error) {
+func parseData(full []byte, r *wire.Reader) (dataMessage, error) {
 	var d dataMessage
 	d.flags = r.Byte()
 	d.senderKeyID = r.Int()
@@ -107,10 +132,10 @@ func parseData(full []byte, r *wire.Reader) (*dataMessage, error) {
 	d.mac = r.MAC()
 	d.oldMACKeys = r.Data()
 	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("%w: data message: %w", ErrMalformed, err)
+		return d, fmt.Errorf("%w: data message: %w", ErrMalformed, err)
 	}
 	d.authenticated = full[:authLen]
-	return &d, nil
+	return d, nil
 }
 
 // TLV types.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/otrbridge/otrbridge/otr/internal/group"
@@ -83,7 +84,7 @@ func (s *session) sessionKeys(i, j int) *sessionKeys {
 
 // encrypt builds a Data message carrying text, a NUL and the TLVs (libotr
 // always writes the NUL, so our sizes match its sizes).
-func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, flags byte, text string, tlvs []tlv) ([]byte, error) {
+func (s *session) encrypt(buf []byte, rand io.Reader, now time.Time, ourTag InstanceTag, flags byte, text string, tlvs []tlv) ([]byte, error) {
 	if s.ourKeys[0] == nil {
 		k, err := newDHKey(rand)
 		if err != nil {
@@ -99,8 +100,7 @@ func (s *session) encrypt(rand io.Reader, now time.Time, ourTag InstanceTag, fla
 	for _, t := range tlvs {
 		n += 4 + len(t.value)
 	}
-	buf := make([]byte, 0, 11+9+len(s.ourKeys[0].pubMPI)+8+4+n+20+4+len(s.oldMACKeys))
-	w := wire.NewWriter(buf)
+	w := wire.NewWriter(slices.Grow(buf[:0], 11+9+len(s.ourKeys[0].pubMPI)+8+4+n+20+4+len(s.oldMACKeys)))
 	header{version: s.version, typ: msgData, sender: uint32(ourTag), receiver: uint32(s.tag)}.appendTo(w)
 	w.Byte(flags).Int(s.ourKeyID - 1).Int(s.theirKeyID).Raw(s.ourKeys[0].pubMPI).Raw(sk.sendCtr[:])
 	w.Int(uint32(n))
