@@ -59,6 +59,9 @@ type env struct {
 	secrets []string // every message text the tests sent, for the log grep
 }
 
+// relayOnly is a local user with bridge permission "relay" (no login).
+const relayOnly = "relayonly"
+
 const (
 	netLocal = "local"
 	netFlood = "flood"
@@ -88,7 +91,9 @@ func newEnv(t *testing.T, dbType, dbURI string) *env {
 		DatabaseType: dbType,
 		DatabaseURI:  dbURI,
 		Admin:        "@admin:" + e.hs.ServerName,
-		UsersDenied:  []string{"@blocked:" + e.hs.ServerName},
+		Permissions: map[string]string{
+			"@" + relayOnly + ":" + e.hs.ServerName: "relay",
+		},
 	})
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -26,6 +26,10 @@ var scenarios = []scenario{
 	{name: "FloodPacing", run: testFloodPacing, sqliteOnly: true},
 	{name: "PeerNickChange", run: testPeerNickChange},
 	{name: "NoSuchNick", run: testNoSuchNick},
+	{name: "LoginNickServ", run: testLoginNickServ},
+	{name: "Permissions", run: testPermissions},
+	{name: "ReconnectAfterIRCRestart", run: testReconnectAfterIRCRestart},
+	{name: "BridgeRestart", run: testBridgeRestart},
 }
 
 func runSuite(t *testing.T, e *env, pg bool) {

@@ -66,12 +66,13 @@ type BridgeOptions struct {
 	// Postgres() goes with type "postgres".
 	DatabaseType, DatabaseURI string
 	// Admin is an MXID given admin permission; every user of the
-	// homeserver's domain gets "user" unless UsersAllowed is false (then
-	// they get "relay", which cannot log in).
-	Admin        string
-	UsersDenied  []string // MXIDs with permission "block"
-	Encryption   bool     // end-to-bridge encryption default for new portals
-	LogLevel     string   // default "debug"
+	// homeserver's domain gets "user", other servers "relay".
+	Admin string
+	// Permissions adds or overrides bridge.permissions entries (MXID or
+	// domain → block, relay, commands, user, admin).
+	Permissions  map[string]string
+	Encryption   bool   // end-to-bridge encryption default for new portals
+	LogLevel     string // default "debug"
 	Detach       bool
 	ExtraConfig  func(cfg map[string]any) // last-moment edits
 	ExtraArgs    []string
@@ -212,8 +213,8 @@ func (b *Bridge) edit(cfg map[string]any) error {
 	if o.Admin != "" {
 		perms[o.Admin] = "admin"
 	}
-	for _, u := range o.UsersDenied {
-		perms[u] = "block"
+	for k, v := range o.Permissions {
+		perms[k] = v
 	}
 	br["permissions"] = perms
 	// m.notice from Matrix users is bridged (as IRC NOTICE); mautrix's
