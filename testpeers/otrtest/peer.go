@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,6 +158,52 @@ type LibotrPeer struct {
 func StartLibotr(t testing.TB, opts Options) *LibotrPeer {
 	t.Helper()
 	bin := Binary(t, "otrpeer")
+	opts = opts.withDefaults()
+	policy := opts.Policy
+	if policy == 0 {
+		policy = PolicyOpportunistic
+	}
+	args := []string{"-account", opts.Account, "-peer", opts.Peer, "-key", opts.KeyFile,
+		"-mms", strconv.Itoa(opts.mms()), "-policy", fmt.Sprintf("0x%x", policy)}
+	if opts.InstanceTag != 0 {
+		args = append(args, "-instag", fmt.Sprintf("%08x", opts.InstanceTag))
+	}
+	if opts.InstagFile != "" && opts.InstanceTag == 0 {
+		args = append(args, "-instag-file", opts.InstagFile)
+	}
+	if opts.FingerprintsFile != "" {
+		args = append(args, "-fingerprints", opts.FingerprintsFile)
+	}
+	return start(t, opts, bin, args...)
+}
+
+// potrPython is Debian's interpreter, which sees the python3-potr package.
+const potrPython = "/usr/bin/python3"
+
+// StartPotr starts a python-potr peer (OTR v2 only, the library of
+// weechat-otr) speaking the same line protocol (testpeers/potr/potrpeer.py;
+// commands SYMKEY, ADVANCE, MMS and POLL are not supported). InstanceTag,
+// InstagFile and FingerprintsFile are ignored. Without python3-potr the
+// test is skipped, or fails under OTRBRIDGE_REQUIRE_PEERS=1.
+func StartPotr(t testing.TB, opts Options) *LibotrPeer {
+	t.Helper()
+	if err := exec.Command(potrPython, "-c", "import potr.compatcrypto").Run(); err != nil {
+		if !RequirePeers() {
+			t.Skipf("skipping python-potr interop: %s cannot import potr (apt-get install python3-potr): %v", potrPython, err)
+		}
+		t.Fatalf("python-potr missing: %s cannot import potr (apt-get install python3-potr): %v", potrPython, err)
+	}
+	opts = opts.withDefaults()
+	policy := opts.Policy
+	if policy == 0 {
+		policy = PolicyAllowV2 | PolicySendWhitespaceTag | PolicyWhitespaceStart | PolicyErrorStart
+	}
+	script := filepath.Join(RepoRoot(), "testpeers", "potr", "potrpeer.py")
+	return start(t, opts, potrPython, script, "-account", opts.Account, "-peer", opts.Peer,
+		"-key", opts.KeyFile, "-mms", strconv.Itoa(opts.mms()), "-policy", fmt.Sprintf("0x%x", policy))
+}
+
+func (opts Options) withDefaults() Options {
 	if opts.Account == "" {
 		opts.Account = "libotr"
 	}
@@ -169,28 +216,21 @@ func StartLibotr(t testing.TB, opts Options) *LibotrPeer {
 	if opts.Timeout == 0 {
 		opts.Timeout = 20 * time.Second
 	}
-	mms := opts.MaxMessageSize
+	return opts
+}
+
+func (opts Options) mms() int {
 	switch {
-	case mms == 0:
-		mms = 400
-	case mms < 0:
-		mms = 0
+	case opts.MaxMessageSize == 0:
+		return 400
+	case opts.MaxMessageSize < 0:
+		return 0
 	}
-	policy := opts.Policy
-	if policy == 0 {
-		policy = PolicyOpportunistic
-	}
-	args := []string{"-account", opts.Account, "-peer", opts.Peer, "-key", opts.KeyFile,
-		"-mms", strconv.Itoa(mms), "-policy", fmt.Sprintf("0x%x", policy)}
-	if opts.InstanceTag != 0 {
-		args = append(args, "-instag", fmt.Sprintf("%08x", opts.InstanceTag))
-	}
-	if opts.InstagFile != "" && opts.InstanceTag == 0 {
-		args = append(args, "-instag-file", opts.InstagFile)
-	}
-	if opts.FingerprintsFile != "" {
-		args = append(args, "-fingerprints", opts.FingerprintsFile)
-	}
+	return opts.MaxMessageSize
+}
+
+func start(t testing.TB, opts Options, bin string, args ...string) *LibotrPeer {
+	t.Helper()
 	p := &LibotrPeer{t: t, opts: opts, lines: make(chan string, 1024)}
 	p.hcond = sync.NewCond(&p.hmu)
 	p.cmd = exec.Command(bin, args...)
