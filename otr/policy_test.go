@@ -326,3 +326,24 @@ func TestResendAfterErrorAKE(t *testing.T) {
 		t.Fatalf("resent to another key: %+v", mallory.msgs)
 	}
 }
+
+func TestSMPRestartWhileInProgress(t *testing.T) {
+	a, b := newPair(t, PolicyManual, PolicyManual)
+	establish(t, a, b)
+	o, _ := a.c.StartSMP(t0, "", []byte("one"))
+	exchange(t, t0, a, b, o.Wire) // bob waits for his secret
+	o, err := a.c.StartSMP(t0, "again?", []byte("two"))
+	if err != nil || len(o.Wire) != 2 {
+		t.Fatalf("%d lines, %v", len(o.Wire), err)
+	}
+	b.events = nil
+	exchange(t, t0, a, b, o.Wire)
+	if asked, ok := hasEvent[SMPAsked](b.events); !ok || asked.Question != "again?" {
+		t.Fatalf("bob events %#v", b.events)
+	}
+	o, _ = b.c.AnswerSMP(t0, []byte("two"))
+	exchange(t, t0, b, a, o.Wire)
+	if _, ok := hasEvent[SMPSucceeded](a.events); !ok {
+		t.Fatal("restarted SMP did not succeed")
+	}
+}

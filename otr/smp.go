@@ -53,12 +53,19 @@ func (c *Conversation) sendSMP(now time.Time, out *Output, s *session, t smp.TLV
 }
 
 // StartSMP asks the peer to prove it knows secret, optionally showing it a
-// question ("" for none). Any exchange in progress is abandoned.
+// question ("" for none). Any exchange in progress is aborted first.
 func (c *Conversation) StartSMP(now time.Time, question string, secret []byte) (Output, error) {
 	var out Output
 	s, err := c.privateSession()
 	if err != nil {
 		return out, err
+	}
+	if s.smp.st.InExchange() {
+		// Abort the old exchange in a message of its own: libotr looks at
+		// SMP1 before abort within one message and would refuse the SMP1.
+		if err := c.sendSMP(now, &out, s, smp.TLV{Type: smp.TypeAbort}); err != nil {
+			return Output{}, err
+		}
 	}
 	ours := c.cfg.PrivateKey.Public().Fingerprint()
 	x := smpSecret(ours, s.lastFP, s.ssid, secret)
