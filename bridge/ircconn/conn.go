@@ -66,7 +66,8 @@ const (
 
 type cmdMsg struct {
 	cmd    command
-	reason string // QUIT message
+	reason string        // QUIT message
+	ack    chan struct{} // closed once the state reflects the command
 }
 
 // New checks cfg, fills in defaults and returns a Conn that is not yet
@@ -151,7 +152,12 @@ func New(cfg Config) (*Conn, error) {
 
 // Start begins connecting in the background. Calling it again is a no-op.
 func (c *Conn) Start() {
-	c.startOnce.Do(func() { go c.run() })
+	c.startOnce.Do(func() {
+		// Connecting right away, so that a Send just after Start is queued
+		// rather than refused as stopped.
+		c.setState(Connecting, nil, 0)
+		go c.run()
+	})
 }
 
 // Reconnect drops the current connection, if any, and connects again now,
@@ -191,9 +197,17 @@ func (c *Conn) Close() {
 	})
 }
 
+// command hands cmd to the connection loop and waits until the state
+// reflects it (Connecting after Reconnect, Disconnected after Disconnect).
 func (c *Conn) command(cmd cmdMsg) {
+	cmd.ack = make(chan struct{})
 	select {
 	case c.cmds <- cmd:
+	case <-c.loopDone:
+		return
+	}
+	select {
+	case <-cmd.ack:
 	case <-c.loopDone:
 	}
 }
@@ -201,9 +215,18 @@ func (c *Conn) command(cmd cmdMsg) {
 // run is the connection loop: one session at a time, backoff in between.
 func (c *Conn) run() {
 	defer close(c.loopDone)
+	var ack chan struct{} // of the command being carried out
+	acked := func() {
+		if ack != nil {
+			close(ack)
+			ack = nil
+		}
+	}
+	defer acked()
 	attempt := 0
 	for {
 		c.setState(Connecting, nil, 0)
+		acked()
 		s := newSession(c)
 		done := make(chan struct{})
 		go func() {
@@ -214,6 +237,7 @@ func (c *Conn) run() {
 		select {
 		case <-done:
 		case cm = <-c.cmds:
+			ack = cm.ack
 			if cm.cmd == cmdReconnect {
 				s.quitAndClose("Reconnecting", errReconnect)
 			} else {
@@ -247,6 +271,7 @@ func (c *Conn) run() {
 			case <-t.C:
 				continue
 			case cm = <-c.cmds:
+				ack = cm.ack
 				t.Stop()
 			}
 			switch cm.cmd {
@@ -258,25 +283,29 @@ func (c *Conn) run() {
 			}
 			c.stopped(Disconnected, nil)
 		}
+		acked()
 		// Terminal state: wait for Reconnect or Close.
-		if !c.waitRestart() {
+		cm, ok := c.waitRestart()
+		ack = cm.ack
+		if !ok {
+			c.setState(Disconnected, nil, 0)
 			return
 		}
 	}
 }
 
-// waitRestart waits in a terminal state; false means Close.
-func (c *Conn) waitRestart() bool {
+// waitRestart waits in a terminal state for Reconnect (true) or Close (false).
+func (c *Conn) waitRestart() (cmdMsg, bool) {
 	for {
-		switch cm := <-c.cmds; cm.cmd {
+		cm := <-c.cmds
+		switch cm.cmd {
 		case cmdClose:
-			c.setState(Disconnected, nil, 0)
-			return false
+			return cm, false
 		case cmdReconnect:
-			return true
-		case cmdDisconnect:
-			c.setState(Disconnected, nil, 0)
+			return cm, true
 		}
+		c.setState(Disconnected, nil, 0)
+		close(cm.ack)
 	}
 }
 

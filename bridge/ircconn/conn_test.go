@@ -54,6 +54,26 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 	}
 }
 
+func TestSendRightAfterStartIsQueued(t *testing.T) {
+	fn := newFakeNet(t)
+	rec := newRecorder()
+	c, err := New(Config{Nick: "me", Dial: fn.dial, Handler: rec.handle, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Start()
+	ch := sendAsync(c, "bob", Privmsg, "early")
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	if m := fc.expect(t, "PRIVMSG"); m.Params[1] != "early" {
+		t.Fatalf("PRIVMSG %v", m.Params)
+	}
+	if r := waitResult(t, ch); r.err != nil {
+		t.Fatal(r.err)
+	}
+}
+
 func TestSASLPlain(t *testing.T) {
 	fn := newFakeNet(t)
 	_, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "s3cret" })
@@ -161,13 +181,19 @@ func TestNickInUseDuringRegistration(t *testing.T) {
 	if m := fc.expect(t, "NICK"); m.Params[0] != "me__" {
 		t.Fatalf("NICK %v, want me__", m.Params)
 	}
-	fc.welcome(t, "me__")
+	fc.send(":srv.test 001 me__ :Welcome",
+		":srv.test 005 me__ MONITOR=100 :are supported",
+		":srv.test 376 me__ :End of MOTD")
+	fc.expect(t, "USERHOST")
+	if m := fc.expect(t, "MONITOR"); strings.Join(m.Params, " ") != "+ me" {
+		t.Fatalf("MONITOR %v", m.Params)
+	}
 	rec.waitState(t, 2*time.Second, Connected)
 	if c.Nick() != "me__" {
 		t.Errorf("Nick() = %q", c.Nick())
 	}
 	// The holder of our nick leaves: we take it back.
-	fc.send(":me!x@y QUIT :bye")
+	fc.send(":srv.test 731 me__ :me")
 	if m := fc.expect(t, "NICK"); m.Params[0] != "me" {
 		t.Fatalf("NICK %v, want me (reclaim)", m.Params)
 	}

@@ -45,6 +45,7 @@ var quietNumerics = map[string]bool{
 	"001": true, "002": true, "003": true, "004": true, "005": true,
 	"250": true, "251": true, "252": true, "253": true, "254": true, "255": true, "265": true, "266": true,
 	"372": true, "375": true, "376": true, "422": true, "396": true, "302": true,
+	"730": true, "731": true, "732": true, "733": true,
 	"900": true, "901": true, "903": true, "907": true,
 }
 
@@ -421,6 +422,11 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			}
 		}
 		c.mu.Unlock()
+	case "731": // RPL_MONOFFLINE: the nick we want may be free now
+		for _, n := range strings.Split(lastParam(m), ",") {
+			nick, _, _ := strings.Cut(n, "!")
+			s.maybeReclaim(nick)
+		}
 	case "900":
 		// logged in; the account name is not needed
 	case "903":
@@ -543,6 +549,8 @@ func (s *session) becomeReady() {
 	}
 	s.ready = true
 	nick := c.nick
+	want := c.wantNickLocked()
+	watch := s.monitor && c.casemap.Fold(nick) != c.casemap.Fold(want)
 	identify := c.cfg.NickServPassword != "" && !s.saslDone
 	caps := make([]string, 0, len(c.caps))
 	for k := range c.caps {
@@ -551,6 +559,10 @@ func (s *session) becomeReady() {
 	c.mu.Unlock()
 	c.log.Info().Strs("caps", caps).Msg("IRC connection registered")
 	s.send("USERHOST", nick)
+	if watch {
+		// be told when the holder of our nick leaves, to take it back
+		s.send("MONITOR", "+", want)
+	}
 	if identify {
 		s.send("PRIVMSG", c.cfg.NickServNick, "IDENTIFY "+c.cfg.NickServPassword)
 	}
@@ -574,6 +586,8 @@ func (s *session) isupport(m *ircmsg.Message) {
 			c.chantypes = v
 		case "STATUSMSG":
 			c.statusmsg = v
+		case "MONITOR":
+			s.monitor = true
 		}
 	}
 }

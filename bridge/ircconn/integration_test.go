@@ -177,7 +177,7 @@ func mustUser(c *Conn) string {
 
 func TestInspIRCdNickInUse(t *testing.T) {
 	srv := teststack.InspIRCd(t, teststack.IRCOptions{})
-	teststack.DialIRC(t, srv.Addr(), "alice", teststack.IRCClientOptions{})
+	holder := teststack.DialIRC(t, srv.Addr(), "alice", teststack.IRCClientOptions{})
 	c, rec := realConn(t, srv, "alice", nil)
 	ev := rec.waitFor(t, 10*time.Second, "NickRejected", func(e Event) bool { _, ok := e.(NickRejected); return ok }).(NickRejected)
 	if ev.Code != "433" || ev.Wanted != "alice" || ev.Trying != "alice_" {
@@ -186,6 +186,13 @@ func TestInspIRCdNickInUse(t *testing.T) {
 	sc := rec.waitState(t, 10*time.Second, Connected)
 	if sc.Nick != "alice_" || c.Nick() != "alice_" {
 		t.Errorf("connected as %q / %q", sc.Nick, c.Nick())
+	}
+	// When the holder leaves, MONITOR tells us and we take the nick back.
+	time.Sleep(200 * time.Millisecond)
+	holder.Quit("bye")
+	nc := rec.waitFor(t, 10*time.Second, "own nick change", func(e Event) bool { n, ok := e.(NickChanged); return ok && n.Self }).(NickChanged)
+	if nc.Old != "alice_" || nc.New != "alice" || c.Nick() != "alice" {
+		t.Errorf("NickChanged %+v, Nick %q", nc, c.Nick())
 	}
 }
 

@@ -44,6 +44,7 @@ type session struct {
 	capReqd    bool
 	saslDone   bool
 	nickTries  int
+	monitor    bool // ISUPPORT MONITOR
 	ctcpBucket *bucket
 }
 
