@@ -6,6 +6,7 @@ package otr_test
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -654,5 +655,82 @@ func TestLibotrTwoInstances(t *testing.T) {
 		if !per[1-speaker].Has("msg", "RCVDMSG_FOR_OTHER_INSTANCE") {
 			t.Errorf("the other instance did not see a message for its sibling:\n%s", per[1-speaker])
 		}
+	}
+}
+
+// TestLibotrSimultaneousStart: both sides ask at once, so both send a D-H
+// Commit and each receives the other's while waiting for a D-H Key — the
+// commit collision. Who wins depends on the random hashed g^x values, so
+// each version is tried several times to meet both outcomes.
+//
+// libotr 4.1.1 decides differently from the spec in its master context
+// (all of v2): it always yields (auth.c: "!is_master && memcmp(...) > 0"),
+// answers our commit with a D-H Key and ignores D-H Keys from then on. If
+// we yield too (our hash is the lower one), both wait for a Reveal
+// Signature forever unless we answer libotr's D-H Key to our own, abandoned
+// commit.
+func TestLibotrSimultaneousStart(t *testing.T) {
+	for _, version := range []int{3, 2} {
+		t.Run("v"+string(rune('0'+version)), func(t *testing.T) {
+			for attempt := range 6 {
+				opts := otrtest.Options{}
+				if version == 2 {
+					opts.Policy = otrtest.PolicyAllowV2
+				}
+				cfg := defaultOurConfig()
+				cfg.Seed = fmt.Sprintf("collision %d", attempt)
+				l := newLink(t, cfg, opts)
+				ours, err := l.us.call("start")
+				if err != nil {
+					t.Fatal(err)
+				}
+				theirs := l.lib.QueryBare()
+				var x exchange
+				x.addOurs(ours, nil)
+				x.lib.Lines = append(x.lib.Lines, theirs.Lines...)
+				l.pump(&x, ours.Wire, theirs.Wire())
+				commits, keys := 0, 0
+				for _, w := range append(append([]string{}, x.toLib...), x.fromLb...) {
+					switch typ, _ := messageType(t, w); typ {
+					case "D-H Commit":
+						commits++
+					case "D-H Key":
+						keys++
+					}
+				}
+				if commits < 2 {
+					t.Errorf("attempt %d: no collision happened (%d commits)", attempt, commits)
+				}
+				if _, ok := ourEvent[otr.GoneSecure](x); !ok && keys == 2 {
+					t.Fatalf("attempt %d: AKE deadlocked: both sides answered the other's commit with a D-H Key "+
+						"(libotr's v2/master context always yields a collision; we yielded too and then ignored "+
+						"libotr's D-H Key to our own commit):\n%s", attempt, x)
+				}
+				checkSecure(t, l, x, version)
+				ourSend(t, l, "after the collision")
+				libSend(t, l, "after the collision too")
+			}
+		})
+	}
+}
+
+// TestLibotrHeldByLibotr: libotr under its "always" policy holds the first
+// message, asks for OTR, and sends the message encrypted once private.
+func TestLibotrHeldByLibotr(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{Policy: otrtest.PolicyAlways})
+	x := l.libDo(l.lib.Send("held by libotr"))
+	if !x.lib.Has("msg", "ENCRYPTION_REQUIRED") {
+		t.Fatalf("libotr did not hold the message:\n%s", x)
+	}
+	checkSecure(t, l, x, 3)
+	var got []string
+	for _, m := range x.us.Messages {
+		if !m.Encrypted {
+			t.Errorf("plaintext delivered: %q", m.Text)
+		}
+		got = append(got, m.Text)
+	}
+	if len(got) != 1 || !strings.HasSuffix(got[0], "held by libotr") {
+		t.Fatalf("held message arrived as %q:\n%s", got, x)
 	}
 }
