@@ -14,7 +14,6 @@ import (
 // except the immutable first group are guarded by Conn.mu.
 type outMsg struct {
 	target string
-	folded string
 	kind   Kind
 	raw    bool // lines are complete protocol lines; no confirmation
 	lines  []string
@@ -40,7 +39,8 @@ type sendResult struct {
 // lineRef is one written line waiting for the server's confirmation.
 type lineRef struct {
 	msg      *outMsg
-	label    string
+	label    string // labeled-response mode
+	key      string // echo mode: casefolded target, folded when written
 	resolved bool
 }
 
@@ -70,7 +70,6 @@ func (c *Conn) Send(ctx context.Context, target string, kind Kind, lines []strin
 	}
 	m := &outMsg{
 		target: target,
-		folded: c.Casefold(target),
 		kind:   kind,
 		lines:  append([]string(nil), lines...),
 		done:   make(chan sendResult, 1),
@@ -247,7 +246,8 @@ func (s *session) buildLineLocked(m *outMsg, i int) ([]byte, error) {
 			tags = map[string]string{"label": ref.label}
 			s.labels[ref.label] = ref
 		} else {
-			s.echoQ[m.folded] = append(s.echoQ[m.folded], ref)
+			ref.key = c.casemap.Fold(m.target)
+			s.echoQ[ref.key] = append(s.echoQ[ref.key], ref)
 		}
 		m.refs = append(m.refs, ref)
 	}
@@ -323,10 +323,10 @@ func (s *session) dropRefsLocked(m *outMsg) {
 			delete(s.labels, ref.label)
 			continue
 		}
-		q := s.echoQ[m.folded]
+		q := s.echoQ[ref.key]
 		for i, r := range q {
 			if r == ref {
-				s.echoQ[m.folded] = append(q[:i:i], q[i+1:]...)
+				s.echoQ[ref.key] = append(q[:i:i], q[i+1:]...)
 				break
 			}
 		}

@@ -246,12 +246,13 @@ func (s *session) isReady() bool {
 	return s.ready
 }
 
-func (s *session) write(b []byte) error {
+func (s *session) write(b []byte) (int, error) {
 	s.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if _, err := s.nc.Write(b); err != nil {
-		return fmt.Errorf("write: %w", err)
+	n, err := s.nc.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("write: %w", err)
 	}
-	return nil
+	return n, nil
 }
 
 // writer is the only goroutine that writes to the socket: protocol lines
@@ -291,7 +292,7 @@ func (s *session) writer() {
 
 func (s *session) writePrio(b *bucket, p prioLine) bool {
 	b.force(time.Now())
-	if err := s.write(p.line); err != nil {
+	if _, err := s.write(p.line); err != nil {
 		s.close(err)
 		return false
 	}
@@ -344,7 +345,16 @@ func (s *session) writeMsg(b *bucket, m *outMsg) bool {
 		}
 		m.written++
 		c.mu.Unlock()
-		if err := s.write(line); err != nil {
+		if n, err := s.write(line); err != nil {
+			if i == 0 && n == 0 {
+				// Nothing of this message reached the wire: it can go
+				// out on the next connection instead of failing.
+				c.mu.Lock()
+				s.dropRefsLocked(m)
+				m.refs, m.written = nil, 0
+				c.mu.Unlock()
+				c.unstart(m)
+			}
 			s.close(err)
 			return false
 		}
