@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -44,8 +45,9 @@ type IRCClient struct {
 	log    zerolog.Logger
 
 	connOnce sync.Once
-	conn     ircConn
 	connErr  error
+	// conn is set once by getConn; read it with connection().
+	conn atomic.Pointer[ircConn]
 
 	mu sync.Mutex
 	// aliases maps a casemapped current nick to the peer ID it belongs to
@@ -114,9 +116,21 @@ func (c *IRCClient) getConn() (ircConn, error) {
 			c.connErr = fmt.Errorf("network %q is no longer configured on this bridge", c.meta.Network)
 			return
 		}
-		c.conn, c.connErr = c.ic.newConn(c)
+		var conn ircConn
+		conn, c.connErr = c.ic.newConn(c)
+		if c.connErr == nil {
+			c.conn.Store(&conn)
+		}
 	})
-	return c.conn, c.connErr
+	return c.connection(), c.connErr
+}
+
+// connection returns the IRC connection, or nil before Connect.
+func (c *IRCClient) connection() ircConn {
+	if p := c.conn.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // dialIRC builds the real ircconn connection from the config and login.
@@ -208,8 +222,8 @@ func (c *IRCClient) sendDisconnectedByUser() {
 }
 
 func (c *IRCClient) Disconnect() {
-	if c.conn != nil {
-		c.conn.Close()
+	if conn := c.connection(); conn != nil {
+		conn.Close()
 	}
 }
 
@@ -218,7 +232,7 @@ func (c *IRCClient) Disconnect() {
 // delivered after the reconnect or fail with an explanation, which is
 // better than bridgev2's generic "not logged in".
 func (c *IRCClient) IsLoggedIn() bool {
-	return c.conn != nil
+	return c.connection() != nil
 }
 
 // LogoutRemote closes the connection; IRC has no session to invalidate.
@@ -232,8 +246,8 @@ func (c *IRCClient) IsThisUser(ctx context.Context, uid networkid.UserID) bool {
 }
 
 func (c *IRCClient) ownNick() string {
-	if c.conn != nil {
-		if n := c.conn.Nick(); n != "" {
+	if conn := c.connection(); conn != nil {
+		if n := conn.Nick(); n != "" {
 			return n
 		}
 	}
@@ -243,8 +257,8 @@ func (c *IRCClient) ownNick() string {
 // fold casemaps a nick with the server's CASEMAPPING (RFC 1459 before the
 // server told us).
 func (c *IRCClient) fold(nick string) string {
-	if c.conn != nil {
-		return c.conn.Casefold(nick)
+	if conn := c.connection(); conn != nil {
+		return conn.Casefold(nick)
 	}
 	return ircconn.RFC1459.Fold(nick)
 }
@@ -287,6 +301,13 @@ const maxNickReuse = 20
 // keeps its original ID; a nick taken over by someone else after its first
 // owner renamed gets the next free suffix.
 func (c *IRCClient) peerID(ctx context.Context, nick string) (networkid.UserID, error) {
+	return c.lookupPeerID(ctx, nick, true)
+}
+
+// lookupPeerID resolves a nick; with remember false it does not cache the
+// result (used for events about nicks that may never get a portal, so the
+// cache does not grow with every nick seen in a channel).
+func (c *IRCClient) lookupPeerID(ctx context.Context, nick string, remember bool) (networkid.UserID, error) {
 	folded := c.fold(nick)
 	c.mu.Lock()
 	uid, ok := c.aliases[folded]
@@ -305,9 +326,11 @@ func (c *IRCClient) peerID(ctx context.Context, nick string) (networkid.UserID, 
 				continue // that portal's peer now has another nick
 			}
 		}
-		c.mu.Lock()
-		c.aliases[folded] = uid
-		c.mu.Unlock()
+		if remember {
+			c.mu.Lock()
+			c.aliases[folded] = uid
+			c.mu.Unlock()
+		}
 		return uid, nil
 	}
 	return "", fmt.Errorf("nick %s has been used by more than %d different peers", nick, maxNickReuse)
@@ -321,10 +344,10 @@ func (c *IRCClient) peerRenamed(oldNick, newNick string, uid networkid.UserID) {
 	c.aliases[c.fold(newNick)] = uid
 }
 
-// knownPeerID returns the peer ID of a nick only if a portal already exists
-// (used for notices that must not create rooms).
+// existingPortal returns the DM portal room of a nick only if it already
+// exists (for notices, which must not create rooms).
 func (c *IRCClient) existingPortal(ctx context.Context, nick string) (*bridgev2.Portal, networkid.UserID) {
-	uid, err := c.peerID(ctx, nick)
+	uid, err := c.lookupPeerID(ctx, nick, false)
 	if err != nil {
 		return nil, ""
 	}
@@ -338,8 +361,8 @@ func (c *IRCClient) existingPortal(ctx context.Context, nick string) (*bridgev2.
 // lineBudget is the number of text bytes that fit in one line to target.
 func (c *IRCClient) lineBudget(target string, kind ircconn.Kind) int {
 	budget := 0
-	if c.conn != nil {
-		budget = c.conn.LineBudget(target, kind)
+	if conn := c.connection(); conn != nil {
+		budget = conn.LineBudget(target, kind)
 	}
 	if budget <= 0 {
 		// Not connected yet: assume the worst-case prefix of a 63-byte host.
@@ -392,3 +415,10 @@ func (p *peerLink) Notice(ctx context.Context, text string) {
 }
 
 var errUserDisconnected = errors.New("you disconnected from this network with `disconnect`; use `reconnect` first")
+
+// forgetNick drops a cached nick (its owner renamed and has no portal).
+func (c *IRCClient) forgetNick(nick string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.aliases, c.fold(nick))
+}

@@ -255,18 +255,19 @@ func fnStatus(ce *commands.Event) {
 		if !ok {
 			continue
 		}
+		conn := c.connection()
 		state := "not started"
-		if c.conn != nil {
-			state = c.conn.State().String()
+		if conn != nil {
+			state = conn.State().String()
 		}
 		if c.meta.Disconnected {
 			state = "disconnected by you (use `reconnect`)"
 		}
 		fmt.Fprintf(&b, "* `%s` (%s): nick %s, %s", c.meta.Network, c.networkName(), c.ownNick(), state)
-		if c.conn != nil && c.conn.State() == ircconn.Connected {
+		if conn != nil && conn.State() == ircconn.Connected {
 			var caps []string
 			for _, name := range []string{"sasl", "echo-message", "labeled-response", "server-time", "message-tags"} {
-				if c.conn.HasCap(name) {
+				if conn.HasCap(name) {
 					caps = append(caps, name)
 				}
 			}

@@ -255,13 +255,11 @@ func (c *IRCClient) handleNick(ctx context.Context, e ircconn.NickChanged) {
 		return
 	}
 	portal, uid := c.existingPortal(ctx, e.Old)
-	if uid == "" {
+	if portal == nil {
+		c.forgetNick(e.Old)
 		return
 	}
 	c.peerRenamed(e.Old, e.New, uid)
-	if portal == nil {
-		return
-	}
 	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
 		meta.Nick = e.New
 		if err := portal.Save(ctx); err != nil {
