@@ -152,6 +152,12 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 // goneSecure records the fingerprint and explains the new session.
 func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure, notice func(string)) {
 	nick := p.link.Nick()
+	// An IRC nick is one client at a time: the instance that just went
+	// secure is the live one, even if a stale session with an older
+	// (perhaps trusted) instance is still open. Send there.
+	if err := p.conv.SelectInstance(ev.Instance); err != nil {
+		p.f.log.Err(err).Msg("Selecting the new OTR instance")
+	}
 	p.setRecovering(false)
 	p.warnedPlain, p.noticedSentPT = false, false
 	if ev.Refreshed {

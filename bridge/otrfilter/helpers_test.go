@@ -311,3 +311,5 @@ func (p *pair) secure(t testing.TB) {
 func send(f *Filter, l bridge.PeerLink, kind ircconn.Kind, text string) error {
 	return f.Send(context.Background(), l, bridge.OutgoingText{Kind: kind, Lines: strings.Split(text, "\n")})
 }
+
+type ioReader = io.Reader

@@ -1,0 +1,312 @@
+package otrfilter
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/db"
+	"github.com/otrbridge/otrbridge/otr"
+)
+
+func trustOf(t *testing.T, d *db.Database, user, peer string, fp otr.Fingerprint) db.Trust {
+	t.Helper()
+	r, err := d.Fingerprints.Get(context.Background(), id.UserID(user), "net", peer, fp[:])
+	if err != nil || r == nil {
+		t.Fatalf("fingerprint record: %v, %v", r, err)
+	}
+	return r.Trust
+}
+
+func TestSMPBothDirections(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.secure(t)
+	bobFP := loadKey(t, "libotr-bob.key").Public().Fingerprint()
+	aliceFP := loadKey(t, "otrbridge.key").Public().Fingerprint()
+
+	// Alice asks without a question; bob answers.
+	if _, err := p.a.Command(ctx, p.la, "auth", []string{"correct", "horse"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob is asked", func() bool { return p.lb.hasNotice("wants to verify your identity") })
+	if _, err := p.b.Command(ctx, p.lb, "auth", []string{"correct", "horse"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice verified bob", func() bool { return p.la.state() == StatePrivateVerified })
+	waitFor(t, "bob verified alice", func() bool { return p.lb.state() == StatePrivateVerified })
+	if got := trustOf(t, p.da, "@alice:example.org", "net.bob", bobFP); got != db.TrustSMP {
+		t.Errorf("alice's trust in bob = %s", got)
+	}
+	if !p.la.hasNotice("Verification with bob succeeded") {
+		t.Error("no success notice")
+	}
+	for _, l := range []*fakeLink{p.la, p.lb} {
+		if l.wireContains("horse") {
+			t.Fatal("secret on the wire")
+		}
+		_, _, n, _ := l.snapshot()
+		for _, s := range n {
+			if strings.Contains(s, "horse") {
+				t.Fatal("secret in a notice")
+			}
+		}
+	}
+
+	// Bob asks alice a question; only the asker gains trust (libotr).
+	if _, err := p.b.Command(ctx, p.lb, "distrust", nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.lb.state() != StatePrivateUnverified {
+		t.Fatalf("distrust did not change the state: %v", p.lb.state())
+	}
+	if _, err := p.b.Command(ctx, p.lb, "authq", []string{"Where", "did", "we", "meet?", "in", "Berlin"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice sees the question", func() bool { return p.la.hasNotice(`asks: "Where did we meet?"`) })
+	if _, err := p.a.Command(ctx, p.la, "auth", []string{"in", "Berlin"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob verified alice by question", func() bool {
+		return p.lb.state() == StatePrivateVerified && p.la.hasNotice("bob verified you successfully")
+	})
+	if got := trustOf(t, p.db, "@bob:example.org", "net.alice", aliceFP); got != db.TrustSMP {
+		t.Errorf("bob's trust in alice = %s", got)
+	}
+
+	// A wrong secret fails and stores nothing.
+	if _, err := p.b.Command(ctx, p.lb, "distrust", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.b.Command(ctx, p.lb, "smp", []string{"one"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice is asked again", func() bool {
+		_, _, n, _ := p.la.snapshot()
+		c := 0
+		for _, s := range n {
+			if strings.Contains(s, "wants to verify your identity with a shared secret") {
+				c++
+			}
+		}
+		return c == 1 // the first request had a question
+	})
+	if _, err := p.a.Command(ctx, p.la, "auth", []string{"two"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "failure on bob's side", func() bool { return p.lb.hasNotice("Verification with alice FAILED") })
+	if got := trustOf(t, p.db, "@bob:example.org", "net.alice", aliceFP); got != db.TrustNone {
+		t.Errorf("trust after a failed SMP = %s", got)
+	}
+}
+
+func TestNewFingerprintWarning(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.secure(t)
+	if _, err := p.a.Command(ctx, p.la, "trust", nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.la.state() != StatePrivateVerified {
+		t.Fatalf("state after trust = %v", p.la.state())
+	}
+	// Bob comes back with another key (a new filter with a new identity).
+	p.b.Close()
+	newBob, cb := newFilter(t, newDB(t), "@bob:example.org", filterOpts{policy: "opportunistic", keys: []string{"libotr-alice.key"}})
+	p.b, p.cb = newBob, cb
+	p.lb = newLink("net", "alice")
+	p.connect()
+	if _, err := p.b.Command(ctx, p.lb, "init", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "loud warning", func() bool { return p.la.hasNotice("WARNING: bob is using a NEW OTR key") })
+	waitFor(t, "new session unverified", func() bool { return p.la.state() == StatePrivateUnverified })
+	if !p.la.hasNotice("(verified)") || !p.la.hasNotice("Trust does NOT carry over") {
+		t.Errorf("warning lacks the old verified key or advice: %q", p.la.notices)
+	}
+	fps, _ := p.da.Fingerprints.List(ctx, "@alice:example.org", "net", "net.bob")
+	if len(fps) != 2 {
+		t.Fatalf("trust store has %d fingerprints", len(fps))
+	}
+	for _, f := range fps {
+		old := otr.Fingerprint(f.Fingerprint) == loadKey(t, "libotr-bob.key").Public().Fingerprint()
+		if old != f.Trust.Trusted() {
+			t.Errorf("fingerprint %x trust %s", f.Fingerprint, f.Trust)
+		}
+	}
+}
+
+func TestNickChangeKeepsSession(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.secure(t)
+	p.la.setNick("bobby")
+	p.a.PeerRenamed(ctx, p.la, "bob")
+	if !p.la.hasNotice("continues with bobby") {
+		t.Error("no rename notice")
+	}
+	if err := send(p.a, p.la, ircconn.Privmsg, "still private"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob gets it", func() bool { return contains(p.lb.deliveredTexts(), "still private") })
+	if p.la.wireContains("still private") || p.la.state() != StatePrivateUnverified {
+		t.Fatal("session lost on rename")
+	}
+	// A refresh records the new nick with the same fingerprint.
+	if _, err := p.a.Command(ctx, p.la, "refresh", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "refreshed", func() bool { return p.la.hasNotice("refreshed") })
+	fps, _ := p.da.Fingerprints.List(ctx, "@alice:example.org", "net", "net.bob")
+	if len(fps) != 1 || strings.Join(fps[0].Nicks, ",") != "bob,bobby" {
+		t.Fatalf("fingerprints %+v", fps)
+	}
+}
+
+func TestRestartNoticeAndRecovery(t *testing.T) {
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.secure(t)
+	// The bridge (alice's side) restarts: same database, no session.
+	p.a.Close()
+	a2, ca := newFilter(t, p.da, "@alice:example.org", filterOpts{policy: "opportunistic"})
+	p.a, p.ca = a2, ca
+	p.la = newLink("net", "bob")
+	p.connect()
+	// Bob still thinks the conversation is private and writes.
+	if err := send(p.b, p.lb, ircconn.Privmsg, "are you there"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart notice", func() bool { return p.la.hasNotice("The bridge restarted") })
+	waitFor(t, "unreadable notice", func() bool { return p.la.hasNotice("cannot read") })
+	if contains(p.la.deliveredTexts(), "are you there") {
+		t.Fatal("undecryptable message delivered")
+	}
+	// Alice writes: held (fail closed) until a new AKE is done, then encrypted.
+	done := make(chan error, 1)
+	go func() { done <- send(p.a, p.la, ircconn.Privmsg, "after restart") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("message after restart never sent")
+	}
+	waitFor(t, "bob gets it", func() bool { return contains(p.lb.deliveredTexts(), "after restart") })
+	if p.la.wireContains("after restart") {
+		t.Fatal("plaintext after restart")
+	}
+	// The notice is given once.
+	_, _, n, _ := p.la.snapshot()
+	c := 0
+	for _, s := range n {
+		if strings.Contains(s, "The bridge restarted") {
+			c++
+		}
+	}
+	if c != 1 {
+		t.Fatalf("%d restart notices", c)
+	}
+}
+
+func TestStormRateLimited(t *testing.T) {
+	d := newDB(t)
+	f, clock := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
+	l := newLink("net", "mallory")
+	for i := 0; i < 100; i++ {
+		f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: you are not private"})
+	}
+	waitFor(t, "replies", func() bool { w, _, _, _ := l.snapshot(); return len(w) >= 10 })
+	time.Sleep(50 * time.Millisecond)
+	w, _, _, _ := l.snapshot()
+	if len(w) != 10 {
+		t.Fatalf("%d automatic replies to 100 errors, want the burst of 10", len(w))
+	}
+	if !l.hasNotice("keeps asking for replies") {
+		t.Error("no rate-limit notice")
+	}
+	clock.Advance(60 * time.Second) // refills 10 tokens
+	for i := 0; i < 100; i++ {
+		f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: again"})
+	}
+	waitFor(t, "more replies", func() bool { w, _, _, _ := l.snapshot(); return len(w) >= 20 })
+	time.Sleep(50 * time.Millisecond)
+	if w, _, _, _ := l.snapshot(); len(w) != 20 {
+		t.Fatalf("%d replies after a minute", len(w))
+	}
+}
+
+func TestServicesNeverGetOTR(t *testing.T) {
+	d := newDB(t)
+	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{policy: "always", keys: []string{"otrbridge.key"}})
+	l := newLink("net", "NickServ")
+	if err := send(f, l, ircconn.Privmsg, "IDENTIFY hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	w, _, _, _ := l.snapshot()
+	if len(w) != 1 || w[0] != "IDENTIFY hunter2" {
+		t.Fatalf("service got %q", w)
+	}
+	f.Receive(context.Background(), l, bridge.IncomingText{Text: "?OTRv23?"})
+	f.Receive(context.Background(), l, bridge.IncomingText{Text: "You are now identified." + whitespaceTagBase + "  \t\t  \t\t"})
+	if got := l.deliveredTexts(); len(got) != 1 || got[0] != "You are now identified." {
+		t.Fatalf("delivered %q", got)
+	}
+	if _, err := f.Command(context.Background(), l, "init", nil); err == nil || !strings.Contains(err.Error(), "service") {
+		t.Fatalf("init to a service: %v", err)
+	}
+	if w, _, _, _ := l.snapshot(); len(w) != 1 {
+		t.Fatalf("wire after init: %q", w)
+	}
+}
+
+func TestKeyGeneratedInBackground(t *testing.T) {
+	d := newDB(t)
+	release := make(chan struct{})
+	gen := func(r ioReader) (*otr.PrivateKey, error) {
+		<-release
+		return loadKey(t, "otrbridge.key"), nil
+	}
+	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", gen: gen})
+	l := newLink("net", "bob")
+	// Receive must not block while the key is generated.
+	done := make(chan struct{})
+	go func() {
+		f.Receive(context.Background(), l, bridge.IncomingText{Text: "early bird"})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Receive blocked on key generation")
+	}
+	if len(l.deliveredTexts()) != 0 {
+		t.Fatal("delivered before the key existed")
+	}
+	close(release)
+	waitFor(t, "delivery after key generation", func() bool { return contains(l.deliveredTexts(), "early bird") })
+	ident, err := d.Identity.Get(context.Background(), "@alice:example.org", "net")
+	if err != nil || ident == nil || ident.InstanceTag < 0x100 {
+		t.Fatalf("identity not stored: %+v %v", ident, err)
+	}
+	if strings.Contains(string(ident.SealedKey), "otr") {
+		t.Fatal("key not sealed")
+	}
+	// A new filter on the same database loads the same key and tag.
+	f2, _ := newFilter(t, d, "@alice:example.org", filterOpts{gen: func(ioReader) (*otr.PrivateKey, error) {
+		t.Error("generated a key although one is stored")
+		return nil, nil
+	}})
+	reply, err := f2.ControlCommand(context.Background(), "fingerprint", nil)
+	if err != nil || !strings.Contains(reply, loadKey(t, "otrbridge.key").Public().Fingerprint().String()) {
+		t.Fatalf("fingerprint: %q %v", reply, err)
+	}
+	if id := f2.identity(); id.tag != otr.InstanceTag(ident.InstanceTag) {
+		t.Fatalf("instance tag %v, stored %x", id.tag, ident.InstanceTag)
+	}
+}
