@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -160,14 +161,11 @@ type tlv struct {
 // message from its TLVs. A truncated TLV ends the list (libotr does the
 // same), so a peer's garbage never hides the message.
 func splitPlaintext(b []byte) (text []byte, tlvs []tlv) {
-	i := 0
-	for i < len(b) && b[i] != 0 {
-		i++
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return b, nil
 	}
 	text = b[:i]
-	if i == len(b) {
-		return text, nil
-	}
 	r := wire.NewReader(b[i+1:])
 	for r.Len() >= 4 {
 		t := r.Short()
