@@ -734,3 +734,125 @@ func TestLibotrHeldByLibotr(t *testing.T) {
 		t.Fatalf("held message arrived as %q:\n%s", got, x)
 	}
 }
+
+// TestLibotrLinesSplitByIRC: libotr without OTR fragmentation, and every
+// line it sends cut into 400-byte PRIVMSGs the way irssi, weechat and ZNC
+// split over-long lines. We must join the raw "?OTR:" pieces.
+func TestLibotrLinesSplitByIRC(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{MaxMessageSize: -1})
+	split := func(lines []string) []string {
+		var out []string
+		for _, line := range lines {
+			for len(line) > 400 {
+				out = append(out, line[:400])
+				line = line[400:]
+			}
+			out = append(out, line)
+		}
+		return out
+	}
+	// Deliver libotr's lines split; ours go unchanged.
+	var x exchange
+	q := l.lib.QueryBare()
+	toUs := split(q.Wire())
+	for round := 0; len(toUs) > 0; round++ {
+		if round > 10 {
+			t.Fatalf("did not settle:\n%s", x)
+		}
+		var toLib []string
+		for _, line := range toUs {
+			out, err := l.us.call("recv " + otrtest.Escape(line))
+			x.addOurs(out, err)
+			toLib = append(toLib, out.Wire...)
+		}
+		r := l.lib.Recv(toLib...)
+		x.lib.Lines = append(x.lib.Lines, r.Lines...)
+		toUs = split(r.Wire())
+	}
+	for _, e := range x.errs {
+		t.Errorf("error on a split line: %v", e)
+	}
+	checkSecure(t, l, x, 3)
+	text := strings.Repeat("split by the IRC client ", 60)
+	r := l.lib.Send(text)
+	if len(r.Wire()) != 1 {
+		t.Fatalf("libotr fragmented despite max size 0")
+	}
+	var got []string
+	for _, line := range split(r.Wire()) {
+		out, err := l.us.call("recv " + otrtest.Escape(line))
+		if err != nil {
+			t.Fatalf("split data line: %v", err)
+		}
+		for _, m := range out.Messages {
+			got = append(got, m.Text)
+		}
+	}
+	if len(got) != 1 || got[0] != text {
+		t.Fatalf("split data message delivered as %d messages", len(got))
+	}
+}
+
+// TestLibotrRefresh: a new AKE over a running session, started by either
+// side, gives fresh keys (new SSID) and the conversation goes on.
+func TestLibotrRefresh(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	ourSend(t, l, "before")
+	first := l.us.conv.Info().SSID
+	for _, how := range []string{ourQuery, libQueryBare} {
+		var x exchange
+		if how == ourQuery {
+			x = l.do("start")
+		} else {
+			x = l.libDo(l.lib.QueryBare())
+		}
+		gs, ok := ourEvent[otr.GoneSecure](x)
+		if !ok || !gs.Refreshed {
+			t.Fatalf("%s: no refreshed session (%+v):\n%s", how, gs, x)
+		}
+		if !x.lib.Has("still_secure", "") && !x.lib.Has("gone_secure", "") {
+			t.Fatalf("%s: libotr saw no new AKE:\n%s", how, x)
+		}
+		if info := l.us.conv.Info(); info.SSID == first || hexs(string(info.SSID[:])) != l.lib.Info().SSID {
+			t.Errorf("%s: SSID %x after refresh (was %x, libotr %s)", how, info.SSID, first, l.lib.Info().SSID)
+		}
+		ourSend(t, l, "after refresh")
+		libSend(t, l, "after refresh too")
+	}
+}
+
+// TestLibotrV2Restart: without instance tags, a restarted libotr gets data
+// it cannot read and stays silent (message.c: "could just be a message
+// intended for another v2 instance"); its user's new query recovers.
+func TestLibotrV2Restart(t *testing.T) {
+	v2 := otrtest.Options{Policy: otrtest.PolicyAllowV2 | otrtest.PolicyWhitespaceStart | otrtest.PolicyErrorStart}
+	l := newLink(t, defaultOurConfig(), v2)
+	establish(t, l, ourQuery, 2)
+	l.lib.Close()
+	l.lib = otrtest.StartLibotr(t, v2)
+	x := l.do("send " + hexs("lost in the restart"))
+	if len(x.lib.Messages()) != 0 || !x.lib.Has("msg", "RCVDMSG_NOT_IN_PRIVATE") {
+		t.Fatalf("restarted libotr did not drop our message:\n%s", x)
+	}
+	establish(t, l, libQuery, 2)
+	ourSend(t, l, "recovered")
+	libSend(t, l, "recovered too")
+}
+
+// TestLibotrIgnoreUnreadable: after we lost our session, libotr's
+// disconnect (flagged IGNORE_UNREADABLE) must not make us send an error.
+func TestLibotrIgnoreUnreadable(t *testing.T) {
+	cfg := defaultOurConfig()
+	l := newLink(t, cfg, otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	cfg.Seed = "restarted"
+	l.us = newOurs(t, cfg)
+	r := l.lib.End()
+	for _, line := range r.Wire() {
+		out, _ := l.us.call("recv " + otrtest.Escape(line))
+		if len(out.Wire) != 0 || len(out.Messages) != 0 {
+			t.Fatalf("reaction to an unreadable IGNORE_UNREADABLE message: %+v", out)
+		}
+	}
+}
