@@ -173,6 +173,35 @@ func TestGoldenWireSizes(t *testing.T) {
 				}
 			}
 			t.Logf("sizes v%d: ours %v, libotr %v", version, ourSizes, libSizes)
+
+			// Steady state: after speaker changes every data message
+			// reveals one old MAC key. CHECKLIST: 20 B → 398, 100 B → 506,
+			// 1000 B → 1706 characters (v3), i.e. 1, 2 and 5 fragments at 400.
+			for range 2 {
+				ourSend(t, l, "warm")
+				libSend(t, l, "up")
+			}
+			for _, c := range []struct{ n, size, frags int }{{20, 398, 1}, {100, 506, 2}, {1000, 1706, 5}} {
+				text := strings.Repeat("x", c.n)
+				o := ourSend(t, l, text).toLib[0]
+				lb := libSend(t, l, text).fromLb[0]
+				if fullSize(t, o) != fullSize(t, lb) {
+					t.Errorf("%d-byte data message: ours %d bytes, libotr's %d", c.n, len(o), len(lb))
+				}
+				if version == 3 && fullSize(t, o) == len(decode(t, o)) && len(o) != c.size {
+					t.Errorf("%d-byte data message: ours %d bytes, libotr's table says %d", c.n, len(o), c.size)
+				}
+				if version == 3 {
+					// The same message cut at 400 like libotr does.
+					n := 1
+					if len(o) > 400 {
+						n = (len(o)-1)/(400-37) + 1
+					}
+					if n != c.frags {
+						t.Errorf("%d-byte message would need %d fragments, table says %d", c.n, n, c.frags)
+					}
+				}
+			}
 		})
 	}
 }
