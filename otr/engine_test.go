@@ -2,6 +2,7 @@ package otr
 
 import (
 	"bytes"
+	"errors"
 	"encoding/hex"
 	"math/big"
 	"strings"
@@ -225,5 +226,36 @@ func TestTamperedDataRejected(t *testing.T) {
 	// The real one still works afterwards.
 	if r, err := b.c.Receive(t0, o.Wire[0]); err != nil || len(r.Messages) != 1 || !bytes.Equal([]byte(r.Messages[0].Text), []byte("secret")) {
 		t.Fatal("original rejected after tampered copy", err)
+	}
+}
+
+// TestKeyRotation checks key ids move on with each speaker change and that
+// a message under keys two rotations old can no longer be read.
+func TestKeyRotation(t *testing.T) {
+	a, b := newPair(t, PolicyManual, PolicyManual)
+	establish(t, a, b)
+	late, _ := a.c.Send(t0, "delayed")
+	d0 := decodeData(t, late.Wire[0])
+	for i := 0; i < 3; i++ {
+		send(t, t0, b, a, "ping")
+		send(t, t0, a, b, "pong")
+	}
+	o, _ := a.c.Send(t0, "now")
+	d1 := decodeData(t, o.Wire[0])
+	// The delayed message never announced Alice's second key to Bob, so
+	// her ids lag one round behind his: 1/1 then 3/4 after three rounds.
+	if d0.senderKeyID != 1 || d0.recvKeyID != 1 || d1.senderKeyID != 3 || d1.recvKeyID != 4 {
+		t.Fatalf("key ids %d/%d -> %d/%d", d0.senderKeyID, d0.recvKeyID, d1.senderKeyID, d1.recvKeyID)
+	}
+	if r, err := b.c.Receive(t0, late.Wire[0]); !errors.Is(err, ErrUnreadable) || len(r.Messages) != 0 {
+		t.Fatalf("old-key message: %+v %v", r, err)
+	}
+	if r, err := b.c.Receive(t0, o.Wire[0]); err != nil || len(r.Messages) != 1 {
+		t.Fatal(err)
+	}
+	// Only two of our keys and two of theirs are ever kept.
+	s := a.c.best()
+	if s.keys[0][0] != nil && s.ourKeys[0] == nil {
+		t.Fatal("session keys without our key")
 	}
 }
