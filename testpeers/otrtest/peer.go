@@ -50,7 +50,9 @@ type Options struct {
 	MaxMessageSize   int    // 0 → 400; negative → never fragment
 	Policy           uint32 // 0 → libotr's default (PolicyOpportunistic)
 	// OnWire, if set, gets every line libotr puts on the wire as soon as
-	// it is produced, e.g. to forward it to an IRC connection.
+	// it is produced, e.g. to forward it to an IRC connection. It runs
+	// while the peer is busy with the command, so it must not call the
+	// peer's methods itself (hand such work to another goroutine).
 	OnWire  func(line string)
 	Timeout time.Duration // per command; default 20 s
 }
