@@ -343,8 +343,9 @@ func (c *Conversation) End(now time.Time) (Output, error) {
 	return out, firstErr
 }
 
-// Tick expires held messages and stale fragments. Call it every few
-// seconds.
+// Tick expires held messages (HeldExpired after Config.HoldTimeout) and
+// stale incoming fragments. Call it every few seconds. (Heartbeats are
+// sent by Receive, as in libotr.)
 func (c *Conversation) Tick(now time.Time) Output {
 	var out Output
 	kept := c.held[:0]
@@ -430,6 +431,10 @@ func (c *Conversation) Instances() []Info {
 // returned Output is meaningful even when err != nil: it may hold an
 // error reply for the peer and events for the user. Errors wrap
 // ErrMalformed, ErrUnreadable or ErrMessageTooLarge.
+//
+// Heartbeats follow libotr's rule: after a data message arrives, if we
+// sent nothing to that instance for 60 seconds, the Output carries an
+// empty data message (and a HeartbeatSent event) so keys keep rotating.
 func (c *Conversation) Receive(now time.Time, line string) (Output, error) {
 	var out Output
 	var (
