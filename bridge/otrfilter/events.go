@@ -60,7 +60,10 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 	for _, m := range out.Messages {
 		msg := bridge.IncomingText{Kind: ircconn.Privmsg, Time: now}
 		if in != nil {
-			msg.Kind, msg.Time, msg.MsgID = in.Kind, in.Time, in.MsgID
+			msg.Kind, msg.MsgID = in.Kind, in.MsgID
+			if !in.Time.IsZero() {
+				msg.Time = in.Time
+			}
 		}
 		text := m.Text
 		if m.Encrypted {

@@ -16,6 +16,8 @@ import (
 var queryExplanations = []string{
 	`has requested an <a href="https://otr.cypherpunks.ca/">Off-the-Record private conversation</a>`,
 	`See <a href="https://otr.cypherpunks.ca/">https://otr.cypherpunks.ca/</a> for more information.`,
+	// Debian's and Ubuntu's libotr add a line.
+	`install the pidgin-otr package.`,
 }
 
 // queryExplanationWindow is how long after a query its explanation lines
