@@ -100,7 +100,9 @@ func (f *Filter) Command(ctx context.Context, link bridge.PeerLink, name string,
 	if !ok {
 		return "", ErrUnknownCommand
 	}
-	if c.Name == "policy" && len(args) > 0 && f.cfg.Resolve != nil && !isPolicyWord(args[0]) && args[0] != "default" {
+	// "policy <nick> <policy>" names another peer; one unknown word is a
+	// misspelt policy.
+	if c.Name == "policy" && len(args) == 2 && f.cfg.Resolve != nil && !isPolicyWord(args[0]) && args[0] != "default" {
 		other, err := f.cfg.Resolve(ctx, args[0])
 		if err != nil {
 			return "", fmt.Errorf("no chat with %s: %w", args[0], err)

@@ -1,0 +1,227 @@
+package otrfilter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/otrbridge/otrbridge/bridge"
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/db"
+	"github.com/otrbridge/otrbridge/otr"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+)
+
+// resolver maps nicks to links for control-room commands.
+func resolver(links ...*fakeLink) func(context.Context, string) (bridge.PeerLink, error) {
+	return func(_ context.Context, nick string) (bridge.PeerLink, error) {
+		for _, l := range links {
+			if strings.EqualFold(l.Nick(), nick) {
+				return l, nil
+			}
+		}
+		if strings.ContainsAny(nick, " .") {
+			return nil, errors.New("not a nick")
+		}
+		return newLink("net", nick), nil
+	}
+}
+
+func TestInfoContextsPolicyCommands(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.a.cfg.Resolve = resolver(p.la)
+	p.secure(t)
+
+	info, err := p.a.Command(ctx, p.la, "otr-status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobFP := loadKey(t, "libotr-bob.key").Public().Fingerprint().String()
+	for _, want := range []string{"private (unverified)", "OTR v3", bobFP, "NOT verified", "Session ID", "Policy: opportunistic (network default)", "Known fingerprints"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info lacks %q:\n%s", want, info)
+		}
+	}
+	ctxs, _ := p.a.ControlCommand(ctx, "contexts", nil)
+	if !strings.Contains(ctxs, "bob: private (unverified)") || !strings.Contains(ctxs, "encrypted, v3") {
+		t.Errorf("contexts:\n%s", ctxs)
+	}
+
+	// Policy: per peer (portal and control room), user default, reset.
+	if r, err := p.a.Command(ctx, p.la, "policy", []string{"always"}); err != nil || !strings.Contains(r, "now always") {
+		t.Fatalf("policy always: %q %v", r, err)
+	}
+	pol, scope, _ := p.da.Policies.Effective(ctx, "@alice:example.org", "net", "net.bob")
+	if pol != db.PolicyAlways || scope != db.ScopePeer {
+		t.Fatalf("stored policy %s %v", pol, scope)
+	}
+	if r, _ := p.a.ControlCommand(ctx, "policy", []string{"bob"}); !strings.Contains(r, "always (set for this chat)") {
+		t.Fatalf("policy show: %q", r)
+	}
+	if r, err := p.a.ControlCommand(ctx, "policy", []string{"default", "manual"}); err != nil || !strings.Contains(r, "now manual") {
+		t.Fatalf("policy default: %q %v", r, err)
+	}
+	if r, _ := p.a.ControlCommand(ctx, "policy", nil); !strings.Contains(r, "manual (network default: opportunistic)") {
+		t.Fatalf("default show: %q", r)
+	}
+	if _, err := p.a.ControlCommand(ctx, "policy", []string{"bob", "reset"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := p.a.Command(ctx, p.la, "policy", nil); !strings.Contains(r, "manual (your default)") {
+		t.Fatalf("after reset: %q", r)
+	}
+	if _, err := p.a.Command(ctx, p.la, "policy", []string{"sometimes"}); err == nil {
+		t.Fatal("bad policy accepted")
+	}
+	// Turning OTR off ends the private conversation.
+	if _, err := p.a.Command(ctx, p.la, "policy", []string{"never"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plaintext", func() bool { return p.la.state() == StatePlaintext })
+	waitFor(t, "bob finished", func() bool { return p.lb.state() == StateFinished })
+	if err := send(p.a, p.la, ircconn.Privmsg, "no otr"); err != nil {
+		t.Fatal(err)
+	}
+	if w, _, _, _ := p.la.snapshot(); w[len(w)-1] != "no otr" {
+		t.Fatalf("policy never sent %q", w[len(w)-1])
+	}
+	if _, err := p.a.Command(ctx, p.la, "init", nil); err == nil || !strings.Contains(err.Error(), "policy never") {
+		t.Fatalf("init under never: %v", err)
+	}
+}
+
+func TestTrustForgetAndFinishAll(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.a.cfg.Resolve = resolver(p.la)
+	p.secure(t)
+	bobFP := loadKey(t, "libotr-bob.key").Public().Fingerprint()
+	if _, err := p.a.ControlCommand(ctx, "trust", []string{"bob", strings.ToLower(bobFP.String())}); err != nil {
+		t.Fatal(err)
+	}
+	if p.la.state() != StatePrivateVerified || trustOf(t, p.da, "@alice:example.org", "net.bob", bobFP) != db.TrustManual {
+		t.Fatal("trust by fingerprint failed")
+	}
+	if _, err := p.a.Command(ctx, p.la, "trust", []string{"0000000000000000000000000000000000000000"}); err == nil {
+		t.Fatal("trusted an unknown fingerprint")
+	}
+	if _, err := p.a.Command(ctx, p.la, "forget", nil); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("forgot the fingerprint in use: %v", err)
+	}
+	if r, err := p.a.ControlCommand(ctx, "finish", []string{"*"}); err != nil || !strings.Contains(r, "Ended 1") {
+		t.Fatalf("finish *: %q %v", r, err)
+	}
+	waitFor(t, "bob finished", func() bool { return p.lb.state() == StateFinished })
+	if _, err := p.a.Command(ctx, p.la, "forget", nil); err != nil {
+		t.Fatal(err)
+	}
+	if fps, _ := p.da.Fingerprints.List(ctx, "@alice:example.org", "net", "net.bob"); len(fps) != 0 {
+		t.Fatalf("forget left %d", len(fps))
+	}
+	if _, err := p.a.Command(ctx, p.la, "auth", []string{"x"}); err == nil || !strings.Contains(err.Error(), "no private conversation") {
+		t.Fatalf("auth without a session: %v", err)
+	}
+}
+
+func TestGenkeyImportExport(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.a.cfg.GenerateKey = keys(t, "libotr-alice.key")
+	p.a.cfg.Resolve = resolver(p.la)
+	p.secure(t)
+	oldFP := loadKey(t, "otrbridge.key").Public().Fingerprint().String()
+	if r, _ := p.a.ControlCommand(ctx, "genkey", nil); !strings.Contains(r, "genkey confirm") {
+		t.Fatalf("genkey without confirm: %q", r)
+	}
+	if r, _ := p.a.ControlCommand(ctx, "fingerprint", nil); !strings.Contains(r, oldFP) {
+		t.Fatalf("key changed without confirmation: %q", r)
+	}
+	newFP := loadKey(t, "libotr-alice.key").Public().Fingerprint().String()
+	if r, err := p.a.ControlCommand(ctx, "genkey", []string{"confirm"}); err != nil || !strings.Contains(r, newFP) {
+		t.Fatalf("genkey confirm: %q %v", r, err)
+	}
+	waitFor(t, "old session ended", func() bool { return p.lb.state() == StateFinished && p.la.state() == StatePlaintext })
+	// A new session uses the new key; bob sees a new-key warning.
+	if _, err := p.b.Command(ctx, p.lb, "finish", nil); err != nil {
+		t.Fatal(err)
+	}
+	p.secure(t)
+	waitFor(t, "bob's warning", func() bool { return p.lb.hasNotice("alice is using a NEW OTR key") })
+
+	// Import a libotr key file: it becomes the identity.
+	keyFile, err := os.ReadFile(otrtest.Testdata("libotr-bob.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.a.ImportLibotrKey(ctx, []byte("(privkeys"), ""); err == nil {
+		t.Fatal("broken key file accepted")
+	}
+	r, err := p.a.ImportLibotrKey(ctx, keyFile, "")
+	bobFP := loadKey(t, "libotr-bob.key").Public().Fingerprint()
+	if err != nil || !strings.Contains(r, bobFP.String()) {
+		t.Fatalf("import: %q %v", r, err)
+	}
+	ident, _ := p.da.Identity.Get(ctx, "@alice:example.org", "net")
+	if ident == nil {
+		t.Fatal("imported key not stored")
+	}
+
+	// Fingerprints: import (trust kept) and export round trip.
+	ourFP := loadKey(t, "otrbridge.key").Public().Fingerprint()
+	fpFile := fmt.Sprintf("carol\tme@net\tprpl-irc\t%x\tsmp\ndave@irc.example\tme@net\tprpl-irc\t%x\t\nbad.nick\tme@net\tprpl-irc\t%x\tverified\n",
+		bobFP[:], ourFP[:], bobFP[:])
+	r, err = p.a.ImportLibotrFingerprints(ctx, []byte(fpFile), "")
+	if err != nil || !strings.Contains(r, "Imported 2 fingerprint(s), 1 of them verified") || !strings.Contains(r, "Skipped 1") {
+		t.Fatalf("import fingerprints: %q %v", r, err)
+	}
+	if got := trustOf(t, p.da, "@alice:example.org", "net.carol", bobFP); got != db.TrustManual {
+		t.Fatalf("imported trust %s", got)
+	}
+	out, err := p.a.ControlCommand(ctx, "export-fingerprints", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := otr.ParseLibotrFingerprints(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("export is not a libotr file: %v\n%s", err, out)
+	}
+	seen := map[string]string{}
+	for _, kf := range parsed {
+		seen[kf.Username] = kf.Trust
+		if kf.Account != "me@net" || kf.Protocol != "prpl-irc" {
+			t.Errorf("exported %+v", kf)
+		}
+	}
+	if seen["carol"] != "verified" || seen["dave"] != "" || len(seen) != 3 {
+		t.Fatalf("exported %v", seen)
+	}
+}
+
+func TestHelpAndUnknown(t *testing.T) {
+	for _, c := range Commands {
+		h := Help(c.Name)
+		if !strings.Contains(h, c.Description) {
+			t.Errorf("help for %s: %q", c.Name, h)
+		}
+		for _, a := range c.Aliases {
+			if Help(a) != h {
+				t.Errorf("alias %s has other help", a)
+			}
+		}
+	}
+	if !IsSecretCommand("smpq") || !IsSecretCommand("auth") || IsSecretCommand("init") {
+		t.Error("IsSecretCommand")
+	}
+	d := newDB(t)
+	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{keys: []string{"otrbridge.key"}})
+	if _, err := f.ControlCommand(context.Background(), "frobnicate", nil); !errors.Is(err, ErrUnknownCommand) {
+		t.Fatal(err)
+	}
+	if _, err := f.ControlCommand(context.Background(), "init", nil); err == nil {
+		t.Fatal("init without a nick in the control room")
+	}
+}
