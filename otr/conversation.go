@@ -574,11 +574,24 @@ func (c *Conversation) receiveAKE(now time.Time, out *Output, h header, tag Inst
 	c.recvSeq++
 	s.recvSeq = c.recvSeq
 	s.lastRecv = now
-	// A commit or key answering the commit we sent to "any instance":
-	// continue that exchange with this instance.
-	if (h.typ == msgDHCommit || h.typ == msgDHKey) && s.ake.state == akeNone &&
-		c.master.state == akeAwaitingDHKey && c.master.version == h.version {
-		s.ake = c.master
+	// The commit we sent to "any instance" is answered here: continue
+	// that exchange with this instance. A commit crossing ours needs our
+	// hash to decide who yields.
+	//
+	// libotr yields to a crossing commit even when its hash is higher:
+	// in v3 its instance context answers ours with a D-H Key, and when
+	// our own D-H Key (we yielded too) reaches it, it continues its own
+	// commit and sends a Reveal Signature, so we must stay the responder
+	// and drop its D-H Key. In v2 its single context stays the responder
+	// to our commit and ignores our D-H Key, so its D-H Key must make us
+	// continue our commit, or both sides would wait forever.
+	if c.master.state == akeAwaitingDHKey && c.master.version == h.version {
+		switch {
+		case h.typ == msgDHCommit && s.ake.state == akeNone,
+			h.typ == msgDHKey && s.ake.state == akeNone,
+			h.typ == msgDHKey && s.ake.state == akeAwaitingRevealSig && h.version == 2:
+			s.ake = c.master
+		}
 	}
 	var (
 		rep *reply

@@ -35,6 +35,14 @@ func newDHKey(rand io.Reader) (*dhKey, error) {
 	return &dhKey{priv: x, pub: pub, pubMPI: wire.AppendMPI(nil, pub)}, nil
 }
 
+// wipe clears the secret exponent of a key that is no longer used. (The
+// Go runtime may have copies; this narrows the window.)
+func (k *dhKey) wipe() {
+	if k != nil {
+		clear(k.priv)
+	}
+}
+
 // sharedSecret returns MPI(their^priv mod p), the "secbytes" both key
 // derivations hash.
 func (k *dhKey) sharedSecret(their *big.Int) []byte {
@@ -103,6 +111,17 @@ func ctrXORInPlace(block cipher.Block, ctrTop [8]byte, b []byte) {
 	var iv [16]byte
 	copy(iv[:], ctrTop[:])
 	cipher.NewCTR(block, iv[:]).XORKeyStream(b, b)
+}
+
+// wipe clears the encryption keys once the pair is retired. The MAC keys
+// stay: they are revealed on purpose.
+func (k *sessionKeys) wipe() {
+	if k != nil {
+		clear(k.sendAES[:])
+		clear(k.recvAES[:])
+		clear(k.extra[:])
+		k.sendBlock, k.recvBlock = nil, nil
+	}
 }
 
 // newSessionKeys derives the data keys from our key and their public key.

@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -52,7 +53,9 @@ func (s *session) goSecure(rand io.Reader, now time.Time, res *akeResult) (refre
 	s.wipeKeys()
 	s.state = Encrypted
 	s.version = res.version
-	s.ourKeys[1] = res.our
+	// Our own copy: the AKE's key may also sit in the commit we sent to
+	// any instance, and ours gets wiped when it rotates out.
+	s.ourKeys[1] = &dhKey{priv: bytes.Clone(res.our.priv), pub: res.our.pub, pubMPI: res.our.pubMPI}
 	s.ourKeyID = akeKeyID + 1
 	s.theirDH[0] = res.theirDH
 	s.theirKeyID = res.theirKeyID
@@ -68,6 +71,14 @@ func (s *session) goSecure(rand io.Reader, now time.Time, res *akeResult) (refre
 
 // wipeKeys forgets all data keys.
 func (s *session) wipeKeys() {
+	for _, k := range s.ourKeys {
+		k.wipe()
+	}
+	for _, row := range s.keys {
+		for _, k := range row {
+			k.wipe()
+		}
+	}
 	s.ourKeys = [2]*dhKey{}
 	s.theirDH = [2]*big.Int{}
 	s.keys = [2][2]*sessionKeys{}
@@ -195,8 +206,11 @@ func (s *session) reveal(k *sessionKeys) {
 func (s *session) rotateOurs() {
 	s.reveal(s.keys[1][0])
 	s.reveal(s.keys[1][1])
+	s.keys[1][0].wipe()
+	s.keys[1][1].wipe()
 	s.keys[1] = s.keys[0]
 	s.keys[0] = [2]*sessionKeys{}
+	s.ourKeys[1].wipe()
 	s.ourKeys[1] = s.ourKeys[0]
 	s.ourKeys[0] = nil
 	s.ourKeyID++
@@ -206,6 +220,8 @@ func (s *session) rotateOurs() {
 func (s *session) rotateTheirs(next *big.Int) {
 	s.reveal(s.keys[0][1])
 	s.reveal(s.keys[1][1])
+	s.keys[0][1].wipe()
+	s.keys[1][1].wipe()
 	s.keys[0][1], s.keys[1][1] = s.keys[0][0], s.keys[1][0]
 	s.keys[0][0], s.keys[1][0] = nil, nil
 	s.theirDH[1] = s.theirDH[0]
