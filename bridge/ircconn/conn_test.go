@@ -26,9 +26,9 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 	}
 	// multi-line LS
 	fc.send(":srv.test CAP * LS * :message-tags server-time sasl=PLAIN,EXTERNAL",
-		":srv.test CAP * LS :echo-message labeled-response batch away-notify account-tag")
+		":srv.test CAP * LS :echo-message labeled-response batch away-notify account-tag chghost")
 	req := fc.expect(t, "CAP")
-	want := "message-tags server-time echo-message labeled-response account-tag batch"
+	want := "message-tags server-time echo-message labeled-response account-tag batch chghost"
 	if req.Params[0] != "REQ" || req.Params[1] != want {
 		t.Fatalf("CAP %v, want REQ %q", req.Params, want)
 	}
@@ -51,6 +51,17 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 	}
 	if c.HasCap("away-notify") {
 		t.Error("away-notify recorded but not requested")
+	}
+	fc.send(":me!~u@host.example CHGHOST newuser cloak.example")
+	deadline := time.Now().Add(time.Second)
+	for {
+		if _, u, h := c.Hostmask(); u == "newuser" && h == "cloak.example" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("CHGHOST for us not applied")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -266,6 +277,27 @@ func TestLabeledConfirmation(t *testing.T) {
 	away := rec.waitFor(t, time.Second, "away notice", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
 	if away.Nick != "Bob" || away.Code != "301" || away.Text != "gone fishing" {
 		t.Errorf("PeerNotice %+v", away)
+	}
+	// The same away text again is not reported twice.
+	ch = sendAsync(c, "bob", Privmsg, "again")
+	m := fc.expect(t, "PRIVMSG")
+	_, l := m.GetTag("label")
+	fc.send("@label="+l+" :srv.test BATCH +b2 labeled-response",
+		"@batch=b2 :srv.test 301 me bob :gone fishing",
+		"@batch=b2 :me!~u@host.example PRIVMSG bob :again",
+		":srv.test BATCH -b2")
+	if r := waitResult(t, ch); r.err != nil {
+		t.Fatal(r.err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	n := 0
+	for _, e := range rec.all() {
+		if _, ok := e.(PeerNotice); ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d away notices, want 1", n)
 	}
 }
 

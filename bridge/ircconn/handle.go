@@ -13,7 +13,8 @@ import (
 )
 
 // wantedCaps are requested when the server offers them.
-var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch"}
+// chghost keeps our own host current (cloaks, vhosts), which LineBudget needs.
+var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch", "chghost"}
 
 // peerErrors are numerics that mean a message to the named target was not
 // delivered.
@@ -94,6 +95,13 @@ func (s *session) handle(m *ircmsg.Message) error {
 		return s.handleMessage(m)
 	case "NICK":
 		s.handleNick(m)
+		return nil
+	case "CHGHOST":
+		c.mu.Lock()
+		if c.casemap.Fold(m.Nick()) == c.casemap.Fold(c.nick) && len(m.Params) >= 2 {
+			c.user, c.host = m.Params[0], m.Params[1]
+		}
+		c.mu.Unlock()
 		return nil
 	case "QUIT":
 		nick := m.Nick()
@@ -458,6 +466,9 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			return nil
 		}
 		if peerInfo[code] {
+			if code == "301" && !s.awayChanged(param(m, 1), lastParam(m)) {
+				return nil
+			}
 			c.emit(PeerNotice{Nick: param(m, 1), Code: code, Text: lastParam(m)})
 			return nil
 		}
@@ -469,6 +480,24 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 		}
 	}
 	return nil
+}
+
+// awayChanged reports whether nick's away message differs from the one last
+// reported: servers answer every message to an away user with 301, and the
+// user needs to hear it once, not once per line.
+func (s *session) awayChanged(nick, text string) bool {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.casemap.Fold(nick)
+	if old, ok := s.away[k]; ok && old == text {
+		return false
+	}
+	if len(s.away) >= 1000 {
+		clear(s.away)
+	}
+	s.away[k] = text
+	return true
 }
 
 // peerError fails the oldest unconfirmed line to the target (echo-message
@@ -537,7 +566,7 @@ func (s *session) nickError(m *ircmsg.Message) error {
 func (s *session) becomeReady() {
 	c := s.c
 	c.mu.Lock()
-	if s.ready || !s.registered || c.sess != s {
+	if s.readying || !s.registered || c.sess != s {
 		c.mu.Unlock()
 		return
 	}
@@ -547,7 +576,7 @@ func (s *session) becomeReady() {
 		return
 	default:
 	}
-	s.ready = true
+	s.readying = true
 	nick := c.nick
 	want := c.wantNickLocked()
 	watch := s.monitor && c.casemap.Fold(nick) != c.casemap.Fold(want)
@@ -566,6 +595,11 @@ func (s *session) becomeReady() {
 	if identify {
 		s.send("PRIVMSG", c.cfg.NickServNick, "IDENTIFY "+c.cfg.NickServPassword)
 	}
+	// Only now may messages go out: the writer takes the lines above
+	// first, so IDENTIFY precedes messages to users who require it.
+	c.mu.Lock()
+	s.ready = true
+	c.mu.Unlock()
 	c.setState(Connected, nil, 0)
 	c.kick()
 }

@@ -158,6 +158,16 @@ func TestInspIRCdPeerErrors(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != "716" {
 		t.Fatalf("Send to +g user: %v, want PeerError 716", err)
 	}
+	// +R: only identified users may message: refused, and the code names it.
+	reg := teststack.DialIRC(t, srv.Addr(), "regonly", teststack.IRCClientOptions{})
+	reg.Send("MODE regonly +R")
+	if _, err := reg.WaitFor(5*time.Second, func(l teststack.IRCLine) bool { return l.Command() == "MODE" }); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(ctx10(t), "regonly", Privmsg, []string{"hello?"})
+	if !errors.As(err, &pe) || pe.Target != "regonly" || pe.Code != "477" {
+		t.Fatalf("Send to +R user: %v, want PeerError 477", err)
+	}
 	// SetNick to a nick in use is refused with 433.
 	if err := c.SetNick(ctx10(t), "guarded"); !errors.As(err, &pe) || pe.Code != "433" {
 		t.Errorf("SetNick to a taken nick: %v", err)

@@ -172,7 +172,8 @@ func (c *Conn) cancel(m *outMsg) bool {
 func (c *Conn) nextMsg(s *session) *outMsg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !s.ready {
+	if !s.ready || len(s.prio) > 0 {
+		// protocol lines first (IDENTIFY must precede messages)
 		return nil
 	}
 	for len(c.queue) > 0 {

@@ -35,7 +35,8 @@ type session struct {
 
 	// Guarded by Conn.mu.
 	registered bool // 001 seen
-	ready      bool // Connected reported: messages may go out
+	readying   bool // becomeReady ran (once)
+	ready      bool // Connected: messages may go out
 	inflight   []*outMsg
 	labels     map[string]*lineRef
 	batches    map[string]string // labeled-response batch ref -> label
@@ -44,7 +45,8 @@ type session struct {
 	capReqd    bool
 	saslDone   bool
 	nickTries  int
-	monitor    bool // ISUPPORT MONITOR
+	monitor    bool              // ISUPPORT MONITOR
+	away       map[string]string // last 301 text reported per folded nick
 	ctcpBucket *bucket
 }
 
@@ -65,6 +67,7 @@ func newSession(c *Conn) *session {
 		batches:    map[string]string{},
 		echoQ:      map[string][]*lineRef{},
 		capLS:      map[string]string{},
+		away:       map[string]string{},
 		ctcpBucket: &bucket{burst: 3, rate: 0.5, tokens: 3, last: time.Now()},
 	}
 }
