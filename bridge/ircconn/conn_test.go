@@ -981,3 +981,20 @@ func (s *syncBuffer) String() string {
 }
 
 func (s *syncBuffer) Len() int { return len(s.String()) }
+
+// A server that drops us right after registration still sees the backoff grow.
+func TestBackoffGrowsOnShortSessions(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, func(c *Config) { c.ReconnectMin, c.ReconnectMax = 40*time.Millisecond, time.Second })
+	var retries []time.Duration
+	for i := 0; i < 3; i++ {
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+		fc.send("ERROR :Closing link: (u@h) [Throttled: reconnecting too fast]")
+		retries = append(retries, rec.waitState(t, 2*time.Second, TransientDisconnect).RetryIn)
+	}
+	if retries[0] > 40*time.Millisecond || retries[2] < 80*time.Millisecond {
+		t.Errorf("retry delays %v: want growth from ≤40ms to ≥80ms", retries)
+	}
+}

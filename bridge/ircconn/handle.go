@@ -599,6 +599,7 @@ func (s *session) becomeReady() {
 	// first, so IDENTIFY precedes messages to users who require it.
 	c.mu.Lock()
 	s.ready = true
+	s.readyAt = time.Now()
 	c.mu.Unlock()
 	c.setState(Connected, nil, 0)
 	c.kick()

@@ -37,6 +37,7 @@ type session struct {
 	registered bool // 001 seen
 	readying   bool // becomeReady ran (once)
 	ready      bool // Connected: messages may go out
+	readyAt    time.Time
 	inflight   []*outMsg
 	labels     map[string]*lineRef
 	batches    map[string]string // labeled-response batch ref -> label
@@ -169,7 +170,9 @@ func (c *Conn) serve(s *session) {
 
 // endSession cleans up after a session: every message that was (partly)
 // written and not confirmed fails, and so do pending WHOIS/NICK requests.
-// It reports whether the session had reached Connected.
+// It reports whether the session was healthy: Connected for at least a
+// minute (a server that kills us right after registration, e.g. for
+// reconnecting too fast, must still see the backoff grow).
 func (c *Conn) endSession(s *session) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -186,7 +189,7 @@ func (c *Conn) endSession(s *session) bool {
 	if n := c.nickReq; n != nil {
 		n.finish(ErrConnectionLost)
 	}
-	return s.ready
+	return s.ready && time.Since(s.readyAt) >= time.Minute
 }
 
 func (s *session) readLoop(nc net.Conn) error {
@@ -246,7 +249,7 @@ func (s *session) readLoop(nc net.Conn) error {
 func (s *session) isReady() bool {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	return s.ready
+	return s.ready && time.Since(s.readyAt) >= time.Minute
 }
 
 func (s *session) write(b []byte) (int, error) {
