@@ -125,38 +125,43 @@ func TestDataWithoutSession(t *testing.T) {
 	}
 }
 
+// fanOut delivers alice's lines to every bob client and their replies back
+// to alice until all are quiet, as an IRC server relays to a nick logged
+// in twice.
+func fanOut(t *testing.T, alice *peer, bobs []*peer, fromAlice []string) {
+	t.Helper()
+	for i := 0; len(fromAlice) > 0; i++ {
+		if i > 10 {
+			t.Fatal("no convergence")
+		}
+		var next []string
+		for _, l := range fromAlice {
+			for _, b := range bobs {
+				o, err := b.c.Receive(t0, l)
+				if err != nil {
+					t.Fatalf("%s: %v", b.name, err)
+				}
+				b.record(o)
+				for _, w := range o.Wire {
+					r, err := alice.c.Receive(t0, w)
+					if err != nil {
+						t.Fatalf("alice: %v", err)
+					}
+					alice.record(r)
+					next = append(next, r.Wire...)
+				}
+			}
+		}
+		fromAlice = next
+	}
+}
+
 func TestMultipleInstances(t *testing.T) {
 	alice := newPeer(t, "alice", testKeyAlice, 0x1000, PolicyManual, 1)
 	bob1 := newPeer(t, "bob1", testKeyBob, 0x2000, PolicyManual, 2)
 	bob2 := newPeer(t, "bob2", testKeyBob, 0x3000, PolicyManual, 3)
 	bobs := []*peer{bob1, bob2}
-	// Lines from alice reach both bob clients; theirs reach alice.
-	run := func(fromAlice []string) {
-		for i := 0; len(fromAlice) > 0; i++ {
-			if i > 10 {
-				t.Fatal("no convergence")
-			}
-			var next []string
-			for _, l := range fromAlice {
-				for _, b := range bobs {
-					o, err := b.c.Receive(t0, l)
-					if err != nil {
-						t.Fatalf("%s: %v", b.name, err)
-					}
-					b.record(o)
-					for _, w := range o.Wire {
-						r, err := alice.c.Receive(t0, w)
-						if err != nil {
-							t.Fatalf("alice: %v", err)
-						}
-						alice.record(r)
-						next = append(next, r.Wire...)
-					}
-				}
-			}
-			fromAlice = next
-		}
-	}
+	run := func(lines []string) { fanOut(t, alice, bobs, lines) }
 	// bob1 asks for OTR; alice's one commit is answered by both clients.
 	r, _ := alice.c.Receive(t0, "?OTRv3?")
 	run(r.Wire)
@@ -208,5 +213,22 @@ func TestInstanceFlood(t *testing.T) {
 	}
 	if n := len(a.c.Instances()); n > maxInstances {
 		t.Fatalf("%d instances kept", n)
+	}
+}
+
+// TestTrustedInstancePreferred: with two encrypted instances, one with a
+// trusted key, Send goes to the trusted one even if the other spoke last.
+func TestTrustedInstancePreferred(t *testing.T) {
+	alice := newPeer(t, "alice", testKeyAlice, 0x1000, PolicyManual, 1)
+	trusted := testKey(t, testKeyBob).Public().Fingerprint()
+	alice.c.cfg.Trusted = func(f Fingerprint) bool { return f == trusted }
+	bob1 := newPeer(t, "bob1", testKeyBob, 0x2000, PolicyManual, 2)
+	bob2 := newPeer(t, "bob2", testKeyAlice, 0x3000, PolicyManual, 3) // another key
+	r, _ := alice.c.Receive(t0, "?OTRv3?")
+	fanOut(t, alice, []*peer{bob1, bob2}, r.Wire)
+	o, _ := bob2.c.Send(t0, "I spoke last")
+	alice.c.Receive(t0, o.Wire[0])
+	if got := alice.c.Info().TheirInstance; got != 0x2000 {
+		t.Fatalf("best instance %v, want the trusted one", got)
 	}
 }
