@@ -217,7 +217,8 @@ func (f *Filter) run(ctx context.Context, c CommandInfo, link bridge.PeerLink, a
 	switch c.Name {
 	case "init":
 		out, err = conv.Start(now)
-		reply = fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up.", nick)
+		p.akePendingUntil = now.Add(f.cfg.HoldTimeout)
+		reply = fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", nick)
 	case "refresh":
 		if conv.Info().State != otr.Encrypted {
 			err = fmt.Errorf("there is no private conversation with %s to refresh; `!otr init` starts one", nick)
@@ -229,6 +230,7 @@ func (f *Filter) run(ctx context.Context, c CommandInfo, link bridge.PeerLink, a
 		was := conv.Info().State
 		out, err = conv.End(now)
 		p.setRecovering(false)
+		p.akePendingUntil = time.Time{}
 		p.clearMarker(ctx)
 		if was == otr.Plaintext {
 			reply = fmt.Sprintf("There was no private conversation with %s; messages are sent unencrypted.", nick)

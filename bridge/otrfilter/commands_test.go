@@ -130,9 +130,9 @@ func TestTrustForgetAndFinishAll(t *testing.T) {
 func TestGenkeyImportExport(t *testing.T) {
 	ctx := context.Background()
 	p := newPair(t, "opportunistic", "opportunistic")
-	p.a.cfg.GenerateKey = keys(t, "libotr-alice.key")
 	p.a.cfg.Resolve = resolver(p.la)
 	p.secure(t)
+	p.a.cfg.GenerateKey = keys(t, "libotr-alice.key") // for genkey
 	oldFP := loadKey(t, "otrbridge.key").Public().Fingerprint().String()
 	if r, _ := p.a.ControlCommand(ctx, "genkey", nil); !strings.Contains(r, "genkey confirm") {
 		t.Fatalf("genkey without confirm: %q", r)

@@ -162,6 +162,7 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure,
 		p.f.log.Err(err).Msg("Selecting the new OTR instance")
 	}
 	p.setRecovering(false)
+	p.akePendingUntil = time.Time{}
 	p.warnedPlain, p.noticedSentPT = false, false
 	if ev.Refreshed {
 		notice(fmt.Sprintf("The private conversation with %s was refreshed (new keys).", nick))

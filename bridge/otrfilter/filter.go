@@ -96,8 +96,8 @@ type Filter struct {
 
 var _ bridge.MessageFilter = (*Filter)(nil)
 
-// New creates the filter, starts loading (or generating) the identity key
-// in the background and starts the clock.
+// New creates the filter and starts its clock. The identity key is loaded
+// (or generated, in the background) when OTR is first needed.
 func New(cfg Config) (*Filter, error) {
 	switch {
 	case cfg.DB == nil:
@@ -148,7 +148,6 @@ func New(cfg Config) (*Filter, error) {
 			f.restarts[m.Peer] = true
 		}
 	}
-	f.ident = f.startIdentity(false)
 	ticks, stop := f.clock.NewTicker(cfg.TickInterval)
 	f.wg.Add(1)
 	go func() {

@@ -218,3 +218,34 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestInitHoldsMessagesUntilPrivate(t *testing.T) {
+	d := newDB(t)
+	f, clock := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
+	l := newLink("net", "carol") // never answers
+	if _, err := f.Command(context.Background(), l, "init", nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- send(f, l, ircconn.Privmsg, "thought this was private") }()
+	select {
+	case err := <-done:
+		t.Fatalf("Send returned %v before a private conversation existed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	clock.Advance(61 * time.Second)
+	clock.tick()
+	if err := <-done; !errors.Is(err, ErrNotPrivate) {
+		t.Fatalf("err = %v", err)
+	}
+	if w, _, _, _ := l.snapshot(); len(w) != 1 || w[0] != "?OTRv23?" {
+		t.Fatalf("wire %q", w)
+	}
+	// Once the request has expired, opportunistic sending is plain again.
+	if err := send(f, l, ircconn.Privmsg, "now in plaintext"); err != nil {
+		t.Fatal(err)
+	}
+	if !l.wireContains("now in plaintext") {
+		t.Fatal("plaintext not sent after the request expired")
+	}
+}

@@ -42,15 +42,14 @@ func (f *Filter) rand() io.Reader {
 }
 
 // startIdentity loads the identity from the database, or generates and
-// stores one, in a goroutine; with regenerate it always makes a new key
-// (keeping the instance tag). Lines that arrived meanwhile are processed
+// stores one, in a goroutine. Lines that arrived meanwhile are processed
 // once it is ready.
-func (f *Filter) startIdentity(regenerate bool) *identity {
+func (f *Filter) startIdentity() *identity {
 	id := &identity{ready: make(chan struct{})}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		id.key, id.tag, id.err = f.loadOrGenerate(f.ctx, regenerate)
+		id.key, id.tag, id.err = f.loadOrGenerate(f.ctx, false)
 		if id.err != nil {
 			f.log.Err(id.err).Msg("OTR identity unavailable")
 		}
@@ -112,9 +111,14 @@ func (f *Filter) storeIdentity(ctx context.Context, key *otr.PrivateKey, tag otr
 	return nil
 }
 
+// identity returns the identity, starting to load or generate it on
+// first use: logins that never use OTR never get a key.
 func (f *Filter) identity() *identity {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ident == nil {
+		f.ident = f.startIdentity()
+	}
 	return f.ident
 }
 

@@ -53,6 +53,9 @@ type peer struct {
 	throttled bool
 
 	queryAt time.Time // when the peer last sent a query (libotr's explanation lines follow)
+	// akePendingUntil: the user asked for a private conversation (`init`);
+	// until it is up or this time passes, messages are held.
+	akePendingUntil time.Time
 
 	shown         State
 	shownValid    bool

@@ -78,7 +78,14 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 		p.mu.Unlock()
 		return err
 	}
-	encrypt := inf.State == otr.Encrypted || p.effectivePolicy()&otr.RequireEncryption != 0
+	// While a key exchange runs (or was asked for with `init`), even an
+	// opportunistic policy holds messages: the user expects privacy.
+	akeRunning := inf.State == otr.Plaintext && (inf.ExpectedVersion != 0 || now.Before(p.akePendingUntil))
+	require := p.effectivePolicy()&otr.RequireEncryption != 0
+	encrypt := inf.State == otr.Encrypted || require || akeRunning
+	if akeRunning && !require {
+		conv.SetPolicy(p.effectivePolicy() | otr.RequireEncryption)
+	}
 	var (
 		wire  []string
 		held  []otr.HeldID
@@ -97,7 +104,9 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 		if err != nil {
 			break
 		}
-		wire = append(wire, out.Wire...)
+		if !(akeRunning && !require) {
+			wire = append(wire, out.Wire...) // else only a query: the exchange is under way
+		}
 		for _, ev := range out.Events {
 			if h, ok := ev.(otr.HeldMessage); ok {
 				held = append(held, h.ID)
@@ -105,6 +114,9 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 				other = append(other, ev)
 			}
 		}
+	}
+	if akeRunning && !require {
+		conv.SetPolicy(p.effectivePolicy())
 	}
 	if err != nil {
 		p.mu.Unlock()
