@@ -437,6 +437,12 @@ func (c *Conversation) Instances() []Info {
 // empty data message (and a HeartbeatSent event) so keys keep rotating.
 func (c *Conversation) Receive(now time.Time, line string) (Output, error) {
 	var out Output
+	if c.versions() == 0 {
+		// Like libotr, a policy allowing no version leaves every line
+		// alone, OTR markers included.
+		out.Messages = append(out.Messages, Received{Text: line})
+		return out, nil
+	}
 	var (
 		msg  string
 		done bool

@@ -347,3 +347,13 @@ func TestSMPRestartWhileInProgress(t *testing.T) {
 		t.Fatal("restarted SMP did not succeed")
 	}
 }
+
+func TestPolicyNeverPassesThrough(t *testing.T) {
+	p := newPeer(t, "p", testKeyAlice, 0x1000, PolicyNever, 1)
+	for _, line := range []string{"?OTRv23?", "?OTR:AAMD.", "?OTR Error: x", "plain"} {
+		o, err := p.c.Receive(t0, line)
+		if err != nil || len(o.Wire) != 0 || len(o.Messages) != 1 || o.Messages[0].Text != line || len(o.Events) != 0 {
+			t.Errorf("%q: %+v %v", line, o, err)
+		}
+	}
+}
