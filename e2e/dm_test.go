@@ -75,7 +75,7 @@ func (u *user) atPeer(t *testing.T, peer *teststack.IRCClient) teststack.IRCLine
 // joinInvite waits for an invite to a portal and joins it.
 func (u *user) joinInvite(t *testing.T) string {
 	t.Helper()
-	inv, err := u.mx.WaitInvite(wait, "")
+	inv, err := u.mx.WaitChatInvite(wait, "")
 	if err != nil {
 		t.Fatalf("no portal invite: %v", err)
 	}

@@ -240,7 +240,7 @@ func (u *user) portalFromIRC(t *testing.T, peer *teststack.IRCClient, first stri
 	t.Helper()
 	peer.Privmsg(u.nick, first)
 	ghost := u.e.ghost(u.network, peer.Nick())
-	inv, err := u.mx.WaitInvite(wait, "")
+	inv, err := u.mx.WaitChatInvite(wait, "")
 	if err != nil {
 		t.Fatalf("no portal invite after an IRC PM: %v", err)
 	}

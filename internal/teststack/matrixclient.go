@@ -74,8 +74,10 @@ type MatrixClient struct {
 	consumed []bool
 	notify   chan struct{}
 	syncErr  error
-	cancel   context.CancelFunc
-	stopped  chan struct{}
+	// invitesTaken are rooms WaitInvite already returned.
+	invitesTaken map[string]bool
+	cancel       context.CancelFunc
+	stopped      chan struct{}
 }
 
 // RegisterMatrixUser creates a user through Dendrite's shared-secret admin
@@ -490,11 +492,54 @@ func (c *MatrixClient) WaitMessageAfter(timeout time.Duration, afterID, roomID, 
 
 // WaitInvite waits for an invite of this user from inviter ("" for anyone)
 // and returns the invite's member event (RoomID set).
+// Each room is returned once, even when the homeserver repeats the invite
+// in later syncs.
 func (c *MatrixClient) WaitInvite(timeout time.Duration, inviter string) (MatrixEvent, error) {
-	return c.WaitEvent(timeout, func(e MatrixEvent) bool {
-		return e.Invite && e.Type == "m.room.member" && e.StateKey != nil && *e.StateKey == c.UserID &&
-			e.Str("membership") == "invite" && (inviter == "" || e.Sender == inviter)
+	return c.waitInvite(timeout, inviter, false)
+}
+
+// WaitChatInvite is WaitInvite for rooms that are not spaces, so that the
+// bridge's personal space invite is skipped. (bridgev2 does not set
+// is_direct on its invites on a standard homeserver, so that cannot be
+// used to recognise DM portals.)
+func (c *MatrixClient) WaitChatInvite(timeout time.Duration, inviter string) (MatrixEvent, error) {
+	return c.waitInvite(timeout, inviter, true)
+}
+
+// isSpaceInvite reports whether the invite state of roomID says it is a space.
+func (c *MatrixClient) isSpaceInvite(roomID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.events {
+		if e.RoomID == roomID && e.Type == "m.room.create" && e.Str("type") == "m.space" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *MatrixClient) waitInvite(timeout time.Duration, inviter string, noSpaces bool) (MatrixEvent, error) {
+	ev, err := c.WaitEvent(timeout, func(e MatrixEvent) bool {
+		if !e.Invite || e.Type != "m.room.member" || e.StateKey == nil || *e.StateKey != c.UserID ||
+			e.Str("membership") != "invite" || (inviter != "" && e.Sender != inviter) {
+			return false
+		}
+		if noSpaces && c.isSpaceInvite(e.RoomID) {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.invitesTaken[e.RoomID]
 	})
+	if err == nil {
+		c.mu.Lock()
+		if c.invitesTaken == nil {
+			c.invitesTaken = map[string]bool{}
+		}
+		c.invitesTaken[ev.RoomID] = true
+		c.mu.Unlock()
+	}
+	return ev, err
 }
 
 // Events returns a copy of everything the sync loop has seen.

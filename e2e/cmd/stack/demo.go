@@ -1,0 +1,292 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
+
+// transcript prints one line per step, labelled by where it happened.
+func say(who, format string, args ...any) {
+	fmt.Printf("  %-16s %s\n", who, fmt.Sprintf(format, args...))
+}
+
+// demo starts the stack and the bridge, then plays a short conversation
+// between a Matrix user (alice) and an IRC user (bob) through the bridge.
+func demo(dir, bridgeBin string) error {
+	bin, err := filepath.Abs(bridgeBin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("bridge binary: %w (build it with: go build -tags goolm ./cmd/otrbridge)", err)
+	}
+	fmt.Println("== Starting the local stack")
+	hs, err := start(dir)
+	if err != nil {
+		return err
+	}
+	s, err := loadState(dir)
+	if err != nil {
+		return err
+	}
+	ircPort := s.IRCPort
+	irc := &teststack.IRCServer{Host: "127.0.0.1", Port: ircPort}
+
+	fmt.Println("\n== Configuring the bridge (otrbridge -e, edited for the local stack; otrbridge -g)")
+	bdir := filepath.Join(s.Dir, "bridge")
+	if err := os.RemoveAll(bdir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(bdir, 0o700); err != nil {
+		return err
+	}
+	b, err := teststack.ConfigureBridge(teststack.BridgeOptions{
+		Binary:   bin,
+		Dir:      bdir,
+		HS:       hs,
+		Networks: []teststack.BridgeNetwork{{Key: "local", Name: "Local IRC", IRC: irc}},
+		LogLevel: "info",
+		Detach:   true,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  config        %s\n  registration  %s\n", b.ConfigPath, b.RegistrationPath)
+	fmt.Println("\n== Restarting Dendrite with the bridge's registration and starting the bridge")
+	hs.AddRegistration(b.RegistrationPath)
+	if err := hs.RestartErr(); err != nil {
+		return err
+	}
+	s.HSPid = hs.Pid()
+	if err := s.save(); err != nil {
+		return err
+	}
+	if err := b.Start(); err != nil {
+		return err
+	}
+	s.BridgePid, s.BridgeConfig, s.BridgeLog = b.Pid(), b.ConfigPath, b.LogPath
+	if err := s.save(); err != nil {
+		return err
+	}
+	fmt.Printf("  otrbridge running (pid %d), log %s\n", s.BridgePid, b.LogPath)
+
+	password := "alice-" + randomWord()
+	alice, err := hs.Register("alice", password, false)
+	if err != nil {
+		return fmt.Errorf("create Matrix user alice: %w", err)
+	}
+	alice.StartSync()
+	defer alice.StopSync()
+	s.MatrixUser, s.MatrixPassword = alice.UserID, password
+	if err := s.save(); err != nil {
+		return err
+	}
+	bob, err := teststack.ConnectIRC(irc.Addr(), "bob", teststack.IRCClientOptions{})
+	if err != nil {
+		return fmt.Errorf("IRC user bob: %w", err)
+	}
+	defer bob.Quit("demo finished")
+
+	fmt.Printf("\n== Conversation (Matrix user %s, IRC user bob)\n\n", alice.UserID)
+	if err := play(alice, bob, irc.Addr(), b); err != nil {
+		fmt.Printf("\n  bridge log: %s\n", b.LogPath)
+		return err
+	}
+
+	fmt.Printf(`
+== The stack keeps running
+  Matrix homeserver  %s   (server name %s)
+  Matrix login       user %s, password %s
+                     any client works, e.g. Element: set the homeserver to %s
+                     end-to-bridge encryption is off in this demo config (%s,
+                     encryption.default) so the scripted client can read the portals
+  IRC server         127.0.0.1 port %d, no TLS, e.g.  irssi -c 127.0.0.1 -p %d -n dave
+                     then  /msg alice hello  and watch the new chat appear in Matrix
+  Bridge log         %s
+  Stop everything    make demo-stop   (or scripts/stack.sh stop)
+`, s.HSURL, s.HSDomain, "alice", password, s.HSURL, b.ConfigPath, ircPort, ircPort, b.LogPath)
+	return nil
+}
+
+func randomWord() string {
+	b := make([]byte, 6)
+	f, err := os.Open("/dev/urandom")
+	if err == nil {
+		_, _ = f.Read(b)
+		f.Close()
+	}
+	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}
+
+const step = 60 * time.Second
+
+// play runs the scripted conversation and prints both sides.
+func play(alice *teststack.MatrixClient, bob *teststack.IRCClient, ircAddr string, b *teststack.Bridge) error {
+	bot := b.BotMXID
+	control, err := alice.CreateDM(bot)
+	if err != nil {
+		return fmt.Errorf("open the control room: %w", err)
+	}
+	say("[matrix] alice", "opens a direct chat with %s (the control room)", bot)
+	botSays := func(after, contains string) error {
+		ev, err := alice.WaitMessageAfter(step, after, control, bot, func(ev teststack.MatrixEvent) bool {
+			return strings.Contains(strings.ToLower(ev.Body()), strings.ToLower(contains))
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for the bot to say %q: %w", contains, err)
+		}
+		say("[matrix] bot", "%s", firstLine(ev.Body()))
+		return nil
+	}
+	if err := botSays("", "management room"); err != nil {
+		return err
+	}
+	command := func(text, expect string) error {
+		id, err := alice.SendText(control, text)
+		if err != nil {
+			return err
+		}
+		say("[matrix] alice", "%s", text)
+		return botSays(id, expect)
+	}
+	if err := command("login irc local alice", "enter your authentication"); err != nil {
+		return err
+	}
+	if err := command("none", "Connected to"); err != nil {
+		return err
+	}
+
+	// A DM opened from IRC.
+	hello := "Hi alice, bob here on IRC. Can you read me in Matrix?"
+	bob.Privmsg("alice", hello)
+	say("[irc] bob", "PRIVMSG alice :%s", hello)
+	inv, err := alice.WaitChatInvite(step, "")
+	if err != nil {
+		return fmt.Errorf("waiting for the DM portal: %w", err)
+	}
+	if err := alice.Join(inv.RoomID); err != nil {
+		return err
+	}
+	portal := inv.RoomID
+	say("[matrix]", "the bridge opens a direct chat %s with bob's ghost; alice joins", portal)
+	ghost := b.GhostMXID("local", "bob")
+	fromBob := func() error {
+		ev, err := alice.WaitMessage(step, portal, ghost, nil)
+		if err != nil {
+			return fmt.Errorf("waiting for bob's message in Matrix: %w", err)
+		}
+		line := ev.Body()
+		if html := ev.HTML(); html != "" {
+			line += "   (HTML: " + html + ")"
+		}
+		say("[matrix] bob", "%s%s", emotePrefix(ev), line)
+		return nil
+	}
+	if err := fromBob(); err != nil {
+		return err
+	}
+	toBob := func(send func() (string, error), shown string) error {
+		if _, err := send(); err != nil {
+			return err
+		}
+		say("[matrix] alice", "%s", shown)
+		l, err := bob.WaitPrivmsg(step, "alice", false)
+		if err != nil {
+			return fmt.Errorf("waiting for alice's message on IRC: %w", err)
+		}
+		say("[irc wire]", "%s", visible(l.Raw))
+		return nil
+	}
+	reply := "Loud and clear, bob. This reply went Matrix → bridge → IRC."
+	if err := toBob(func() (string, error) { return alice.SendText(portal, reply) }, reply); err != nil {
+		return err
+	}
+	if err := toBob(func() (string, error) {
+		return alice.SendHTML(portal, "Formatting works too: bold and italic",
+			"Formatting works too: <b>bold</b> and <i>italic</i>")
+	}, "Formatting works too: <b>bold</b> and <i>italic</i>"); err != nil {
+		return err
+	}
+	if err := toBob(func() (string, error) { return alice.SendEmote(portal, "waves at bob") }, "/me waves at bob"); err != nil {
+		return err
+	}
+	bob.Action("alice", "waves back")
+	say("[irc] bob", "/me waves back")
+	if err := fromBob(); err != nil {
+		return err
+	}
+	colour := "\x02Bold\x02 from IRC and \x0304red\x03 text"
+	bob.Privmsg("alice", colour)
+	say("[irc] bob", "PRIVMSG alice :%s", visible(colour))
+	if err := fromBob(); err != nil {
+		return err
+	}
+
+	// A DM opened from Matrix with `pm`.
+	carol, err := teststack.ConnectIRC(ircAddr, "carol", teststack.IRCClientOptions{})
+	if err != nil {
+		return err
+	}
+	defer carol.Quit("demo finished")
+	say("[irc] carol", "connects to IRC")
+	id, err := alice.SendText(control, "pm carol")
+	if err != nil {
+		return err
+	}
+	say("[matrix] alice", "pm carol   (in the control room)")
+	_ = id
+	inv, err = alice.WaitChatInvite(step, "")
+	if err != nil {
+		return fmt.Errorf("waiting for the portal with carol: %w", err)
+	}
+	if err := alice.Join(inv.RoomID); err != nil {
+		return err
+	}
+	say("[matrix]", "a direct chat %s with carol's ghost opens; alice joins", inv.RoomID)
+	msg := "Hello carol, I started this chat from Matrix."
+	if _, err := alice.SendText(inv.RoomID, msg); err != nil {
+		return err
+	}
+	say("[matrix] alice", "%s", msg)
+	l, err := carol.WaitPrivmsg(step, "alice", false)
+	if err != nil {
+		return fmt.Errorf("waiting for the message at carol: %w", err)
+	}
+	say("[irc wire]", "%s", visible(l.Raw))
+	return nil
+}
+
+func emotePrefix(ev teststack.MatrixEvent) string {
+	if ev.MsgType() == "m.emote" {
+		return "* "
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// visible shows IRC control codes as ^B, ^C, ^A...
+func visible(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 {
+			b.WriteString("^" + string(rune('@'+r)))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
