@@ -856,3 +856,113 @@ func TestLibotrIgnoreUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestLibotrSMPCollision: both sides start SMP at the same time. Whatever
+// each side decides, both must end idle and a following SMP must work.
+func TestLibotrSMPCollision(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	ours, err := l.us.call("smp " + hexs("") + " " + hexs("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := l.lib.SMP("same")
+	var x exchange
+	x.addOurs(ours, nil)
+	l.pump(&x, ours.Wire, theirs.Wire())
+	t.Logf("after the collision:\n%s", x)
+	// Settle: whoever is still waiting gets an abort.
+	if l.us.conv.Info().SMP != otr.SMPIdle {
+		l.do("abort")
+	}
+	l.libDo(l.lib.SMPAbort())
+	ourSend(t, l, "between the SMPs")
+	x = l.do("smp " + hexs("") + " " + hexs("again"))
+	x = l.libDo(l.lib.SMPAnswer("again"))
+	if _, ok := ourEvent[otr.SMPSucceeded](x); !ok || !x.lib.Has("smp", "SUCCESS") {
+		t.Fatalf("SMP after a collision failed:\n%s", x)
+	}
+}
+
+// TestLibotrPolicies: our "never" ignores libotr's query and tag; "manual"
+// strips the tag but starts no AKE.
+func TestLibotrPolicies(t *testing.T) {
+	t.Run("never", func(t *testing.T) {
+		cfg := defaultOurConfig()
+		cfg.Policy = otr.PolicyNever
+		l := newLink(t, cfg, otrtest.Options{})
+		x := l.libDo(l.lib.QueryBare())
+		if len(x.toLib) != 0 || l.us.conv.Info().State != otr.Plaintext {
+			t.Fatalf("policy never answered a query:\n%s", x)
+		}
+		x = l.do("send " + hexs("plain"))
+		if len(x.toLib) != 1 || x.toLib[0] != "plain" {
+			t.Fatalf("policy never sent %q", x.toLib)
+		}
+	})
+	t.Run("manual", func(t *testing.T) {
+		cfg := defaultOurConfig()
+		cfg.Policy = otr.PolicyManual
+		l := newLink(t, cfg, otrtest.Options{})
+		x := l.libDo(l.lib.Send("tagged"))
+		if len(x.us.Messages) != 1 || x.us.Messages[0].Text != "tagged" || len(x.toLib) != 0 {
+			t.Fatalf("manual policy and a whitespace tag:\n%s", x)
+		}
+	})
+}
+
+// TestLibotrCorruptedMessages: a data message damaged on the way is
+// reported by the receiver, never shown, and the session survives (the
+// error reply may trigger a new AKE, per ERROR_START_AKE).
+func TestLibotrCorruptedMessages(t *testing.T) {
+	corrupt := func(line string) string {
+		b := []byte(line)
+		i := len(b) / 2
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	t.Run("ours to libotr", func(t *testing.T) {
+		l := newLink(t, defaultOurConfig(), otrtest.Options{})
+		establish(t, l, ourQuery, 3)
+		out, err := l.us.call("send " + hexs("damaged"))
+		if err != nil || len(out.Wire) != 1 {
+			t.Fatalf("send: %v %q", err, out.Wire)
+		}
+		var x exchange
+		l.pump(&x, []string{corrupt(out.Wire[0])}, nil)
+		if !x.lib.Has("msg", "RCVDMSG_UNREADABLE") && !x.lib.Has("msg", "RCVDMSG_MALFORMED") {
+			t.Fatalf("libotr did not report the damaged message:\n%s", x)
+		}
+		// libotr answers with an OTR error; our re-AKE may resend the
+		// message (libotr's "[resent]" convention, same fingerprint), but
+		// the damaged line itself never decrypts.
+		for _, m := range x.lib.Messages() {
+			if m.Name != "enc" || m.Text != "[resent] damaged" {
+				t.Fatalf("libotr showed %q (%s)", m.Text, m.Name)
+			}
+		}
+		ourSend(t, l, "intact")
+		libSend(t, l, "intact too")
+	})
+	t.Run("libotr to us", func(t *testing.T) {
+		l := newLink(t, defaultOurConfig(), otrtest.Options{})
+		establish(t, l, ourQuery, 3)
+		r := l.lib.Send("damaged")
+		var x exchange
+		l.pump(&x, nil, []string{corrupt(r.Wire()[0])})
+		if len(x.us.Messages) != 0 {
+			t.Fatalf("damaged message delivered:\n%s", x)
+		}
+		_, unreadable := ourEvent[otr.Unreadable](x)
+		_, malformed := ourEvent[otr.Malformed](x)
+		if !unreadable && !malformed {
+			t.Fatalf("damaged message not reported:\n%s", x)
+		}
+		libSend(t, l, "intact")
+		ourSend(t, l, "intact too")
+	})
+}
