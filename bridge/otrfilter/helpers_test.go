@@ -244,6 +244,7 @@ type filterOpts struct {
 	keys   []string
 	gen    func(io.Reader) (*otr.PrivateKey, error)
 	clock  *fakeClock
+	log    io.Writer // nil: no logging
 }
 
 func newFilter(t testing.TB, d *db.Database, user string, o filterOpts) (*Filter, *fakeClock) {
@@ -258,9 +259,13 @@ func newFilter(t testing.TB, d *db.Database, user string, o filterOpts) (*Filter
 	if o.gen == nil {
 		o.gen = keys(t, o.keys...)
 	}
+	log := zerolog.Nop()
+	if o.log != nil {
+		log = zerolog.New(o.log).Level(zerolog.TraceLevel)
+	}
 	f, err := New(Config{
 		DB: d, Seal: k, User: id.UserID(user), Network: "net", DefaultPolicy: o.policy,
-		Clock: o.clock, GenerateKey: o.gen, Log: zerolog.Nop(), Account: "me@net",
+		Clock: o.clock, GenerateKey: o.gen, Log: log, Account: "me@net",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -53,10 +53,21 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	}
 	fx := p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever {
+		// No OTR, but through the peer's queue, after anything queued.
+		lines := splitLinesFor(msg.Lines, link.LineBudget(msg.Kind))
+		if len(lines) == 0 {
+			p.unlockInOrder(ctx, fx)
+			return errEmpty
+		}
+		done := make(chan error, 1)
+		p.enqueue(ctx, msg.Kind, lines, done)
 		p.unlockInOrder(ctx, fx)
-		return plainSend(ctx, link, msg)
+		return <-done
 	}
 	p.unlockInOrder(ctx, fx)
+	if len(msg.Lines) == 0 {
+		return errEmpty
+	}
 
 	id, err := f.waitIdentity(ctx)
 	if err != nil {
@@ -182,14 +193,7 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	return nil
 }
 
-// plainSend sends without OTR (policy never, services).
-func plainSend(ctx context.Context, link bridge.PeerLink, msg bridge.OutgoingText) error {
-	lines := splitLinesFor(msg.Lines, link.LineBudget(msg.Kind))
-	if len(lines) == 0 {
-		return &SendError{Err: errors.New("empty message"), Text: "Not sent: the message has no text that can be sent to IRC."}
-	}
-	return link.SendLines(ctx, msg.Kind, lines)
-}
+var errEmpty = &SendError{Err: errors.New("empty message"), Text: "Not sent: the message has no text that can be sent to IRC."}
 
 func splitLinesFor(lines []string, budget int) []string {
 	if budget < 16 {

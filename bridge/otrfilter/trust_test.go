@@ -2,7 +2,9 @@ package otrfilter
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -308,5 +310,66 @@ func TestKeyGeneratedInBackground(t *testing.T) {
 	}
 	if id := f2.identity(); id.tag != otr.InstanceTag(ident.InstanceTag) {
 		t.Fatalf("instance tag %v, stored %x", id.tag, ident.InstanceTag)
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNothingSecretLogged runs a session with every kind of traffic and
+// failure at trace level and checks the log for message text and secrets.
+func TestNothingSecretLogged(t *testing.T) {
+	ctx := context.Background()
+	var logs syncBuffer
+	p := &pair{da: newDB(t), db: newDB(t)}
+	p.a, p.ca = newFilter(t, p.da, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}, log: &logs})
+	p.b, p.cb = newFilter(t, p.db, "@bob:example.org", filterOpts{policy: "opportunistic", keys: []string{"libotr-bob.key"}, log: &logs})
+	p.la, p.lb = newLink("net", "bob"), newLink("net", "alice")
+	p.connect()
+	p.secure(t)
+	const msg, secret = "top secret message body", "smp-secret-value"
+	if err := send(p.a, p.la, ircconn.Privmsg, msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", func() bool { return contains(p.lb.deliveredTexts(), msg) })
+	if _, err := p.a.Command(ctx, p.la, "auth", []string{secret}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "asked", func() bool { return p.lb.hasNotice("wants to verify") })
+	if _, err := p.b.Command(ctx, p.lb, "auth", []string{"wrong " + secret}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "failed", func() bool { return p.la.hasNotice("FAILED") })
+	// Failures: a send error on the link and garbage from the peer.
+	p.la.mu.Lock()
+	p.la.sendErr = errors.New("link down")
+	p.la.mu.Unlock()
+	_ = send(p.a, p.la, ircconn.Privmsg, msg)
+	p.a.Receive(ctx, p.la, bridge.IncomingText{Text: "?OTR:AAMD" + msg + "."})
+	p.a.Receive(ctx, p.la, bridge.IncomingText{Text: "?OTR Error: " + msg})
+	time.Sleep(50 * time.Millisecond)
+	out := logs.String()
+	if out == "" {
+		t.Fatal("nothing logged at all: the test would prove nothing")
+	}
+	for _, s := range []string{msg, secret, "top secret"} {
+		if strings.Contains(out, s) {
+			t.Fatalf("log contains %q:\n%s", s, out)
+		}
 	}
 }
