@@ -178,7 +178,8 @@ func (c *Conn) Disconnect(reason string) {
 // ErrClosed. Events already queued are still delivered before Close returns.
 func (c *Conn) Close() {
 	c.closeOnce.Do(func() {
-		c.Start()
+		// Never started: nothing to stop (and Start becomes a no-op).
+		c.startOnce.Do(func() { close(c.loopDone) })
 		c.command(cmdMsg{cmd: cmdClose})
 		<-c.loopDone
 		close(c.closed)

@@ -90,6 +90,13 @@ func (s *session) close(err error) {
 // quitAndClose sends QUIT and gives the writer a moment to put it on the
 // wire before closing.
 func (s *session) quitAndClose(reason string, cause error) {
+	s.ncMu.Lock()
+	dialing := s.nc == nil
+	s.ncMu.Unlock()
+	if dialing {
+		s.close(cause)
+		return
+	}
 	p := prioLine{written: make(chan struct{})}
 	p.line, _ = lineBytes(nil, "QUIT", reason)
 	select {
@@ -221,7 +228,7 @@ func (s *session) readLoop(nc net.Conn) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				now := time.Now()
 				switch {
-				case !ready && !now.Before(regDeadline):
+				case !s.isReady() && !now.Before(regDeadline):
 					return errors.New("registration timed out")
 				case pingOut:
 					return errPingTimeout
