@@ -1,0 +1,38 @@
+# otrbridge container image.
+#
+#   docker build -t otrbridge .
+#   docker run --rm -v "$PWD/data:/data" otrbridge -e -c /data/config.yaml    # example config
+#   docker run --rm -v "$PWD/data:/data" otrbridge -g -c /data/config.yaml -r /data/registration.yaml
+#   docker run -d -v "$PWD/data:/data" -p 29340:29340 otrbridge                # run
+#
+# cgo is needed for SQLite (github.com/mattn/go-sqlite3); -tags goolm selects
+# the pure-Go Olm implementation for end-to-bridge encryption, so the image
+# needs no libolm.
+
+FROM golang:1.26-trixie AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG TAG=docker
+ARG COMMIT=unknown
+RUN CGO_ENABLED=1 go build -tags goolm -trimpath \
+	-ldflags "-s -w -X main.Tag=${TAG} -X main.Commit=${COMMIT} -X 'main.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)'" \
+	-o /out/otrbridge ./cmd/otrbridge
+
+FROM debian:trixie-slim
+RUN apt-get update \
+	&& apt-get install -y --no-install-recommends ca-certificates tzdata \
+	&& rm -rf /var/lib/apt/lists/* \
+	&& useradd --system --uid 1337 --user-group --home-dir /data --no-create-home otrbridge \
+	&& mkdir -p /data && chown otrbridge:otrbridge /data
+COPY --from=build /out/otrbridge /usr/local/bin/otrbridge
+USER otrbridge
+# Relative paths in the config (SQLite database, logs) land in the volume.
+WORKDIR /data
+VOLUME /data
+# The appservice listener (appservice.port); set appservice.hostname to
+# 0.0.0.0 in the config so the homeserver can reach it.
+EXPOSE 29340
+ENTRYPOINT ["/usr/local/bin/otrbridge"]
+CMD ["-c", "/data/config.yaml", "-r", "/data/registration.yaml"]
