@@ -199,3 +199,26 @@ func TestLibotrRequireAndRestartRecovery(t *testing.T) {
 		}
 	}
 }
+
+func TestLibotrV2OnlyAndErrorStartsAKE(t *testing.T) {
+	ctx := context.Background()
+	s := newLibotr(t, "opportunistic", otrtest.Options{Policy: otrtest.PolicyAllowV2 | otrtest.PolicyWhitespaceStart | otrtest.PolicyErrorStart})
+	// An "?OTR Error:" from the peer makes us (ERROR_START_AKE) ask for a
+	// private conversation; the error text is shown, not delivered.
+	s.f.Receive(ctx, s.l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: You sent encrypted data which was not expected."})
+	waitFor(t, "private", func() bool { return s.l.state() == StatePrivateUnverified })
+	if !s.l.hasNotice("reported an error: You sent encrypted data") {
+		t.Error("error not shown")
+	}
+	info, err := s.f.Command(ctx, s.l, "info", nil)
+	if err != nil || !strings.Contains(info, "OTR v2") {
+		t.Fatalf("info: %q %v", info, err)
+	}
+	if err := send(s.f, s.l, ircconn.Privmsg, "v2 secret"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitPeer(t, "v2 message", func(l otrtest.Line) bool { return l.Kind == "MSG" && l.Name == "enc" && l.Text == "v2 secret" })
+	if len(s.l.deliveredTexts()) != 0 {
+		t.Fatalf("delivered %q", s.l.deliveredTexts())
+	}
+}

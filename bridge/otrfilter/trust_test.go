@@ -373,3 +373,24 @@ func TestNothingSecretLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorLoopStops: a broken client answers everything with an OTR
+// error; our ERROR_START_AKE answers each with a query. The rate limit
+// ends the loop.
+func TestErrorLoopStops(t *testing.T) {
+	d := newDB(t)
+	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
+	l := newLink("net", "broken")
+	l.remote = func(kind ircconn.Kind, line string) {
+		f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: what?"})
+	}
+	f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: start"})
+	waitFor(t, "throttle notice", func() bool { return l.hasNotice("keeps asking for replies") })
+	time.Sleep(100 * time.Millisecond)
+	w1, _, _, _ := l.snapshot()
+	time.Sleep(200 * time.Millisecond)
+	w2, _, _, _ := l.snapshot()
+	if len(w1) != 10 || len(w2) != len(w1) {
+		t.Fatalf("loop did not stop: %d then %d lines", len(w1), len(w2))
+	}
+}
