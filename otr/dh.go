@@ -58,6 +58,8 @@ type sessionKeys struct {
 	sendCtr, recvCtr [8]byte // top halves; sendCtr is the last one used
 	recvMACUsed      bool    // recvMAC verified a message: reveal it later
 
+	// Key schedules and keyed hashes, made on first use: most key pairs
+	// only ever send or only ever receive, and each costs heap.
 	sendBlock, recvBlock cipher.Block
 	sendHMAC, recvHMAC   hash.Hash // HMAC-SHA1 keyed with sendMAC/recvMAC
 
@@ -66,8 +68,19 @@ type sessionKeys struct {
 	ctrBuf, ks [aes.BlockSize]byte
 }
 
-func (k *sessionKeys) sendMACOf(b []byte) []byte { return k.macOf(k.sendHMAC, b) }
-func (k *sessionKeys) recvMACOf(b []byte) []byte { return k.macOf(k.recvHMAC, b) }
+func (k *sessionKeys) sendMACOf(b []byte) []byte {
+	if k.sendHMAC == nil {
+		k.sendHMAC = hmac.New(sha1.New, k.sendMAC[:])
+	}
+	return k.macOf(k.sendHMAC, b)
+}
+
+func (k *sessionKeys) recvMACOf(b []byte) []byte {
+	if k.recvHMAC == nil {
+		k.recvHMAC = hmac.New(sha1.New, k.recvMAC[:])
+	}
+	return k.macOf(k.recvHMAC, b)
+}
 
 func (k *sessionKeys) macOf(h hash.Hash, b []byte) []byte {
 	h.Reset()
@@ -76,8 +89,27 @@ func (k *sessionKeys) macOf(h hash.Hash, b []byte) []byte {
 }
 
 // seal and open run AES-128-CTR in place with the cached key schedules.
-func (k *sessionKeys) seal(ctr [8]byte, b []byte) { k.ctr(k.sendBlock, ctr, b) }
-func (k *sessionKeys) open(ctr [8]byte, b []byte) { k.ctr(k.recvBlock, ctr, b) }
+func (k *sessionKeys) seal(ctr [8]byte, b []byte) {
+	if k.sendBlock == nil {
+		k.sendBlock = newAES(k.sendAES[:])
+	}
+	k.ctr(k.sendBlock, ctr, b)
+}
+
+func (k *sessionKeys) open(ctr [8]byte, b []byte) {
+	if k.recvBlock == nil {
+		k.recvBlock = newAES(k.recvAES[:])
+	}
+	k.ctr(k.recvBlock, ctr, b)
+}
+
+func newAES(key []byte) cipher.Block {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		panic("otr: AES key size") // keys are fixed 16-byte arrays
+	}
+	return b
+}
 
 // smallCTR is the size up to which ctr runs block by block in scratch
 // space: cheaper than setting up (and allocating) a cipher.Stream.
@@ -121,6 +153,7 @@ func (k *sessionKeys) wipe() {
 		clear(k.recvAES[:])
 		clear(k.extra[:])
 		k.sendBlock, k.recvBlock = nil, nil
+		k.sendHMAC, k.recvHMAC = nil, nil
 	}
 }
 
@@ -146,10 +179,6 @@ func newSessionKeys(ours *dhKey, their *big.Int) *sessionKeys {
 	copy(sk.recvAES[:], r[:16])
 	sk.sendMAC = sha1.Sum(sk.sendAES[:])
 	sk.recvMAC = sha1.Sum(sk.recvAES[:])
-	sk.sendHMAC = hmac.New(sha1.New, sk.sendMAC[:])
-	sk.recvHMAC = hmac.New(sha1.New, sk.recvMAC[:])
-	sk.sendBlock, _ = aes.NewCipher(sk.sendAES[:])
-	sk.recvBlock, _ = aes.NewCipher(sk.recvAES[:])
 	h := sha256.New()
 	h.Write([]byte{0xff})
 	h.Write(secbytes)
@@ -186,12 +215,8 @@ func deriveAKEKeys(secbytes []byte) *akeKeys {
 // aesCTR returns b encrypted or decrypted with AES-128 in counter mode
 // with an all-zero IV, as the AKE uses it.
 func aesCTR(key []byte, b []byte) []byte {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		panic("otr: AES key size") // callers pass fixed 16-byte keys
-	}
 	out := append([]byte(nil), b...)
-	ctrXORInPlace(block, [8]byte{}, out)
+	ctrXORInPlace(newAES(key), [8]byte{}, out)
 	return out
 }
 
