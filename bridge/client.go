@@ -56,6 +56,8 @@ type IRCClient struct {
 	aliases map[string]networkid.UserID
 	// rawUntil is when Numeric replies stop being shown (after `raw`).
 	rawUntil time.Time
+	// watch follows DM peers' nick changes without a shared channel.
+	watch *nickWatch
 	// loginWatcher receives the first connection result during login.
 	loginWatcher chan<- ircconn.StateChanged
 }
@@ -96,6 +98,7 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 		log:     login.Log.With().Str("irc_network", meta.Network).Logger(),
 		aliases: make(map[string]networkid.UserID),
 	}
+	c.watch = newNickWatch(c)
 	c.filter = passThrough{}
 	if ic.NewFilter != nil {
 		c.filter = ic.NewFilter(c)
@@ -222,6 +225,7 @@ func (c *IRCClient) sendDisconnectedByUser() {
 }
 
 func (c *IRCClient) Disconnect() {
+	c.watch.halt()
 	if conn := c.connection(); conn != nil {
 		conn.Close()
 	}
@@ -284,6 +288,7 @@ func (c *IRCClient) loadAliases(ctx context.Context) error {
 		if !ok || meta == nil || meta.Nick == "" {
 			continue
 		}
+		c.watch.known(networkid.UserID(portal.ID), meta.Nick, meta.UserHost)
 		if cur := c.fold(meta.Nick); cur != folded || strings.Count(string(portal.ID), ".") == 2 {
 			c.mu.Lock()
 			c.aliases[cur] = networkid.UserID(portal.ID)
@@ -382,6 +387,8 @@ type peerLink struct {
 	c    *IRCClient
 	id   networkid.UserID
 	nick string
+	// userHost is "user@host" of the message being delivered, if any.
+	userHost string
 }
 
 func (c *IRCClient) link(uid networkid.UserID, nick string) *peerLink {
@@ -402,8 +409,11 @@ func (p *peerLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 	if p.c.meta.Disconnected {
 		return errUserDisconnected
 	}
-	_, err = conn.Send(ctx, p.nick, kind, lines)
-	return err
+	if _, err = conn.Send(ctx, p.nick, kind, lines); err != nil {
+		return err
+	}
+	p.c.watch.sent(p.id, p.nick)
+	return nil
 }
 
 func (p *peerLink) Deliver(ctx context.Context, msg IncomingText) {

@@ -129,6 +129,9 @@ type PortalMetadata struct {
 	// Nick is the peer's current nick (original case). It differs from the
 	// nick in the portal ID after the peer changed nick.
 	Nick string `json:"nick,omitempty"`
+	// UserHost is the peer's last seen "user@host", used to find the peer
+	// again after a nick change we did not see (nickwatch.go).
+	UserHost string `json:"userhost,omitempty"`
 }
 
 // GhostMetadata is stored with every ghost.

@@ -44,6 +44,9 @@ func (c *IRCClient) handleEvent(evt ircconn.Event) {
 			c.sendNotice(ctx, portal, peerNumericText(e.Code, e.Nick, e.Text))
 		}
 	case ircconn.Numeric:
+		if c.watch.handleNumeric(ctx, e) {
+			return
+		}
 		c.mu.Lock()
 		show := time.Now().Before(c.rawUntil)
 		c.mu.Unlock()
@@ -91,7 +94,9 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 			}
 		}
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+		c.watch.start()
 	case ircconn.TransientDisconnect:
+		c.watch.halt()
 		c.filter.Disconnected(ctx)
 		msg := "connection lost"
 		if e.Err != nil {
@@ -102,14 +107,17 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 		}
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: "irc-disconnected", Message: msg})
 	case ircconn.BadCredentials:
+		c.watch.halt()
 		c.filter.Disconnected(ctx)
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateBadCredentials, Error: "irc-bad-credentials",
 			Message: errText(e.Err, "the server rejected the password") + "; use `relogin` to enter new credentials"})
 	case ircconn.Fatal:
+		c.watch.halt()
 		c.filter.Disconnected(ctx)
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateUnknownError, Error: "irc-fatal",
 			Message: errText(e.Err, "the server refused the connection") + "; not retrying, use `reconnect` to try again"})
 	case ircconn.Disconnected:
+		c.watch.halt()
 		c.filter.Disconnected(ctx)
 		if c.meta.Disconnected {
 			c.sendDisconnectedByUser()
@@ -139,7 +147,10 @@ func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
 		return
 	}
 	c.updateGhost(ctx, uid, e.From.Nick)
-	c.filter.Receive(ctx, c.link(uid, e.From.Nick), IncomingText{
+	c.watch.seen(uid, e.From.Nick, e.From.User, e.From.Host)
+	link := c.link(uid, e.From.Nick)
+	link.userHost = e.From.User + "@" + e.From.Host
+	c.filter.Receive(ctx, link, IncomingText{
 		Kind:  e.Kind,
 		Text:  e.Text,
 		Time:  e.Time,
@@ -190,7 +201,7 @@ func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg Incoming
 			CreatePortal: true,
 			Timestamp:    msg.Time,
 			PreHandleFunc: func(ctx context.Context, portal *bridgev2.Portal) {
-				c.preparePortal(ctx, portal, p.nick)
+				c.preparePortal(ctx, portal, p.nick, p.userHost)
 			},
 		},
 		Data:               msg,
@@ -201,9 +212,12 @@ func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg Incoming
 
 // preparePortal records the peer's current nick and re-invites the user if
 // they left the room: the next message from the peer brings them back.
-func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, nick string) {
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != nick {
+func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, nick, userHost string) {
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok && (meta.Nick != nick || (userHost != "@" && userHost != "" && meta.UserHost != userHost)) {
 		meta.Nick = nick
+		if userHost != "@" && userHost != "" {
+			meta.UserHost = userHost
+		}
 		if err := portal.Save(ctx); err != nil {
 			c.log.Err(err).Msg("Failed to save portal nick")
 		}
@@ -254,21 +268,34 @@ func (c *IRCClient) handleNick(ctx context.Context, e ircconn.NickChanged) {
 		c.managementNotice(ctx, fmt.Sprintf("You are now known as %s on %s.", e.New, c.networkName()))
 		return
 	}
-	portal, uid := c.existingPortal(ctx, e.Old)
+	c.renamePeer(ctx, e.Old, e.New, "")
+}
+
+// renamePeer moves the DM portal of oldNick to newNick: the same room, the
+// same ghost (with a new display name) and, through the filter, the same
+// OTR session. how says how the change was detected when it was not a NICK
+// message.
+func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, how string) {
+	portal, uid := c.existingPortal(ctx, oldNick)
 	if portal == nil {
-		c.forgetNick(e.Old)
+		c.forgetNick(oldNick)
 		return
 	}
-	c.peerRenamed(e.Old, e.New, uid)
+	c.peerRenamed(oldNick, newNick, uid)
+	c.watch.renamed(uid, newNick)
 	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
-		meta.Nick = e.New
+		meta.Nick = newNick
 		if err := portal.Save(ctx); err != nil {
 			c.log.Err(err).Msg("Failed to save portal after nick change")
 		}
 	}
-	c.updateGhost(ctx, uid, e.New)
-	c.sendNotice(ctx, portal, fmt.Sprintf("%s is now known as %s. This chat continues with %s.", e.Old, e.New, e.New))
-	c.filter.PeerRenamed(ctx, c.link(uid, e.New), e.Old)
+	c.updateGhost(ctx, uid, newNick)
+	text := fmt.Sprintf("%s is now known as %s. This chat continues with %s.", oldNick, newNick, newNick)
+	if how != "" {
+		text = fmt.Sprintf("%s is now known as %s (detected by %s). This chat continues with %s.", oldNick, newNick, how, newNick)
+	}
+	c.sendNotice(ctx, portal, text)
+	c.filter.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
 }
 
 // peerNumericText explains an IRC numeric about a peer.
