@@ -966,3 +966,30 @@ func TestLibotrCorruptedMessages(t *testing.T) {
 		ourSend(t, l, "intact too")
 	})
 }
+
+// TestLibotrRequireEncryptionNoOTR: under "always", a peer whose client
+// has OTR switched off never answers the query; the held message expires
+// and nothing but the query ever reached the wire.
+func TestLibotrRequireEncryptionNoOTR(t *testing.T) {
+	cfg := defaultOurConfig()
+	cfg.Policy = otr.PolicyAlways
+	l := newLink(t, cfg, otrtest.Options{})
+	l.lib.SetPolicy(0) // libotr's "never"
+	x := l.do("send " + hexs("must stay private"))
+	if _, ok := ourEvent[otr.HeldMessage](x); !ok {
+		t.Fatalf("not held:\n%s", x)
+	}
+	if m := x.lib.Messages(); len(m) != 1 || !strings.HasPrefix(m[0].Text, "?OTRv") || m[0].Name != "plain" {
+		t.Fatalf("libotr (OTR off) should just see our query: %v", m)
+	}
+	l.us.advance(2 * time.Minute)
+	x = l.do("tick")
+	if _, ok := ourEvent[otr.HeldExpired](x); !ok {
+		t.Fatalf("held message did not expire:\n%s", x)
+	}
+	for _, w := range append(x.toLib, l.us.log...) {
+		if strings.Contains(w, "must stay private") {
+			t.Fatalf("held text reached the wire: %q", w)
+		}
+	}
+}
