@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -996,5 +997,35 @@ func TestBackoffGrowsOnShortSessions(t *testing.T) {
 	}
 	if retries[0] > 40*time.Millisecond || retries[2] < 80*time.Millisecond {
 		t.Errorf("retry delays %v: want growth from ≤40ms to ≥80ms", retries)
+	}
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	fn := newFakeNet(t)
+	rec := newRecorder()
+	c, err := New(Config{Nick: "me", Dial: fn.dial, Handler: rec.handle, Logger: zerolog.Nop(), Flood: FloodConfig{Burst: 10, Rate: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	queued := sendAsync(c, "bob", Privmsg, "x")
+	fc.expect(t, "PRIVMSG")
+	waitResult(t, queued)
+	c.Close()
+	fc.nc.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+1 { // +1: the fake server's reader may still be exiting
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v", err)
 	}
 }
