@@ -67,6 +67,9 @@
 //	}
 //
 // ic.DB must be upgraded before the first message (it is, in Start).
+// After a login connects, call Announce for each of RestartedPeers (with
+// the peer's link) so portals cut off by a restart are told at once;
+// State gives the state for a portal's topic when it is created.
 // Call (*Filter).Close when the login is removed or the bridge stops
 // (e.g. through an optional `interface{ Close() }` check in bridge).
 //

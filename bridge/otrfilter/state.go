@@ -2,6 +2,9 @@ package otrfilter
 
 import (
 	"context"
+	"slices"
+
+	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/otrbridge/otrbridge/bridge"
 )
@@ -76,4 +79,48 @@ func reportFrom(ctx context.Context) *SendReport {
 		return &SendReport{}
 	}
 	return r
+}
+
+// State returns the current state with a peer (StatePlaintext for a peer
+// not seen since the bridge started), e.g. to set a portal's topic when
+// the portal is created.
+func (f *Filter) State(peer networkid.UserID) State {
+	p := f.existingPeer(peer)
+	if p == nil {
+		return StatePlaintext
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state()
+}
+
+// RestartedPeers lists the peers (their IDs) whose private conversation a
+// bridge restart cut off and who have not been told yet. The bridge may
+// call Announce for each right after the login connects instead of
+// waiting for the first message.
+func (f *Filter) RestartedPeers() []networkid.UserID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]networkid.UserID, 0, len(f.restarts))
+	for k := range f.restarts {
+		out = append(out, networkid.UserID(k))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Announce gives the restart notice to link's portal now (if it is due)
+// and shows the state.
+func (f *Filter) Announce(ctx context.Context, link bridge.PeerLink) {
+	p := f.peer(link)
+	p.mu.Lock()
+	p.link = link
+	if err := p.loadPolicy(ctx); err != nil {
+		f.log.Err(err).Msg("Failed to resolve OTR policy")
+	}
+	fx := p.restartEffects(ctx)
+	if e := p.stateEffect(); e != nil {
+		fx = append(fx, e)
+	}
+	p.unlockInOrder(ctx, fx)
 }

@@ -394,3 +394,38 @@ func TestErrorLoopStops(t *testing.T) {
 		t.Fatalf("loop did not stop: %d then %d lines", len(w1), len(w2))
 	}
 }
+
+func TestAnnounceAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, "opportunistic", "opportunistic")
+	p.secure(t)
+	if got := p.a.State(p.la.PeerID()); got != StatePrivateUnverified {
+		t.Fatalf("State = %v", got)
+	}
+	p.a.Close()
+	a2, _ := newFilter(t, p.da, "@alice:example.org", filterOpts{policy: "opportunistic"})
+	if got := a2.RestartedPeers(); len(got) != 1 || got[0] != "net.bob" {
+		t.Fatalf("RestartedPeers = %v", got)
+	}
+	l := newLink("net", "bob")
+	a2.Announce(ctx, l)
+	if !l.hasNotice("The bridge restarted") || l.state() != StatePlaintext {
+		t.Fatalf("notices %q, state %v", l.notices, l.state())
+	}
+	if len(a2.RestartedPeers()) != 0 {
+		t.Fatal("announced twice")
+	}
+	if m, _ := p.da.Private.List(ctx, "@alice:example.org"); len(m) != 0 {
+		t.Fatalf("marker left: %+v", m)
+	}
+	// Without a new session, messages wait (fail closed) until `finish`.
+	if _, err := a2.Command(ctx, l, "finish", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(a2, l, ircconn.Privmsg, "plain after finish"); err != nil {
+		t.Fatal(err)
+	}
+	if !l.wireContains("plain after finish") {
+		t.Fatal("not sent after finish")
+	}
+}
