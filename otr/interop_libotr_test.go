@@ -574,9 +574,14 @@ func TestLibotrOurRestart(t *testing.T) {
 // session; replies go to the instance that spoke last, and the other
 // instance ignores data meant for its sibling.
 func TestLibotrTwoInstances(t *testing.T) {
-	us := newOurs(t, defaultOurConfig())
 	a := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0xaaaa0001})
 	b := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0xbbbb0002})
+	runTwoInstances(t, newOurs(t, defaultOurConfig()), a, b)
+}
+
+// runTwoInstances is the scenario of TestLibotrTwoInstances; the
+// transcript recorder runs it too.
+func runTwoInstances(t *testing.T, us *ours, a, b *otrtest.LibotrPeer) {
 	libs := []*otrtest.LibotrPeer{a, b}
 
 	// pump delivers our lines to both instances and theirs to us.

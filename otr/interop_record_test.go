@@ -96,6 +96,15 @@ var recordings = []struct {
 		},
 	},
 	{
+		name:  "two-instances",
+		about: "two libotr clients of one account (instance tags 1b07a11c, 2b07b0b2) both go private with us; replies follow the instance that spoke last",
+		lib:   otrtest.Options{InstanceTag: 0x1b07a11c},
+		run: func(t *testing.T, l *link) {
+			b := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0x2b07b0b2})
+			runTwoInstances(t, l.us, l.lib, b)
+		},
+	},
+	{
 		name:  "heartbeat",
 		about: "we send a heartbeat after 61 s of silence on receiving",
 		lib:   otrtest.Options{InstanceTag: 0x1b07a11c},
