@@ -42,7 +42,8 @@
 // a query goes out, and after the AKE the held messages are sent encrypted
 // (HeldSent) or, after Config.HoldTimeout, dropped (HeldExpired, from
 // Tick). After the peer ends the session (PeerEnded) Send returns
-// ErrFinished and produces no wire output until the user calls End or Start.
+// ErrFinished and produces no wire output until the user calls End or a new
+// AKE (Start) completes.
 //
 // # Keys
 //
