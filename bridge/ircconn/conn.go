@@ -44,6 +44,7 @@ type Conn struct {
 	wantNick  string   // set by SetNick; registration uses it after a reconnect
 	user      string
 	host      string
+	hostSure  int // hostUnknown, hostGuessed or hostShown
 	caps      map[string]bool
 	casemap   Casemapping
 	chantypes string

@@ -1029,3 +1029,27 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }
+
+// USERHOST shows us our real host; a cloak announced by 396 is what others
+// see, and USERHOST must not override it.
+func TestDisplayedHostWinsOverUSERHOST(t *testing.T) {
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, nil)
+	fc := fn.next(t)
+	fc.expect(t, "CAP")
+	fc.expect(t, "NICK")
+	fc.expect(t, "USER")
+	fc.send(":srv.test CAP * LS :")
+	fc.expect(t, "CAP")
+	fc.send(":srv.test 001 me :Welcome me!~u@10.0.0.1",
+		":srv.test 396 me a-much-longer-cloaked-host.users.example :is now your displayed host",
+		":srv.test 376 me :End of MOTD")
+	fc.expect(t, "USERHOST")
+	fc.send(":srv.test 302 me :me=+~u@10.0.0.1")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send("PING :sync")
+	fc.expect(t, "PONG") // the 302 has been handled
+	if _, u, h := c.Hostmask(); u != "~u" || h != "a-much-longer-cloaked-host.users.example" {
+		t.Errorf("hostmask %s@%s, want the cloak", u, h)
+	}
+}

@@ -99,7 +99,7 @@ func (s *session) handle(m *ircmsg.Message) error {
 	case "CHGHOST":
 		c.mu.Lock()
 		if c.casemap.Fold(m.Nick()) == c.casemap.Fold(c.nick) && len(m.Params) >= 2 {
-			c.user, c.host = m.Params[0], m.Params[1]
+			c.setHostLocked(m.Params[0], m.Params[1], hostShown)
 		}
 		c.mu.Unlock()
 		return nil
@@ -374,10 +374,30 @@ func (s *session) maybeReclaim(gone string) {
 	}
 }
 
+// How sure we are that user@host is what others see in our messages.
+const (
+	hostUnknown = iota
+	// from 001 or USERHOST: servers show us our real host there, which a
+	// cloak may replace for others
+	hostGuessed
+	// from our echoed messages, 396 or CHGHOST: what others see
+	hostShown
+)
+
+func (c *Conn) setHostLocked(user, host string, sure int) {
+	if sure < c.hostSure || host == "" {
+		return
+	}
+	if user != "" {
+		c.user = user
+	}
+	c.host, c.hostSure = host, sure
+}
+
 // learnSelfLocked takes user and host from a line whose source is us.
 func (s *session) learnSelfLocked(m *ircmsg.Message) {
 	if nuh, err := ircmsg.ParseNUH(m.Source); err == nil && nuh.User != "" && nuh.Host != "" {
-		s.c.user, s.c.host = nuh.User, nuh.Host
+		s.c.setHostLocked(nuh.User, nuh.Host, hostShown)
 	}
 }
 
@@ -393,7 +413,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 		}
 		if f := strings.Fields(lastParam(m)); len(f) > 0 {
 			if nuh, err := ircmsg.ParseNUH(f[len(f)-1]); err == nil && nuh.User != "" && nuh.Host != "" {
-				c.user, c.host = nuh.User, nuh.Host
+				c.setHostLocked(nuh.User, nuh.Host, hostGuessed)
 			}
 		}
 		saslMissing := c.cfg.SASLAccount != "" && !s.saslDone
@@ -411,9 +431,9 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 		if h := param(m, 1); h != "" {
 			c.mu.Lock()
 			if u, hh, ok := strings.Cut(h, "@"); ok {
-				c.user, c.host = u, hh
+				c.setHostLocked(u, hh, hostShown)
 			} else {
-				c.host = h
+				c.setHostLocked(c.user, h, hostShown)
 			}
 			c.mu.Unlock()
 		}
@@ -426,7 +446,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 				continue
 			}
 			if u, h, ok := strings.Cut(uh[1:], "@"); ok {
-				c.user, c.host = u, h
+				c.setHostLocked(u, h, hostGuessed)
 			}
 		}
 		c.mu.Unlock()

@@ -156,7 +156,7 @@ func (c *Conn) serve(s *session) {
 	c.chantypes = "#&"
 	c.statusmsg = ""
 	c.nick = c.wantNickLocked()
-	c.user, c.host = "", ""
+	c.user, c.host, c.hostSure = "", "", hostUnknown
 	c.mu.Unlock()
 
 	var wg sync.WaitGroup
