@@ -41,6 +41,24 @@
 // ErrConnectionLost; it is never resent, because the peer may already have
 // some of it. No message is ever dropped silently.
 //
+// # Flood pacing
+//
+// Every line we send takes a token from one bucket per connection
+// (Config.Flood: Burst lines at once, then Rate lines per second; defaults 4
+// and 1). Lines that cannot wait (PONG, registration, CTCP replies, QUIT)
+// are sent at once but still take their token, driving the bucket into debt,
+// because the server counts them too. Configure the bucket below the
+// server's own limits (InspIRCd: threshold and commandrate of the connect
+// class).
+//
+// # Line budget
+//
+// LineBudget is 512 minus the prefix the server puts in front of our text
+// when it relays it, ":nick!user@host PRIVMSG target :" plus CRLF, with our
+// host as others see it (learnt from our echoes, 396 or CHGHOST; USERHOST
+// and the welcome line only until then). Until the host is known it assumes
+// 63 bytes. The label tag we add does not count: tags have their own budget.
+//
 // # Receiving
 //
 // Incoming traffic is reported to Config.Handler as events (see Event). The
