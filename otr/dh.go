@@ -113,7 +113,7 @@ func newAES(key []byte) cipher.Block {
 
 // smallCTR is the size up to which ctr runs block by block in scratch
 // space: cheaper than setting up (and allocating) a cipher.Stream.
-const smallCTR = 512
+const smallCTR = 256
 
 func (k *sessionKeys) ctr(block cipher.Block, ctrTop [8]byte, b []byte) {
 	if len(b) > smallCTR {
