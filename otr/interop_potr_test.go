@@ -18,8 +18,10 @@ func newPotrLink(t *testing.T) *link {
 }
 
 func TestPotrAKE(t *testing.T) {
+	t.Parallel() // python is slow; each test has its own peer
 	for _, how := range []string{ourQuery, libQuery, ourWhitespace, libWhitespace} {
 		t.Run(how, func(t *testing.T) {
+			t.Parallel()
 			l := newPotrLink(t)
 			x := establishPotr(t, l, how)
 			if gs, _ := ourEvent[otr.GoneSecure](x); gs.Version != 2 {
@@ -65,6 +67,7 @@ func establishPotr(t *testing.T, l *link, how string) exchange {
 }
 
 func TestPotrFragments(t *testing.T) {
+	t.Parallel() // python is slow; each test has its own peer
 	l := newPotrLink(t)
 	establishPotr(t, l, ourQuery)
 	long := strings.Repeat("0123456789 ünï ", 200)[:3000]
@@ -77,6 +80,7 @@ func TestPotrFragments(t *testing.T) {
 }
 
 func TestPotrSMP(t *testing.T) {
+	t.Parallel() // python is slow; each test has its own peer
 	t.Run("we ask", func(t *testing.T) {
 		l := newPotrLink(t)
 		establishPotr(t, l, ourQuery)
@@ -117,6 +121,7 @@ func TestPotrSMP(t *testing.T) {
 }
 
 func TestPotrDisconnect(t *testing.T) {
+	t.Parallel() // python is slow; each test has its own peer
 	l := newPotrLink(t)
 	establishPotr(t, l, ourQuery)
 	x := l.libDo(l.lib.End())
