@@ -49,6 +49,8 @@ type whoQuery struct {
 // nickWatch is the presence watch of one client.
 type nickWatch struct {
 	c *IRCClient
+	// rename is called when a peer was found under a new nick.
+	rename func(ctx context.Context, oldNick, newNick string)
 
 	mu      sync.Mutex
 	peers   map[networkid.UserID]*watchedPeer
@@ -57,7 +59,15 @@ type nickWatch struct {
 }
 
 func newNickWatch(c *IRCClient) *nickWatch {
-	return &nickWatch{c: c, peers: make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery)}
+	w := &nickWatch{c: c, peers: make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery)}
+	w.rename = func(ctx context.Context, oldNick, newNick string) {
+		// The new nick must not already be another peer of this login.
+		if other, _ := c.existingPortal(ctx, newNick); other != nil {
+			return
+		}
+		c.renamePeer(ctx, oldNick, newNick, "same user name and host")
+	}
+	return w
 }
 
 // seen records a peer's current nick and user@host (from a message).
@@ -238,11 +248,7 @@ func (w *nickWatch) whoDone(ctx context.Context, q *whoQuery) {
 	if c.fold(newNick) == c.fold(q.oldNick) || validateNick(newNick) != nil {
 		return
 	}
-	// The new nick must not already be another peer of this login.
-	if other, _ := c.existingPortal(ctx, newNick); other != nil {
-		return
-	}
-	c.renamePeer(ctx, q.oldNick, newNick, "same user name and host")
+	w.rename(ctx, q.oldNick, newNick)
 }
 
 // known registers a peer from a stored portal (not known to be online).
