@@ -40,3 +40,34 @@ func TestLibotrPeersOverIRC(t *testing.T) {
 		t.Fatalf("alice got %q", m.Raw)
 	}
 }
+
+// TestWhitespaceTagOverInspIRCd: libotr's whitespace tag (trailing spaces
+// and tabs) and its multi-line query reach the other IRC user unchanged —
+// some servers strip trailing whitespace, which would stop the tag from
+// starting an AKE.
+func TestWhitespaceTagOverInspIRCd(t *testing.T) {
+	srv := teststack.InspIRCd(t, teststack.IRCOptions{})
+	alice := StartLibotr(t, Options{Account: "alice", Peer: "bob"})
+	PutOnIRC(t, alice, teststack.DialIRC(t, srv.Addr(), "alice", teststack.IRCClientOptions{}), "bob", 0)
+	bob := teststack.DialIRC(t, srv.Addr(), "bob", teststack.IRCClientOptions{})
+
+	sent := alice.Send("hi there").Wire()
+	l, err := bob.WaitPrivmsg(10*time.Second, "alice", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || l.Text() != sent[0] {
+		t.Fatalf("whitespace-tagged line arrived as %q, libotr sent %q", l.Text(), sent)
+	}
+	q := alice.Query().Wire()
+	lines := strings.Split(q[0], "\n")
+	for _, want := range lines {
+		l, err := bob.WaitPrivmsg(10*time.Second, "alice", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Text() != want {
+			t.Fatalf("query line arrived as %q, want %q", l.Text(), want)
+		}
+	}
+}
