@@ -11,7 +11,7 @@ import (
 
 // loggedIn is a Matrix user logged in to network and an IRC peer on the
 // same server.
-func (e *env) loggedIn(t *testing.T, network string) (*user, *teststack.IRCClient) {
+func (e *env) loggedIn(t testing.TB, network string) (*user, *teststack.IRCClient) {
 	t.Helper()
 	u := e.newUser(t, "")
 	u.login(t, network, e.unique("mx"))
@@ -21,7 +21,7 @@ func (e *env) loggedIn(t *testing.T, network string) (*user, *teststack.IRCClien
 
 // sendPortal sends text from the Matrix user into a portal and returns the
 // event ID.
-func (u *user) sendPortal(t *testing.T, room, text string) string {
+func (u *user) sendPortal(t testing.TB, room, text string) string {
 	t.Helper()
 	u.e.remember(text)
 	id, err := u.mx.SendText(room, text)
@@ -33,7 +33,7 @@ func (u *user) sendPortal(t *testing.T, room, text string) string {
 
 // fromGhost waits for the next message of peer's ghost in room (bridge
 // notices such as "Private chat portal created" are skipped).
-func (u *user) fromGhost(t *testing.T, room, peerNick string) teststack.MatrixEvent {
+func (u *user) fromGhost(t testing.TB, room, peerNick string) teststack.MatrixEvent {
 	t.Helper()
 	ev, err := u.mx.WaitMessage(wait, room, u.e.ghost(u.network, peerNick), func(ev teststack.MatrixEvent) bool {
 		return !(ev.MsgType() == "m.notice" && strings.HasPrefix(ev.Body(), "Private chat portal created"))
@@ -46,7 +46,7 @@ func (u *user) fromGhost(t *testing.T, room, peerNick string) teststack.MatrixEv
 
 // notice waits for a bridge notice in room (from the bot or a ghost, any
 // msgtype m.notice) containing s.
-func (u *user) notice(t *testing.T, room, s string, timeout time.Duration) teststack.MatrixEvent {
+func (u *user) notice(t testing.TB, room, s string, timeout time.Duration) teststack.MatrixEvent {
 	t.Helper()
 	ev, err := u.mx.WaitMessage(timeout, room, "", func(ev teststack.MatrixEvent) bool {
 		return ev.Sender != u.mx.UserID && ev.MsgType() == "m.notice" &&
@@ -63,7 +63,7 @@ func (u *user) notice(t *testing.T, room, s string, timeout time.Duration) tests
 }
 
 // atPeer waits for the next PRIVMSG from the user's nick at peer.
-func (u *user) atPeer(t *testing.T, peer *teststack.IRCClient) teststack.IRCLine {
+func (u *user) atPeer(t testing.TB, peer *teststack.IRCClient) teststack.IRCLine {
 	t.Helper()
 	l, err := peer.WaitPrivmsg(wait, u.nick, false)
 	if err != nil {
@@ -73,7 +73,7 @@ func (u *user) atPeer(t *testing.T, peer *teststack.IRCClient) teststack.IRCLine
 }
 
 // joinInvite waits for an invite to a portal and joins it.
-func (u *user) joinInvite(t *testing.T) string {
+func (u *user) joinInvite(t testing.TB) string {
 	t.Helper()
 	inv, err := u.mx.WaitChatInvite(wait, "")
 	if err != nil {

@@ -52,6 +52,9 @@ type env struct {
 	bridge   *teststack.Bridge
 	admin    *teststack.MatrixClient
 	dbKind   string
+	// persistent envs outlive the test that created them (benchmarks share
+	// one across runs): helpers register no per-test cleanups.
+	persistent bool
 
 	seq atomic.Int64
 
@@ -68,7 +71,7 @@ const (
 )
 
 // newEnv starts a stack. dbType/dbURI empty means SQLite.
-func newEnv(t *testing.T, dbType, dbURI string) *env {
+func newEnv(t testing.TB, dbType, dbURI string) *env {
 	t.Helper()
 	e := &env{dbKind: "sqlite"}
 	if dbType != "" {
@@ -144,12 +147,19 @@ type user struct {
 }
 
 // newUser registers a Matrix user and opens the control room with the bot.
-func (e *env) newUser(t *testing.T, localpart string) *user {
+func (e *env) newUser(t testing.TB, localpart string) *user {
 	t.Helper()
 	if localpart == "" {
 		localpart = e.unique("mxuser")
 	}
-	mx := e.hs.RegisterMatrixUser(t, localpart, "password-"+localpart, false)
+	mx, err := e.hs.Register(localpart, "password-"+localpart, false)
+	if err != nil {
+		t.Fatalf("register %s: %v", localpart, err)
+	}
+	mx.StartSync()
+	if !e.persistent {
+		t.Cleanup(mx.StopSync)
+	}
 	u := &user{e: e, mx: mx}
 	room, err := mx.CreateDM(e.bridge.BotMXID)
 	if err != nil {
@@ -170,13 +180,13 @@ func (e *env) newUser(t *testing.T, localpart string) *user {
 
 // command sends a command in the control room and returns the bot's first
 // reply to it.
-func (u *user) command(t *testing.T, cmd string) teststack.MatrixEvent {
+func (u *user) command(t testing.TB, cmd string) teststack.MatrixEvent {
 	t.Helper()
 	return u.replyTo(t, u.say(t, cmd), "", longWait)
 }
 
 // say sends text in the control room and returns its event ID.
-func (u *user) say(t *testing.T, text string) string {
+func (u *user) say(t testing.TB, text string) string {
 	t.Helper()
 	id, err := u.mx.SendText(u.control, text)
 	if err != nil {
@@ -187,7 +197,7 @@ func (u *user) say(t *testing.T, text string) string {
 
 // replyTo waits for a bot message in the control room after the event
 // afterID ("" for any) containing s (case-insensitive, "" for any).
-func (u *user) replyTo(t *testing.T, afterID, s string, timeout time.Duration) teststack.MatrixEvent {
+func (u *user) replyTo(t testing.TB, afterID, s string, timeout time.Duration) teststack.MatrixEvent {
 	t.Helper()
 	ev, err := u.mx.WaitMessageAfter(timeout, afterID, u.control, u.e.bridge.BotMXID, func(ev teststack.MatrixEvent) bool {
 		return strings.Contains(strings.ToLower(ev.Body()), strings.ToLower(s))
@@ -199,7 +209,7 @@ func (u *user) replyTo(t *testing.T, afterID, s string, timeout time.Duration) t
 }
 
 // replyContaining waits for any bot message in the control room containing s.
-func (u *user) replyContaining(t *testing.T, timeout time.Duration, s string) teststack.MatrixEvent {
+func (u *user) replyContaining(t testing.TB, timeout time.Duration, s string) teststack.MatrixEvent {
 	t.Helper()
 	return u.replyTo(t, "", s, timeout)
 }
@@ -214,7 +224,7 @@ func (u *user) controlTranscript() string {
 
 // login logs the user in to network with nick and no password, and waits
 // for the confirmation.
-func (u *user) login(t *testing.T, network, nick string) {
+func (u *user) login(t testing.TB, network, nick string) {
 	t.Helper()
 	id := u.say(t, "login irc "+network+" "+nick)
 	u.replyTo(t, id, "enter your authentication", wait)
@@ -236,7 +246,7 @@ func (e *env) ghost(network, nick string) string { return e.bridge.GhostMXID(net
 
 // openPortalFromIRC has peer send a first message to u and returns the DM
 // portal the bridge created (joined by u).
-func (u *user) portalFromIRC(t *testing.T, peer *teststack.IRCClient, first string) string {
+func (u *user) portalFromIRC(t testing.TB, peer *teststack.IRCClient, first string) string {
 	t.Helper()
 	peer.Privmsg(u.nick, first)
 	ghost := u.e.ghost(u.network, peer.Nick())
@@ -258,7 +268,7 @@ func (u *user) portalFromIRC(t *testing.T, peer *teststack.IRCClient, first stri
 }
 
 // checkLogs fails if any remembered message text is in the bridge's logs.
-func (e *env) checkLogs(t *testing.T) {
+func (e *env) checkLogs(t testing.TB) {
 	t.Helper()
 	e.mu.Lock()
 	secrets := append([]string(nil), e.secrets...)

@@ -99,7 +99,7 @@ func testPermissions(t *testing.T, e *env) {
 }
 
 // waitOnline polls WHOIS from peer until nick is on IRC.
-func waitOnline(t *testing.T, peer *teststack.IRCClient, nick string, timeout time.Duration) {
+func waitOnline(t testing.TB, peer *teststack.IRCClient, nick string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {

@@ -42,7 +42,9 @@ func findExecutable(name string, dirs ...string) (string, error) {
 	return p, nil
 }
 
-// goBin returns the directory `go install` puts binaries in.
+// GoBin is the directory `go install` puts binaries in (Dendrite's).
+func GoBin() string { return goBin() }
+
 func goBin() string {
 	if d := os.Getenv("GOBIN"); d != "" {
 		return d

@@ -289,4 +289,3 @@ func visible(s string) string {
 	}
 	return b.String()
 }
-
