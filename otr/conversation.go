@@ -325,6 +325,7 @@ func (c *Conversation) End(now time.Time) (Output, error) {
 	var out Output
 	var firstErr error
 	c.master = ake{}
+	c.last = lastMessage{} // nothing sent before End is resent after it
 	for _, s := range c.sessions {
 		switch s.state {
 		case Encrypted:
