@@ -24,10 +24,10 @@ const (
 	authSASL     = "sasl"
 	authNickServ = "nickserv"
 
-	stepNetwork  = "fi.otrbridge.irc.network"
-	stepAuth     = "fi.otrbridge.irc.auth"
-	stepPassword = "fi.otrbridge.irc.password"
-	stepComplete = "fi.otrbridge.irc.complete"
+	stepNetwork  = "org.otrbridge.irc.network"
+	stepAuth     = "org.otrbridge.irc.auth"
+	stepPassword = "org.otrbridge.irc.password"
+	stepComplete = "org.otrbridge.irc.complete"
 )
 
 // loginWait is how long the login waits for the first connection result.

@@ -134,7 +134,7 @@ func (c *IRCClient) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*br
 
 // roomFeatures: what a DM portal can carry to IRC.
 var roomFeatures = &event.RoomFeatures{
-	ID: "fi.mau.otrbridge.capabilities.2026_11_25",
+	ID: "org.otrbridge.capabilities.dm.v1",
 	Formatting: event.FormattingFeatureMap{
 		event.FmtBold:                event.CapLevelFullySupported,
 		event.FmtItalic:              event.CapLevelFullySupported,
