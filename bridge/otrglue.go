@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -114,4 +115,23 @@ func (c *IRCClient) PeerByNick(ctx context.Context, nick string) (PeerLink, erro
 		return nil, err
 	}
 	return c.link(uid, nick), nil
+}
+
+// Connector returns the network connector (config, database, bridge).
+func (c *IRCClient) Connector() *IRCConnector { return c.ic }
+
+// NetworkConfig returns the configuration of this login's network.
+func (c *IRCClient) NetworkConfig() *NetworkConfig { return c.netCfg }
+
+// PortalKey returns the key of a peer's DM portal.
+func (c *IRCClient) PortalKey(peer PeerLink) networkid.PortalKey {
+	return portalKeyFor(peer.PeerID(), c.login.ID)
+}
+
+// ClientForCommand picks the login a command applies to, like the IRC
+// commands do: the portal's login in a DM portal; else a leading network
+// key when there are more than minArgs arguments; else the only login. It
+// replies to the user and returns nil when that is ambiguous.
+func ClientForCommand(ce *commands.Event, minArgs int) (*IRCClient, []string) {
+	return commandClient(ce, minArgs)
 }
