@@ -9,6 +9,8 @@ import (
 	"github.com/otrbridge/otrbridge/otr/internal/plaintext"
 )
 
+
+
 func TestParsePolicy(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -217,136 +219,11 @@ func TestPlaintextWhileEncrypted(t *testing.T) {
 	}
 }
 
-func TestHeartbeat(t *testing.T) {
-	a, b := newPair(t, PolicyManual, PolicyManual)
-	establish(t, a, b)
-	later := t0.Add(61 * time.Second)
-	o, _ := a.c.Send(later, "ping")
-	r, err := b.c.Receive(later, o.Wire[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := hasEvent[HeartbeatSent](r.Events); !ok || len(r.Wire) != 1 {
-		t.Fatalf("no heartbeat: %+v", r)
-	}
-	hb, err := a.c.Receive(later, r.Wire[0])
-	if err != nil || len(hb.Messages) != 0 || len(hb.Wire) != 0 {
-		t.Fatalf("heartbeat shown or answered: %+v %v", hb, err)
-	}
-	// Right after sending, no heartbeat.
-	o, _ = a.c.Send(later, "pong?")
-	if r, _ := b.c.Receive(later, o.Wire[0]); len(r.Wire) != 0 {
-		t.Fatal("heartbeat although we just sent")
-	}
-}
-
-func TestExtraSymmetricKey(t *testing.T) {
-	a, b := newPair(t, PolicyManual, PolicyManual)
-	establish(t, a, b)
-	send(t, t0, b, a, "rotate once")
-	key, o, err := a.c.ExtraSymmetricKey(t0, 7, []byte("file.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := b.c.Receive(t0, o.Wire[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, ok := hasEvent[ExtraSymmetricKeyReceived](r.Events)
-	if !ok || ev.Key != key || ev.Use != 7 || string(ev.UseData) != "file.txt" || len(r.Messages) != 0 {
-		t.Fatalf("%+v", r)
-	}
-	if _, _, err := newPeer(t, "x", testKeyAlice, 0x1000, PolicyManual, 5).c.ExtraSymmetricKey(t0, 1, nil); !errors.Is(err, ErrNotPrivate) {
-		t.Fatal(err)
-	}
-}
-
-func TestSMPOwnPeers(t *testing.T) {
-	a, b := newPair(t, PolicyManual, PolicyManual)
-	establish(t, a, b)
-	o, err := a.c.StartSMP(t0, "colour?", []byte("blue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exchange(t, t0, a, b, o.Wire)
-	if asked, ok := hasEvent[SMPAsked](b.events); !ok || asked.Question != "colour?" {
-		t.Fatal("bob not asked")
-	}
-	o, err = b.c.AnswerSMP(t0, []byte("blue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exchange(t, t0, b, a, o.Wire)
-	sa, okA := hasEvent[SMPSucceeded](a.events)
-	sb, okB := hasEvent[SMPSucceeded](b.events)
-	if !okA || !okB || !sa.SetTrust || sb.SetTrust {
-		t.Fatalf("results %+v %+v", sa, sb)
-	}
-	if _, err := b.c.AnswerSMP(t0, []byte("x")); !errors.Is(err, ErrNoSMPRequest) {
-		t.Fatal(err)
-	}
-	// Abort midway.
-	o, _ = a.c.StartSMP(t0, "", []byte("x"))
-	exchange(t, t0, a, b, o.Wire)
-	o, _ = b.c.AbortSMP(t0)
-	exchange(t, t0, b, a, o.Wire)
-	if _, ok := hasEvent[SMPAborted](a.events); !ok || a.c.Info().SMP != SMPIdle || b.c.Info().SMP != SMPIdle {
-		t.Fatal("abort not seen")
-	}
-}
-
 // TestResendAfterErrorAKE: Bob loses his session (restart), Alice's
+
 // message is unreadable to him; his error makes Alice re-query, and after
+
 // the new AKE with the same key her message is sent again.
-func TestResendAfterErrorAKE(t *testing.T) {
-	a, b := newPair(t, PolicyOpportunistic, PolicyOpportunistic)
-	establish(t, a, b)
-	b2 := newPeer(t, "bob", testKeyBob, 0x2000, PolicyOpportunistic, 7) // bob restarted
-	o, _ := a.c.Send(t0, "lost message")
-	r, err := b2.c.Receive(t0, o.Wire[0])
-	if !errors.Is(err, ErrUnreadable) || len(r.Wire) != 1 {
-		t.Fatalf("%+v %v", r, err)
-	}
-	exchange(t, t0.Add(time.Second), b2, a, r.Wire)
-	if _, ok := hasEvent[MessageResent](a.events); !ok {
-		t.Fatal("no MessageResent")
-	}
-	if len(b2.msgs) != 1 || b2.msgs[0].Text != "[resent] lost message" || !b2.msgs[0].Encrypted {
-		t.Fatalf("bob got %+v", b2.msgs)
-	}
-
-	// A different key on the other end: nothing is resent.
-	a, b = newPair(t, PolicyOpportunistic, PolicyOpportunistic)
-	establish(t, a, b)
-	mallory := newPeer(t, "mallory", testKeyAlice, 0x2000, PolicyOpportunistic, 8)
-	o, _ = a.c.Send(t0, "for bob only")
-	r, _ = mallory.c.Receive(t0, o.Wire[0])
-	exchange(t, t0, mallory, a, r.Wire)
-	if _, ok := hasEvent[MessageResent](a.events); ok || len(mallory.msgs) != 0 {
-		t.Fatalf("resent to another key: %+v", mallory.msgs)
-	}
-}
-
-func TestSMPRestartWhileInProgress(t *testing.T) {
-	a, b := newPair(t, PolicyManual, PolicyManual)
-	establish(t, a, b)
-	o, _ := a.c.StartSMP(t0, "", []byte("one"))
-	exchange(t, t0, a, b, o.Wire) // bob waits for his secret
-	o, err := a.c.StartSMP(t0, "again?", []byte("two"))
-	if err != nil || len(o.Wire) != 2 {
-		t.Fatalf("%d lines, %v", len(o.Wire), err)
-	}
-	b.events = nil
-	exchange(t, t0, a, b, o.Wire)
-	if asked, ok := hasEvent[SMPAsked](b.events); !ok || asked.Question != "again?" {
-		t.Fatalf("bob events %#v", b.events)
-	}
-	o, _ = b.c.AnswerSMP(t0, []byte("two"))
-	exchange(t, t0, b, a, o.Wire)
-	if _, ok := hasEvent[SMPSucceeded](a.events); !ok {
-		t.Fatal("restarted SMP did not succeed")
-	}
-}
 
 func TestPolicyNeverPassesThrough(t *testing.T) {
 	p := newPeer(t, "p", testKeyAlice, 0x1000, PolicyNever, 1)
