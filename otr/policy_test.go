@@ -9,8 +9,6 @@ import (
 	"github.com/otrbridge/otrbridge/otr/internal/plaintext"
 )
 
-
-
 func TestParsePolicy(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
