@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1123,5 +1126,98 @@ func TestLibotrSMPUnusualQuestion(t *testing.T) {
 	x = l.libDo(l.lib.SMPAnswer("ß"))
 	if _, ok := ourEvent[otr.SMPSucceeded](x); !ok {
 		t.Fatalf("SMP with UTF-8 secret failed:\n%s", x)
+	}
+}
+
+// TestLibotrRandomWalk drives a conversation through a random sequence of
+// everything users do — messages of random length and script from either
+// side, refreshes, SMP with right and wrong secrets, a minute of silence,
+// ending and restarting — checking after every step that both sides agree
+// and every message arrives once, encrypted. The walk is seeded, so a
+// failure names the seed and step to reproduce.
+//
+// OTRBRIDGE_WALK_SEEDS=n walks n seeds instead of 3 (for longer hunts).
+func TestLibotrRandomWalk(t *testing.T) {
+	seeds := uint64(3)
+	if n, err := strconv.ParseUint(os.Getenv("OTRBRIDGE_WALK_SEEDS"), 10, 32); err == nil && n > 0 {
+		seeds = n
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 0x6f7472))
+			cfg := defaultOurConfig()
+			cfg.Seed = fmt.Sprintf("walk %d", seed)
+			// even seeds talk v2 (libotr restricted to it)
+			version, opts := 3, otrtest.Options{}
+			if seed%2 == 0 {
+				version, opts.Policy = 2, otrtest.PolicyAllowV2|otrtest.PolicyWhitespaceStart|otrtest.PolicyErrorStart
+			}
+			l := newLink(t, cfg, opts)
+			establish(t, l, ourQuery, version)
+			alphabet := []string{"a", "b", " ", "é", "ß", "日", "🙂", "?", "\t", "0"}
+			text := func() string {
+				var b strings.Builder
+				for n := 1 + rng.IntN(1500); b.Len() < n; {
+					b.WriteString(alphabet[rng.IntN(len(alphabet))])
+				}
+				return b.String()
+			}
+			for step := range 50 {
+				switch k := rng.IntN(100); {
+				case k < 35:
+					ourSend(t, l, text())
+				case k < 70:
+					libSend(t, l, text())
+				case k < 76:
+					l.us.advance(61 * time.Second)
+					libSend(t, l, text())
+				case k < 82:
+					var x exchange
+					if rng.IntN(2) == 0 {
+						x = l.do("start")
+					} else {
+						x = l.libDo(l.lib.QueryBare())
+					}
+					checkSecure(t, l, x, version)
+				case k < 88:
+					secret, answer := "same", "same"
+					if rng.IntN(3) == 0 {
+						answer = "other"
+					}
+					var x exchange
+					if rng.IntN(2) == 0 {
+						l.do("smp " + hexs("") + " " + hexs(secret))
+						x = l.libDo(l.lib.SMPAnswer(answer))
+					} else {
+						l.libDo(l.lib.SMP(secret))
+						x = l.do("answer " + hexs(answer))
+					}
+					_, ok := ourEvent[otr.SMPSucceeded](x)
+					if ok != (secret == answer) || x.lib.Has("smp", "SUCCESS") != (secret == answer) {
+						t.Fatalf("step %d: SMP (match %v): ours %v\n%s", step, secret == answer, ok, x)
+					}
+				default:
+					// one side ends; the other is FINISHED; both return to
+					// plaintext and start again
+					if rng.IntN(2) == 0 {
+						l.libDo(l.lib.End())
+						if st := l.us.conv.Info().State; st != otr.Finished {
+							t.Fatalf("step %d: after libotr's end we are %v", step, st)
+						}
+						l.do("end")
+					} else {
+						l.do("end")
+						if st := l.lib.Info().State; st != "finished" {
+							t.Fatalf("step %d: after our end libotr is %s", step, st)
+						}
+						l.lib.End()
+					}
+					establish(t, l, []string{ourQuery, libQueryBare}[rng.IntN(2)], version)
+				}
+				if t.Failed() {
+					t.Fatalf("failed at step %d", step)
+				}
+			}
+		})
 	}
 }
