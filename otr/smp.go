@@ -81,14 +81,29 @@ func (c *Conversation) StartSMP(now time.Time, question string, secret []byte) (
 	return out, c.sendSMP(now, &out, s, t)
 }
 
+// smpWaiting returns the encrypted session whose peer asked for SMP,
+// preferring the best instance: the question may come from an instance
+// that is not the one we send to.
+func (c *Conversation) smpWaiting() *session {
+	if s := c.best(); s != nil && s.state == Encrypted && s.smp.st.Waiting() {
+		return s
+	}
+	for _, s := range c.sessions {
+		if s.state == Encrypted && s.smp.st.Waiting() {
+			return s
+		}
+	}
+	return nil
+}
+
 // AnswerSMP answers the peer's SMP request (see SMPAsked) with secret.
 func (c *Conversation) AnswerSMP(now time.Time, secret []byte) (Output, error) {
 	var out Output
-	s, err := c.privateSession()
-	if err != nil {
-		return out, err
-	}
-	if !s.smp.st.Waiting() {
+	s := c.smpWaiting()
+	if s == nil {
+		if _, err := c.privateSession(); err != nil {
+			return out, err
+		}
 		return out, ErrNoSMPRequest
 	}
 	ours := c.cfg.PrivateKey.Public().Fingerprint()
