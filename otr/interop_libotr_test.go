@@ -1196,6 +1196,18 @@ func TestLibotrRandomWalk(t *testing.T) {
 					if ok != (secret == answer) || x.lib.Has("smp", "SUCCESS") != (secret == answer) {
 						t.Fatalf("step %d: SMP (match %v): ours %v\n%s", step, secret == answer, ok, x)
 					}
+				case k < 92:
+					// both refresh at the same moment: a commit collision
+					ours, err := l.us.call("start")
+					if err != nil {
+						t.Fatalf("step %d: start: %v", step, err)
+					}
+					theirs := l.lib.QueryBare()
+					var x exchange
+					x.addOurs(ours, nil)
+					x.lib.Lines = append(x.lib.Lines, theirs.Lines...)
+					l.pump(&x, ours.Wire, theirs.Wire())
+					checkSecure(t, l, x, version)
 				default:
 					// one side ends; the other is FINISHED; both return to
 					// plaintext and start again
