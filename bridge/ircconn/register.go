@@ -1,0 +1,235 @@
+package ircconn
+
+// Registration: capability negotiation, SASL, the welcome burst, nick
+// collisions and learning our own host.
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ergochat/irc-go/ircmsg"
+)
+
+// wantedCaps are requested when the server offers them.
+// chghost keeps our own host current (cloaks, vhosts), which LineBudget needs.
+var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch", "chghost"}
+
+// handleCAP follows CAP LS 302 → REQ → ACK/NAK → (SASL) → END.
+func (s *session) handleCAP(m *ircmsg.Message) error {
+	c := s.c
+	sub := strings.ToUpper(param(m, 1))
+	switch sub {
+	case "LS":
+		more := len(m.Params) > 3 && m.Params[2] == "*"
+		c.mu.Lock()
+		for _, tok := range strings.Fields(lastParam(m)) {
+			name, val, _ := strings.Cut(tok, "=")
+			s.capLS[name] = val
+		}
+		reqd := s.capReqd
+		c.mu.Unlock()
+		if more || reqd {
+			return nil
+		}
+		return s.requestCaps()
+	case "ACK":
+		c.mu.Lock()
+		sasl := false
+		for _, name := range strings.Fields(lastParam(m)) {
+			if strings.HasPrefix(name, "-") {
+				delete(c.caps, name[1:])
+				continue
+			}
+			c.caps[name] = true
+			sasl = sasl || name == "sasl"
+		}
+		registered := s.registered
+		c.mu.Unlock()
+		if registered {
+			return nil
+		}
+		if sasl && c.cfg.SASLAccount != "" {
+			s.send("AUTHENTICATE", "PLAIN")
+			return nil
+		}
+		s.send("CAP", "END")
+	case "NAK":
+		if c.cfg.SASLAccount != "" {
+			return &fatalError{Fatal, errors.New("server refused the SASL capability")}
+		}
+		s.send("CAP", "END")
+	case "DEL":
+		c.mu.Lock()
+		for _, name := range strings.Fields(lastParam(m)) {
+			delete(c.caps, name)
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// requestCaps asks for the wanted capabilities the server offers, and for
+// SASL when configured (fatal if the server cannot do SASL PLAIN).
+func (s *session) requestCaps() error {
+	c := s.c
+	c.mu.Lock()
+	s.capReqd = true
+	var req []string
+	for _, name := range wantedCaps {
+		if _, ok := s.capLS[name]; ok {
+			req = append(req, name)
+		}
+	}
+	mechs, hasSASL := s.capLS["sasl"]
+	c.mu.Unlock()
+	if c.cfg.SASLAccount != "" {
+		if !hasSASL || (mechs != "" && !containsFold(strings.Split(mechs, ","), "PLAIN")) {
+			return &fatalError{Fatal, errors.New("server does not offer SASL PLAIN")}
+		}
+		req = append(req, "sasl")
+	}
+	if len(req) == 0 {
+		s.send("CAP", "END")
+		return nil
+	}
+	s.send("CAP", "REQ", strings.Join(req, " "))
+	return nil
+}
+
+// How sure we are that user@host is what others see in our messages.
+const (
+	hostUnknown = iota
+	// from 001 or USERHOST: servers show us our real host there, which a
+	// cloak may replace for others
+	hostGuessed
+	// from our echoed messages, 396 or CHGHOST: what others see
+	hostShown
+)
+
+// setHostLocked records our user@host unless a surer source already did.
+func (c *Conn) setHostLocked(user, host string, sure int) {
+	if sure < c.hostSure || host == "" {
+		return
+	}
+	if user != "" {
+		c.user = user
+	}
+	c.host, c.hostSure = host, sure
+}
+
+// nickError handles a refused nick: during registration it tries nick_,
+// nick__ and nick<digits>; afterwards it answers SetNick.
+func (s *session) nickError(m *ircmsg.Message) error {
+	c := s.c
+	code, reason := m.Command, lastParam(m)
+	wanted := param(m, 1)
+	c.mu.Lock()
+	registered := s.registered
+	if registered {
+		r := c.nickReq
+		c.mu.Unlock()
+		if r != nil {
+			r.finish(&PeerError{Target: wanted, Code: code, Text: reason})
+		}
+		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason, Registered: true})
+		return nil
+	}
+	s.nickTries++
+	tries := s.nickTries
+	base := c.wantNickLocked()
+	c.mu.Unlock()
+	if code == "432" && tries == 1 || code == "431" {
+		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason})
+		return &fatalError{Fatal, fmt.Errorf("server rejected the nick (%s)", code)}
+	}
+	if tries > 5 {
+		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason})
+		return &fatalError{Fatal, errors.New("no usable nick")}
+	}
+	var alt string
+	switch tries {
+	case 1:
+		alt = base + "_"
+	case 2:
+		alt = base + "__"
+	default:
+		alt = base + strconv.Itoa(100+rand.IntN(900))
+	}
+	c.mu.Lock()
+	c.nick = alt
+	c.mu.Unlock()
+	c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason, Trying: alt})
+	s.send("NICK", alt)
+	return nil
+}
+
+// becomeReady marks the session Connected once (end of MOTD, or a timer
+// after 001 for servers without one), then identifies and learns our host.
+func (s *session) becomeReady() {
+	c := s.c
+	c.mu.Lock()
+	if s.readying || !s.registered || c.sess != s {
+		c.mu.Unlock()
+		return
+	}
+	select {
+	case <-s.done:
+		c.mu.Unlock()
+		return
+	default:
+	}
+	s.readying = true
+	nick := c.nick
+	want := c.wantNickLocked()
+	watch := s.monitor && c.casemap.Fold(nick) != c.casemap.Fold(want)
+	identify := c.cfg.NickServPassword != "" && !s.saslDone
+	caps := make([]string, 0, len(c.caps))
+	for k := range c.caps {
+		caps = append(caps, k)
+	}
+	c.mu.Unlock()
+	c.log.Info().Strs("caps", caps).Msg("IRC connection registered")
+	s.send("USERHOST", nick)
+	if watch {
+		// be told when the holder of our nick leaves, to take it back
+		s.send("MONITOR", "+", want)
+	}
+	if identify {
+		s.send("PRIVMSG", c.cfg.NickServNick, "IDENTIFY "+c.cfg.NickServPassword)
+	}
+	// Only now may messages go out: the writer takes the lines above
+	// first, so IDENTIFY precedes messages to users who require it.
+	c.mu.Lock()
+	s.ready = true
+	s.readyAt = time.Now()
+	c.mu.Unlock()
+	c.setState(Connected, nil, 0)
+	c.kick()
+}
+
+// isupport reads the 005 tokens we use.
+func (s *session) isupport(m *ircmsg.Message) {
+	c := s.c
+	if len(m.Params) < 3 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tok := range m.Params[1 : len(m.Params)-1] {
+		k, v, _ := strings.Cut(tok, "=")
+		switch strings.ToUpper(k) {
+		case "CASEMAPPING":
+			c.casemap = ParseCasemapping(v)
+		case "CHANTYPES":
+			c.chantypes = v
+		case "STATUSMSG":
+			c.statusmsg = v
+		case "MONITOR":
+			s.monitor = true
+		}
+	}
+}
