@@ -310,8 +310,12 @@ func peerNumericText(code, nick, text string) string {
 		return fmt.Sprintf("The server did not let the message through to %s (404: %s).", nick, text)
 	case "477", "486":
 		return fmt.Sprintf("%s only accepts messages from users logged in to an account (%s: %s).", nick, code, text)
-	case "531", "716", "717", "718":
+	case "531", "716":
 		return fmt.Sprintf("%s blocks private messages (%s: %s).", nick, code, text)
+	case "717":
+		return fmt.Sprintf("The server told %s that you tried to message them; they have to accept you (/ACCEPT) first.", nick)
+	case "718":
+		return fmt.Sprintf("%s tried to message you, but your user mode +g blocks them (718).", nick)
 	}
 	return fmt.Sprintf("%s: %s %s", nick, code, text)
 }

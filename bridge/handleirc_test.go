@@ -19,6 +19,7 @@ func TestPeerNumericText(t *testing.T) {
 		{"477", "only accepts messages from users logged in"},
 		{"486", "only accepts messages from users logged in"},
 		{"716", "blocks private messages"},
+		{"717", "they have to accept you"},
 		{"999", "bob: 999 gone fishing"},
 	} {
 		if got := peerNumericText(tc.code, "bob", "gone \x02fishing\x02"); !strings.Contains(got, tc.want) {
