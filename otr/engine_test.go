@@ -259,3 +259,20 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("session keys without our key")
 	}
 }
+
+// TestSessionKeysCached: messages from the same speaker reuse the cached
+// session keys; no key is derived (no modexp) per message.
+func TestSessionKeysCached(t *testing.T) {
+	a, b := newPair(t, PolicyManual, PolicyManual)
+	establish(t, a, b)
+	send(t, t0, a, b, "first")
+	sa, sb := a.c.best(), b.c.best()
+	sendKeys, ourKey := sa.keys[1][0], sa.ourKeys[0]
+	recvKeys := sb.keys
+	for i := 0; i < 20; i++ {
+		send(t, t0, a, b, "again")
+	}
+	if sa.keys[1][0] != sendKeys || sa.ourKeys[0] != ourKey || sb.keys != recvKeys {
+		t.Fatal("keys were derived again for messages of the same speaker")
+	}
+}
