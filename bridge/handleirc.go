@@ -136,6 +136,9 @@ func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
 	if !e.ToMe || e.Channel || e.From.Server || e.From.Nick == "" {
 		return // a DM-only bridge: channel traffic and server notices are not bridged
 	}
+	if c.fold(e.From.Nick) == c.fold(c.ownNick()) {
+		return // a message to ourselves has no peer
+	}
 	if e.Kind == ircconn.Notice && c.ic.Config.IsService(e.From.Nick) {
 		c.managementNotice(ctx, fmt.Sprintf("%s: %s", e.From.Nick, ircfmt.Strip(e.Text)))
 		return
