@@ -40,7 +40,6 @@ var quietNumerics = map[string]bool{
 	"001": true, "002": true, "003": true, "004": true, "005": true,
 	"250": true, "251": true, "252": true, "253": true, "254": true, "255": true, "265": true, "266": true,
 	"372": true, "375": true, "376": true, "422": true, "396": true, "302": true,
-	"730": true, "731": true, "732": true, "733": true,
 	"900": true, "901": true, "903": true, "907": true,
 }
 
@@ -350,6 +349,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			nick, _, _ := strings.Cut(n, "!")
 			s.maybeReclaim(nick)
 		}
+		c.emit(Numeric{Code: code, Params: append([]string(nil), m.Params...)}) // the caller may MONITOR too
 	case "900":
 		// logged in; the account name is not needed
 	case "903":
