@@ -225,3 +225,44 @@ func TestHelpAndUnknown(t *testing.T) {
 		t.Fatal("init without a nick in the control room")
 	}
 }
+
+func TestUnreadableStoredKey(t *testing.T) {
+	ctx := context.Background()
+	d := newDB(t)
+	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{keys: []string{"otrbridge.key"}})
+	if _, err := f.ControlCommand(ctx, "fingerprint", nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// The config secret changed: the stored key does not open.
+	f2, _ := newFilter(t, d, "@alice:example.org", filterOpts{keys: []string{"libotr-alice.key"}, secret: "another secret, also long enough"})
+	l := newLink("net", "bob")
+	err := send(f2, l, ircconn.Privmsg, "hello")
+	if err == nil || !strings.Contains(err.Error(), "cannot be decrypted") || !strings.Contains(err.Error(), "genkey confirm") {
+		t.Fatalf("send with an unreadable key: %v", err)
+	}
+	f2.Receive(ctx, l, bridge.IncomingText{Text: "?OTRv23?"})
+	f2.Receive(ctx, l, bridge.IncomingText{Text: "plain words"})
+	if got := l.deliveredTexts(); len(got) != 1 || got[0] != "plain words" || !l.hasNotice("OTR key is unusable") {
+		t.Fatalf("delivered %q, notices %q", got, l.notices)
+	}
+	if w, _, _, _ := l.snapshot(); len(w) != 0 {
+		t.Fatalf("wire %q", w)
+	}
+	// genkey recovers.
+	if _, err := f2.ControlCommand(ctx, "genkey", []string{"confirm"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(f2, l, ircconn.Privmsg, "hello again"); err != nil {
+		t.Fatal(err)
+	}
+	// Another peer's policy from a portal: "policy <nick> <policy>".
+	f2.cfg.Resolve = resolver(l)
+	carol := newLink("net", "carol")
+	if r, err := f2.Command(ctx, carol, "policy", []string{"bob", "always"}); err != nil || !strings.Contains(r, "bob is now always") {
+		t.Fatalf("policy for another nick: %q %v", r, err)
+	}
+	if r, _ := f2.Command(ctx, carol, "policy", nil); !strings.Contains(r, "carol: opportunistic") {
+		t.Fatalf("carol's policy changed: %q", r)
+	}
+}

@@ -161,6 +161,10 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure,
 	if err := p.conv.SelectInstance(ev.Instance); err != nil {
 		p.f.log.Err(err).Msg("Selecting the new OTR instance")
 	}
+	if p.secureCh != nil {
+		close(p.secureCh)
+		p.secureCh = nil
+	}
 	p.setRecovering(false)
 	p.akePendingUntil = time.Time{}
 	p.warnedPlain, p.noticedSentPT = false, false

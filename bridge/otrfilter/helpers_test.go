@@ -245,11 +245,15 @@ type filterOpts struct {
 	gen    func(io.Reader) (*otr.PrivateKey, error)
 	clock  *fakeClock
 	log    io.Writer // nil: no logging
+	secret string    // "" : testSecret
 }
 
 func newFilter(t testing.TB, d *db.Database, user string, o filterOpts) (*Filter, *fakeClock) {
 	t.Helper()
-	k, err := seal.NewKey(testSecret, SealPurpose)
+	if o.secret == "" {
+		o.secret = testSecret
+	}
+	k, err := seal.NewKey(o.secret, SealPurpose)
 	if err != nil {
 		t.Fatal(err)
 	}

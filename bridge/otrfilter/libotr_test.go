@@ -2,6 +2,7 @@ package otrfilter
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -33,27 +34,39 @@ func newLibotr(t *testing.T, policy string, opts otrtest.Options) *libotrSetup {
 	if opts.KeyFile == "" {
 		opts.KeyFile = otrtest.Testdata("libotr-bob.key")
 	}
-	s.peer = otrtest.StartLibotr(t, opts)
-	var closed bool
+	s.startPeer(t, opts)
 	s.l.remote = func(kind ircconn.Kind, line string) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !closed {
+		if s.peer != nil {
 			s.peer.Recv(line)
 		}
 	}
-	s.peer.SetOnWire(func(text string) {
+	t.Cleanup(func() {
+		s.mu.Lock()
+		s.peer = nil
+		s.mu.Unlock()
+	})
+	return s
+}
+
+// startPeer (re)starts the libotr client; a restarted client has a new
+// instance tag.
+func (s *libotrSetup) startPeer(t *testing.T, opts otrtest.Options) {
+	peer := otrtest.StartLibotr(t, opts)
+	peer.SetOnWire(func(text string) {
 		for _, line := range strings.Split(text, "\n") {
 			s.sent = append(s.sent, line)
 			s.f.Receive(context.Background(), s.l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: line})
 		}
 	})
-	t.Cleanup(func() {
-		s.mu.Lock()
-		closed = true
-		s.mu.Unlock()
-	})
-	return s
+	s.mu.Lock()
+	old := s.peer
+	s.peer = peer
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 }
 
 func (s *libotrSetup) waitPeer(t *testing.T, what string, match func(otrtest.Line) bool) otrtest.Line {
@@ -220,5 +233,31 @@ func TestLibotrV2OnlyAndErrorStartsAKE(t *testing.T) {
 	s.waitPeer(t, "v2 message", func(l otrtest.Line) bool { return l.Kind == "MSG" && l.Name == "enc" && l.Text == "v2 secret" })
 	if len(s.l.deliveredTexts()) != 0 {
 		t.Fatalf("delivered %q", s.l.deliveredTexts())
+	}
+}
+
+func TestLibotrPeerRestartsWithNewInstance(t *testing.T) {
+	opts := otrtest.Options{Account: "bob", Peer: "alice", KeyFile: otrtest.Testdata("libotr-bob.key")}
+	s := newLibotr(t, "opportunistic", opts)
+	s.peer.QueryBare()
+	waitFor(t, "private", func() bool { return s.l.state() == StatePrivateUnverified })
+	first := s.peer.InstanceTag
+	// The IRC user restarts their client: same key, new instance tag, no
+	// session. It asks for a private conversation again.
+	s.startPeer(t, opts)
+	if s.peer.InstanceTag == first {
+		t.Fatal("same instance tag after restart")
+	}
+	s.peer.QueryBare()
+	s.waitPeer(t, "new session", isEvent("gone_secure", ""))
+	if err := send(s.f, s.l, ircconn.Privmsg, "to the new instance"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitPeer(t, "message at the new instance", func(l otrtest.Line) bool {
+		return l.Kind == "MSG" && l.Name == "enc" && l.Text == "to the new instance"
+	})
+	info, _ := s.f.Command(context.Background(), s.l, "info", nil)
+	if !strings.Contains(info, fmt.Sprintf("their instance %08x", s.peer.InstanceTag)) {
+		t.Fatalf("info does not show the new instance %08x:\n%s", s.peer.InstanceTag, info)
 	}
 }

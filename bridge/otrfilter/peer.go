@@ -56,6 +56,8 @@ type peer struct {
 	// akePendingUntil: the user asked for a private conversation (`init`);
 	// until it is up or this time passes, messages are held.
 	akePendingUntil time.Time
+	// secureCh is closed at the next GoneSecure (for Sends waiting for it).
+	secureCh chan struct{}
 
 	shown         State
 	shownValid    bool
@@ -331,4 +333,13 @@ func (p *peer) tick(now time.Time) {
 	out := p.conv.Tick(now)
 	fx := p.handleOutput(p.f.ctx, now, out, nil, false)
 	p.unlockInOrder(p.f.ctx, fx)
+}
+
+// secureSignal returns a channel closed at the next GoneSecure. Called
+// with mu held.
+func (p *peer) secureSignal() <-chan struct{} {
+	if p.secureCh == nil {
+		p.secureCh = make(chan struct{})
+	}
+	return p.secureCh
 }

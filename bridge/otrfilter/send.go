@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -73,13 +74,33 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	if err != nil {
 		return &SendError{Err: err, Text: err.Error()}
 	}
-	p.mu.Lock()
-	p.link = link
-	conv, err := p.ensureConv(ctx, id)
-	if err != nil {
+	var conv *otr.Conversation
+	for waited := false; ; waited = true {
+		p.mu.Lock()
+		p.link = link
+		conv, err = p.ensureConv(ctx, id)
+		if err != nil {
+			p.mu.Unlock()
+			f.log.Err(err).Msg("Failed to set up OTR conversation")
+			return &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
+		}
+		if waited || !otherInstanceAKE(conv) {
+			break
+		}
+		// The peer's client restarted and is setting up a new session
+		// while the old one still looks private: a message now would go
+		// to the dead instance. Wait for the new session (briefly).
+		ch := p.secureSignal()
 		p.mu.Unlock()
-		f.log.Err(err).Msg("Failed to set up OTR conversation")
-		return &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
+		t := time.NewTimer(newInstanceWait)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return &SendError{Err: ctx.Err(), Text: "Not sent: timed out while a new private conversation was being set up."}
+		}
+		t.Stop()
 	}
 	p.adjustFragmentSize()
 	now := f.clock.Now()
@@ -191,6 +212,25 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	}
 	rep.Encrypted, rep.Unencrypted = encrypt, unencrypted
 	return nil
+}
+
+// newInstanceWait bounds how long Send waits for a key exchange with a
+// new instance of the peer to finish.
+const newInstanceWait = 20 * time.Second
+
+// otherInstanceAKE reports a key exchange in progress with a peer
+// instance other than the one messages go to now.
+func otherInstanceAKE(conv *otr.Conversation) bool {
+	cur := conv.Info()
+	if cur.State != otr.Encrypted {
+		return false // Send holds or sends plaintext by policy anyway
+	}
+	for _, inf := range conv.Instances() {
+		if inf.TheirInstance != cur.TheirInstance && inf.ExpectedVersion != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var errEmpty = &SendError{Err: errors.New("empty message"), Text: "Not sent: the message has no text that can be sent to IRC."}
