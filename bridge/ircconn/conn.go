@@ -135,7 +135,7 @@ func New(cfg Config) (*Conn, error) {
 	}
 	c := &Conn{
 		cfg:       cfg,
-		log:       cfg.Logger.With().Str("component", "ircconn").Str("network", cfg.Network).Logger(),
+		log:       cfg.Logger,
 		events:    make(chan Event, 1024),
 		cmds:      make(chan cmdMsg),
 		loopDone:  make(chan struct{}),

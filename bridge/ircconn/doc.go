@@ -88,7 +88,7 @@ import (
 
 // Config describes one connection. Zero values get the defaults noted.
 type Config struct {
-	// Network is a name used only in logs.
+	// Network names the network for the caller; the package does not use it.
 	Network string
 	// Address and Port of the server. Port 0 means 6697 (TLS) or 6667.
 	Address string
@@ -127,6 +127,8 @@ type Config struct {
 	// Version is the CTCP VERSION reply; default "otrbridge".
 	Version string
 
+	// Logger receives our log lines as is: give it the context fields
+	// (component, network, login) you want.
 	Logger zerolog.Logger
 
 	// Handler receives events; it must be set.
