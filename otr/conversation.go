@@ -580,7 +580,6 @@ func (c *Conversation) receiveAKE(now time.Time, out *Output, h header, tag Inst
 	}
 	c.recvSeq++
 	s.recvSeq = c.recvSeq
-	s.lastRecv = now
 	// The commit we sent to "any instance" is answered here: continue
 	// that exchange with this instance. A commit crossing ours needs our
 	// hash to decide who yields.
@@ -626,7 +625,7 @@ func (c *Conversation) receiveAKE(now time.Time, out *Output, h header, tag Inst
 		}
 	}
 	if res != nil {
-		refreshed := s.goSecure(c.rand, now, res)
+		refreshed := s.goSecure(now, res)
 		out.Events = append(out.Events, GoneSecure{
 			Version: res.version, Instance: tag, Fingerprint: s.lastFP, SSID: s.ssid, Refreshed: refreshed,
 		})

@@ -38,7 +38,7 @@ type session struct {
 	everSecure bool
 	lastFP     Fingerprint
 
-	lastSent, lastRecv time.Time
+	lastSent time.Time // for the heartbeat rule
 	// recvSeq orders instances by the last message received from them
 	// (libotr compares lastrecv times; a counter does not tie).
 	recvSeq uint64
@@ -47,7 +47,7 @@ type session struct {
 }
 
 // goSecure installs the result of an AKE.
-func (s *session) goSecure(rand io.Reader, now time.Time, res *akeResult) (refreshed bool) {
+func (s *session) goSecure(now time.Time, res *akeResult) (refreshed bool) {
 	fp := res.theirKey.Fingerprint()
 	refreshed = s.state == Encrypted && s.lastFP == fp
 	s.wipeKeys()
@@ -184,7 +184,6 @@ func (s *session) decrypt(now time.Time, d *dataMessage) (plain []byte, extra [3
 	extra = sk.extra
 	sk.recvCtr = d.ctr
 	sk.recvMACUsed = true
-	s.lastRecv = now
 	if oi == 0 {
 		s.rotateOurs()
 	}
