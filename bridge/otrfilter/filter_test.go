@@ -102,6 +102,20 @@ func TestLongMessageFragmentedToBudget(t *testing.T) {
 	if frags < 10 {
 		t.Fatalf("only %d fragments", frags)
 	}
+	// 20 KB the other way, several lines in one message.
+	big := strings.Repeat(strings.Repeat("ünïcode ✓ text ", 60)+"\n", 25)
+	big = strings.TrimSuffix(big, "\n")
+	if err := send(p.b, p.lb, ircconn.Privmsg, big); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(big, "\n")
+	waitFor(t, "alice gets every line", func() bool {
+		got := p.la.deliveredTexts()
+		return len(got) == len(want) && strings.Join(got, "\n") == big
+	})
+	if p.lb.wireContains("ünïcode") {
+		t.Fatal("plaintext on the wire")
+	}
 }
 
 func TestWhitespaceTagStartsAKE(t *testing.T) {
