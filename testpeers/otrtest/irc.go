@@ -1,6 +1,7 @@
 package otrtest
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,9 @@ type IRCGlue struct {
 // PutOnIRC connects peer to an IRC client that is already registered and
 // talks to target. pace is the pause between two PRIVMSGs (0 = none; use
 // about a second on a server with flood limits). The glue stops when the
-// client's connection ends.
+// client's connection ends. The glue consumes the client's lines with
+// WaitFor: inspect them with Client.Lines or Client.Seen, and change the
+// nick with the glue's SetNick, not the client's.
 func PutOnIRC(t testing.TB, peer *LibotrPeer, client *teststack.IRCClient, target string, pace time.Duration) *IRCGlue {
 	g := &IRCGlue{Peer: peer, Client: client, target: target, pace: pace,
 		wake: make(chan struct{}, 1), closed: make(chan struct{})}
@@ -56,6 +59,21 @@ func (g *IRCGlue) SetTarget(nick string) {
 	g.mu.Lock()
 	g.target = nick
 	g.mu.Unlock()
+}
+
+// SetNick changes the peer's own nick and waits until the server
+// confirmed it.
+func (g *IRCGlue) SetNick(nick string) error {
+	if err := g.Client.Send("NICK " + nick); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.EqualFold(g.Client.Nick(), nick); {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nick %s not confirmed by the server", nick)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 // Target is the nick the peer currently talks to.
@@ -127,12 +145,12 @@ func (g *IRCGlue) recvLoop() {
 	defer close(g.closed)
 	for {
 		// WaitFor holds the client's lock while matching: read our nick
-		// and the target before.
+		// and the target before, and come back here after either changes.
 		me, target := g.Client.Nick(), g.Target()
 		l, err := g.Client.WaitFor(24*time.Hour, func(l teststack.IRCLine) bool {
 			switch l.Command() {
 			case "NICK":
-				return strings.EqualFold(l.From(), target)
+				return strings.EqualFold(l.From(), target) || strings.EqualFold(l.From(), me)
 			case "PRIVMSG":
 				return strings.EqualFold(l.From(), target) && strings.EqualFold(l.Param(0), me)
 			}
@@ -142,7 +160,9 @@ func (g *IRCGlue) recvLoop() {
 			return // connection closed
 		}
 		if l.Command() == "NICK" {
-			g.SetTarget(l.Param(0))
+			if strings.EqualFold(l.From(), target) {
+				g.SetTarget(l.Param(0))
+			}
 			continue
 		}
 		if _, err := g.Peer.do("RECV " + Escape(l.Text())); err != nil {

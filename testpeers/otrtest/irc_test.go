@@ -39,6 +39,38 @@ func TestLibotrPeersOverIRC(t *testing.T) {
 	if m, ok := alice.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "reply" || m.Name != "enc" {
 		t.Fatalf("alice got %q", m.Raw)
 	}
+
+	// Nick changes on either side: the glue follows both. (A server tells
+	// a user about another's nick change only if they share a channel.)
+	for _, g := range []*IRCGlue{ga, gb} {
+		g.Client.Send("JOIN #otr")
+		nick := g.Client.Nick()
+		for deadline := time.Now().Add(10 * time.Second); !ga.Client.Seen(func(l teststack.IRCLine) bool {
+			return l.Command() == "JOIN" && l.From() == nick
+		}); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never joined", nick)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := gb.SetNick("bobby"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ga.SetNick("alicia"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ga.Target() != "bobby" || gb.Target() != "alicia" {
+		if time.Now().After(deadline) {
+			t.Fatalf("targets not followed: alice talks to %s, bob to %s", ga.Target(), gb.Target())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	alice.Send("after the nick changes")
+	if m, ok := bob.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "after the nick changes" || m.Name != "enc" {
+		t.Fatalf("bob got %q after the nick changes", m.Raw)
+	}
 }
 
 // TestWhitespaceTagOverInspIRCd: libotr's whitespace tag (trailing spaces
