@@ -656,7 +656,7 @@ func (c *Conversation) receiveData(now time.Time, out *Output, h header, tag Ins
 		out.Wire = append(out.Wire, plaintext.ErrorMessage(errTextNotPrivate))
 		return fmt.Errorf("%w: no private session with instance %v", ErrUnreadable, tag)
 	}
-	plain, extra, err := s.decrypt(now, &d)
+	plain, extra, err := s.decrypt(&d)
 	if err == nil {
 		c.recvSeq++
 		s.recvSeq = c.recvSeq

@@ -142,7 +142,7 @@ func incCounter(c *[8]byte) bool {
 
 // decrypt checks and opens a Data message, then rotates keys. In order:
 // key ids, MAC (constant time), counter, and only then any state change.
-func (s *session) decrypt(now time.Time, d *dataMessage) (plain []byte, extra [32]byte, err error) {
+func (s *session) decrypt(d *dataMessage) (plain []byte, extra [32]byte, err error) {
 	if d.senderKeyID == 0 || d.recvKeyID == 0 {
 		return nil, extra, fmt.Errorf("%w: key id 0", ErrUnreadable)
 	}
