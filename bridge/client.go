@@ -56,6 +56,8 @@ type IRCClient struct {
 	aliases map[string]networkid.UserID
 	// rawUntil is when Numeric replies stop being shown (after `raw`).
 	rawUntil time.Time
+	// recentPeerErrors: numerics that just failed a message, by "code nick".
+	recentPeerErrors map[string]time.Time
 	// watch follows DM peers' nick changes without a shared channel.
 	watch *nickWatch
 	// loginWatcher receives the first connection result during login.

@@ -40,6 +40,9 @@ func (c *IRCClient) handleEvent(evt ircconn.Event) {
 			c.managementNotice(ctx, fmt.Sprintf("The nick %s is not available on %s (%s: %s); trying %s.", e.Wanted, c.networkName(), e.Code, e.Reason, e.Trying))
 		}
 	case ircconn.PeerNotice:
+		if c.peerErrorShown(e.Code, e.Nick) {
+			return
+		}
 		if portal, _ := c.existingPortal(ctx, e.Nick); portal != nil {
 			c.sendNotice(ctx, portal, peerNumericText(e.Code, e.Nick, e.Text))
 		}

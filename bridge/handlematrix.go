@@ -45,6 +45,7 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 		out.Lines = append([]string{quote}, out.Lines...)
 	}
 	if err := c.filter.Send(ctx, p, out); err != nil {
+		c.notePeerError(err)
 		return nil, sendError(err)
 	}
 	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
@@ -67,9 +68,45 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 	}
 	out.Lines[0] = "* " + out.Lines[0]
 	if err := c.filter.Send(ctx, p, out); err != nil {
+		c.notePeerError(err)
 		return sendError(err)
 	}
 	return nil
+}
+
+// peerErrorQuiet is how long the same numeric about the same nick is not
+// repeated as a notice after it failed a message: the later lines of a
+// multi-line message get the same error, which ircconn reports separately.
+const peerErrorQuiet = 15 * time.Second
+
+// notePeerError remembers a numeric that failed a message (and was shown
+// with it).
+func (c *IRCClient) notePeerError(err error) {
+	var pe *ircconn.PeerError
+	if !errors.As(err, &pe) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recentPeerErrors == nil {
+		c.recentPeerErrors = make(map[string]time.Time)
+	}
+	now := time.Now()
+	for k, t := range c.recentPeerErrors {
+		if now.Sub(t) > peerErrorQuiet {
+			delete(c.recentPeerErrors, k)
+		}
+	}
+	c.recentPeerErrors[pe.Code+" "+c.fold(pe.Target)] = now
+}
+
+// peerErrorShown reports whether a numeric about nick was just shown with a
+// failed message.
+func (c *IRCClient) peerErrorShown(code, nick string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.recentPeerErrors[code+" "+c.fold(nick)]
+	return ok && time.Since(t) <= peerErrorQuiet
 }
 
 // portalPeer returns the peer of a DM portal of this login.

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -161,4 +162,18 @@ func (f *fakePeer) Notice(context.Context, string)            {}
 func (f *fakePeer) SendLines(_ context.Context, _ ircconn.Kind, lines []string) error {
 	f.sent = append(f.sent, lines)
 	return nil
+}
+
+func TestPeerErrorShownOnce(t *testing.T) {
+	c := &IRCClient{}
+	var conn ircConn = &fakeConn{}
+	c.conn.Store(&conn)
+	c.notePeerError(fmt.Errorf("wrapped: %w", &ircconn.PeerError{Target: "Bob", Code: "401", Text: "No such nick"}))
+	if !c.peerErrorShown("401", "bob") {
+		t.Error("the same 401 right after a failed message must be recognised (case-insensitively)")
+	}
+	if c.peerErrorShown("404", "bob") || c.peerErrorShown("401", "carol") {
+		t.Error("other numerics or nicks must still be shown")
+	}
+	c.notePeerError(ircconn.ErrNotConnected) // not a peer error: ignored
 }
