@@ -1233,3 +1233,52 @@ func TestLibotrRandomWalk(t *testing.T) {
 		})
 	}
 }
+
+// TestLibotrVersionMatrix: every combination of allowed versions on both
+// sides, each side starting: the highest common version wins, and with no
+// common version no AKE starts.
+func TestLibotrVersionMatrix(t *testing.T) {
+	sets := []struct {
+		name string
+		ours otr.Policy
+		lib  uint32
+		v    []int
+	}{
+		{"v2", otr.AllowV2, otrtest.PolicyAllowV2, []int{2}},
+		{"v3", otr.AllowV3, otrtest.PolicyAllowV3, []int{3}},
+		{"v23", otr.AllowV2 | otr.AllowV3, otrtest.PolicyAllowV2 | otrtest.PolicyAllowV3, []int{2, 3}},
+	}
+	for _, a := range sets {
+		for _, b := range sets {
+			want := 0
+			for _, x := range a.v {
+				for _, y := range b.v {
+					if x == y && x > want {
+						want = x
+					}
+				}
+			}
+			for _, how := range []string{ourQuery, libQueryBare} {
+				t.Run(fmt.Sprintf("ours %s, libotr %s, %s", a.name, b.name, how), func(t *testing.T) {
+					cfg := defaultOurConfig()
+					cfg.Policy = a.ours
+					l := newLink(t, cfg, otrtest.Options{Policy: b.lib})
+					if want != 0 {
+						establish(t, l, how, want)
+						ourSend(t, l, "matrix")
+						return
+					}
+					var x exchange
+					if how == ourQuery {
+						x = l.do("start")
+					} else {
+						x = l.libDo(l.lib.QueryBare())
+					}
+					if _, ok := ourEvent[otr.GoneSecure](x); ok || x.lib.Has("gone_secure", "") {
+						t.Fatalf("AKE without a common version:\n%s", x)
+					}
+				})
+			}
+		}
+	}
+}
