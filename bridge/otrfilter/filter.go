@@ -253,7 +253,6 @@ func (f *Filter) PeerRenamed(ctx context.Context, link bridge.PeerLink, oldNick 
 	p.mu.Lock()
 	p.link = link
 	p.policyValid = false // a service nick, or no longer one
-	p.adjustFragmentSize()
 	private := p.conv != nil && p.conv.Info().State == otr.Encrypted
 	p.mu.Unlock()
 	if private {

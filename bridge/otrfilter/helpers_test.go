@@ -61,8 +61,9 @@ func (c *fakeClock) tick() {
 // fakeLink is one peer as the bridge would present it, recording all that
 // the filter does with it. remote, if set, gets every line sent.
 type fakeLink struct {
-	uid    networkid.UserID
-	budget int
+	uid     networkid.UserID
+	budget  int
+	perNick bool
 
 	mu        sync.Mutex
 	nick      string
@@ -90,7 +91,16 @@ func (l *fakeLink) setNick(n string) {
 	l.nick = n
 	l.mu.Unlock()
 }
-func (l *fakeLink) LineBudget(ircconn.Kind) int { return l.budget }
+// LineBudget shrinks with a longer nick when perNick is set, as the
+// real budget does (the target is part of the line prefix).
+func (l *fakeLink) LineBudget(ircconn.Kind) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perNick {
+		return l.budget - len(l.nick)
+	}
+	return l.budget
+}
 
 func (l *fakeLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []string) error {
 	l.mu.Lock()
@@ -99,8 +109,12 @@ func (l *fakeLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 		l.mu.Unlock()
 		return err
 	}
+	budget := l.budget
+	if l.perNick {
+		budget -= len(l.nick)
+	}
 	for _, line := range lines {
-		if len(line) > l.budget {
+		if len(line) > budget {
 			l.mu.Unlock()
 			return ircconn.ErrLineTooLong
 		}

@@ -31,7 +31,6 @@ type peer struct {
 	link      bridge.PeerLink // most recent link (current nick)
 	conv      *otr.Conversation
 	convIdent *identity
-	fragSize  int
 
 	policy      otr.Policy
 	policyScope db.Scope
@@ -129,26 +128,23 @@ func (p *peer) setRecovering(r bool) {
 	}
 }
 
-// fragmentSize is what fits into one line to the peer.
+// nickSlack is the longest nick we expect a peer to rename to: the
+// engine's fragment size is fixed for the conversation's life, so it
+// leaves room for a longer nick in the line prefix.
+const nickSlack = 30
+
+// fragmentSize is what fits into one line to the peer, now and after a
+// rename to a nick of up to nickSlack bytes.
 func (p *peer) fragmentSize() int {
 	n := p.f.cfg.MaxFragmentSize
-	if b := p.link.LineBudget(ircconn.Privmsg); b > 0 && b < n {
+	b := p.link.LineBudget(ircconn.Privmsg)
+	if grow := nickSlack - len(p.link.Nick()); grow > 0 {
+		b -= grow
+	}
+	if b > 0 && b < n {
 		n = b
 	}
 	return n
-}
-
-// adjustFragmentSize follows a changed line budget (nick change) if the
-// engine supports changing it.
-func (p *peer) adjustFragmentSize() {
-	n := p.fragmentSize()
-	if p.conv == nil || n == p.fragSize {
-		return
-	}
-	if c, ok := any(p.conv).(interface{ SetFragmentSize(int) }); ok {
-		c.SetFragmentSize(n)
-		p.fragSize = n
-	}
 }
 
 // ensureConv returns the conversation, creating it with the current
@@ -160,12 +156,11 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 	if err := p.loadPolicy(ctx); err != nil {
 		return nil, err
 	}
-	p.fragSize = p.fragmentSize()
 	conv, err := otr.NewConversation(otr.Config{
 		PrivateKey:   id.key,
 		InstanceTag:  id.tag,
 		Policy:       p.effectivePolicy(),
-		FragmentSize: p.fragSize,
+		FragmentSize: p.fragmentSize(),
 		Rand:         p.f.cfg.Rand,
 		HoldTimeout:  p.f.cfg.HoldTimeout,
 		Trusted:      func(fp otr.Fingerprint) bool { return p.trust[fp].Trusted() },

@@ -102,7 +102,6 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 		}
 		t.Stop()
 	}
-	p.adjustFragmentSize()
 	now := f.clock.Now()
 	inf := conv.Info()
 	if inf.State == otr.Finished {

@@ -146,6 +146,7 @@ func TestNewFingerprintWarning(t *testing.T) {
 func TestNickChangeKeepsSession(t *testing.T) {
 	ctx := context.Background()
 	p := newPair(t, "opportunistic", "opportunistic")
+	p.la.budget, p.la.perNick = 400, true
 	p.secure(t)
 	p.la.setNick("bobby")
 	p.a.PeerRenamed(ctx, p.la, "bob")
@@ -159,6 +160,17 @@ func TestNickChangeKeepsSession(t *testing.T) {
 	if p.la.wireContains("still private") || p.la.state() != StatePrivateUnverified {
 		t.Fatal("session lost on rename")
 	}
+	// A much longer nick shortens the line budget; fragments still fit.
+	long := strings.Repeat("x", 28)
+	p.la.setNick(long)
+	p.a.PeerRenamed(ctx, p.la, "bobby")
+	text := strings.Repeat("fragment me ", 300)
+	if err := send(p.a, p.la, ircconn.Privmsg, text); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "long message after rename", func() bool { return contains(p.lb.deliveredTexts(), text) })
+	p.la.setNick("bobby")
+	p.a.PeerRenamed(ctx, p.la, long)
 	// A refresh records the new nick with the same fingerprint.
 	if _, err := p.a.Command(ctx, p.la, "refresh", nil); err != nil {
 		t.Fatal(err)
