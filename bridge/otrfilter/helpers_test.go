@@ -91,6 +91,7 @@ func (l *fakeLink) setNick(n string) {
 	l.nick = n
 	l.mu.Unlock()
 }
+
 // LineBudget shrinks with a longer nick when perNick is set, as the
 // real budget does (the target is part of the line prefix).
 func (l *fakeLink) LineBudget(ircconn.Kind) int {
