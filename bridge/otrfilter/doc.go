@@ -16,7 +16,8 @@
 //     OTR or whitespace tags.
 //   - Send: encrypted when private (emotes as "/me ..."), fragments sized to
 //     min(Config.MaxFragmentSize, PeerLink.LineBudget), all lines of one
-//     message in one PeerLink.SendLines. Held while policy requires
+//     message in one PeerLink.SendLines (room is left for a rename to a
+//     longer nick: the engine's fragment size is fixed per conversation). Held while policy requires
 //     encryption, while the bridge recovers from a restart, or while a
 //     requested key exchange runs; a held message that does not go out in
 //     time fails with a *SendError (ErrNotPrivate). After the peer ended the

@@ -74,6 +74,11 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 			if ircfmt.LooksLikeHTML(text) {
 				text, msg.HTML = ircfmt.SanitizeHTML(text)
 			}
+		} else if strings.HasPrefix(strings.TrimSpace(text), "?OTR") {
+			// Protocol text the engine does not speak (an OTR v1 query,
+			// an unknown version): never shown raw.
+			notice(fmt.Sprintf("%s's client sent an OTR message the bridge does not support (OTR v1 or an unknown version); it was ignored.", p.link.Nick()))
+			continue
 		} else if unencrypted {
 			msg.Annotation = annotationUnencrypted
 		}
