@@ -1,15 +1,17 @@
 package otr_test
 
 // Records wire transcripts of live sessions between our engine and libotr
-// 4.1.1 into otr/testdata/*.transcript for replay_test.go:
+// 4.1.1 into otr/testdata/*.transcript for replay_test.go, like crypto/tls
+// re-records its OpenSSL transcripts with -update:
 //
-//	OTRBRIDGE_RECORD=1 go test ./otr -run TestRecordTranscripts
+//	go test ./otr -run TestReplayTranscripts -update-transcripts
 //
 // Our side runs with a fixed seed and clock, so replaying libotr's recorded
 // lines reproduces our outputs exactly. Re-record after a deliberate change
 // of the engine's wire output (e.g. the order in which it draws randomness).
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
+
+var updateTranscripts = flag.Bool("update-transcripts", false, "re-record otr/testdata/*.transcript against libotr before replaying them")
 
 var recordings = []struct {
 	name, about string
@@ -118,12 +122,10 @@ var recordings = []struct {
 	},
 }
 
-func TestRecordTranscripts(t *testing.T) {
-	if os.Getenv("OTRBRIDGE_RECORD") != "1" {
-		t.Skip("set OTRBRIDGE_RECORD=1 to re-record otr/testdata/*.transcript against libotr")
-	}
+// recordTranscripts runs every recording live and writes its transcript.
+func recordTranscripts(t *testing.T) {
 	for _, r := range recordings {
-		t.Run(r.name, func(t *testing.T) {
+		t.Run("record "+r.name, func(t *testing.T) {
 			cfg := defaultOurConfig()
 			cfg.Seed = "transcript " + r.name
 			if r.cfg != nil {

@@ -1,7 +1,7 @@
 package otr_test
 
 // Replays wire transcripts recorded against libotr 4.1.1 (see
-// interop_record_test.go) with no C toolchain: our conversation gets the
+// interop_record_test.go; -update-transcripts re-records them first) with no C toolchain: our conversation gets the
 // same configuration and random seed as when it was recorded, is fed
 // libotr's recorded lines, and must produce exactly the recorded wire
 // lines, messages and events — the way crypto/tls replays OpenSSL.
@@ -123,12 +123,15 @@ func readTranscript(path string) (cfg ourConfig, items []string, err error) {
 }
 
 func TestReplayTranscripts(t *testing.T) {
+	if *updateTranscripts {
+		recordTranscripts(t)
+	}
 	files, err := filepath.Glob(otrtest.Testdata("*.transcript"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Fatal("no transcripts in otr/testdata (record them with OTRBRIDGE_RECORD=1)")
+		t.Fatal("no transcripts in otr/testdata (record them with -update-transcripts)")
 	}
 	for _, path := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".transcript"), func(t *testing.T) {
@@ -168,7 +171,7 @@ func replay(t *testing.T, cfg ourConfig, items []string) {
 		out, extra, err := applyOp(conv, now, op)
 		got := outputLines(out, extra, err)
 		if d := firstDiff(got, want); d != "" {
-			t.Fatalf("call %d (%.60q): %s\n(if our wire output changed on purpose, re-record: OTRBRIDGE_RECORD=1 go test ./otr -run TestRecordTranscripts)", ops, op, d)
+			t.Fatalf("call %d (%.60q): %s\n(if our wire output changed on purpose, re-record: go test ./otr -run TestReplayTranscripts -update-transcripts)", ops, op, d)
 		}
 	}
 }
