@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     memset(msg100, 'a', 100);
     memset(msg1k, 'b', 1024);
 
-    only = argc > 4 ? argv[4] : NULL;
+    only = argc > 4 && argv[4][0] ? argv[4] : NULL;
     run("FullAKE", ake);
     ake();
     send_from(&A, msg100);
