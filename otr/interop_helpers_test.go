@@ -189,11 +189,11 @@ type link struct {
 
 // exchange is everything both sides produced during one pump.
 type exchange struct {
-	us     otr.Output
-	errs   []error
-	lib    otrtest.Result
-	toLib  []string // every line we put on the wire
-	fromLb []string // every line libotr put on the wire
+	us      otr.Output
+	errs    []error
+	lib     otrtest.Result
+	toLib   []string // every line we put on the wire
+	fromLib []string // every line libotr put on the wire
 }
 
 func (x *exchange) addOurs(out otr.Output, err error) {
@@ -262,7 +262,7 @@ func (l *link) pump(x *exchange, toLib, toUs []string) {
 		x.lib.Lines = append(x.lib.Lines, r.Lines...)
 		toUs = append(toUs, r.Wire()...)
 		toLib = nil
-		x.fromLb = append(x.fromLb, toUs...)
+		x.fromLib = append(x.fromLib, toUs...)
 		for _, line := range toUs {
 			out, err := l.us.call("recv " + otrtest.Escape(line))
 			x.addOurs(out, err)

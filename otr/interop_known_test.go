@@ -124,7 +124,7 @@ func TestGoldenWireSizes(t *testing.T) {
 						ourSizes[typ], ourLines[typ] = len(w), w
 					}
 				}
-				for _, w := range x.fromLb {
+				for _, w := range x.fromLib {
 					if typ, _ := messageType(t, w); typ != "" {
 						libSizes[typ], libLines[typ] = len(w), w
 					}
@@ -184,7 +184,7 @@ func TestGoldenWireSizes(t *testing.T) {
 			for _, c := range []struct{ n, size, frags int }{{20, 398, 1}, {100, 506, 2}, {1000, 1706, 5}} {
 				text := strings.Repeat("x", c.n)
 				o := ourSend(t, l, text).toLib[0]
-				lb := libSend(t, l, text).fromLb[0]
+				lb := libSend(t, l, text).fromLib[0]
 				if fullSize(t, o) != fullSize(t, lb) {
 					t.Errorf("%d-byte data message: ours %d bytes, libotr's %d", c.n, len(o), len(lb))
 				}

@@ -217,8 +217,8 @@ func TestLibotrFragments(t *testing.T) {
 				y := libSend(t, l, text)
 				// libotr and we must cut the same message into the same
 				// number of fragments (same header sizes, same piece length).
-				if len(x.toLib) != len(y.fromLb) {
-					t.Errorf("%d-byte message: we sent %d fragments, libotr %d", len(text), len(x.toLib), len(y.fromLb))
+				if len(x.toLib) != len(y.fromLib) {
+					t.Errorf("%d-byte message: we sent %d fragments, libotr %d", len(text), len(x.toLib), len(y.fromLib))
 				}
 				if len(text) == 3000 && version == 3 && len(x.toLib) != 12 {
 					t.Errorf("3000-char message: %d fragments, libotr's table says 12", len(x.toLib))
@@ -699,7 +699,7 @@ func TestLibotrSimultaneousStart(t *testing.T) {
 				x.lib.Lines = append(x.lib.Lines, theirs.Lines...)
 				l.pump(&x, ours.Wire, theirs.Wire())
 				commits, keys := 0, 0
-				for _, w := range append(append([]string{}, x.toLib...), x.fromLb...) {
+				for _, w := range append(append([]string{}, x.toLib...), x.fromLib...) {
 					switch typ, _ := messageType(t, w); typ {
 					case "D-H Commit":
 						commits++
@@ -1038,8 +1038,8 @@ func TestLibotrFragmentBoundaries(t *testing.T) {
 				x := ourSend(t, l, text)
 				y := libSend(t, l, text)
 				pieces := 0
-				if len(x.toLib) != len(y.fromLb) {
-					t.Errorf("%d-byte text: we sent %d fragments, libotr %d", len(text), len(x.toLib), len(y.fromLb))
+				if len(x.toLib) != len(y.fromLib) {
+					t.Errorf("%d-byte text: we sent %d fragments, libotr %d", len(text), len(x.toLib), len(y.fromLib))
 				}
 				for _, f := range x.toLib {
 					if len(x.toLib) == 1 {
@@ -1070,7 +1070,7 @@ func TestLibotrReplayedDataMessage(t *testing.T) {
 	establish(t, l, ourQuery, 3)
 	x := libSend(t, l, "only once")
 	var again exchange
-	for _, line := range x.fromLb {
+	for _, line := range x.fromLib {
 		out, err := l.us.call("recv " + otrtest.Escape(line))
 		again.addOurs(out, err)
 	}
@@ -1098,7 +1098,7 @@ func TestLibotrOTRLookingText(t *testing.T) {
 			}
 		}
 		y := ourSend(t, l, text)
-		if y.lib.Has("gone_secure", "") || y.lib.Has("still_secure", "") || len(y.fromLb) != 0 {
+		if y.lib.Has("gone_secure", "") || y.lib.Has("still_secure", "") || len(y.fromLib) != 0 {
 			t.Errorf("encrypted text %q made libotr act:\n%s", text, y)
 		}
 	}

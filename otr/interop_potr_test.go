@@ -74,8 +74,8 @@ func TestPotrFragments(t *testing.T) {
 	ourSend(t, l, long)
 	// potr writes unpadded fragment headers ("?OTR,1,9,...,").
 	x := libSend(t, l, long)
-	if len(x.fromLb) < 2 || !strings.HasPrefix(x.fromLb[0], "?OTR,1,") {
-		t.Fatalf("potr did not fragment as expected: %.40q", x.fromLb)
+	if len(x.fromLib) < 2 || !strings.HasPrefix(x.fromLib[0], "?OTR,1,") {
+		t.Fatalf("potr did not fragment as expected: %.40q", x.fromLib)
 	}
 }
 
