@@ -588,31 +588,8 @@ func TestLibotrTwoInstances(t *testing.T) {
 func runTwoInstances(t *testing.T, us *ours, a, b *otrtest.LibotrPeer) {
 	libs := []*otrtest.LibotrPeer{a, b}
 
-	// pump delivers our lines to both instances and theirs to us.
-	pump := func(fromUs []string, from *otrtest.LibotrPeer, fromLib []string) (x exchange, perLib [2]otrtest.Result) {
-		toUs := fromLib
-		for round := 0; len(fromUs)+len(toUs) > 0; round++ {
-			if round > 30 {
-				t.Fatalf("did not settle:\n%s", x)
-			}
-			toUs = nil
-			for i, l := range libs {
-				r := l.Recv(fromUs...)
-				perLib[i].Lines = append(perLib[i].Lines, r.Lines...)
-				toUs = append(toUs, r.Wire()...)
-			}
-			if round == 0 && from != nil {
-				toUs = append(fromLib, toUs...)
-			}
-			fromUs = nil
-			for _, line := range toUs {
-				out, err := us.call("recv " + otrtest.Escape(line))
-				x.addOurs(out, err)
-				fromUs = append(fromUs, out.Wire...)
-			}
-			toUs = nil
-		}
-		return x, perLib
+	pump := func(fromUs []string, from *otrtest.LibotrPeer, fromLib []string) (exchange, [2]otrtest.Result) {
+		return pumpMany(t, us, libs, fromUs, fromLib)
 	}
 	libSays := func(l *otrtest.LibotrPeer, r otrtest.Result) (exchange, [2]otrtest.Result) {
 		return pump(nil, l, r.Wire())
@@ -1280,5 +1257,69 @@ func TestLibotrVersionMatrix(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// pumpMany carries our lines to every libotr instance (as IRC delivers a
+// nick's messages to all its clients) and theirs to us until all are quiet.
+func pumpMany(t *testing.T, us *ours, libs []*otrtest.LibotrPeer, fromUs, fromLib []string) (x exchange, perLib [2]otrtest.Result) {
+	t.Helper()
+	toUs := fromLib
+	for round := 0; len(fromUs)+len(toUs) > 0; round++ {
+		if round > 30 {
+			t.Fatalf("did not settle:\n%s", x)
+		}
+		for i, l := range libs {
+			r := l.Recv(fromUs...)
+			perLib[i].Lines = append(perLib[i].Lines, r.Lines...)
+			toUs = append(toUs, r.Wire()...)
+		}
+		fromUs = nil
+		for _, line := range toUs {
+			out, err := us.call("recv " + otrtest.Escape(line))
+			x.addOurs(out, err)
+			fromUs = append(fromUs, out.Wire...)
+		}
+		toUs = nil
+	}
+	return x, perLib
+}
+
+// TestLibotrSelectInstance: the user pins one instance; our messages go
+// there even when the other spoke last, until the pin is lifted.
+func TestLibotrSelectInstance(t *testing.T) {
+	us := newOurs(t, defaultOurConfig())
+	a := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0xaaaa0001})
+	b := otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0xbbbb0002})
+	libs := []*otrtest.LibotrPeer{a, b}
+	for _, l := range libs {
+		pumpMany(t, us, libs, nil, l.QueryBare().Wire())
+		if l.Info().State != "encrypted" {
+			t.Fatalf("instance %08x not private", l.InstanceTag)
+		}
+	}
+	send := func(text string) [2]otrtest.Result {
+		out, err := us.call("send " + hexs(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, per := pumpMany(t, us, libs, out.Wire, nil)
+		return per
+	}
+	if err := us.conv.SelectInstance(0x12345678); !errors.Is(err, otr.ErrUnknownInstance) {
+		t.Errorf("SelectInstance(unknown) = %v", err)
+	}
+	pumpMany(t, us, libs, nil, b.Send("b speaks last").Wire())
+	if err := us.conv.SelectInstance(otr.InstanceTag(a.InstanceTag)); err != nil {
+		t.Fatal(err)
+	}
+	per := send("pinned to a")
+	if m := per[0].Messages(); len(m) != 1 || m[0].Text != "pinned to a" || len(per[1].Messages()) != 0 {
+		t.Fatalf("pinned message: a shows %v, b %v", per[0].Messages(), per[1].Messages())
+	}
+	us.conv.SelectInstance(0)
+	per = send("automatic again")
+	if m := per[1].Messages(); len(m) != 1 || m[0].Text != "automatic again" || len(per[0].Messages()) != 0 {
+		t.Fatalf("unpinned message: a shows %v, b %v", per[0].Messages(), per[1].Messages())
 	}
 }
