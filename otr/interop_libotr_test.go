@@ -403,19 +403,24 @@ func TestLibotrRestartNewInstance(t *testing.T) {
 	libSend(t, l, "and back")
 }
 
-func TestLibotrRecoveryByOurQuery(t *testing.T) {
+func TestLibotrRecoveryByWhitespaceTag(t *testing.T) {
 	l := newLink(t, defaultOurConfig(), otrtest.Options{InstanceTag: 0x11110001})
 	establish(t, l, ourQuery, 3)
 	l.lib.Close()
 	l.lib = otrtest.StartLibotr(t, otrtest.Options{InstanceTag: 0x33330003})
-	// The new client sends plaintext (whitespace-tagged by its policy).
+	// The new client sends plaintext, whitespace-tagged by its policy. We
+	// show it marked as unencrypted and, like libotr (WHITESPACE_START_AKE
+	// applies in any state), the tag starts an AKE with the new instance.
 	x := l.libDo(l.lib.Send("I restarted"))
-	if len(x.us.Messages) != 1 || x.us.Messages[0].Encrypted {
+	if len(x.us.Messages) != 1 || x.us.Messages[0].Encrypted || x.us.Messages[0].Text != "I restarted" {
 		t.Fatalf("plaintext from restarted peer:\n%s", x)
 	}
-	// Whether the tag restarted the AKE or not, an explicit Start recovers.
-	if l.us.conv.Info().State != otr.Encrypted || uint32(l.us.conv.Info().TheirInstance) != 0x33330003 {
-		establish(t, l, ourQuery, 3)
+	if _, ok := ourEvent[otr.UnencryptedReceived](x); !ok {
+		t.Errorf("plaintext during a private conversation not marked:\n%s", x)
+	}
+	checkSecure(t, l, x, 3)
+	if got := l.us.conv.Info().TheirInstance; uint32(got) != 0x33330003 {
+		t.Fatalf("we talk to %v after recovery", got)
 	}
 	ourSend(t, l, "recovered")
 	libSend(t, l, "recovered too")
