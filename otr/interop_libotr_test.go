@@ -1328,3 +1328,48 @@ func TestLibotrSelectInstance(t *testing.T) {
 		t.Fatalf("unpinned message: a shows %v, b %v", per[0].Messages(), per[1].Messages())
 	}
 }
+
+// TestLibotrCrossingMessages: both sides type at the same time, so
+// messages cross on the wire, each encrypted before the other's (with its
+// new DH key) arrived. Everything must still decrypt, in order.
+func TestLibotrCrossingMessages(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	establish(t, l, ourQuery, 3)
+	for round := range 6 {
+		var ourLines, libLines []string
+		var ourTexts, libTexts []string
+		for i := range 1 + round%3 {
+			text := fmt.Sprintf("ours %d.%d", round, i)
+			out, err := l.us.call("send " + hexs(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ourLines = append(ourLines, out.Wire...)
+			ourTexts = append(ourTexts, text)
+		}
+		for i := range 1 + (round+1)%3 {
+			text := fmt.Sprintf("libotr %d.%d", round, i)
+			libLines = append(libLines, l.lib.Send(text).Wire()...)
+			libTexts = append(libTexts, text)
+		}
+		var x exchange
+		l.pump(&x, ourLines, libLines)
+		var got []string
+		for _, m := range x.us.Messages {
+			if !m.Encrypted {
+				t.Fatalf("round %d: plaintext %q", round, m.Text)
+			}
+			got = append(got, m.Text)
+		}
+		if strings.Join(got, "|") != strings.Join(libTexts, "|") {
+			t.Fatalf("round %d: we got %q, libotr sent %q:\n%s", round, got, libTexts, x)
+		}
+		got = nil
+		for _, m := range x.lib.Messages() {
+			got = append(got, m.Text)
+		}
+		if strings.Join(got, "|") != strings.Join(ourTexts, "|") {
+			t.Fatalf("round %d: libotr got %q, we sent %q:\n%s", round, got, ourTexts, x)
+		}
+	}
+}
