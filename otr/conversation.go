@@ -105,6 +105,15 @@ func NewConversation(cfg Config) (*Conversation, error) {
 	return c, nil
 }
 
+// SetFragmentSize changes the maximum wire line length for later output
+// (for example after a nick change alters the IRC line budget); 0 means
+// never fragment.
+func (c *Conversation) SetFragmentSize(n int) {
+	if n >= 0 {
+		c.cfg.FragmentSize = n
+	}
+}
+
 // SetPolicy changes the policy for later calls.
 func (c *Conversation) SetPolicy(p Policy) { c.cfg.Policy = p }
 
@@ -500,6 +509,10 @@ func (c *Conversation) receivePlaintext(now time.Time, out *Output, msg string) 
 		if v := c.bestVersion(qv); v != 0 {
 			return c.startAKE(out, v)
 		}
+		return nil
+	}
+	if strings.Contains(text, "?OTR?") {
+		// A version 1 query: never spoken, and like libotr never shown.
 		return nil
 	}
 	if tagged && c.cfg.Policy&WhitespaceStartAKE != 0 {

@@ -44,7 +44,7 @@ func TestLargeMessagesFragmented(t *testing.T) {
 func TestTooManyFragments(t *testing.T) {
 	a, b := newPair(t, PolicyManual, PolicyManual)
 	establish(t, a, b)
-	a.c.cfg.FragmentSize = 40 // 3 characters per fragment
+	a.c.SetFragmentSize(40) // 3 characters per fragment
 	o, err := a.c.Send(t0, strings.Repeat("z", 200<<10))
 	if !errors.Is(err, ErrMessageTooLarge) || len(o.Wire) != 0 {
 		t.Fatalf("%d lines, %v", len(o.Wire), err)

@@ -113,6 +113,9 @@ func TestQueryNotDeliveredAndV1Ignored(t *testing.T) {
 	if len(o.Wire) != 0 {
 		t.Fatal("answered a v1-only query")
 	}
+	if len(o.Messages) != 0 {
+		t.Fatal("v1 query shown")
+	}
 	o, _ = p.c.Receive(t0, "please ?OTRv3? thanks")
 	if len(o.Wire) != 1 || len(o.Messages) != 0 {
 		t.Fatalf("query inside text: %+v", o)
