@@ -1373,3 +1373,54 @@ func TestLibotrCrossingMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestLibotrEchoedLines: an IRC server with echo-message (or a bouncer)
+// hands our own lines back to us. In v3 the sender instance tag shows they
+// are ours (libotr's MSG_REFLECTED): they must change nothing.
+func TestLibotrEchoedLines(t *testing.T) {
+	l := newLink(t, defaultOurConfig(), otrtest.Options{})
+	echo := func(lines []string) {
+		for _, line := range lines {
+			out, _ := l.us.call("recv " + otrtest.Escape(line))
+			if len(out.Wire) != 0 || len(out.Messages) != 0 {
+				t.Fatalf("our own line %.60q made us act: %+v", line, out)
+			}
+		}
+	}
+	// AKE, with each of our lines echoed before libotr answers.
+	ours, err := l.us.call("start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toLib := ours.Wire
+	var x exchange
+	for round := 0; len(toLib) > 0; round++ {
+		if round > 10 {
+			t.Fatal("AKE did not settle")
+		}
+		r := l.lib.Recv(toLib...)
+		x.lib.Lines = append(x.lib.Lines, r.Lines...)
+		var otrLines []string // the query is plaintext; echo the OTR lines
+		for _, line := range toLib {
+			if strings.HasPrefix(line, "?OTR:") || strings.HasPrefix(line, "?OTR|") {
+				otrLines = append(otrLines, line)
+			}
+		}
+		if round > 0 && len(otrLines) == 0 {
+			t.Fatalf("round %d: nothing to echo", round)
+		}
+		echo(otrLines)
+		toLib = nil
+		for _, line := range r.Wire() {
+			out, err := l.us.call("recv " + otrtest.Escape(line))
+			x.addOurs(out, err)
+			toLib = append(toLib, out.Wire...)
+		}
+	}
+	checkSecure(t, l, x, 3)
+	for i := range 3 {
+		y := ourSend(t, l, fmt.Sprintf("echoed %d", i))
+		echo(y.toLib)
+		libSend(t, l, fmt.Sprintf("reply %d", i))
+	}
+}
