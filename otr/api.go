@@ -81,6 +81,18 @@ const (
 	SMPInProgress
 )
 
+func (s SMPState) String() string {
+	switch s {
+	case SMPIdle:
+		return "idle"
+	case SMPWaitingForSecret:
+		return "waiting for secret"
+	case SMPInProgress:
+		return "in progress"
+	}
+	return "unknown"
+}
+
 // Info describes the session with one peer instance.
 type Info struct {
 	State           MsgState
