@@ -133,3 +133,11 @@ func TestPotrDisconnect(t *testing.T) {
 		t.Fatalf("send after potr ended: %v %q", err, out.Wire)
 	}
 }
+
+// TestPotrRandomWalk: the random walk of the libotr tests (messages,
+// refreshes, silence, end and restart; no SMP, which is slow in python)
+// against potr.
+func TestPotrRandomWalk(t *testing.T) {
+	t.Parallel()
+	randomWalk(t, newPotrLink(t), 7, 25, 2, false)
+}

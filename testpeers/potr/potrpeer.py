@@ -149,6 +149,7 @@ class Peer:
         self.ctx = self.account.getContext(args.peer)
         self.ctx.policy_bits = args.policy
         self.state = self.ctx.state
+        self.ssid = None
         self.smp = (None, None)
 
     def their_fp(self):
@@ -161,16 +162,26 @@ class Peer:
             trust = self.ctx.getCurrentTrust()
             fields += " their_fp=%s trust=%s" % (self.their_fp(), trust or "-")
         if self.ctx.state == potr.context.STATE_ENCRYPTED:
-            fields += " ssid=%s" % self.ctx.crypto.sessionId.hex()
+            # potr's sessionIdHalf is True on the side that received the
+            # Reveal Signature, which libotr shows with the second half bold
+            fields += " ssid=%s ssid_half=%s" % (
+                self.ctx.crypto.sessionId.hex(),
+                "second" if self.ctx.crypto.sessionIdHalf else "first")
         return fields
 
     def report(self):
         """Events for state and SMP changes (potr has no callbacks)."""
+        ssid = self.ctx.crypto.sessionId if self.ctx.state == potr.context.STATE_ENCRYPTED else None
         if self.ctx.state != self.state:
             self.state = self.ctx.state
             if self.state == potr.context.STATE_ENCRYPTED:
                 out("EVENT gone_secure " + self.context_fields())
             out("EVENT state %s their_instag=00000000" % STATES[self.state])
+        elif ssid is not None and ssid != self.ssid:
+            # a new AKE over a running session (libotr says still_secure)
+            out("EVENT still_secure is_reply=0")
+            out("EVENT still_secure_context " + self.context_fields())
+        self.ssid = ssid
         smp = self.ctx.crypto.smp
         now = (smp.state, smp.prog) if smp else (None, None)
         if now != self.smp:
