@@ -1118,9 +1118,9 @@ func TestLibotrSMPUnusualQuestion(t *testing.T) {
 // step that both sides agree and every message arrives once, encrypted.
 // The walk is seeded, so a failure names the seed and step to reproduce.
 //
-// OTRBRIDGE_WALK_SEEDS=n walks n seeds instead of 3 (for longer hunts).
+// OTRBRIDGE_WALK_SEEDS=n walks n seeds instead of 2 (for longer hunts).
 func TestLibotrRandomWalk(t *testing.T) {
-	seeds := uint64(3)
+	seeds := uint64(2)
 	if n, err := strconv.ParseUint(os.Getenv("OTRBRIDGE_WALK_SEEDS"), 10, 32); err == nil && n > 0 {
 		seeds = n
 	}
