@@ -226,10 +226,15 @@ func (c *IRCClient) sendDisconnectedByUser() {
 	})
 }
 
+// Disconnect closes the connection for good: bridgev2 makes a new client
+// when the login connects again.
 func (c *IRCClient) Disconnect() {
 	c.watch.halt()
 	if conn := c.connection(); conn != nil {
 		conn.Close()
+	}
+	if fc, ok := c.filter.(filterCloser); ok {
+		fc.Close()
 	}
 }
 

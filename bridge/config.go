@@ -31,7 +31,7 @@ import (
 //	            otr_policy: ""     # empty = otr.default_policy
 //	    displayname_template: "{{.Nick}} ({{.NetworkName}})"
 //	    secret: generate          # encrypts passwords (and OTR keys) at rest; "generate" = random on first start
-//	    otr: {default_policy: opportunistic, services: [NickServ, ...]}
+//	    otr: {default_policy: manual, services: [NickServ, ...]}
 //
 // Ghost Matrix IDs are appservice.username_template applied to "<network key>.<casemapped nick>"
 // (so with the default template `irc_{{.}}`: @irc_libera.bob:example.com). Matrix encodes
@@ -249,7 +249,10 @@ displayname_template: "{{.Nick}} ({{.NetworkName}})"
 secret: generate
 # Off-the-record messaging defaults.
 otr:
-    # never, manual, opportunistic or always.
-    default_policy: opportunistic
+    # never: no OTR at all; manual: OTR when you ("!otr init") or the peer start it;
+    # opportunistic: also advertise OTR with an invisible whitespace tag in plain messages;
+    # always: send nothing unencrypted (messages wait for a private conversation or fail).
+    # Per-peer and per-user overrides: "!otr policy".
+    default_policy: manual
     # Nicks that never get OTR or whitespace tags (anything ending in "Serv" is included anyway).
     services: [NickServ, ChanServ, MemoServ, OperServ, HostServ, BotServ, Global, SaslServ]`

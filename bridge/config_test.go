@@ -26,7 +26,7 @@ func TestExampleNetworkConfigValidates(t *testing.T) {
 	if !n.UseTLS() || n.TLSInsecureSkipVerify || n.FragmentSize() != 400 || n.Flood.Burst != 4 || n.Flood.Rate != 1 {
 		t.Errorf("unexpected example network: %+v", n)
 	}
-	if got := c.Policy("libera"); got != "opportunistic" {
+	if got := c.Policy("libera"); got != "manual" {
 		t.Errorf("Policy = %q", got)
 	}
 }

@@ -98,6 +98,7 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 		}
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
 		c.watch.start()
+		go c.announceRestarted(ctx)
 	case ircconn.TransientDisconnect:
 		c.watch.halt()
 		c.filter.Disconnected(ctx)

@@ -135,3 +135,38 @@ func (c *IRCClient) PortalKey(peer PeerLink) networkid.PortalKey {
 func ClientForCommand(ce *commands.Event, minArgs int) (*IRCClient, []string) {
 	return commandClient(ce, minArgs)
 }
+
+// Optional filter extensions, found by type assertion so that bridge does
+// not depend on the OTR package.
+type (
+	// filterCloser is told when the login's client goes away for good.
+	filterCloser interface{ Close() }
+	// restartAnnouncer tells portals whose private conversation a restart
+	// cut off, right after the login connects.
+	restartAnnouncer interface {
+		RestartedPeers() []networkid.UserID
+		Announce(ctx context.Context, link PeerLink)
+	}
+)
+
+// announceRestarted gives restart notices for peers the filter lists.
+func (c *IRCClient) announceRestarted(ctx context.Context) {
+	ra, ok := c.filter.(restartAnnouncer)
+	if !ok {
+		return
+	}
+	for _, uid := range ra.RestartedPeers() {
+		portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
+		if err != nil || portal == nil || portal.MXID == "" {
+			continue
+		}
+		_, nick, ok := parseUserID(uid)
+		if !ok {
+			continue
+		}
+		if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
+			nick = meta.Nick
+		}
+		ra.Announce(ctx, c.link(uid, nick))
+	}
+}
