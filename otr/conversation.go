@@ -572,6 +572,9 @@ func (c *Conversation) receiveEncoded(now time.Time, out *Output, msg string) er
 		if h.receiver != uint32(c.cfg.InstanceTag) && !(h.receiver == 0 && h.typ == msgDHCommit) {
 			return nil // for another instance of our account
 		}
+		if h.sender == uint32(c.cfg.InstanceTag) {
+			return nil // our own message echoed back (libotr's MSG_REFLECTED)
+		}
 		tag = InstanceTag(h.sender)
 	}
 	switch h.typ {

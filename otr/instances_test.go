@@ -112,3 +112,17 @@ func TestTrustedInstancePreferred(t *testing.T) {
 		t.Fatalf("best instance %v, want the trusted one", got)
 	}
 }
+
+// TestOwnCommitEchoed: a server echoing our D-H Commit (receiver tag 0)
+// back to us must not make us answer it.
+func TestOwnCommitEchoed(t *testing.T) {
+	a := newPeer(t, "alice", testKeyAlice, 0x1000, PolicyManual, 1)
+	o, _ := a.c.Receive(t0, "?OTRv3?")
+	if len(o.Wire) != 1 {
+		t.Fatal("no commit")
+	}
+	r, err := a.c.Receive(t0, o.Wire[0])
+	if err != nil || len(r.Wire) != 0 || len(a.c.Instances()) != 0 {
+		t.Fatalf("acted on our own commit: %+v %v", r, err)
+	}
+}
