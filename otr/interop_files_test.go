@@ -36,6 +36,12 @@ func TestImportLibotrKeyFiles(t *testing.T) {
 		if !keys[0].Key.Public().Equal(loadKey(t, file).Public()) {
 			t.Errorf("%s: importer and the test's own reader disagree", file)
 		}
+		// Exporting gives back libotr's file byte for byte.
+		orig, _ := os.ReadFile(otrtest.Testdata(file))
+		var b bytes.Buffer
+		if err := otr.ExportLibotrPrivateKeys(&b, keys); err != nil || !bytes.Equal(b.Bytes(), orig) {
+			t.Errorf("%s: export differs from libotr's file (%v):\n%s", file, err, b.String())
+		}
 	}
 }
 
@@ -122,6 +128,11 @@ func TestReadLibotrFiles(t *testing.T) {
 		fps[0].Fingerprint != ourFP || fps[0].Trust != "smp" {
 		t.Fatalf("libotr's fingerprints file reads as %+v", fps)
 	}
+	var b bytes.Buffer
+	orig, _ := os.ReadFile(fpFile)
+	if err := otr.WriteLibotrFingerprints(&b, fps); err != nil || !bytes.Equal(b.Bytes(), orig) {
+		t.Errorf("written fingerprints differ from libotr's file (%v):\n%q\n%q", err, b.String(), orig)
+	}
 
 	f, err = os.Open(tagFile)
 	if err != nil {
@@ -134,6 +145,11 @@ func TestReadLibotrFiles(t *testing.T) {
 	}
 	if len(tags) != 1 || tags[0].Account != "libotr" || uint32(tags[0].Tag) != lib.InstanceTag {
 		t.Fatalf("libotr's instance tags file reads as %+v (libotr uses %08x)", tags, lib.InstanceTag)
+	}
+	b.Reset()
+	orig, _ = os.ReadFile(tagFile)
+	if err := otr.WriteLibotrInstanceTags(&b, tags); err != nil || !bytes.Equal(b.Bytes(), orig) {
+		t.Errorf("written instance tags differ from libotr's file (%v):\n%q\n%q", err, b.String(), orig)
 	}
 }
 
