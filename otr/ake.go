@@ -94,9 +94,15 @@ func (a *ake) handleCommit(rand io.Reader, version int, r *wire.Reader) (*reply,
 	switch a.state {
 	case akeAwaitingDHKey:
 		// Both sides sent a commit: the larger hash (as a big-endian
-		// number) keeps its own; the other answers.
-		if a.version == version && bytes.Compare(a.hashGx, hashGx) > 0 {
-			return a.resend(), nil
+		// number) keeps its own; the other answers. An equal hash is our
+		// own commit echoed back (v2 has no instance tags to show it).
+		if a.version == version {
+			switch bytes.Compare(a.hashGx, hashGx) {
+			case 0:
+				return nil, nil
+			case 1:
+				return a.resend(), nil
+			}
 		}
 	case akeAwaitingRevealSig:
 		// Take the new commit but repeat the same D-H Key.
@@ -123,8 +129,8 @@ func (a *ake) handleDHKey(rand io.Reader, version int, r *wire.Reader, priv *Pri
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: D-H Key", ErrMalformed)
 	}
-	if a.version != version {
-		return nil, nil
+	if a.version != version || a.our != nil && a.our.pub.Cmp(gy) == 0 {
+		return nil, nil // another version, or our own D-H Key echoed back
 	}
 	switch a.state {
 	case akeAwaitingSig:

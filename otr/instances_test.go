@@ -126,3 +126,22 @@ func TestOwnCommitEchoed(t *testing.T) {
 		t.Fatalf("acted on our own commit: %+v %v", r, err)
 	}
 }
+
+// TestOwnV2AKEEchoed: v2 has no instance tags; an echoed commit or D-H Key
+// is recognised by its values.
+func TestOwnV2AKEEchoed(t *testing.T) {
+	a, b := newPair(t, AllowV2, AllowV2)
+	q, _ := b.c.Start(t0)
+	commit, _ := a.c.Receive(t0, q.Wire[0])
+	if r, _ := a.c.Receive(t0, commit.Wire[0]); len(r.Wire) != 0 {
+		t.Fatal("answered our own v2 commit")
+	}
+	key, _ := b.c.Receive(t0, commit.Wire[0])
+	if r, _ := b.c.Receive(t0, key.Wire[0]); len(r.Wire) != 0 {
+		t.Fatal("answered our own v2 D-H Key")
+	}
+	exchange(t, t0, b, a, key.Wire)
+	if a.c.Info().State != Encrypted || b.c.Info().State != Encrypted {
+		t.Fatal("AKE failed after echoes")
+	}
+}
