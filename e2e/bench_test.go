@@ -66,7 +66,9 @@ func persistentEnv(tb testing.TB) (*env, func()) {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
-		os.RemoveAll(dir)
+		if os.Getenv("OTRBRIDGE_KEEP_BENCH") == "" {
+			os.RemoveAll(dir)
+		}
 	}
 	fail := func(err error) {
 		stop()
@@ -91,9 +93,11 @@ func persistentEnv(tb testing.TB) (*env, func()) {
 		Binary:   bridgeBinary(tb),
 		Dir:      filepath.Join(dir, "bridge"),
 		HS:       hs,
-		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: irc}},
+		// Flood pacing off in practice: the benchmarks measure the relay,
+		// not the configured send rate (default 1 line/s after a burst of 4).
+		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: irc, FloodBurst: 1000, FloodRate: 1000}},
 		// Debug logging would dominate the timings.
-		LogLevel: "info",
+		LogLevel: cmpOr(os.Getenv("OTRBRIDGE_BENCH_LOG_LEVEL"), "info"),
 	})
 	if err != nil {
 		fail(err)
@@ -107,6 +111,13 @@ func persistentEnv(tb testing.TB) (*env, func()) {
 	}
 	stops = append(stops, b.Stop)
 	return &env{hs: hs, irc: irc, floodIRC: irc, bridge: b, persistent: true, dbKind: "sqlite"}, stop
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func getRelayFixture(b *testing.B) *relayFixture {
@@ -186,7 +197,7 @@ func BenchmarkRelayIRCToMatrix(b *testing.B) {
 		if _, err := f.u.mx.WaitMessage(wait, f.room, ghost, func(ev teststack.MatrixEvent) bool {
 			return ev.Body() == text
 		}); err != nil {
-			b.Fatal(err)
+			b.Fatalf("message %d of %d: %v (bridge log %s)", i, b.N, err, f.e.bridge.LogPath)
 		}
 		lat = append(lat, time.Since(start))
 	}

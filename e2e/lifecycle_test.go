@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,38 @@ func testBridgeRestart(t *testing.T, e *env) {
 	r := u.command(t, "list-logins")
 	if !strings.Contains(r.Body(), u.nick) {
 		t.Errorf("list-logins after restart: %q", r.Body())
+	}
+}
+
+// testConnectionStaysUp: a login's IRC connection stays up past the first
+// minute (registration and ping timeouts must not fire on a healthy
+// connection), without a disconnect notice, and messages still pass.
+func testConnectionStaysUp(t *testing.T, e *env) {
+	u, peer := e.loggedIn(t, netLocal)
+	room := u.portalFromIRC(t, peer, e.text("start of a long connection"))
+	const upFor = 75 * time.Second
+	time.Sleep(upFor)
+	for _, ev := range u.mx.Messages(u.control) {
+		if ev.Sender == e.bridge.BotMXID && strings.Contains(strings.ToLower(ev.Body()), "disconnect") {
+			t.Errorf("the connection dropped within %s: %q", upFor, ev.Body())
+		}
+	}
+	text := e.text("still connected after a while")
+	u.sendPortal(t, room, text)
+	if l := u.atPeer(t, peer); l.Text() != text {
+		t.Errorf("IRC got %q", l.Text())
+	}
+	// The same connection: the peer never saw the nick leave and come back.
+	peer.Send("WHOIS " + u.nick)
+	l, err := peer.WaitFor(shortWait, func(l teststack.IRCLine) bool {
+		return l.Command() == "317" && strings.EqualFold(l.Param(1), u.nick)
+	})
+	if err != nil {
+		t.Fatalf("no WHOIS idle line: %v", err)
+	}
+	// 317 <me> <nick> <idle> <signon>: signon must predate the wait.
+	signon, _ := strconv.ParseInt(l.Param(3), 10, 64)
+	if since := time.Since(time.Unix(signon, 0)); since < upFor {
+		t.Errorf("the bridge's connection signed on %s ago, after the %s wait began: it reconnected", since.Round(time.Second), upFor)
 	}
 }

@@ -28,6 +28,7 @@ var scenarios = []scenario{
 	{name: "NoSuchNick", run: testNoSuchNick},
 	{name: "LoginNickServ", run: testLoginNickServ},
 	{name: "Permissions", run: testPermissions},
+	{name: "ConnectionStaysUp", run: testConnectionStaysUp, sqliteOnly: true},
 	{name: "ReconnectAfterIRCRestart", run: testReconnectAfterIRCRestart},
 	{name: "BridgeRestart", run: testBridgeRestart},
 }
