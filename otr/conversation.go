@@ -678,7 +678,7 @@ func (c *Conversation) receiveData(now time.Time, out *Output, h header, tag Ins
 		s.recvSeq = c.recvSeq
 	}
 	if err != nil {
-		if d.flags&flagIgnoreUnreadable != 0 {
+		if d.flags&flagIgnoreUnreadable != 0 || s.isOwnEcho(&d) {
 			return nil
 		}
 		out.Events = append(out.Events, Unreadable{Instance: tag, Reason: "could not decrypt"})

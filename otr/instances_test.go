@@ -145,3 +145,20 @@ func TestOwnV2AKEEchoed(t *testing.T) {
 		t.Fatal("AKE failed after echoes")
 	}
 }
+
+// TestOwnV2DataEchoed: our own v2 data message handed back is dropped
+// quietly, not answered with an OTR error.
+func TestOwnV2DataEchoed(t *testing.T) {
+	a, b := newPair(t, AllowV2, AllowV2)
+	establish(t, a, b)
+	for i := 0; i < 3; i++ {
+		o, _ := a.c.Send(t0, "echo me")
+		r, err := a.c.Receive(t0, o.Wire[0])
+		if err != nil || len(r.Wire) != 0 || len(r.Messages) != 0 || len(r.Events) != 0 {
+			t.Fatalf("own message: %+v %v", r, err)
+		}
+		if r := send(t, t0, b, a, "reply"); len(r.Messages) != 1 {
+			t.Fatal("session broken")
+		}
+	}
+}
