@@ -271,3 +271,144 @@ func (l *link) pump(x *exchange, toLib, toUs []string) {
 		toUs = nil
 	}
 }
+
+// --- a conversation of ours with a libotr (or potr) peer ---
+
+// newLink starts a libotr peer (key libotr-alice.key unless opts says
+// otherwise) and our conversation with cfg.
+func newLink(t *testing.T, cfg ourConfig, opts otrtest.Options) *link {
+	t.Helper()
+	lib := otrtest.StartLibotr(t, opts)
+	return &link{t: t, us: newOurs(t, cfg), lib: lib}
+}
+
+func hexs(s string) string { return hex.EncodeToString([]byte(s)) }
+
+// How an AKE gets started.
+const (
+	ourQuery       = "our query"
+	ourWhitespace  = "our whitespace tag"
+	libQuery       = "libotr's default query"
+	libQueryBare   = "libotr's bare query"
+	libWhitespace  = "libotr's whitespace tag"
+	plaintextHello = "hello in plaintext"
+)
+
+// establish starts an AKE the given way and checks that both ends agree on
+// version, fingerprints, SSID and instance tags.
+func establish(t *testing.T, l *link, how string, version int) exchange {
+	t.Helper()
+	var x exchange
+	switch how {
+	case ourQuery:
+		x = l.do("start")
+		if len(x.toLib) == 0 || !strings.HasPrefix(x.toLib[0], "?OTRv") || strings.Contains(x.toLib[0], "\n") {
+			t.Fatalf("our query is not a bare one-line query: %q", x.toLib)
+		}
+	case ourWhitespace:
+		x = l.do("send " + hexs(plaintextHello))
+		m := x.lib.Messages()
+		if len(m) == 0 || m[0].Text != plaintextHello || m[0].Name != "plain" {
+			t.Fatalf("libotr did not show the tagged plaintext (tag stripped):\n%s", x)
+		}
+	case libQuery:
+		x = l.libDo(l.lib.Query())
+	case libQueryBare:
+		x = l.libDo(l.lib.QueryBare())
+	case libWhitespace:
+		x = l.libDo(l.lib.Send(plaintextHello))
+		if len(x.us.Messages) == 0 || x.us.Messages[0].Text != plaintextHello || x.us.Messages[0].Encrypted {
+			t.Fatalf("we did not deliver the tagged plaintext stripped:\n%s", x)
+		}
+	default:
+		t.Fatalf("unknown AKE start %q", how)
+	}
+	for _, e := range x.errs {
+		t.Errorf("our side returned an error during the AKE: %v", e)
+	}
+	checkSecure(t, l, x, version)
+	return x
+}
+
+func checkSecure(t *testing.T, l *link, x exchange, version int) {
+	t.Helper()
+	gs, ok := ourEvent[otr.GoneSecure](x)
+	// libotr reports a new AKE over an existing session as still_secure.
+	if !ok || !x.lib.Has("gone_secure", "") && !x.lib.Has("still_secure", "") {
+		t.Fatalf("AKE did not complete on both sides:\n%s", x)
+	}
+	libFP, err := otr.ParseFingerprint(l.lib.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourFP := l.us.conv.Info()
+	li := l.lib.Info()
+	switch {
+	case gs.Version != version || li.Version != version:
+		t.Errorf("version: ours %d, libotr %d, want %d", gs.Version, li.Version, version)
+	case gs.Fingerprint != libFP:
+		t.Errorf("we see fingerprint %s, libotr's key is %s", gs.Fingerprint, l.lib.HumanFP)
+	case li.TheirFP != hex.EncodeToString(fpOf(t, l.us.cfg.KeyFile)):
+		t.Errorf("libotr sees fingerprint %s, ours is %x", li.TheirFP, fpOf(t, l.us.cfg.KeyFile))
+	case li.State != "encrypted" || ourFP.State != otr.Encrypted:
+		t.Errorf("states: libotr %s, ours %v", li.State, ourFP.State)
+	case li.SSID != hex.EncodeToString(ourFP.SSID[:]) || li.SSID != hex.EncodeToString(gs.SSID[:]):
+		t.Errorf("SSID: libotr %s, ours %x (event %x)", li.SSID, ourFP.SSID, gs.SSID)
+	case li.SSIDFirstHalf != ourFP.SSIDHighHalf:
+		// The two ends must show opposite halves in bold.
+		t.Errorf("SSID halves: libotr first-half-bold=%v, ours high-half=%v", li.SSIDFirstHalf, ourFP.SSIDHighHalf)
+	}
+	if version == 3 {
+		if uint32(gs.Instance) != l.lib.InstanceTag || uint32(ourFP.TheirInstance) != l.lib.InstanceTag {
+			t.Errorf("we talk to instance %v/%v, libotr is %08x", gs.Instance, ourFP.TheirInstance, l.lib.InstanceTag)
+		}
+		if li.TheirInstance != uint32(l.us.cfg.InstanceTag) || li.OurInstance != l.lib.InstanceTag {
+			t.Errorf("libotr talks to instance %08x, ours is %v", li.TheirInstance, l.us.cfg.InstanceTag)
+		}
+	}
+}
+
+func fpOf(t *testing.T, keyFile string) []byte {
+	fp := loadKey(t, keyFile).Public().Fingerprint()
+	return fp[:]
+}
+
+// ourSend sends text from our side and checks libotr shows it, encrypted.
+func ourSend(t *testing.T, l *link, text string) exchange {
+	t.Helper()
+	x := l.do("send " + hexs(text))
+	if len(x.errs) > 0 {
+		t.Fatalf("Send: %v", x.errs)
+	}
+	for _, w := range x.toLib {
+		// (texts that imitate OTR syntax cannot be told from it this way)
+		if len(text) >= 8 && !strings.HasPrefix(text, "?OTR") && strings.Contains(w, text[:8]) {
+			t.Fatalf("plaintext on the wire: %.80q", w)
+		}
+		if max := l.us.cfg.FragmentSize; max > 0 && len(w) > max {
+			t.Fatalf("wire line of %d bytes exceeds the fragment size %d", len(w), max)
+		}
+	}
+	m := x.lib.Messages()
+	if len(m) != 1 || m[0].Text != text || m[0].Name != "enc" {
+		t.Fatalf("libotr shows %d messages, want the %d-byte text encrypted:\n%s", len(m), len(text), x)
+	}
+	return x
+}
+
+// libSend sends text from libotr and checks we deliver it, encrypted.
+func libSend(t *testing.T, l *link, text string) exchange {
+	t.Helper()
+	x := l.libDo(l.lib.Send(text))
+	if len(x.errs) > 0 {
+		t.Fatalf("Receive: %v\n%s", x.errs, x)
+	}
+	m := x.us.Messages
+	if len(m) != 1 || m[0].Text != text || !m[0].Encrypted {
+		t.Fatalf("we delivered %d messages, want the %d-byte text encrypted:\n%s", len(m), len(text), x)
+	}
+	if l.lib.Info().Version == 3 && uint32(m[0].Instance) != l.lib.InstanceTag {
+		t.Errorf("message attributed to instance %v, libotr is %08x", m[0].Instance, l.lib.InstanceTag)
+	}
+	return x
+}
