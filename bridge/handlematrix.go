@@ -44,6 +44,7 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 	if quote != "" {
 		out.Lines = append([]string{quote}, out.Lines...)
 	}
+	out.Event = msg.Event.ID
 	if err := c.filter.Send(ctx, p, out); err != nil {
 		c.notePeerError(err)
 		return nil, sendError(err)
@@ -67,6 +68,7 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 		return userError(err)
 	}
 	out.Lines[0] = "* " + out.Lines[0]
+	out.Event = msg.Event.ID
 	if err := c.filter.Send(ctx, p, out); err != nil {
 		c.notePeerError(err)
 		return sendError(err)

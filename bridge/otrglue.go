@@ -7,6 +7,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
@@ -24,6 +25,9 @@ type OutgoingText struct {
 	// Lines are the logical lines of the message (IRC formatting codes, no
 	// CR/LF, none empty). They are not yet split to the line budget.
 	Lines []string
+	// Event is the Matrix event being sent (to mark it, e.g. as sent
+	// unencrypted); empty for messages that have no event.
+	Event id.EventID
 }
 
 // IncomingText is one message received from the peer.

@@ -10,6 +10,7 @@ import (
 
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/otrfilter"
@@ -88,7 +89,30 @@ func (lf *loginFilter) wrap(link bridge.PeerLink) bridge.PeerLink {
 }
 
 func (lf *loginFilter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.OutgoingText) error {
-	return lf.Filter.Send(ctx, lf.wrap(link), msg)
+	var report otrfilter.SendReport
+	err := lf.Filter.Send(otrfilter.WithSendReport(ctx, &report), lf.wrap(link), msg)
+	if err == nil && report.Unencrypted && msg.Event != "" {
+		lf.markUnencrypted(ctx, link, msg.Event)
+	}
+	return err
+}
+
+// unencryptedMark is the reaction on Matrix messages that went to IRC in
+// plaintext although OTR is enabled for the peer.
+const unencryptedMark = "🔓 sent unencrypted"
+
+func (lf *loginFilter) markUnencrypted(ctx context.Context, link bridge.PeerLink, evt id.EventID) {
+	br := lf.c.Connector().Bridge
+	portal, err := br.GetExistingPortalByKey(ctx, lf.c.PortalKey(link))
+	if err != nil || portal == nil || portal.MXID == "" {
+		return
+	}
+	_, err = br.Bot.SendMessage(ctx, portal.MXID, event.EventReaction, &event.Content{
+		Parsed: &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, EventID: evt, Key: unencryptedMark}},
+	}, nil)
+	if err != nil {
+		lf.c.Login().Log.Warn().Err(err).Msg("Failed to mark a message as sent unencrypted")
+	}
 }
 
 func (lf *loginFilter) Receive(ctx context.Context, link bridge.PeerLink, msg bridge.IncomingText) {
