@@ -57,6 +57,7 @@ func needPeers(tb testing.TB) {
 func persistentEnv(tb testing.TB) (*env, func()) {
 	tb.Helper()
 	needPeers(tb)
+	bin := bridgeBinary(tb) // before anything starts: it may end the test
 	dir, err := os.MkdirTemp("", "otrbridge-bench-")
 	if err != nil {
 		tb.Fatal(err)
@@ -90,7 +91,7 @@ func persistentEnv(tb testing.TB) (*env, func()) {
 	}
 	stops = append(stops, hs.Stop)
 	b, err := teststack.ConfigureBridge(teststack.BridgeOptions{
-		Binary:   bridgeBinary(tb),
+		Binary:   bin,
 		Dir:      filepath.Join(dir, "bridge"),
 		HS:       hs,
 		// Flood pacing off in practice: the benchmarks measure the relay,
