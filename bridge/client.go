@@ -428,7 +428,7 @@ func (p *peerLink) Deliver(ctx context.Context, msg IncomingText) {
 }
 
 func (p *peerLink) Notice(ctx context.Context, text string) {
-	p.c.portalNotice(ctx, p, text, true)
+	p.c.portalNotice(ctx, p, text)
 }
 
 var errUserDisconnected = errors.New("you disconnected from this network with `disconnect`; use `reconnect` first")

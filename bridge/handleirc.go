@@ -341,17 +341,14 @@ func (c *IRCClient) sendNotice(ctx context.Context, portal *bridgev2.Portal, tex
 }
 
 // portalNotice posts a notice into a peer's DM portal, creating the room if
-// create is set and it does not exist yet.
-func (c *IRCClient) portalNotice(ctx context.Context, p *peerLink, text string, create bool) {
+// it does not exist yet.
+func (c *IRCClient) portalNotice(ctx context.Context, p *peerLink, text string) {
 	portal, err := c.ic.Bridge.GetPortalByKey(ctx, portalKeyFor(p.id, c.login.ID))
 	if err != nil {
 		c.log.Err(err).Msg("Failed to get portal for notice")
 		return
 	}
 	if portal.MXID == "" {
-		if !create {
-			return
-		}
 		c.updateGhost(ctx, p.id, p.nick)
 		if err := portal.CreateMatrixRoom(ctx, c.login, c.chatInfo(p.id)); err != nil {
 			c.log.Err(err).Msg("Failed to create portal room for notice")
