@@ -132,7 +132,9 @@ type Info struct {
 	SSIDFirstHalf bool   // whether the first half is shown in bold
 }
 
-// LibotrPeer is a running otrpeer process.
+// LibotrPeer is a running peer process (libotr, or potr via StartPotr).
+// Its command methods fail the test on errors, so call them from the test
+// goroutine; WaitFor may be used from anywhere. Commands are serialised.
 type LibotrPeer struct {
 	t      testing.TB
 	opts   Options
