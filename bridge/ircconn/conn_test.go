@@ -778,6 +778,25 @@ func TestPingTimeout(t *testing.T) {
 	fn.next(t).expect(t, "CAP") // and reconnect
 }
 
+// The registration deadline ends at registration: a connection that
+// registered in time stays up past it (it once dropped every connection
+// RegisterTimeout after dialing).
+func TestRegisteredOutlivesRegisterTimeout(t *testing.T) {
+	fn := newFakeNet(t)
+	_, rec := pipeConn(t, fn, func(c *Config) {
+		c.RegisterTimeout = 200 * time.Millisecond
+	})
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	time.Sleep(600 * time.Millisecond)
+	for _, ev := range rec.all() {
+		if sc, ok := ev.(StateChanged); ok && sc.State != Connecting && sc.State != Connected {
+			t.Fatalf("state %v (%v) after registering: the connection was dropped", sc.State, sc.Err)
+		}
+	}
+}
+
 func TestCasemappingFold(t *testing.T) {
 	for _, tc := range []struct {
 		m        Casemapping

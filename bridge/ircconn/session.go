@@ -256,7 +256,7 @@ func (s *session) readLoop(nc net.Conn) error {
 func (s *session) isReady() bool {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	return s.ready && time.Since(s.readyAt) >= time.Minute
+	return s.ready
 }
 
 func (s *session) write(b []byte) (int, error) {
