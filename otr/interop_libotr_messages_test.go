@@ -390,3 +390,19 @@ func TestLibotrCorruptedMessages(t *testing.T) {
 		ourSend(t, l, "intact too")
 	})
 }
+
+// TestLibotrSmallFragments: a tiny line budget (60 bytes, 23 characters of
+// payload per v3 fragment) means thousands of fragments for 20 KB, both
+// ways.
+func TestLibotrSmallFragments(t *testing.T) {
+	cfg := defaultOurConfig()
+	cfg.FragmentSize = 60
+	l := newLink(t, cfg, otrtest.Options{MaxMessageSize: 60})
+	establish(t, l, ourQuery, 3)
+	text := strings.Repeat("small pieces, many of them; ", 20000/28)
+	x := ourSend(t, l, text)
+	y := libSend(t, l, text)
+	if len(x.toLib) < 1000 || len(x.toLib) != len(y.fromLib) {
+		t.Fatalf("%d-byte message: %d fragments from us, %d from libotr", len(text), len(x.toLib), len(y.fromLib))
+	}
+}
