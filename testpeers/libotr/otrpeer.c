@@ -1,7 +1,7 @@
 /*
  * otrpeer: a libotr 4.1.x peer driven by a line protocol on stdin/stdout.
  *
- * It is test code of otrbridge: Go tests (otr/internal/otrtest) start it,
+ * It is test code of otrbridge: Go tests (testpeers/otrtest) start it,
  * write commands to its stdin and read what libotr did from its stdout, so
  * our OTR engine can be checked against the library every IRC OTR client
  * wraps. It talks to exactly one remote user (-peer) from one account.
