@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -210,7 +211,10 @@ func BenchmarkRelayIRCToMatrix(b *testing.B) {
 // logged-in users, each with one open DM portal. It does the work once,
 // whatever b.N is.
 func BenchmarkBridgeMemory200Users(b *testing.B) {
-	const users = 200
+	users := 200
+	if n, err := strconv.Atoi(os.Getenv("OTRBRIDGE_BENCH_USERS")); err == nil && n > 0 {
+		users = n // smaller runs on slow machines
+	}
 	e, stop := persistentEnv(b)
 	defer stop()
 	idle, err := e.bridge.RSS()
@@ -241,6 +245,12 @@ func BenchmarkBridgeMemory200Users(b *testing.B) {
 					errs = append(errs, err)
 				} else {
 					all = append(all, u)
+					// Progress, so that a run cut short still tells something.
+					if n := len(all); n%25 == 0 {
+						if rss, err := e.bridge.RSS(); err == nil {
+							b.Logf("%d users after %s: RSS %.1f MiB", n, time.Since(start).Round(time.Second), float64(rss)/(1<<20))
+						}
+					}
 				}
 				mu.Unlock()
 			}
@@ -267,7 +277,7 @@ func BenchmarkBridgeMemory200Users(b *testing.B) {
 	}
 	b.ReportMetric(float64(idle)/(1<<20), "idle-RSS-MiB")
 	b.ReportMetric(float64(loaded)/(1<<20), "RSS-MiB")
-	b.ReportMetric(float64(loaded-idle)/users/1024, "KiB/user")
+	b.ReportMetric(float64(loaded-idle)/float64(users)/1024, "KiB/user")
 	b.ReportMetric(setup.Seconds(), "setup-s")
 	b.ReportMetric(0, "ns/op")
 }
