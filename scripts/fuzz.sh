@@ -58,6 +58,12 @@ for t in "${targets[@]}"; do
 	echo "=== $name ($path)"
 	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$duration" "${flags[@]}" "$path" >"$log" 2>&1; then
 		status=ok
+	elif grep -q '^    context deadline exceeded$' "$log" && ! grep -qE 'Failing input written|panic:' "$log"; then
+		# Go 1.26's fuzz coordinator can report its own -fuzztime deadline
+		# as a failure when a worker is mid-call (golang/go#75804, fixed in
+		# Go 1.27). No input failed and none was written: not a finding.
+		status=ok
+		echo "    (go fuzz coordinator deadline race, golang/go#75804: no failing input)"
 	else
 		status=FAIL
 		failed=1
