@@ -1,0 +1,374 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+)
+
+// TestOTR runs the off-the-record scenarios (issue 4) against one stack:
+// Dendrite, InspIRCd, the bridge and libotr 4.1.1 clients on IRC.
+func TestOTR(t *testing.T) {
+	needPeers(t)
+	// Fail or skip on a missing libotr before starting the servers.
+	otrtest.StartLibotr(t, otrtest.Options{}).Close()
+	e := newEnv(t, "", "")
+	for _, s := range []struct {
+		name string
+		run  func(*testing.T, *env)
+	}{
+		{"BridgeInit", testOTRBridgeInit},
+		{"PeerQuery", testOTRPeerQuery},
+		{"PeerWhitespaceTag", testOTRWhitespaceTag},
+		{"V2Peer", testOTRV2Peer},
+		{"SMP", testOTRSMP},
+		{"PeerEnds", testOTRPeerEnds},
+		{"PeerError", testOTRPeerError},
+		{"PolicyAlways", testOTRPolicyAlways},
+		{"PolicyAlwaysNoOTR", testOTRPolicyAlwaysNoOTR},
+		{"LongMessages", testOTRLongMessages},
+		{"PeerNickChange", testOTRNickChange},
+		{"PeerKeyChange", testOTRKeyChange},
+		{"BridgeRestart", testOTRBridgeRestart},
+	} {
+		t.Run(s.name, func(t *testing.T) { s.run(t, e) })
+	}
+	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
+}
+
+// testOTRBridgeInit: `!otr init` in the portal starts the AKE with a libotr
+// client; messages then travel encrypted both ways and the portal shows
+// the state.
+func testOTRBridgeInit(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	if info := p.Info(); info.State != "encrypted" || info.Version != 3 {
+		t.Errorf("libotr: state %s version %d, want encrypted v3", info.State, info.Version)
+	}
+	u.waitTopic(t, room, "private")
+	for i := 0; i < 3; i++ {
+		e.exchange(t, u, p, room, fmt.Sprintf("bridge init %d", i))
+	}
+	if n := p.bridgeLines(u); n < 4 {
+		t.Errorf("only %d lines from the bridge on the wire", n)
+	}
+	info := u.portalCommand(t, room, "info", p.Fingerprint[:8])
+	t.Logf("!otr info: %s", info.Body())
+}
+
+// testOTRPeerQuery: the peer's query (libotr's default, with its
+// multi-line HTML explanation) starts the AKE; the query text never
+// shows up in Matrix.
+func testOTRPeerQuery(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	p.Query()
+	p.goSecure(t, u, room)
+	e.exchange(t, u, p, room, "peer query")
+	for _, ev := range u.mx.Messages(room) {
+		if ev.Sender == e.ghost(netLocal, p.irc.Nick()) && (strings.Contains(ev.Body(), "?OTR") || strings.Contains(ev.Body(), "Off-the-Record")) {
+			t.Errorf("the peer's query reached Matrix: %.80q", ev.Body())
+		}
+	}
+}
+
+// testOTRWhitespaceTag: with policy opportunistic on the bridge, the
+// whitespace tag of the peer's first plaintext message starts the AKE; the
+// message itself arrives without the tag.
+func testOTRWhitespaceTag(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyOpportunistic})
+	u.portalCommand(t, room, "policy opportunistic", "opportunistic")
+	first := e.text("tagged hello")
+	p.Send(first)
+	if ev := u.fromGhost(t, room, p.irc.Nick()); ev.Body() != first {
+		t.Fatalf("portal got %q, want the message without its whitespace tag", ev.Body())
+	}
+	p.goSecure(t, u, room)
+	e.exchange(t, u, p, room, "whitespace")
+}
+
+// testOTRV2Peer: a libotr client that allows only OTR v2 gets a v2
+// conversation.
+func testOTRV2Peer(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyAllowV2})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	if info := p.Info(); info.Version != 2 {
+		t.Errorf("libotr: version %d, want 2", info.Version)
+	}
+	e.exchange(t, u, p, room, "v2")
+}
+
+// testOTRSMP: verification with a shared secret started from each side, a
+// wrong secret, and the trust shown by `!otr info`.
+func testOTRSMP(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+
+	// Wrong secret, started by the bridge.
+	good, bad := e.text("correct horse"), e.text("wrong horse")
+	u.portalCommand(t, room, "auth "+bad, "Asked")
+	p.event(t, "smp", "ASK_FOR_SECRET")
+	p.SMPAnswer(good)
+	p.event(t, "smp", "FAILURE")
+	u.notice(t, room, "FAILED", longWait)
+	if info := u.portalCommand(t, room, "info", p.Fingerprint[:8]); strings.Contains(strings.ToLower(info.Body()), "(verified)") ||
+		strings.Contains(strings.ToLower(info.Body()), "private (verified)") {
+		t.Errorf("after a failed SMP, info says verified: %s", info.Body())
+	}
+
+	// Right secret, started by the peer.
+	p.SMP(good)
+	u.notice(t, room, "wants to verify your identity", longWait)
+	u.portalCommand(t, room, "auth "+good, "Answered")
+	p.event(t, "smp", "SUCCESS")
+	u.notice(t, room, "succeeded", longWait)
+	if info := u.portalCommand(t, room, "info", p.Fingerprint[:8]); !strings.Contains(info.Body(), "private (verified)") {
+		t.Errorf("after the peer's successful SMP, info does not say verified: %s", info.Body())
+	}
+
+	// Right secret, started by the bridge: the bridge now trusts the key.
+	u.portalCommand(t, room, "auth "+good, "Asked")
+	p.event(t, "smp", "ASK_FOR_SECRET")
+	p.SMPAnswer(good)
+	p.event(t, "smp", "SUCCESS")
+	u.notice(t, room, "succeeded", longWait)
+	info := u.portalCommand(t, room, "info", p.Fingerprint[:8])
+	if !strings.Contains(strings.ToLower(info.Body()), "verified") {
+		t.Errorf("after a successful SMP, info does not say verified: %s", info.Body())
+	}
+	u.waitTopic(t, room, "private (verified)")
+	// The secret commands were redacted (the bot has power in portals).
+	for _, ev := range u.mx.Messages(room) {
+		if ev.Sender == u.mx.UserID && (strings.Contains(ev.Body(), good) || strings.Contains(ev.Body(), bad)) {
+			t.Logf("note: secret still visible in the local sync copy (redaction arrives later): %s", ev.EventID)
+		}
+	}
+	e.exchange(t, u, p, room, "after smp")
+}
+
+// testOTRPeerEnds: after the peer ends the conversation, the next Matrix
+// message is refused visibly and nothing reaches the wire.
+func testOTRPeerEnds(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	e.exchange(t, u, p, room, "before end")
+	p.End()
+	u.notice(t, room, "has ended the private conversation", longWait)
+	u.waitTopic(t, room, "finished")
+	before := p.bridgeLines(u)
+	refused := e.text("must not leave")
+	u.sendPortal(t, room, refused)
+	u.notice(t, room, "Not sent", longWait)
+	time.Sleep(2 * time.Second)
+	if after := p.bridgeLines(u); after != before {
+		t.Errorf("%d line(s) reached the wire after the peer ended the conversation", after-before)
+	}
+	p.assertWireClean(t, u, refused)
+}
+
+// testOTRPolicyAlways: under policy always a message is held, the bridge
+// starts the AKE itself, and the message goes out encrypted.
+func testOTRPolicyAlways(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.portalCommand(t, room, "policy always", "always")
+	held := e.text("held until private")
+	u.sendPortal(t, room, held)
+	p.event(t, "gone_secure", "")
+	p.received(t, held)
+	p.assertWireClean(t, u, held)
+	e.exchange(t, u, p, room, "always")
+}
+
+// testOTRLongMessages: 3,000-character messages both ways arrive intact
+// through the fragmentation of both sides.
+func testOTRLongMessages(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	long := func(label string) string {
+		var b strings.Builder
+		b.WriteString(e.text(label))
+		for i := 0; b.Len() < 3000; i++ {
+			fmt.Fprintf(&b, " w%04d", i)
+		}
+		s := b.String()
+		e.remember(s)
+		return s
+	}
+	out := long("long out")
+	u.sendPortal(t, room, out)
+	p.received(t, out)
+	in := long("long in")
+	p.Send(in)
+	ev := u.fromGhost(t, room, p.irc.Nick())
+	if ev.Body() != in {
+		t.Fatalf("portal got %d bytes, want the %d-byte message intact", len(ev.Body()), len(in))
+	}
+	p.assertWireClean(t, u, out[:60], in[:60])
+	for _, l := range p.irc.Lines() {
+		if len(l.Raw)+2 > 512 {
+			t.Errorf("line of %d bytes exceeds 512", len(l.Raw)+2)
+		}
+	}
+}
+
+// testOTRNickChange: the peer changes nick mid-conversation; the private
+// conversation continues.
+func testOTRNickChange(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	e.exchange(t, u, p, room, "before nick")
+	newNick := e.unique("renamedotr")
+	if err := p.glue.SetNick(newNick); err != nil {
+		t.Fatal(err)
+	}
+	u.notice(t, room, newNick, wait)
+	out := e.text("after nick matrix to libotr")
+	u.sendPortal(t, room, out)
+	p.received(t, out)
+	in := e.text("after nick libotr to matrix")
+	p.Send(in)
+	if _, err := u.mx.WaitMessage(wait, room, "", func(ev teststack.MatrixEvent) bool { return ev.Body() == in }); err != nil {
+		t.Fatalf("message from the renamed peer did not reach the portal: %v", err)
+	}
+	p.assertWireClean(t, u, out, in)
+	if info := p.Info(); info.State != "encrypted" {
+		t.Errorf("libotr state after the nick change: %s", info.State)
+	}
+}
+
+// testOTRKeyChange: the same nick comes back with another key after a
+// verified conversation: a loud warning, and trust does not carry over.
+func testOTRKeyChange(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	nick := p.irc.Nick()
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	u.portalCommand(t, room, "trust", "")
+	u.waitTopic(t, room, "private (verified)")
+	p.irc.Quit("bye")
+	p.Close()
+	time.Sleep(time.Second)
+
+	p2 := e.otrPeerFor(t, u, nick, otrtest.Options{Policy: otrtest.PolicyManual, KeyFile: keyFile(t, "libotr-bob.key")})
+	if p2.Fingerprint == p.Fingerprint {
+		t.Fatal("the second peer has the same key")
+	}
+	p2.Query()
+	p2.event(t, "gone_secure", "")
+	warn := u.notice(t, room, "NEW OTR key", longWait)
+	if !strings.Contains(warn.Body(), "Trust does NOT carry over") {
+		t.Errorf("warning does not say that trust does not carry over: %s", warn.Body())
+	}
+	u.waitTopic(t, room, "private (unverified)")
+	info := u.portalCommand(t, room, "info", p2.Fingerprint[:8])
+	if strings.Contains(strings.ToLower(info.Body()), "private (verified)") {
+		t.Errorf("info shows the new key as verified: %s", info.Body())
+	}
+	e.exchange(t, u, p2, room, "new key")
+}
+
+// keyFile is a libotr key file of otr/testdata.
+func keyFile(t *testing.T, name string) string {
+	t.Helper()
+	root, err := teststack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "otr", "testdata", name)
+}
+
+// testOTRPeerError: with policy opportunistic, an `?OTR Error:` from the
+// peer makes the bridge start the AKE (libotr's ERROR_START).
+func testOTRPeerError(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.portalCommand(t, room, "policy opportunistic", "opportunistic")
+	p.irc.Privmsg(u.nick, "?OTR Error: You sent encrypted data to a peer who wasn't expecting it.")
+	u.notice(t, room, "reported an error", longWait)
+	p.goSecure(t, u, room)
+	e.exchange(t, u, p, room, "after error")
+}
+
+// testOTRPolicyAlwaysNoOTR: under policy always, a message to a peer
+// without OTR is held, fails visibly after the hold timeout (60 s), and
+// never reaches the wire in plaintext.
+func testOTRPolicyAlwaysNoOTR(t *testing.T, e *env) {
+	u, peer := e.loggedIn(t, netLocal)
+	u.say(t, "pm "+peer.Nick())
+	room := u.joinInvite(t)
+	u.portalCommand(t, room, "policy always", "always")
+	held := e.text("never in plaintext")
+	id := u.sendPortal(t, room, held)
+	// The bridge asks for a private conversation; the plain client ignores it.
+	l, err := peer.WaitPrivmsg(wait, u.nick, false)
+	if err != nil {
+		t.Fatalf("the bridge sent no OTR query: %v", err)
+	}
+	if !strings.HasPrefix(l.Text(), "?OTR") {
+		t.Errorf("first line to a peer without OTR is not an OTR query: %.80q", l.Raw)
+	}
+	u.notice(t, room, "Not sent", 2*longWait)
+	if _, err := u.mx.WaitEvent(wait, func(ev teststack.MatrixEvent) bool {
+		return ev.RoomID == room && ev.Type == "com.beeper.message_send_status" && strings.Contains(fmt.Sprint(ev.Content), id) &&
+			ev.Str("status") != "SUCCESS"
+	}); err != nil {
+		t.Errorf("no failed message status for the held message: %v", err)
+	}
+	for _, l := range peer.Lines() {
+		if strings.Contains(l.Raw, held) {
+			t.Errorf("the held message reached the wire in plaintext: %.80q", l.Raw)
+		}
+	}
+}
+
+// testOTRBridgeRestart: a private, trusted conversation survives a bridge
+// restart as far as it can: the session is gone (never stored) and the
+// portal says so, an encrypted message from the peer gets a clear notice,
+// the next Matrix message waits for a new AKE and goes out encrypted, and
+// the trust is still there.
+func testOTRBridgeRestart(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	u.portalCommand(t, room, "trust", "")
+	u.waitTopic(t, room, "private (verified)")
+	e.exchange(t, u, p, room, "before restart")
+
+	e.bridge.Restart(t)
+	watch := teststack.DialIRC(t, e.irc.Addr(), e.unique("watch"), teststack.IRCClientOptions{})
+	waitOnline(t, watch, u.nick, longWait)
+
+	lost := e.text("sent into the lost session")
+	p.Send(lost)
+	u.notice(t, room, "cannot read", longWait)
+	u.notice(t, room, "The bridge restarted", longWait)
+
+	held := e.text("held after restart")
+	u.sendPortal(t, room, held)
+	p.event(t, "gone_secure", "")
+	p.received(t, held)
+	in := e.text("after restart libotr to matrix")
+	p.Send(in)
+	if _, err := u.mx.WaitMessage(wait, room, "", func(ev teststack.MatrixEvent) bool { return ev.Body() == in }); err != nil {
+		t.Fatalf("message after recovery did not reach the portal: %v", err)
+	}
+	for _, ev := range u.mx.Messages(room) {
+		if ev.Body() == lost {
+			t.Errorf("the unreadable message showed up in Matrix")
+		}
+	}
+	p.assertWireClean(t, u, lost, held, in)
+	info := u.portalCommand(t, room, "info", p.Fingerprint[:8])
+	if !strings.Contains(info.Body(), "private (verified)") {
+		t.Errorf("trust did not survive the restart: %s", info.Body())
+	}
+}
