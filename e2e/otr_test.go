@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +30,7 @@ func TestOTR(t *testing.T) {
 		{"PeerWhitespaceTag", testOTRWhitespaceTag},
 		{"V2Peer", testOTRV2Peer},
 		{"SMP", testOTRSMP},
+		{"SMPQuestion", testOTRSMPQuestion},
 		{"PeerEnds", testOTRPeerEnds},
 		{"PeerError", testOTRPeerError},
 		{"PolicyAlways", testOTRPolicyAlways},
@@ -34,11 +38,13 @@ func TestOTR(t *testing.T) {
 		{"LongMessages", testOTRLongMessages},
 		{"PeerNickChange", testOTRNickChange},
 		{"PeerKeyChange", testOTRKeyChange},
+		{"PeerRestart", testOTRPeerRestart},
 		{"BridgeRestart", testOTRBridgeRestart},
 	} {
 		t.Run(s.name, func(t *testing.T) { s.run(t, e) })
 	}
 	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
+	t.Run("DatabasePrivacy", func(t *testing.T) { e.checkDatabase(t) })
 }
 
 // testOTRBridgeInit: `!otr init` in the portal starts the AKE with a libotr
@@ -371,4 +377,102 @@ func testOTRBridgeRestart(t *testing.T, e *env) {
 	if !strings.Contains(info.Body(), "private (verified)") {
 		t.Errorf("trust did not survive the restart: %s", info.Body())
 	}
+}
+
+// testOTRSMPQuestion: verification with a question, asked by each side;
+// the Matrix event that carried the secret is redacted.
+func testOTRSMPQuestion(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	answer := e.text("blue")
+	answer = strings.ReplaceAll(answer, " ", "-")
+	e.remember(answer)
+
+	// The peer asks.
+	p.SMPQuestion("favourite colour?", answer)
+	ask := u.notice(t, room, "wants to verify your identity and asks", longWait)
+	if !strings.Contains(ask.Body(), "favourite colour?") {
+		t.Errorf("the question is not in the notice: %s", ask.Body())
+	}
+	u.portalCommand(t, room, "auth "+answer, "Answered")
+	p.event(t, "smp", "SUCCESS")
+	// Answering a question proves us to the peer, not the peer to us (as
+	// in libotr): no trust yet.
+	u.notice(t, room, "verified you successfully", longWait)
+	u.waitTopic(t, room, "private (unverified)")
+
+	// The bridge asks.
+	id, err := u.mx.SendText(room, "!otr authq colour? "+answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.event(t, "smp", "ASK_FOR_ANSWER")
+	t.Logf("libotr got the question (%d hex digits)", len(q.Args["question"]))
+	p.SMPAnswer(answer)
+	p.event(t, "smp", "SUCCESS")
+	u.notice(t, room, "succeeded", longWait)
+	u.waitTopic(t, room, "private (verified)")
+	u.waitRedacted(t, room, id)
+}
+
+// waitRedacted waits until the event id in room has no content left.
+func (u *user) waitRedacted(t *testing.T, room, id string) {
+	t.Helper()
+	path := "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/event/" + url.PathEscape(id)
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		var ev teststack.MatrixEvent
+		if err := u.mx.Do("GET", path, nil, &ev); err == nil && ev.Body() == "" {
+			return
+		}
+	}
+	t.Errorf("the event with the SMP secret was not redacted")
+}
+
+// testOTRPeerRestart: the peer's client restarts (same key, new instance
+// tag) and starts a new conversation; messages go to the new instance and
+// stay encrypted.
+func testOTRPeerRestart(t *testing.T, e *env) {
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	nick := p.irc.Nick()
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	e.exchange(t, u, p, room, "before peer restart")
+	p.irc.Quit("restarting")
+	p.Close()
+	time.Sleep(time.Second)
+	p2 := e.otrPeerFor(t, u, nick, otrtest.Options{Policy: otrtest.PolicyManual})
+	if p2.InstanceTag == p.InstanceTag {
+		t.Fatal("the restarted peer kept its instance tag")
+	}
+	p2.Query()
+	p2.goSecure(t, u, room)
+	e.exchange(t, u, p2, room, "after peer restart")
+}
+
+// checkDatabase fails if any remembered message text or secret is in the
+// bridge's SQLite files.
+func (e *env) checkDatabase(t *testing.T) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(e.bridge.Opts.Dir, "otrbridge.db*"))
+	total := 0
+	e.mu.Lock()
+	secrets := append([]string(nil), e.secrets...)
+	e.mu.Unlock()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(data)
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s contains the test message or secret %q", filepath.Base(f), s)
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("no bridge database found; the check would prove nothing")
+	}
+	t.Logf("checked %d bytes of the bridge database for %d test texts", total, len(secrets))
 }
