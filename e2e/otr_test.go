@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/otrbridge/otrbridge/internal/teststack"
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+	xotr "golang.org/x/crypto/otr"
 )
 
 // TestOTR runs the off-the-record scenarios (issue 4) against one stack:
@@ -29,6 +31,7 @@ func TestOTR(t *testing.T) {
 		{"PeerQuery", testOTRPeerQuery},
 		{"PeerWhitespaceTag", testOTRWhitespaceTag},
 		{"V2Peer", testOTRV2Peer},
+		{"XCryptoV2Peer", testOTRXCryptoPeer},
 		{"SMP", testOTRSMP},
 		{"SMPQuestion", testOTRSMPQuestion},
 		{"PeerEnds", testOTRPeerEnds},
@@ -475,4 +478,96 @@ func (e *env) checkDatabase(t *testing.T) {
 		t.Fatal("no bridge database found; the check would prove nothing")
 	}
 	t.Logf("checked %d bytes of the bridge database for %d test texts", total, len(secrets))
+}
+
+// xPeer is golang.org/x/crypto/otr (OTR v2 only) on IRC, driven
+// synchronously by the test.
+type xPeer struct {
+	c    *xotr.Conversation
+	irc  *teststack.IRCClient
+	from string
+	sent []string
+	msgs []string
+	keys int // NewKeys changes seen
+}
+
+func (x *xPeer) send(t *testing.T, lines [][]byte) {
+	t.Helper()
+	for _, l := range lines {
+		x.sent = append(x.sent, string(l))
+		if err := x.irc.Send("PRIVMSG " + x.from + " :" + string(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pump handles lines from the bridge until done says so.
+func (x *xPeer) pump(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(longWait)
+	for !done() {
+		l, err := x.irc.WaitPrivmsg(time.Until(deadline), x.from, false)
+		if err != nil {
+			t.Fatalf("x/crypto/otr peer: %s: %v", what, err)
+		}
+		out, enc, change, toSend, err := x.c.Receive([]byte(l.Text()))
+		if err != nil {
+			t.Fatalf("x/crypto/otr peer: %s: receive: %v", what, err)
+		}
+		if len(out) > 0 && enc {
+			x.msgs = append(x.msgs, string(out))
+		}
+		if change == xotr.NewKeys {
+			x.keys++
+		}
+		x.send(t, toSend)
+	}
+}
+
+// testOTRXCryptoPeer: golang.org/x/crypto/otr, an independent v2-only
+// implementation, as the IRC peer: `!otr init`, then messages both ways.
+func testOTRXCryptoPeer(t *testing.T, e *env) {
+	u := e.newUser(t, "")
+	u.login(t, netLocal, e.unique("mx"))
+	nick := e.unique("xotr")
+	var key xotr.PrivateKey
+	key.Generate(rand.Reader)
+	x := &xPeer{c: &xotr.Conversation{PrivateKey: &key, FragmentSize: 400}, from: u.nick,
+		irc: teststack.DialIRC(t, e.irc.Addr(), nick, teststack.IRCClientOptions{})}
+	u.say(t, "pm "+nick)
+	room := u.joinInvite(t)
+	u.mx.SendText(room, "!otr init")
+	x.pump(t, "AKE", func() bool { return x.keys > 0 })
+	if !x.c.IsEncrypted() {
+		t.Fatal("x/crypto/otr is not encrypted after the AKE")
+	}
+	u.notice(t, room, "Private conversation with", longWait)
+	info := u.portalCommand(t, room, "info", "v2")
+	t.Logf("!otr info: %.60s", info.Body())
+
+	out := e.text("matrix to x/crypto")
+	u.sendPortal(t, room, out)
+	x.pump(t, "message", func() bool { return len(x.msgs) > 0 })
+	if x.msgs[0] != out {
+		t.Fatalf("x/crypto/otr got %q, want %q", x.msgs[0], out)
+	}
+	in := e.text("x/crypto to matrix")
+	lines, err := x.c.Send([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.send(t, lines)
+	if ev := u.fromGhost(t, room, nick); ev.Body() != in {
+		t.Fatalf("portal got %q, want %q", ev.Body(), in)
+	}
+	for _, l := range x.irc.Lines() {
+		if strings.Contains(l.Raw, out) || strings.Contains(l.Raw, in) {
+			t.Errorf("plaintext on the wire: %.80q", l.Raw)
+		}
+	}
+	for _, l := range x.sent {
+		if strings.Contains(l, in) {
+			t.Errorf("x/crypto/otr sent plaintext: %.80q", l)
+		}
+	}
 }
