@@ -99,7 +99,13 @@ func (c *IRCClient) CreateChatWithGhost(ctx context.Context, ghost *bridgev2.Gho
 // chatInfo describes a DM portal: the user and the peer's ghost.
 func (c *IRCClient) chatInfo(uid networkid.UserID) *bridgev2.ChatInfo {
 	members := bridgev2.ChatMemberMap{}
-	members.Set(bridgev2.ChatMember{EventSender: bridgev2.EventSender{IsFromMe: true, SenderLogin: c.login.ID}, Membership: event.MembershipJoin})
+	// is_direct on the user's invite makes clients list the portal as a
+	// direct chat; bridgev2 sets it only through double puppeting.
+	members.Set(bridgev2.ChatMember{
+		EventSender:      bridgev2.EventSender{IsFromMe: true, SenderLogin: c.login.ID},
+		Membership:       event.MembershipJoin,
+		MemberEventExtra: map[string]any{"is_direct": true},
+	})
 	members.Set(bridgev2.ChatMember{EventSender: bridgev2.EventSender{Sender: uid}, Membership: event.MembershipJoin})
 	return &bridgev2.ChatInfo{
 		Type: ptr.Ptr(database.RoomTypeDM),

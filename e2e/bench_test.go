@@ -92,9 +92,9 @@ func persistentEnv(tb testing.TB) (*env, func()) {
 	}
 	stops = append(stops, hs.Stop)
 	b, err := teststack.ConfigureBridge(teststack.BridgeOptions{
-		Binary:   bin,
-		Dir:      filepath.Join(dir, "bridge"),
-		HS:       hs,
+		Binary: bin,
+		Dir:    filepath.Join(dir, "bridge"),
+		HS:     hs,
 		// Flood pacing off in practice: the benchmarks measure the relay,
 		// not the configured send rate (default 1 line/s after a burst of 4).
 		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: irc, FloodBurst: 1000, FloodRate: 1000}},

@@ -79,6 +79,9 @@ func (u *user) joinInvite(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("no portal invite: %v", err)
 	}
+	if inv.Content["is_direct"] != true {
+		t.Fatalf("portal invite without is_direct: %v", inv.Content)
+	}
 	if err := u.mx.Join(inv.RoomID); err != nil {
 		t.Fatalf("join portal: %v", err)
 	}

@@ -254,6 +254,9 @@ func (u *user) portalFromIRC(t testing.TB, peer *teststack.IRCClient, first stri
 	if err != nil {
 		t.Fatalf("no portal invite after an IRC PM: %v", err)
 	}
+	if inv.Content["is_direct"] != true {
+		t.Fatalf("portal invite without is_direct: %v", inv.Content)
+	}
 	if err := u.mx.Join(inv.RoomID); err != nil {
 		t.Fatalf("join portal: %v", err)
 	}

@@ -80,6 +80,8 @@ var defaultOverrides = []struct{ old, new string }{
 	// Connecting, connected, transient disconnect and bad credentials all
 	// appear in the control room.
 	{"    bridge_status_notices: errors\n", "    bridge_status_notices: all\n"},
+	// Matrix notices are messages too: bridge them (as IRC NOTICEs).
+	{"    bridge_notices: false\n", "    bridge_notices: true\n"},
 	// The bridge has no icon; an empty string (not YAML null) keeps the
 	// config upgrader from warning on every start.
 	{"        avatar: \n", "        avatar: \"\"\n"},

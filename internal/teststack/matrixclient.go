@@ -499,9 +499,7 @@ func (c *MatrixClient) WaitInvite(timeout time.Duration, inviter string) (Matrix
 }
 
 // WaitChatInvite is WaitInvite for rooms that are not spaces, so that the
-// bridge's personal space invite is skipped. (bridgev2 does not set
-// is_direct on its invites on a standard homeserver, so that cannot be
-// used to recognise DM portals.)
+// bridge's personal space invite is skipped.
 func (c *MatrixClient) WaitChatInvite(timeout time.Duration, inviter string) (MatrixEvent, error) {
 	return c.waitInvite(timeout, inviter, true)
 }
