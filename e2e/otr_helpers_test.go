@@ -22,8 +22,14 @@ type otrPeer struct {
 // so nothing has been said on IRC yet.
 func (e *env) otrSetup(t *testing.T, opts otrtest.Options) (*user, *otrPeer, string) {
 	t.Helper()
+	return e.otrSetupOn(t, netLocal, opts)
+}
+
+// otrSetupOn is otrSetup on the given network.
+func (e *env) otrSetupOn(t *testing.T, network string, opts otrtest.Options) (*user, *otrPeer, string) {
+	t.Helper()
 	u := e.newUser(t, "")
-	u.login(t, netLocal, e.unique("mx"))
+	u.login(t, network, e.unique("mx"))
 	p := e.otrPeerFor(t, u, e.unique("otrpeer"), opts)
 	u.say(t, "pm "+p.irc.Nick())
 	room := u.joinInvite(t)
@@ -35,8 +41,14 @@ func (e *env) otrPeerFor(t *testing.T, u *user, nick string, opts otrtest.Option
 	t.Helper()
 	opts.Account, opts.Peer = nick, u.nick
 	lp := otrtest.StartLibotr(t, opts)
-	c := teststack.DialIRC(t, e.irc.Addr(), nick, teststack.IRCClientOptions{})
-	g := otrtest.PutOnIRC(t, lp, c, u.nick, 0)
+	c := teststack.DialIRC(t, e.ircFor(u.network).Addr(), nick, teststack.IRCClientOptions{})
+	// On the flood-limited server (8 lines, then 2.5 per second) the peer
+	// paces itself like IRC clients do.
+	var pace time.Duration
+	if u.network == netFlood {
+		pace = 450 * time.Millisecond
+	}
+	g := otrtest.PutOnIRC(t, lp, c, u.nick, pace)
 	return &otrPeer{LibotrPeer: lp, glue: g, irc: c}
 }
 
