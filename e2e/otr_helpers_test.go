@@ -165,7 +165,7 @@ func (e *env) exchange(t *testing.T, u *user, p *otrPeer, room, label string) {
 	p.assertWireClean(t, u, out, in)
 }
 
-// topic polls the portal's topic until it contains want.
+// waitTopic polls the portal's topic until it contains want.
 func (u *user) waitTopic(t *testing.T, room, want string) {
 	t.Helper()
 	var topic string
