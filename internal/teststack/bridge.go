@@ -3,7 +3,6 @@ package teststack
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -276,20 +275,8 @@ func (b *Bridge) Start() error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
 	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port)) + "/_matrix/mau/ready"
-	err = waitFor(p, 60*time.Second, func() error {
-		resp, err := client.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("ready: HTTP %d", resp.StatusCode)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := waitHTTP(p, 60*time.Second, url); err != nil {
 		p.Stop()
 		return fmt.Errorf("%w\n--- bridge output:\n%s", err, tail(b.OutPath, 4000))
 	}

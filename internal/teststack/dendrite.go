@@ -3,7 +3,6 @@ package teststack
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,19 +178,7 @@ func (hs *Homeserver) start() error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	err = waitFor(p, 90*time.Second, func() error {
-		resp, err := client.Get(hs.URL + "/_matrix/client/versions")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("versions: HTTP %d", resp.StatusCode)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := waitHTTP(p, 90*time.Second, hs.URL+"/_matrix/client/versions"); err != nil {
 		p.Stop()
 		return fmt.Errorf("%w\n--- dendrite log:\n%s", err, tail(hs.LogPath, 3000))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -112,6 +113,22 @@ func waitFor(p *process, timeout time.Duration, ready func() error) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return errors.Join(fmt.Errorf("%s not ready after %s", p.name, timeout), last)
+}
+
+// waitHTTP waits until url answers 200 OK, or p exits, or timeout passes.
+func waitHTTP(p *process, timeout time.Duration, url string) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return waitFor(p, timeout, func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // tail returns the last n bytes of a log file, for error messages.
