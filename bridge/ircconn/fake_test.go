@@ -185,6 +185,12 @@ func pipeConn(t *testing.T, fn *fakeNet, mod func(*Config)) (*Conn, *recorder) {
 		Logger:         zerolog.New(zerolog.NewTestWriter(t)),
 		Handler:        rec.handle,
 	}
+	return startConn(t, cfg, mod), rec
+}
+
+// startConn applies mod to cfg, starts a Conn and closes it after the test.
+func startConn(t *testing.T, cfg Config, mod func(*Config)) *Conn {
+	t.Helper()
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -194,7 +200,7 @@ func pipeConn(t *testing.T, fn *fakeNet, mod func(*Config)) (*Conn, *recorder) {
 	}
 	t.Cleanup(c.Close)
 	c.Start()
-	return c, rec
+	return c
 }
 
 // sendAsync runs Send in the background.

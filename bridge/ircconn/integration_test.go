@@ -31,16 +31,7 @@ func realConn(t *testing.T, srv *teststack.IRCServer, nick string, mod func(*Con
 		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel),
 		Handler:      rec.handle,
 	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	c.Start()
-	return c, rec
+	return startConn(t, cfg, mod), rec
 }
 
 func ctx10(t *testing.T) context.Context {
