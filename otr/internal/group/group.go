@@ -95,7 +95,12 @@ func Exp(base *big.Int, exp []byte) *big.Int {
 }
 
 // ExpG returns g^exp mod p in constant time with respect to exp.
+// DH private keys (40 bytes) use a precomputed table; other lengths (SMP's
+// 192-byte randoms) the generic exponentiation.
 func ExpG(exp []byte) *big.Int {
+	if len(exp) == fixedBaseExpBytes {
+		return new(big.Int).SetBytes(expGFixed(exp).Bytes(modP))
+	}
 	return new(big.Int).SetBytes(bigmod.NewNat().Exp(gNat, exp, modP).Bytes(modP))
 }
 

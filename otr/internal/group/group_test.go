@@ -50,3 +50,37 @@ func BenchmarkExpG320(b *testing.B) {
 		ExpG(e)
 	}
 }
+
+// TestExpGFixedBase checks the table path of ExpG against math/big on
+// edge exponents (all zero, all ones, single digits in the first and last
+// windows) and random ones.
+func TestExpGFixedBase(t *testing.T) {
+	var exps [][]byte
+	for _, fill := range []byte{0x00, 0xff, 0x01, 0x10, 0x80} {
+		e := make([]byte, 40)
+		for i := range e {
+			e[i] = fill
+		}
+		exps = append(exps, e)
+	}
+	first, last := make([]byte, 40), make([]byte, 40)
+	first[39], last[0] = 0x0f, 0xf0
+	exps = append(exps, first, last)
+	for range 20 {
+		e, _ := RandomExponent(rand.Reader, 40)
+		exps = append(exps, e)
+	}
+	for _, e := range exps {
+		want := new(big.Int).Exp(G, new(big.Int).SetBytes(e), P)
+		if got := ExpG(e); got.Cmp(want) != 0 {
+			t.Fatalf("ExpG(%x) mismatch", e)
+		}
+	}
+}
+
+func BenchmarkExpGGeneric320(b *testing.B) {
+	e, _ := RandomExponent(rand.Reader, 40)
+	for b.Loop() {
+		bigmodExpG(e)
+	}
+}
