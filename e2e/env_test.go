@@ -73,6 +73,22 @@ const (
 // newEnv starts a stack. dbType/dbURI empty means SQLite.
 func newEnv(t testing.TB, dbType, dbURI string) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{dbType: dbType, dbURI: dbURI})
+}
+
+// envOptions are the choices of a stack beyond newEnv's defaults.
+type envOptions struct {
+	dbType, dbURI string // empty: SQLite
+	// encryption makes end-to-bridge encryption the default for new
+	// portals (the stack's bridge otherwise leaves it off, because the
+	// plain-HTTP MatrixClient cannot decrypt).
+	encryption bool
+}
+
+// newEnvWith starts a stack with o.
+func newEnvWith(t testing.TB, o envOptions) *env {
+	t.Helper()
+	dbType, dbURI := o.dbType, o.dbURI
 	e := &env{dbKind: "sqlite"}
 	if dbType != "" {
 		e.dbKind = dbType
@@ -93,6 +109,7 @@ func newEnv(t testing.TB, dbType, dbURI string) *env {
 		},
 		DatabaseType: dbType,
 		DatabaseURI:  dbURI,
+		Encryption:   o.encryption,
 		Admin:        "@admin:" + e.hs.ServerName,
 		Permissions: map[string]string{
 			"@" + relayOnly + ":" + e.hs.ServerName: "relay",
@@ -139,8 +156,12 @@ func (e *env) remember(s string) {
 // user is one Matrix user of the test with a control room (DM with the
 // bridge bot) and, after login, an IRC nick.
 type user struct {
-	e       *env
-	mx      *teststack.MatrixClient
+	e  *env
+	mx *teststack.MatrixClient
+	// enc is set for users with an end-to-end encryption capable client
+	// (newEncryptedUser); mx is then its plain side (same device), whose
+	// event list also holds the decrypted events.
+	enc     *teststack.EncryptedClient
 	control string
 	nick    string
 	network string
@@ -161,6 +182,28 @@ func (e *env) newUser(t testing.TB, localpart string) *user {
 		t.Cleanup(mx.StopSync)
 	}
 	u := &user{e: e, mx: mx}
+	u.openControl(t)
+	return u
+}
+
+// newEncryptedUser is newUser with an end-to-end encryption capable client
+// (its control room stays unencrypted, like one a user creates by default).
+func (e *env) newEncryptedUser(t testing.TB, localpart string) *user {
+	t.Helper()
+	if localpart == "" {
+		localpart = e.unique("mxenc")
+	}
+	enc := e.hs.RegisterEncryptedUser(t, localpart, "password-"+localpart)
+	u := &user{e: e, mx: enc.Plain, enc: enc}
+	u.openControl(t)
+	return u
+}
+
+// openControl creates the user's control room (a DM with the bridge bot)
+// and consumes the bot's greeting.
+func (u *user) openControl(t testing.TB) {
+	t.Helper()
+	e, mx := u.e, u.mx
 	room, err := mx.CreateDM(e.bridge.BotMXID)
 	if err != nil {
 		t.Fatalf("create control room: %v", err)
@@ -175,7 +218,6 @@ func (e *env) newUser(t testing.TB, localpart string) *user {
 	// bridgev2 greets in a new management room; consume it so that the
 	// next reply is the answer to the next command.
 	u.replyContaining(t, wait, "management room")
-	return u
 }
 
 // command sends a command in the control room and returns the bot's first

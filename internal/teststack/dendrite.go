@@ -258,3 +258,23 @@ func (hs *Homeserver) writeConfig() error {
 	}
 	return nil
 }
+
+// DataFiles lists every regular file under Dir: the SQLite databases with
+// their -wal and -shm files, media, the config, key and log. Tests grep
+// them for what must never reach the homeserver.
+func (hs *Homeserver) DataFiles() ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(hs.Dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list Dendrite's files: %w", err)
+	}
+	return files, nil
+}

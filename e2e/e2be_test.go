@@ -1,0 +1,335 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+)
+
+// TestE2BE is issue 4's item 10 for a portal with end-to-bridge encryption:
+// a Matrix user whose client does Olm/Megolm talks off the record with a
+// libotr client on IRC, with an SMP verification, and afterwards neither
+// the homeserver's files nor the bridge's database and logs hold any of the
+// messages or secrets. A plaintext message in an unencrypted room, found by
+// the same search, shows the search would have seen them.
+func TestE2BE(t *testing.T) {
+	needPeers(t)
+	// Fail or skip on a missing libotr before starting the servers.
+	otrtest.StartLibotr(t, otrtest.Options{}).Close()
+	start := time.Now()
+	e := newEnvWith(t, envOptions{encryption: true})
+	t.Logf("stack up in %s", time.Since(start).Round(time.Second))
+
+	u := e.newEncryptedUser(t, "")
+	u.login(t, netLocal, e.unique("mx"))
+	p := e.otrPeerFor(t, u, e.unique("otrpeer"), otrtest.Options{Policy: otrtest.PolicyManual})
+	u.say(t, "pm "+p.irc.Nick())
+	room := u.joinInvite(t)
+
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"PortalEncrypted", func(t *testing.T) { e2bePortalEncrypted(t, u, room) }},
+		{"PrivateConversation", func(t *testing.T) { e2bePrivate(t, e, u, p, room) }},
+		{"SMP", func(t *testing.T) { e2beSMP(t, e, u, p, room) }},
+		{"OnlyCiphertextInPortal", func(t *testing.T) { e2beOnlyCiphertext(t, u, room) }},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			return // later steps need the earlier ones
+		}
+	}
+
+	// The positive control: the same user says something in an unencrypted
+	// room of the same homeserver.
+	control := e2bePlainControl(t, u)
+
+	// Stop the bridge and Dendrite so that every write (and SQLite's WAL
+	// checkpoint at close) is on disk before the search.
+	e.bridge.Stop()
+	e.hs.Stop()
+	t.Run("HomeserverPositiveControl", func(t *testing.T) {
+		found, n := e2beGrep(t, e2beHSFiles(t, e.hs), []string{control})
+		if len(found[control]) == 0 {
+			t.Fatalf("the plaintext control message is in none of Dendrite's files (%d bytes searched): the privacy check below would prove nothing", n)
+		}
+		t.Logf("the unencrypted control message is in %v (%d bytes searched)", found[control], n)
+	})
+	t.Run("HomeserverPrivacy", func(t *testing.T) {
+		secrets := e2beRemembered(e)
+		found, n := e2beGrep(t, e2beHSFiles(t, e.hs), secrets)
+		for _, s := range secrets {
+			if len(found[s]) > 0 {
+				t.Errorf("Dendrite's %v contain the test message or secret %q", found[s], s)
+			}
+		}
+		t.Logf("searched %d bytes of Dendrite's files for %d test texts", n, len(secrets))
+	})
+	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
+	t.Run("DatabasePrivacy", func(t *testing.T) { e.checkDatabase(t) })
+}
+
+// e2bePortalEncrypted: the portal has m.room.encryption (Megolm) and the
+// client knows it.
+func e2bePortalEncrypted(t *testing.T, u *user, room string) {
+	st, err := u.mx.StateEvent(room, "m.room.encryption", "")
+	if err != nil {
+		t.Fatalf("portal has no m.room.encryption state: %v", err)
+	}
+	if alg, _ := st["algorithm"].(string); alg != "m.megolm.v1.aes-sha2" {
+		t.Fatalf("portal encryption algorithm %q", alg)
+	}
+	if err := u.enc.WaitRoomEncrypted(wait, room); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// e2bePrivate: `!otr init` (itself encrypted) starts the AKE; texts and
+// emotes travel both ways, Megolm on Matrix and OTR on IRC.
+func e2bePrivate(t *testing.T, e *env, u *user, p *otrPeer, room string) {
+	u.encryptedCommand(t, room, "init", "")
+	p.event(t, "gone_secure", "")
+	u.decryptedNotice(t, room, "Private conversation with")
+	u.waitTopic(t, room, "private")
+	for i := 0; i < 2; i++ {
+		e.exchangeEncrypted(t, u, p, room, fmt.Sprintf("e2be %d", i))
+	}
+	// Emotes both ways.
+	out := e.text("waves through megolm")
+	u.sendEncrypted(t, room, out, true)
+	p.received(t, "/me "+out)
+	in := e.text("nods through otr")
+	p.Send("/me " + in)
+	if ev := u.decryptedFromGhost(t, room, p.irc.Nick()); ev.MsgType() != "m.emote" || ev.Body() != in {
+		t.Errorf("portal got [%s] %q, want an emote %q", ev.MsgType(), ev.Body(), in)
+	}
+	p.assertWireClean(t, u, out, in)
+}
+
+// e2beSMP: SMP with a secret started by the bridge, then by the peer; the
+// commands carrying the secret are encrypted and redacted.
+func e2beSMP(t *testing.T, e *env, u *user, p *otrPeer, room string) {
+	secret := e.text("e2be shared secret")
+	cmd := u.encryptedCommand(t, room, "auth "+secret, "Asked")
+	p.event(t, "smp", "ASK_FOR_SECRET")
+	p.SMPAnswer(secret)
+	p.event(t, "smp", "SUCCESS")
+	u.decryptedNotice(t, room, "succeeded")
+
+	secret2 := e.text("e2be peer secret")
+	p.SMP(secret2)
+	u.decryptedNotice(t, room, "wants to verify your identity")
+	cmd2 := u.encryptedCommand(t, room, "auth "+secret2, "Answered")
+	p.event(t, "smp", "SUCCESS")
+	u.decryptedNotice(t, room, "succeeded")
+	u.waitTopic(t, room, "private (verified)")
+	for _, id := range []string{cmd, cmd2} {
+		u.waitRedactedEncrypted(t, room, id)
+	}
+	e.exchangeEncrypted(t, u, p, room, "e2be after smp")
+}
+
+// e2beOnlyCiphertext: the homeserver holds the portal's messages only as
+// m.room.encrypted, every message the client saw there it decrypted, and
+// it failed to decrypt none.
+func e2beOnlyCiphertext(t *testing.T, u *user, room string) {
+	var resp struct {
+		Chunk []teststack.MatrixEvent `json:"chunk"`
+	}
+	path := "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/messages?dir=b&limit=1000"
+	if err := u.mx.Do("GET", path, nil, &resp); err != nil {
+		t.Fatalf("room history: %v", err)
+	}
+	encrypted := 0
+	for _, ev := range resp.Chunk {
+		switch ev.Type {
+		case "m.room.encrypted":
+			encrypted++
+		case "m.room.message", "m.sticker":
+			t.Errorf("the homeserver has a plaintext %s from %s in the encrypted portal", ev.Type, ev.Sender)
+		}
+	}
+	if encrypted < 10 {
+		t.Errorf("only %d m.room.encrypted events in the portal's history", encrypted)
+	}
+	seen := 0
+	for _, ev := range u.mx.Messages(room) {
+		seen++
+		if !u.enc.WasDecrypted(ev.EventID) {
+			t.Errorf("the client saw a message from %s that was not encrypted", ev.Sender)
+		}
+	}
+	if seen == 0 {
+		t.Error("the client saw no messages in the portal")
+	}
+	for _, err := range u.enc.DecryptFailures() {
+		t.Errorf("client: %v", err)
+	}
+	t.Logf("portal history: %d m.room.encrypted events; the client decrypted %d messages", encrypted, seen)
+}
+
+// e2bePlainControl sends a message in an unencrypted room and returns its
+// text (not remembered as a test message: it must be found).
+func e2bePlainControl(t *testing.T, u *user) string {
+	t.Helper()
+	room, err := u.mx.CreateRoom(map[string]any{"preset": "private_chat", "name": "plaintext control"})
+	if err != nil {
+		t.Fatalf("create the control room: %v", err)
+	}
+	text := fmt.Sprintf("plaintext control message zq%d", time.Now().UnixNano())
+	id, err := u.mx.SendText(room, text)
+	if err != nil {
+		t.Fatalf("send the control message: %v", err)
+	}
+	if _, err := u.mx.WaitEvent(wait, func(ev teststack.MatrixEvent) bool { return ev.EventID == id }); err != nil {
+		t.Fatalf("the control message did not come back in sync: %v", err)
+	}
+	return text
+}
+
+// exchangeEncrypted is exchange for an encrypted portal: one message each
+// way, Megolm-encrypted on Matrix, OTR on the wire.
+func (e *env) exchangeEncrypted(t *testing.T, u *user, p *otrPeer, room, label string) {
+	t.Helper()
+	out := e.text(label + " matrix to libotr")
+	u.sendEncrypted(t, room, out, false)
+	p.received(t, out)
+	in := e.text(label + " libotr to matrix")
+	p.Send(in)
+	if ev := u.decryptedFromGhost(t, room, p.irc.Nick()); ev.Body() != in {
+		t.Fatalf("portal got %q, want %q", ev.Body(), in)
+	}
+	p.assertWireClean(t, u, out, in)
+}
+
+// sendEncrypted sends text (an emote if emote) Megolm-encrypted into room.
+func (u *user) sendEncrypted(t *testing.T, room, text string, emote bool) string {
+	t.Helper()
+	u.e.remember(text)
+	send := u.enc.SendText
+	if emote {
+		send = u.enc.SendEmote
+	}
+	id, err := send(room, text)
+	if err != nil {
+		t.Fatalf("send encrypted: %v", err)
+	}
+	return id
+}
+
+// decryptedFromGhost is fromGhost that also checks the message came
+// encrypted.
+func (u *user) decryptedFromGhost(t *testing.T, room, nick string) teststack.MatrixEvent {
+	t.Helper()
+	ev := u.fromGhost(t, room, nick)
+	if !u.enc.WasDecrypted(ev.EventID) {
+		t.Errorf("the message from %s's ghost was not encrypted", nick)
+	}
+	return ev
+}
+
+// decryptedNotice is notice that also checks the notice came encrypted.
+func (u *user) decryptedNotice(t *testing.T, room, s string) teststack.MatrixEvent {
+	t.Helper()
+	ev := u.notice(t, room, s, longWait)
+	if !u.enc.WasDecrypted(ev.EventID) {
+		t.Errorf("the notice %q was not encrypted", s)
+	}
+	return ev
+}
+
+// encryptedCommand sends `!otr <cmd>` encrypted into the portal and
+// returns its event ID once the bot's first reply after it containing want
+// has arrived (encrypted).
+func (u *user) encryptedCommand(t *testing.T, room, cmd, want string) string {
+	t.Helper()
+	id, err := u.enc.SendText(room, "!otr "+cmd)
+	if err != nil {
+		t.Fatalf("send !otr %s: %v", strings.Fields(cmd)[0], err)
+	}
+	if want == "" {
+		return id
+	}
+	ev, err := u.mx.WaitMessageAfter(longWait, id, room, "", func(ev teststack.MatrixEvent) bool {
+		return ev.Sender != u.mx.UserID && strings.Contains(strings.ToLower(ev.Body()), strings.ToLower(want))
+	})
+	if err != nil {
+		t.Fatalf("no reply containing %q to `!otr %s`: %v\nseen:%s", want, strings.Fields(cmd)[0], err, u.roomTranscript(room))
+	}
+	if !u.enc.WasDecrypted(ev.EventID) {
+		t.Errorf("the reply to `!otr %s` was not encrypted", strings.Fields(cmd)[0])
+	}
+	return id
+}
+
+// waitRedactedEncrypted waits until the homeserver serves the encrypted
+// event id redacted (its ciphertext gone).
+func (u *user) waitRedactedEncrypted(t *testing.T, room, id string) {
+	t.Helper()
+	path := "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/event/" + url.PathEscape(id)
+	var ev teststack.MatrixEvent
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if err := u.mx.Do("GET", path, nil, &ev); err == nil && ev.Type == "m.room.encrypted" && ev.Content["ciphertext"] == nil {
+			return
+		}
+	}
+	t.Errorf("the encrypted command with the SMP secret was not redacted (type %q)", ev.Type)
+}
+
+// e2beRemembered returns every test message and secret sent so far.
+func e2beRemembered(e *env) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.secrets...)
+}
+
+func e2beHSFiles(t *testing.T, hs *teststack.Homeserver) []string {
+	t.Helper()
+	files, err := hs.DataFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dbs int
+	for _, f := range files {
+		if strings.HasSuffix(f, ".db") {
+			dbs++
+		}
+	}
+	if dbs == 0 {
+		t.Fatalf("no SQLite database among Dendrite's %d files", len(files))
+	}
+	return files
+}
+
+// e2beGrep searches every file byte for byte for each needle and returns
+// the files (base names) each was found in and the bytes searched.
+func e2beGrep(t *testing.T, files, needles []string) (map[string][]string, int) {
+	t.Helper()
+	found := map[string][]string{}
+	total := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(data)
+		for _, s := range needles {
+			if bytes.Contains(data, []byte(s)) {
+				found[s] = append(found[s], filepath.Base(f))
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("nothing to search")
+	}
+	return found, total
+}
