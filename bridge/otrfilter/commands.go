@@ -159,7 +159,9 @@ func (f *Filter) run(ctx context.Context, c CommandInfo, link bridge.PeerLink, a
 		if len(b) == 0 {
 			return "No fingerprints stored yet.", nil
 		}
-		return string(b), nil
+		// Replies are rendered as Markdown: only a code block keeps the
+		// file's tabs, empty trust fields and nicks with _ or * intact.
+		return "Your fingerprints in libotr's format (save as otr.fingerprints):\n```\n" + string(b) + "```", nil
 	case "finish":
 		if len(args) > 0 && args[0] == "*" {
 			return f.cmdFinishAll(ctx), nil

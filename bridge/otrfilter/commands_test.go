@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"os"
 	"strings"
 	"testing"
+
+	"maunium.net/go/mautrix/format"
 
 	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -181,10 +184,19 @@ func TestGenkeyImportExport(t *testing.T) {
 	if got := trustOf(t, p.da, "@alice:example.org", "net.carol", bobFP); got != db.TrustManual {
 		t.Fatalf("imported trust %s", got)
 	}
-	out, err := p.a.ControlCommand(ctx, "export-fingerprints", nil)
+	reply, err := p.a.ControlCommand(ctx, "export-fingerprints", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the user sees: the reply rendered as Markdown, as the bridge's
+	// command replies are.
+	rendered := format.RenderMarkdown(reply, true, false).FormattedBody
+	_, pre, ok := strings.Cut(rendered, "<pre><code>")
+	out, _, ok2 := strings.Cut(pre, "</code></pre>")
+	if !ok || !ok2 {
+		t.Fatalf("the export is not in a code block: %q", rendered)
+	}
+	out = html.UnescapeString(out)
 	parsed, err := otr.ParseLibotrFingerprints(strings.NewReader(out))
 	if err != nil {
 		t.Fatalf("export is not a libotr file: %v\n%s", err, out)
