@@ -24,8 +24,8 @@ func TestHistoricCrashInputs(t *testing.T) {
 		{"?OTR|00002000|00001000,00000,00001,AAAA,", ErrMalformed}, // k = 0
 		{"?OTR|00002000|00001000,00003,00002,AAAA,", ErrMalformed}, // k > n
 		{"?OTR,00001,00001,,", ErrMalformed},                       // empty piece
-		{"?OTR:" + b64(wire.NewWriter(nil).Short(3).Byte(msgData).Int(0x2000).Int(0x1000).Byte(0).Int(1).Int(1).Int(0xffffffff).Bytes()) + ".", ErrMalformed},
-		{"?OTR:" + b64(wire.NewWriter(nil).Short(3).Byte(msgData).Int(5).Int(0x1000).Bytes()) + ".", ErrMalformed}, // sender tag < 0x100
+		{"?OTR:" + base64Of(wire.NewWriter(nil).Short(3).Byte(msgData).Int(0x2000).Int(0x1000).Byte(0).Int(1).Int(1).Int(0xffffffff).Bytes()) + ".", ErrMalformed},
+		{"?OTR:" + base64Of(wire.NewWriter(nil).Short(3).Byte(msgData).Int(5).Int(0x1000).Bytes()) + ".", ErrMalformed}, // sender tag < 0x100
 	} {
 		_, err := p.c.Receive(t0, tc.line)
 		if !errors.Is(err, tc.want) {
@@ -44,7 +44,7 @@ func TestHistoricCrashInputs(t *testing.T) {
 	}
 }
 
-func b64(b []byte) string {
+func base64Of(b []byte) string {
 	return strings.TrimSuffix(strings.TrimPrefix(encodeMessage(b), "?OTR:"), ".")
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/otrbridge/otrbridge/otr/internal/b64"
 	"github.com/otrbridge/otrbridge/otr/internal/wire"
 )
 
@@ -45,7 +46,7 @@ func (h header) appendTo(w *wire.Writer) {
 func encodeMessage(b []byte) string {
 	buf := make([]byte, 0, 6+base64.StdEncoding.EncodedLen(len(b)))
 	buf = append(buf, "?OTR:"...)
-	buf = base64.StdEncoding.AppendEncode(buf, b)
+	buf = b64.AppendEncode(buf, b)
 	buf = append(buf, '.')
 	// buf is never touched again: share it instead of copying it.
 	return unsafe.String(unsafe.SliceData(buf), len(buf))
@@ -66,7 +67,7 @@ func appendDecoded(dst []byte, s string) ([]byte, error) {
 	if base64.StdEncoding.DecodedLen(len(body)) > maxDecodedMessage {
 		return nil, fmt.Errorf("%w: encoded message too long", ErrMalformed)
 	}
-	b, err := base64.StdEncoding.AppendDecode(dst, []byte(body))
+	b, err := b64.AppendDecodeString(dst, body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad base64", ErrMalformed)
 	}
