@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,34 +14,69 @@ import (
 	xotr "golang.org/x/crypto/otr"
 )
 
+// otrScenario is one off-the-record behaviour; TestOTR runs each against
+// a stack on SQLite and TestOTRPostgres against one on PostgreSQL.
+type otrScenario struct {
+	name string
+	run  func(*testing.T, *env)
+	// sqliteOnly scenarios are about the IRC side or the OTR protocol
+	// only (nothing of theirs is stored), or spend most of their time
+	// waiting; they are not repeated on PostgreSQL.
+	sqliteOnly bool
+}
+
+var otrScenarios = []otrScenario{
+	{name: "BridgeInit", run: testOTRBridgeInit},
+	{name: "PeerQuery", run: testOTRPeerQuery},
+	{name: "PeerWhitespaceTag", run: testOTRWhitespaceTag},
+	{name: "V2Peer", run: testOTRV2Peer, sqliteOnly: true},
+	{name: "XCryptoV2Peer", run: testOTRXCryptoPeer, sqliteOnly: true},
+	{name: "SMP", run: testOTRSMP},
+	{name: "SMPQuestion", run: testOTRSMPQuestion},
+	{name: "PeerEnds", run: testOTRPeerEnds},
+	{name: "PeerError", run: testOTRPeerError},
+	{name: "PolicyAlways", run: testOTRPolicyAlways},
+	{name: "PolicyAlwaysNoOTR", run: testOTRPolicyAlwaysNoOTR, sqliteOnly: true},
+	{name: "LongMessages", run: testOTRLongMessages, sqliteOnly: true},
+	{name: "PeerNickChange", run: testOTRNickChange},
+	{name: "PeerKeyChange", run: testOTRKeyChange},
+	{name: "PeerRestart", run: testOTRPeerRestart},
+	{name: "Emotes", run: testOTREmotes},
+	{name: "PeerHTML", run: testOTRPeerHTML},
+	{name: "ReplyRateLimit", run: testOTRReplyRateLimit},
+	{name: "Genkey", run: testOTRGenkey},
+	{name: "ImportKey", run: testOTRImportKey},
+	{name: "BridgeRestart", run: testOTRBridgeRestart},
+}
+
 // TestOTR runs the off-the-record scenarios (issue 4) against one stack:
-// Dendrite, InspIRCd, the bridge and libotr 4.1.1 clients on IRC.
+// Dendrite, InspIRCd, the bridge on SQLite and libotr 4.1.1 clients on IRC.
 func TestOTR(t *testing.T) {
+	needOTRPeers(t)
+	runOTR(t, newEnv(t, "", ""), false)
+}
+
+// TestOTRPostgres runs the scenarios that touch the bridge's database
+// (trust store, keys, policies, restarts) with the bridge on PostgreSQL.
+func TestOTRPostgres(t *testing.T) {
+	needOTRPeers(t)
+	dsn := teststack.Postgres(t)
+	runOTR(t, newEnv(t, "postgres", dsn), true)
+}
+
+// needOTRPeers fails or skips on a missing InspIRCd, Dendrite or libotr
+// before any server is started.
+func needOTRPeers(t *testing.T) {
+	t.Helper()
 	needPeers(t)
-	// Fail or skip on a missing libotr before starting the servers.
 	otrtest.StartLibotr(t, otrtest.Options{}).Close()
-	e := newEnv(t, "", "")
-	for _, s := range []struct {
-		name string
-		run  func(*testing.T, *env)
-	}{
-		{"BridgeInit", testOTRBridgeInit},
-		{"PeerQuery", testOTRPeerQuery},
-		{"PeerWhitespaceTag", testOTRWhitespaceTag},
-		{"V2Peer", testOTRV2Peer},
-		{"XCryptoV2Peer", testOTRXCryptoPeer},
-		{"SMP", testOTRSMP},
-		{"SMPQuestion", testOTRSMPQuestion},
-		{"PeerEnds", testOTRPeerEnds},
-		{"PeerError", testOTRPeerError},
-		{"PolicyAlways", testOTRPolicyAlways},
-		{"PolicyAlwaysNoOTR", testOTRPolicyAlwaysNoOTR},
-		{"LongMessages", testOTRLongMessages},
-		{"PeerNickChange", testOTRNickChange},
-		{"PeerKeyChange", testOTRKeyChange},
-		{"PeerRestart", testOTRPeerRestart},
-		{"BridgeRestart", testOTRBridgeRestart},
-	} {
+}
+
+func runOTR(t *testing.T, e *env, pg bool) {
+	for _, s := range otrScenarios {
+		if pg && s.sqliteOnly {
+			continue
+		}
 		t.Run(s.name, func(t *testing.T) { s.run(t, e) })
 	}
 	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
@@ -467,33 +500,6 @@ func testOTRPeerRestart(t *testing.T, e *env) {
 	p2.Query()
 	p2.goSecure(t, u, room)
 	e.exchange(t, u, p2, room, "after peer restart")
-}
-
-// checkDatabase fails if any remembered message text or secret is in the
-// bridge's SQLite files.
-func (e *env) checkDatabase(t *testing.T) {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(e.bridge.Opts.Dir, "otrbridge.db*"))
-	total := 0
-	e.mu.Lock()
-	secrets := append([]string(nil), e.secrets...)
-	e.mu.Unlock()
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += len(data)
-		for _, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s contains the test message or secret %q", filepath.Base(f), s)
-			}
-		}
-	}
-	if total == 0 {
-		t.Fatal("no bridge database found; the check would prove nothing")
-	}
-	t.Logf("checked %d bytes of the bridge database for %d test texts", total, len(secrets))
 }
 
 // xPeer is golang.org/x/crypto/otr (OTR v2 only) on IRC, driven
