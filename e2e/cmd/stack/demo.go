@@ -15,8 +15,9 @@ func say(who, format string, args ...any) {
 	fmt.Printf("  %-16s %s\n", who, fmt.Sprintf(format, args...))
 }
 
-// demo starts the stack and the bridge, then plays a short conversation
-// between a Matrix user (alice) and an IRC user (bob) through the bridge.
+// demo starts the stack and the bridge, then plays an off-the-record
+// conversation between a Matrix user (alice) and an IRC user (bob, a
+// libotr client) through the bridge.
 func demo(dir, bridgeBin string) error {
 	bin, err := filepath.Abs(bridgeBin)
 	if err != nil {
@@ -86,27 +87,25 @@ func demo(dir, bridgeBin string) error {
 	if err := s.save(); err != nil {
 		return err
 	}
-	bob, err := teststack.ConnectIRC(irc.Addr(), "bob", teststack.IRCClientOptions{})
-	if err != nil {
-		return fmt.Errorf("IRC user bob: %w", err)
-	}
-	defer bob.Quit("demo finished")
 
-	fmt.Printf("\n== Conversation (Matrix user %s, IRC user bob)\n\n", alice.UserID)
-	if err := play(alice, bob, irc.Addr(), b); err != nil {
-		fmt.Printf("\n  bridge log: %s\n", b.LogPath)
-		return err
+	fmt.Printf("\n== An off-the-record conversation (Matrix user %s, IRC user bob on libotr 4.1.1)\n\n", alice.UserID)
+	h := &harness{}
+	if err := h.run(func() error { return play(h, s.Dir, alice, irc.Addr(), b) }); err != nil {
+		fmt.Printf("\n  DEMO FAILED: %v\n  bridge log: %s\n  the stack is still running: make demo-stop\n", err, b.LogPath)
+		return fmt.Errorf("demo failed: %w", err)
 	}
 
 	fmt.Printf(`
-== The stack keeps running
+== The stack keeps running (bob's libotr client has left)
   Matrix homeserver  %s   (server name %s)
   Matrix login       user %s, password %s
                      any client works, e.g. Element: set the homeserver to %s
                      end-to-bridge encryption is off in this demo config (%s,
                      encryption.default) so the scripted client can read the portals
   IRC server         127.0.0.1 port %d, no TLS, e.g.  irssi -c 127.0.0.1 -p %d -n dave
-                     then  /msg alice hello  and watch the new chat appear in Matrix
+                     then  /msg alice hello  and watch the new chat appear in Matrix;
+                     with irssi-otr or HexChat-otr, /otr init (or !otr init in Matrix)
+                     starts a private conversation through the bridge
   Bridge log         %s
   Stop everything    make demo-stop   (or scripts/stack.sh stop)
 `, s.HSURL, s.HSDomain, "alice", password, s.HSURL, b.ConfigPath, ircPort, ircPort, b.LogPath)
@@ -129,8 +128,9 @@ func randomWord() string {
 
 const step = 60 * time.Second
 
-// play runs the scripted conversation and prints both sides.
-func play(alice *teststack.MatrixClient, bob *teststack.IRCClient, ircAddr string, b *teststack.Bridge) error {
+// play logs alice in to IRC through the control room, puts bob (libotr)
+// on IRC, opens the chat with him and plays the private conversation.
+func play(h *harness, stateDir string, alice *teststack.MatrixClient, ircAddr string, b *teststack.Bridge) error {
 	bot := b.BotMXID
 	control, err := alice.CreateDM(bot)
 	if err != nil {
@@ -165,111 +165,28 @@ func play(alice *teststack.MatrixClient, bob *teststack.IRCClient, ircAddr strin
 		return err
 	}
 
-	// A DM opened from IRC.
-	hello := "Hi alice, bob here on IRC. Can you read me in Matrix?"
-	bob.Privmsg("alice", hello)
-	say("[irc] bob", "PRIVMSG alice :%s", hello)
+	peer, bob, err := startBob(h, stateDir, ircAddr, "alice")
+	if err != nil {
+		return err
+	}
+	defer bob.Quit("demo finished")
+	say("[irc] bob", "connects with a libotr 4.1.1 client (policy manual, new key)")
+	say("[libotr] bob", "fingerprint %s", peer.HumanFP)
+	if _, err := alice.SendText(control, "pm bob"); err != nil {
+		return err
+	}
+	say("[matrix] alice", "pm bob")
 	inv, err := alice.WaitChatInvite(step, "")
 	if err != nil {
-		return fmt.Errorf("waiting for the DM portal: %w", err)
+		return fmt.Errorf("waiting for the chat with bob: %w", err)
 	}
 	if err := alice.Join(inv.RoomID); err != nil {
 		return err
 	}
-	portal := inv.RoomID
-	say("[matrix]", "the bridge opens a direct chat %s with bob's ghost; alice joins", portal)
-	ghost := b.GhostMXID("local", "bob")
-	fromBob := func() error {
-		ev, err := alice.WaitMessage(step, portal, ghost, nil)
-		if err != nil {
-			return fmt.Errorf("waiting for bob's message in Matrix: %w", err)
-		}
-		line := ev.Body()
-		if html := ev.HTML(); html != "" {
-			line += "   (HTML: " + html + ")"
-		}
-		say("[matrix] bob", "%s%s", emotePrefix(ev), line)
-		return nil
-	}
-	if err := fromBob(); err != nil {
-		return err
-	}
-	toBob := func(send func() (string, error), shown string) error {
-		if _, err := send(); err != nil {
-			return err
-		}
-		say("[matrix] alice", "%s", shown)
-		l, err := bob.WaitPrivmsg(step, "alice", false)
-		if err != nil {
-			return fmt.Errorf("waiting for alice's message on IRC: %w", err)
-		}
-		say("[irc wire]", "%s", visible(l.Raw))
-		return nil
-	}
-	reply := "Loud and clear, bob. This reply went Matrix → bridge → IRC."
-	if err := toBob(func() (string, error) { return alice.SendText(portal, reply) }, reply); err != nil {
-		return err
-	}
-	if err := toBob(func() (string, error) {
-		return alice.SendHTML(portal, "Formatting works too: bold and italic",
-			"Formatting works too: <b>bold</b> and <i>italic</i>")
-	}, "Formatting works too: <b>bold</b> and <i>italic</i>"); err != nil {
-		return err
-	}
-	if err := toBob(func() (string, error) { return alice.SendEmote(portal, "waves at bob") }, "/me waves at bob"); err != nil {
-		return err
-	}
-	bob.Action("alice", "waves back")
-	say("[irc] bob", "/me waves back")
-	if err := fromBob(); err != nil {
-		return err
-	}
-	colour := "\x02Bold\x02 from IRC and \x0304red\x03 text"
-	bob.Privmsg("alice", colour)
-	say("[irc] bob", "PRIVMSG alice :%s", visible(colour))
-	if err := fromBob(); err != nil {
-		return err
-	}
-
-	// A DM opened from Matrix with `pm`.
-	carol, err := teststack.ConnectIRC(ircAddr, "carol", teststack.IRCClientOptions{})
-	if err != nil {
-		return err
-	}
-	defer carol.Quit("demo finished")
-	say("[irc] carol", "connects to IRC")
-	id, err := alice.SendText(control, "pm carol")
-	if err != nil {
-		return err
-	}
-	say("[matrix] alice", "pm carol   (in the control room)")
-	_ = id
-	inv, err = alice.WaitChatInvite(step, "")
-	if err != nil {
-		return fmt.Errorf("waiting for the portal with carol: %w", err)
-	}
-	if err := alice.Join(inv.RoomID); err != nil {
-		return err
-	}
-	say("[matrix]", "a direct chat %s with carol's ghost opens; alice joins", inv.RoomID)
-	msg := "Hello carol, I started this chat from Matrix."
-	if _, err := alice.SendText(inv.RoomID, msg); err != nil {
-		return err
-	}
-	say("[matrix] alice", "%s", msg)
-	l, err := carol.WaitPrivmsg(step, "alice", false)
-	if err != nil {
-		return fmt.Errorf("waiting for the message at carol: %w", err)
-	}
-	say("[irc wire]", "%s", visible(l.Raw))
-	return nil
-}
-
-func emotePrefix(ev teststack.MatrixEvent) string {
-	if ev.MsgType() == "m.emote" {
-		return "* "
-	}
-	return ""
+	say("[matrix]", "a direct chat %s with bob's ghost opens; alice joins", inv.RoomID)
+	scene := &otrScene{alice: alice, aliceNick: "alice", portal: inv.RoomID,
+		ghost: b.GhostMXID("local", "bob"), peer: peer, irc: bob}
+	return scene.play()
 }
 
 func firstLine(s string) string {
