@@ -118,23 +118,29 @@ func e2bePrivate(t *testing.T, e *env, u *user, p *otrPeer, room string) {
 // e2beSMP: SMP with a secret started by the bridge, then by the peer; the
 // commands carrying the secret are encrypted and redacted.
 func e2beSMP(t *testing.T, e *env, u *user, p *otrPeer, room string) {
+	start := time.Now()
 	secret := e.text("e2be shared secret")
 	cmd := u.encryptedCommand(t, room, "auth "+secret, "Asked")
 	p.event(t, "smp", "ASK_FOR_SECRET")
 	p.SMPAnswer(secret)
 	p.event(t, "smp", "SUCCESS")
 	u.decryptedNotice(t, room, "succeeded")
+	t.Logf("SMP started by the bridge: %s", time.Since(start).Round(time.Millisecond))
 
+	start = time.Now()
 	secret2 := e.text("e2be peer secret")
 	p.SMP(secret2)
 	u.decryptedNotice(t, room, "wants to verify your identity")
 	cmd2 := u.encryptedCommand(t, room, "auth "+secret2, "Answered")
 	p.event(t, "smp", "SUCCESS")
 	u.decryptedNotice(t, room, "succeeded")
+	t.Logf("SMP started by the peer: %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	u.waitTopic(t, room, "private (verified)")
 	for _, id := range []string{cmd, cmd2} {
 		u.waitRedactedEncrypted(t, room, id)
 	}
+	t.Logf("topic and redactions: %s", time.Since(start).Round(time.Millisecond))
 	e.exchangeEncrypted(t, u, p, room, "e2be after smp")
 }
 
