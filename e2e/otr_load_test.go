@@ -1,0 +1,512 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+)
+
+// TestOTRLoad is the load test of issue 4: many Matrix users, each in one
+// private (OTR) conversation with its own libotr client on IRC, all at the
+// same time, exchanging messages both ways. It asserts that no message is
+// lost and none travels unencrypted, and reports the AKE and relay
+// latencies (docs/performance.md).
+//
+// Setting up 100 users takes minutes (Dendrite on SQLite registers them
+// one after another), so the test runs only with OTRBRIDGE_LOAD=1:
+//
+//	OTRBRIDGE_LOAD=1 go test -tags goolm ./e2e -run '^TestOTRLoad$' -v -timeout 30m
+//
+// OTRBRIDGE_LOAD_USERS and OTRBRIDGE_LOAD_MESSAGES change the size (100
+// users, 20 messages each way).
+func TestOTRLoad(t *testing.T) {
+	if os.Getenv("OTRBRIDGE_LOAD") != "1" {
+		t.Skip("load test: set OTRBRIDGE_LOAD=1 to run it (about 5 minutes on 2 cores)")
+	}
+	users := envInt(t, "OTRBRIDGE_LOAD_USERS", 100)
+	messages := envInt(t, "OTRBRIDGE_LOAD_MESSAGES", 20)
+	needPeers(t)
+	otrtest.StartLibotr(t, otrtest.Options{}).Close() // fail or skip on a missing libotr first
+	wallStart := time.Now()
+	e := loadEnv(t)
+	rssIdle, err := e.bridge.RSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Setup: users, logins, keys, libotr peers and portals, a few at a
+	// time (Dendrite is the bottleneck; more workers only queue there).
+	setupStart := time.Now()
+	convs := make([]*loadConv, users)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				convs[i] = setupLoadConv(t, e, i)
+			}
+		}()
+	}
+	for i := range convs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, c := range convs {
+		if c.err != nil {
+			t.Fatalf("setup of conversation %d: %v", c.i, c.err)
+		}
+	}
+	setup := time.Since(setupStart)
+	rssSetup, _ := e.bridge.RSS()
+	t.Logf("%d users logged in with keys and portals in %s", users, setup.Round(time.Second))
+
+	// Load: every conversation starts its AKE (staggered over a few
+	// seconds, as users do not all click at once), then sends both ways
+	// at the same time, each direction one message after the other.
+	rss := startRSSSampler(e)
+	loadStart := time.Now()
+	const ramp = 5 * time.Second
+	for i, c := range convs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(ramp * time.Duration(i) / time.Duration(users))
+			c.run(e, messages)
+		}()
+	}
+	wg.Wait()
+	load := time.Since(loadStart)
+	rssPeak := rss.stop()
+
+	// Verdict.
+	var ake, akePeer, m2i, i2m, keygen []time.Duration
+	res := loadResult{Users: users, MessagesEachWay: messages}
+	for _, c := range convs {
+		if c.err != nil {
+			t.Errorf("conversation %d (%s ↔ %s): %v", c.i, c.u.nick, c.p.irc.Nick(), c.err)
+		}
+		c.checkWire(t)
+		res.Expected += 2 * messages
+		res.Delivered += len(c.m2i) + len(c.i2m)
+		res.Unencrypted += c.unencrypted
+		res.Sent += c.sent
+		if c.ake > 0 {
+			ake, akePeer = append(ake, c.ake), append(akePeer, c.akePeer)
+		}
+		keygen = append(keygen, c.keygen)
+		m2i = append(m2i, c.m2i...)
+		i2m = append(i2m, c.i2m...)
+	}
+	res.Lost = res.Sent - res.Delivered
+	res.Secure = len(ake)
+	res.AKE = percentiles(ake)
+	res.AKEPeer = percentiles(akePeer)
+	res.MatrixToIRC = percentiles(m2i)
+	res.IRCToMatrix = percentiles(i2m)
+	res.KeyGen = percentiles(keygen)
+	res.SetupSeconds = setup.Seconds()
+	res.LoadSeconds = load.Seconds()
+	res.WallSeconds = time.Since(wallStart).Seconds()
+	res.RSSIdleMiB = mib(rssIdle)
+	res.RSSSetupMiB = mib(rssSetup)
+	res.RSSPeakMiB = mib(rssPeak)
+	res.CPUs = runtime.NumCPU()
+	res.LoadAvg = loadAvg()
+
+	t.Logf("conversations secure: %d of %d; messages sent %d, delivered %d, lost %d, unencrypted %d",
+		res.Secure, users, res.Sent, res.Delivered, res.Lost, res.Unencrypted)
+	t.Logf("AKE (`!otr init` → both sides secure): p50 %s p99 %s; to libotr secure alone: p50 %s p99 %s",
+		res.AKE.P50, res.AKE.P99, res.AKEPeer.P50, res.AKEPeer.P99)
+	t.Logf("Matrix → IRC (send → libotr decrypted): p50 %s p99 %s (%d messages)", res.MatrixToIRC.P50, res.MatrixToIRC.P99, len(m2i))
+	t.Logf("IRC → Matrix (libotr send → /sync event): p50 %s p99 %s (%d messages)", res.IRCToMatrix.P50, res.IRCToMatrix.P99, len(i2m))
+	t.Logf("key generation (first `fingerprint`, during setup): p50 %s p99 %s", res.KeyGen.P50, res.KeyGen.P99)
+	t.Logf("setup %s, load phase %s, wall %s; bridge RSS idle %.1f MiB, after setup %.1f MiB, peak under load %.1f MiB",
+		setup.Round(time.Second), load.Round(time.Second), time.Since(wallStart).Round(time.Second),
+		res.RSSIdleMiB, res.RSSSetupMiB, res.RSSPeakMiB)
+	line, _ := json.Marshal(res)
+	t.Logf("OTRLOAD %s", line)
+
+	if res.Secure != users {
+		t.Errorf("%d of %d conversations never became private", users-res.Secure, users)
+	}
+	if res.Delivered != res.Expected {
+		t.Errorf("%d of %d messages were not delivered", res.Expected-res.Delivered, res.Expected)
+	}
+	if res.Unencrypted != 0 {
+		t.Errorf("%d messages arrived unencrypted", res.Unencrypted)
+	}
+}
+
+// loadEnv is newEnv for the load test: one InspIRCd, and the bridge with
+// flood pacing out of the way (so the latencies show the relay and not the
+// configured send rate, as in the relay benchmarks) and logging at info
+// (debug logging of 100 users would dominate the timings).
+func loadEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{dbKind: "sqlite"}
+	e.irc = teststack.InspIRCd(t, teststack.IRCOptions{})
+	e.floodIRC = e.irc
+	e.hs = teststack.Dendrite(t, teststack.HSOptions{})
+	e.bridge = teststack.StartBridge(t, teststack.BridgeOptions{
+		Binary:   bridgeBinary(t),
+		HS:       e.hs,
+		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: e.irc, FloodBurst: 1000, FloodRate: 1000}},
+		LogLevel: "info",
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bridge log tail:\n%s", tailFile(e.bridge.LogPath, 6000))
+		}
+	})
+	return e
+}
+
+// loadConv is one Matrix user's private conversation with a libotr peer.
+type loadConv struct {
+	i    int
+	u    *user
+	p    *otrPeer
+	room string
+
+	keygen time.Duration // first `fingerprint` in the control room
+	ake    time.Duration // `!otr init` → both sides secure (0: never)
+	// akePeer is `!otr init` → libotr secure (the portal's notice follows).
+	akePeer time.Duration
+	// wireFrom are the number of lines the peer had received and sent
+	// when the conversation became private: every later line is ciphertext.
+	wireFrom, sentFrom int
+	texts              []string // every message text, for the wire check
+	sent               int      // messages sent (a direction stops at its first loss)
+	m2i, i2m           []time.Duration
+	unencrypted        int
+	mu                 sync.Mutex
+	err                error
+}
+
+// setupLoadConv registers and logs in user i, generates its OTR key (as a
+// user who has used OTR before has one), starts its libotr peer on IRC and
+// opens the portal from Matrix. Errors are returned in err: this runs
+// outside the test goroutine.
+func setupLoadConv(t *testing.T, e *env, i int) (c *loadConv) {
+	c = &loadConv{i: i}
+	defer func() {
+		if r := recover(); r != nil {
+			c.err = fmt.Errorf("%v", r)
+		}
+	}()
+	ft := &failTB{TB: t}
+	c.u = e.newUser(ft, fmt.Sprintf("load%03d", i))
+	c.u.login(ft, netLocal, fmt.Sprintf("load%03d", i))
+	start := time.Now()
+	c.u.replyTo(ft, c.u.say(ft, "fingerprint"), "Your OTR fingerprint", longWait)
+	c.keygen = time.Since(start)
+
+	nick := fmt.Sprintf("peer%03d", i)
+	lp := otrtest.StartLibotr(ft, otrtest.Options{Account: nick, Peer: c.u.nick, Policy: otrtest.PolicyManual})
+	irc := teststack.DialIRC(ft, e.irc.Addr(), nick, teststack.IRCClientOptions{})
+	c.p = &otrPeer{LibotrPeer: lp, glue: otrtest.PutOnIRC(ft, lp, irc, c.u.nick, 0), irc: irc}
+	c.u.say(ft, "pm "+nick)
+	c.room = c.u.joinInvite(ft)
+	return c
+}
+
+// run does the AKE and then the message exchange, both directions at once.
+func (c *loadConv) run(e *env, messages int) {
+	if err := c.goPrivate(); err != nil {
+		c.fail(err)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.matrixToIRC(e, messages) }()
+	go func() { defer wg.Done(); c.ircToMatrix(e, messages) }()
+	wg.Wait()
+}
+
+func (c *loadConv) goPrivate() error {
+	start := time.Now()
+	if _, err := c.u.mx.SendText(c.room, "!otr init"); err != nil {
+		return fmt.Errorf("send !otr init: %w", err)
+	}
+	if _, ok := c.p.WaitFor(longWait, func(l otrtest.Line) bool { return l.Kind == "EVENT" && l.Name == "gone_secure" }); !ok {
+		return fmt.Errorf("libotr peer never went secure")
+	}
+	peerSecure := time.Since(start)
+	ev, err := c.u.mx.WaitMessage(longWait, c.room, "", func(ev teststack.MatrixEvent) bool {
+		return ev.MsgType() == "m.notice" && strings.Contains(ev.Body(), "Private conversation with")
+	})
+	if err != nil {
+		return fmt.Errorf("no \"private\" notice in the portal: %w", err)
+	}
+	c.akePeer, c.ake = peerSecure, max(peerSecure, ev.Received.Sub(start))
+	c.wireFrom, c.sentFrom = len(c.p.irc.Lines()), len(c.p.glue.Sent())
+	return nil
+}
+
+// matrixToIRC sends from Matrix, each message once the previous one was
+// shown by libotr.
+func (c *loadConv) matrixToIRC(e *env, messages int) {
+	for j := range messages {
+		text := c.text(e, fmt.Sprintf("load %d matrix to irc %d", c.i, j))
+		start := time.Now()
+		if _, err := c.u.mx.SendText(c.room, text); err != nil {
+			c.fail(fmt.Errorf("Matrix → IRC message %d: send: %w", j, err))
+			return
+		}
+		c.count()
+		l, ok := c.p.WaitFor(longWait, func(l otrtest.Line) bool { return l.Kind == "MSG" && l.Text == text })
+		if !ok {
+			c.fail(fmt.Errorf("Matrix → IRC message %d never reached libotr", j))
+			return
+		}
+		d := time.Since(start)
+		c.mu.Lock()
+		c.m2i = append(c.m2i, d)
+		if l.Name != "enc" {
+			c.unencrypted++
+		}
+		c.mu.Unlock()
+	}
+}
+
+// ircToMatrix sends from libotr, each message once the previous one was
+// in the Matrix user's /sync.
+func (c *loadConv) ircToMatrix(e *env, messages int) {
+	defer func() {
+		if r := recover(); r != nil { // the peer's Send fails through failTB
+			c.fail(fmt.Errorf("IRC → Matrix: %v", r))
+		}
+	}()
+	ghost := e.ghost(netLocal, c.p.irc.Nick())
+	for j := range messages {
+		text := c.text(e, fmt.Sprintf("load %d irc to matrix %d", c.i, j))
+		start := time.Now()
+		c.p.Send(text)
+		c.count()
+		ev, err := c.u.mx.WaitMessage(longWait, c.room, ghost, func(ev teststack.MatrixEvent) bool {
+			// A message received unencrypted carries a remark after the
+			// text, so an exact match is also the check for that.
+			return strings.HasPrefix(ev.Body(), text)
+		})
+		if err != nil {
+			c.fail(fmt.Errorf("IRC → Matrix message %d never reached Matrix: %w", j, err))
+			return
+		}
+		c.mu.Lock()
+		c.i2m = append(c.i2m, ev.Received.Sub(start))
+		if ev.Body() != text {
+			c.unencrypted++
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *loadConv) text(e *env, words string) string {
+	s := e.text(words)
+	c.mu.Lock()
+	c.texts = append(c.texts, s)
+	c.mu.Unlock()
+	return s
+}
+
+func (c *loadConv) count() {
+	c.mu.Lock()
+	c.sent++
+	c.mu.Unlock()
+}
+
+func (c *loadConv) fail(err error) {
+	c.mu.Lock()
+	c.err = errors.Join(c.err, err)
+	c.mu.Unlock()
+}
+
+// checkWire: no message text on the IRC wire either way, and every line
+// from the bridge since the conversation became private is OTR ciphertext
+// (before it: the query and the AKE, all "?OTR").
+func (c *loadConv) checkWire(t *testing.T) {
+	t.Helper()
+	if c.p == nil {
+		return
+	}
+	for i, l := range c.p.irc.Lines() {
+		if cmd := l.Command(); (cmd != "PRIVMSG" && cmd != "NOTICE") || !strings.EqualFold(l.From(), c.u.nick) {
+			continue
+		}
+		for _, s := range c.texts {
+			if strings.Contains(l.Raw, s) {
+				t.Errorf("conversation %d: the IRC wire from the bridge carried a plaintext message: %.80q", c.i, l.Raw)
+			}
+		}
+		if i >= c.wireFrom && c.ake > 0 && !isCiphertext(l.Text()) || !strings.HasPrefix(l.Text(), "?OTR") {
+			t.Errorf("conversation %d: a line from the bridge is not OTR ciphertext: %.80q", c.i, l.Raw)
+		}
+	}
+	for i, line := range c.p.glue.Sent() {
+		for _, s := range c.texts {
+			if strings.Contains(line, s) {
+				t.Errorf("conversation %d: the IRC wire from the peer carried a plaintext message: %.80q", c.i, line)
+			}
+		}
+		if i >= c.sentFrom && c.ake > 0 && !isCiphertext(line) {
+			t.Errorf("conversation %d: a line from libotr while private is not OTR ciphertext: %.80q", c.i, line)
+		}
+	}
+}
+
+// isCiphertext reports whether line is an OTR data or AKE message
+// ("?OTR:...") or a fragment of one: a fragment ("?OTR|s|r,k,n,piece," in
+// v3, "?OTR,k,n,piece," in v2) counts if it is not the first, or if its
+// piece starts the "?OTR:" message.
+func isCiphertext(line string) bool {
+	if strings.HasPrefix(line, "?OTR:") {
+		return true
+	}
+	var rest string
+	switch {
+	case strings.HasPrefix(line, "?OTR|"):
+		_, rest, _ = strings.Cut(line, ",")
+	case strings.HasPrefix(line, "?OTR,"):
+		rest = line[len("?OTR,"):]
+	default:
+		return false
+	}
+	f := strings.SplitN(rest, ",", 3) // k, n, "piece,"
+	if len(f) != 3 || !strings.HasSuffix(f[2], ",") {
+		return false
+	}
+	k, err := strconv.Atoi(f[0])
+	return err == nil && (k > 1 || strings.HasPrefix(f[2], "?OTR:"))
+}
+
+// loadResult is the machine-readable summary (one "OTRLOAD {json}" line).
+type loadResult struct {
+	Users           int     `json:"users"`
+	MessagesEachWay int     `json:"messages_each_way"`
+	Secure          int     `json:"secure_conversations"`
+	Expected        int     `json:"messages_expected"`
+	Sent            int     `json:"messages_sent"`
+	Delivered       int     `json:"messages_delivered"`
+	Lost            int     `json:"messages_lost"`
+	Unencrypted     int     `json:"messages_unencrypted"`
+	AKE             pct     `json:"ake"`
+	AKEPeer         pct     `json:"ake_peer_secure"`
+	MatrixToIRC     pct     `json:"matrix_to_irc"`
+	IRCToMatrix     pct     `json:"irc_to_matrix"`
+	KeyGen          pct     `json:"keygen"`
+	SetupSeconds    float64 `json:"setup_s"`
+	LoadSeconds     float64 `json:"load_s"`
+	WallSeconds     float64 `json:"wall_s"`
+	RSSIdleMiB      float64 `json:"rss_idle_mib"`
+	RSSSetupMiB     float64 `json:"rss_after_setup_mib"`
+	RSSPeakMiB      float64 `json:"rss_peak_mib"`
+	CPUs            int     `json:"cpus"`
+	LoadAvg         string  `json:"loadavg_end"`
+}
+
+// pct is a p50/p99 pair (JSON in milliseconds).
+type pct struct{ P50, P99 time.Duration }
+
+func (p pct) MarshalJSON() ([]byte, error) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return json.Marshal(map[string]float64{"p50_ms": ms(p.P50), "p99_ms": ms(p.P99)})
+}
+
+func percentiles(d []time.Duration) pct {
+	if len(d) == 0 {
+		return pct{}
+	}
+	d = slices.Clone(d)
+	slices.Sort(d)
+	at := func(q float64) time.Duration { return d[int(q*float64(len(d)-1))] }
+	return pct{P50: at(0.50).Round(time.Millisecond), P99: at(0.99).Round(time.Millisecond)}
+}
+
+// rssSampler records the bridge's peak resident memory.
+type rssSampler struct {
+	done chan struct{}
+	peak chan int64
+}
+
+func startRSSSampler(e *env) *rssSampler {
+	s := &rssSampler{done: make(chan struct{}), peak: make(chan int64)}
+	go func() {
+		var peak int64
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if rss, err := e.bridge.RSS(); err == nil {
+				peak = max(peak, rss)
+			}
+			select {
+			case <-s.done:
+				s.peak <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) stop() int64 {
+	close(s.done)
+	return <-s.peak
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+func TestIsCiphertext(t *testing.T) {
+	for line, want := range map[string]bool{
+		"?OTR:AAMDuozyj7wz7KUAAAAAAgAA.":                       true,
+		"?OTR|bc33eca5|ba8cf28f,00001,00002,?OTR:AAMDuozy,":    true,
+		"?OTR|bc33eca5|ba8cf28f,00002,00002,J9J6P0N8WK6iwPJ.,": true,
+		"?OTR,1,2,?OTR:AAIDuozy,":                              true,
+		"?OTR,2,2,AAIDuozy.,":                                  true,
+		"?OTR|bc33eca5|ba8cf28f,00001,00002,hello there,":      false,
+		"?OTR,1,2,hello,":                                      false,
+		"?OTR|bc33eca5|ba8cf28f,00002,00002,no comma":          false,
+		"?OTRv23?":              false,
+		"?OTR Error: something": false,
+		"hello ?OTR:":           false,
+	} {
+		if got := isCiphertext(line); got != want {
+			t.Errorf("isCiphertext(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
