@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	up "go.mau.fi/util/configupgrade"
 	"go.mau.fi/util/random"
@@ -31,7 +32,7 @@ import (
 //	            otr_policy: ""     # empty = otr.default_policy
 //	    displayname_template: "{{.Nick}} ({{.NetworkName}})"
 //	    secret: generate          # encrypts passwords (and OTR keys) at rest; "generate" = random on first start
-//	    otr: {default_policy: manual, services: [NickServ, ...]}
+//	    otr: {default_policy: manual, services: [NickServ, ...], hold_timeout: 60s}
 //
 // Ghost Matrix IDs are appservice.username_template applied to "<network key>.<casemapped nick>"
 // (so with the default template `irc_{{.}}`: @irc_libera.bob:example.com). Matrix encodes
@@ -69,7 +70,15 @@ type FloodConfig struct {
 type OTRConfig struct {
 	DefaultPolicy string   `yaml:"default_policy"`
 	Services      []string `yaml:"services"`
+	// HoldTimeout ("60s") is how long a message that must go out encrypted
+	// waits for a private conversation before it fails visibly.
+	HoldTimeout string `yaml:"hold_timeout"`
+
+	holdTimeout time.Duration
 }
+
+// Hold returns the parsed hold_timeout (valid after Validate).
+func (o *OTRConfig) Hold() time.Duration { return o.holdTimeout }
 
 // UseTLS reports whether the connection uses TLS (the default).
 func (n *NetworkConfig) UseTLS() bool { return n.TLS == nil || *n.TLS }
@@ -154,6 +163,14 @@ func (c *Config) Validate() error {
 	if !slices.Contains(otrPolicies, c.OTR.DefaultPolicy) {
 		return fmt.Errorf("network.otr.default_policy: %q is not one of %s", c.OTR.DefaultPolicy, strings.Join(otrPolicies, ", "))
 	}
+	c.OTR.holdTimeout = 60 * time.Second
+	if c.OTR.HoldTimeout != "" {
+		d, err := time.ParseDuration(c.OTR.HoldTimeout)
+		if err != nil || d < time.Second || d > time.Hour {
+			return fmt.Errorf("network.otr.hold_timeout: %q must be a duration between 1s and 1h, e.g. 60s", c.OTR.HoldTimeout)
+		}
+		c.OTR.holdTimeout = d
+	}
 	if len(c.Secret) < 16 || c.Secret == "generate" {
 		return errors.New("network.secret: must be at least 16 characters (set it to `generate` and start once with a writable config to get a random one)")
 	}
@@ -210,6 +227,7 @@ func upgradeConfig(helper up.Helper) {
 	}
 	helper.Copy(up.Str, "otr", "default_policy")
 	helper.Copy(up.List, "otr", "services")
+	helper.Copy(up.Str, "otr", "hold_timeout")
 }
 
 // ExampleConfig is the commented `network:` section written by `-e`.
@@ -255,4 +273,7 @@ otr:
     # Per-peer and per-user overrides: "!otr policy".
     default_policy: manual
     # Nicks that never get OTR or whitespace tags (anything ending in "Serv" is included anyway).
-    services: [NickServ, ChanServ, MemoServ, OperServ, HostServ, BotServ, Global, SaslServ]`
+    services: [NickServ, ChanServ, MemoServ, OperServ, HostServ, BotServ, Global, SaslServ]
+    # How long a message that must go out encrypted (policy always, or while a key
+    # exchange runs) waits for the private conversation before it fails visibly.
+    hold_timeout: 60s`

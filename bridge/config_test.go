@@ -3,6 +3,7 @@ package bridge
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -31,6 +32,17 @@ func TestExampleNetworkConfigValidates(t *testing.T) {
 	}
 }
 
+func TestHoldTimeout(t *testing.T) {
+	c := validConfig(t)
+	if err := c.Validate(); err != nil || c.OTR.Hold() != 60*time.Second {
+		t.Fatalf("example hold timeout: %v, %v; want 60s", c.OTR.Hold(), err)
+	}
+	c.OTR.HoldTimeout = "15s"
+	if err := c.Validate(); err != nil || c.OTR.Hold() != 15*time.Second {
+		t.Fatalf("hold_timeout 15s: %v, %v", c.OTR.Hold(), err)
+	}
+}
+
 func TestConfigValidateRejects(t *testing.T) {
 	for name, mutate := range map[string]func(c *Config){
 		"no networks":      func(c *Config) { c.Networks = nil },
@@ -45,6 +57,8 @@ func TestConfigValidateRejects(t *testing.T) {
 		"bad policy":       func(c *Config) { c.Networks["libera"].OTRPolicy = "sometimes" },
 		"bad default":      func(c *Config) { c.OTR.DefaultPolicy = "" },
 		"short secret":     func(c *Config) { c.Secret = "short" },
+		"bad hold timeout": func(c *Config) { c.OTR.HoldTimeout = "sixty" },
+		"zero hold":        func(c *Config) { c.OTR.HoldTimeout = "0s" },
 		"generate secret":  func(c *Config) { c.Secret = "generate" },
 		"bad template":     func(c *Config) { c.DisplaynameTemplate = "{{.Nick" },
 		"unknown field":    func(c *Config) { c.DisplaynameTemplate = "{{.Account}}" },

@@ -59,6 +59,7 @@ func (w *otrWiring) newFilter(c *bridge.IRCClient) bridge.MessageFilter {
 		User:            login.UserMXID,
 		Network:         network,
 		DefaultPolicy:   w.ic.Config.Policy(network),
+		HoldTimeout:     w.ic.Config.OTR.Hold(),
 		IsService:       w.ic.Config.IsService,
 		MaxFragmentSize: maxFragment,
 		Resolve:         c.PeerByNick,
