@@ -10,9 +10,15 @@ import (
 	"github.com/otrbridge/otrbridge/internal/teststack"
 )
 
-// transcript prints one line per step, labelled by where it happened.
+// say prints one line of the setup, labelled by where it happened and
+// wrapped to 80 columns.
 func say(who, format string, args ...any) {
-	fmt.Printf("  %-16s %s\n", who, fmt.Sprintf(format, args...))
+	for i, l := range wrap(fmt.Sprintf(format, args...), 60) {
+		if i > 0 {
+			who = ""
+		}
+		fmt.Printf("  %-16s %s\n", who, l)
+	}
 }
 
 // demo starts the stack and the bridge, then plays an off-the-record
@@ -88,7 +94,8 @@ func demo(dir, bridgeBin string) error {
 		return err
 	}
 
-	fmt.Printf("\n== An off-the-record conversation (Matrix user %s, IRC user bob on libotr 4.1.1)\n\n", alice.UserID)
+	fmt.Printf("\n== An off-the-record conversation through the bridge\n"+
+		"   Matrix user %s; IRC user bob with a libotr 4.1.1 client\n\n", alice.UserID)
 	h := &harness{}
 	if err := h.run(func() error { return play(h, s.Dir, alice, irc.Addr(), b) }); err != nil {
 		fmt.Printf("\n  DEMO FAILED: %v\n  bridge log: %s\n  the stack is still running: make demo-stop\n", err, b.LogPath)
@@ -97,18 +104,21 @@ func demo(dir, bridgeBin string) error {
 
 	fmt.Printf(`
 == The stack keeps running (bob's libotr client has left)
-  Matrix homeserver  %s   (server name %s)
-  Matrix login       user %s, password %s
-                     any client works, e.g. Element: set the homeserver to %s
-                     end-to-bridge encryption is off in this demo config (%s,
-                     encryption.default) so the scripted client can read the portals
-  IRC server         127.0.0.1 port %d, no TLS, e.g.  irssi -c 127.0.0.1 -p %d -n dave
-                     then  /msg alice hello  and watch the new chat appear in Matrix;
-                     with irssi-otr or HexChat-otr, /otr init (or !otr init in Matrix)
-                     starts a private conversation through the bridge
+  Matrix homeserver  %s (server name %s)
+  Matrix login       user alice, password %s
+                     any client works, e.g. Element with that homeserver;
+                     end-to-bridge encryption is off in this demo config
+                     (encryption.default) so the scripted client can read
+                     the chats
+  IRC server         127.0.0.1 port %d, no TLS, e.g.
+                       irssi -c 127.0.0.1 -p %d -n dave
+                     then /msg alice hello and a new chat appears in Matrix;
+                     with irssi-otr or HexChat-otr, /otr init (or !otr init
+                     in Matrix) starts a private conversation
+  Bridge config      %s
   Bridge log         %s
   Stop everything    make demo-stop   (or scripts/stack.sh stop)
-`, s.HSURL, s.HSDomain, "alice", password, s.HSURL, b.ConfigPath, ircPort, ircPort, b.LogPath)
+`, s.HSURL, s.HSDomain, password, ircPort, ircPort, b.ConfigPath, b.LogPath)
 	return nil
 }
 

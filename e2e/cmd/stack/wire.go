@@ -51,31 +51,28 @@ func (m *wireMessage) kind() string {
 	return "NOT an OTR message"
 }
 
-// String shortens the message for the transcript: its first line and,
-// indented below, what it is.
+// String shortens the message for the transcript to the left column: its
+// first line and, indented below, what it is.
 func (m *wireMessage) String() string {
 	first := m.lines[0]
+	who := "<" + m.from + "> "
 	var shown string
 	switch {
 	case strings.HasPrefix(first, "?OTR:"), isFragment(first):
-		shown = shorten(first, 20)
+		shown = shorten(first, leftWidth-len(who))
 	case strings.HasPrefix(first, "?OTR") && !strings.HasPrefix(first, "?OTR Error:"):
 		shown, _, _ = strings.Cut(first, " ") // the version tag; the rest is prose
 	default:
 		shown = visible(shorten(first, 40))
 	}
-	size := 0
-	for _, l := range m.lines {
-		size += len(l)
-	}
-	detail := fmt.Sprintf("%s, %d chars", m.kind(), size)
-	if len(m.lines) > 1 {
+	detail := fmt.Sprintf("%s, %d chars", m.kind(), len(first))
+	if isFragment(first) {
 		detail = fmt.Sprintf("%s, %d lines", m.kind(), len(m.lines))
-		if !m.complete() {
-			detail += " so far"
+		if _, n, _ := fragment(m.lines[len(m.lines)-1]); !m.complete() {
+			detail = fmt.Sprintf("%s, %d of %s lines", m.kind(), len(m.lines), n)
 		}
 	}
-	return "<" + m.from + "> " + shown + "\n  (" + detail + ")"
+	return who + shown + "\n  (" + detail + ")"
 }
 
 func isFragment(text string) bool {
