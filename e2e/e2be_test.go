@@ -53,29 +53,43 @@ func TestE2BE(t *testing.T) {
 	// room of the same homeserver.
 	control := e2bePlainControl(t, u)
 
-	// Stop the bridge and Dendrite so that every write (and SQLite's WAL
-	// checkpoint at close) is on disk before the search.
+	// Search Dendrite's files while it runs and again after shutdown (when
+	// SQLite has written back its -wal or -journal files, whichever
+	// journal mode is in use); the bridge's after its shutdown.
+	e2beHomeserverChecks(t, e, control, "Running")
 	e.bridge.Stop()
 	e.hs.Stop()
-	t.Run("HomeserverPositiveControl", func(t *testing.T) {
+	e2beHomeserverChecks(t, e, control, "Stopped")
+	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
+	t.Run("DatabasePrivacy", func(t *testing.T) { e.checkDatabase(t) })
+}
+
+// e2beHomeserverChecks searches every file of Dendrite's for the control
+// text (it must be there) and for every test message and secret (none may
+// be).
+func e2beHomeserverChecks(t *testing.T, e *env, control, phase string) {
+	t.Run("HomeserverPositiveControl"+phase, func(t *testing.T) {
 		found, n := e2beGrep(t, e2beHSFiles(t, e.hs), []string{control})
 		if len(found[control]) == 0 {
-			t.Fatalf("the plaintext control message is in none of Dendrite's files (%d bytes searched): the privacy check below would prove nothing", n)
+			t.Fatalf("the plaintext control message is in none of Dendrite's files (%d bytes searched): the privacy check would prove nothing", n)
 		}
 		t.Logf("the unencrypted control message is in %v (%d bytes searched)", found[control], n)
 	})
-	t.Run("HomeserverPrivacy", func(t *testing.T) {
+	t.Run("HomeserverPrivacy"+phase, func(t *testing.T) {
 		secrets := e2beRemembered(e)
-		found, n := e2beGrep(t, e2beHSFiles(t, e.hs), secrets)
+		files := e2beHSFiles(t, e.hs)
+		found, n := e2beGrep(t, files, secrets)
 		for _, s := range secrets {
 			if len(found[s]) > 0 {
 				t.Errorf("Dendrite's %v contain the test message or secret %q", found[s], s)
 			}
 		}
-		t.Logf("searched %d bytes of Dendrite's files for %d test texts", n, len(secrets))
+		names := make([]string, len(files))
+		for i, f := range files {
+			names[i] = filepath.Base(f)
+		}
+		t.Logf("searched %d bytes in Dendrite's %v for %d test texts", n, names, len(secrets))
 	})
-	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
-	t.Run("DatabasePrivacy", func(t *testing.T) { e.checkDatabase(t) })
 }
 
 // e2bePortalEncrypted: the portal has m.room.encryption (Megolm) and the
