@@ -123,11 +123,12 @@ func (s *otrScene) ake() error {
 	// The bridge's notice names bob's fingerprint as "theirs" and alice's
 	// as "yours": both must be the ones libotr reports.
 	body := compact(notice.Body())
-	if info.TheirFP == "" || !strings.Contains(body, info.TheirFP) || !strings.Contains(body, s.peer.Fingerprint) {
+	if info.TheirFP == "" || !strings.Contains(body, "theirfingerprint:"+s.peer.Fingerprint) ||
+		!strings.Contains(body, "yours:"+info.TheirFP) {
 		return fmt.Errorf("the fingerprints differ: libotr has alice=%s bob=%s, the bridge's notice says %q",
 			info.TheirFP, s.peer.Fingerprint, notice.Body())
 	}
-	row("", "✓ checked: the notice shows the same two fingerprints as libotr")
+	row("", "✓ checked: \"their fingerprint\" is bob's key in libotr, \"yours\" is the key libotr sees for alice")
 	return nil
 }
 
@@ -264,7 +265,7 @@ func (s *otrScene) checkWire() error {
 		kinds[m.kind()]++
 	}
 	fmt.Printf("\n  ✓ checked: all %d IRC lines between alice and bob were OTR: %d messages, of\n"+
-		"    which %d encrypted data (SMP and chat); none holds a message or the SMP\n"+
+		"    which %d encrypted data (SMP, chat, end); none holds a message or the SMP\n"+
 		"    answer in plain text.\n", n, len(s.wire), kinds["encrypted data"])
 	return nil
 }
