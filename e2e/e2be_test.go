@@ -41,6 +41,7 @@ func TestE2BE(t *testing.T) {
 		{"PortalEncrypted", func(t *testing.T) { e2bePortalEncrypted(t, u, room) }},
 		{"PrivateConversation", func(t *testing.T) { e2bePrivate(t, e, u, p, room) }},
 		{"SMP", func(t *testing.T) { e2beSMP(t, e, u, p, room) }},
+		{"BridgeRestart", func(t *testing.T) { e2beBridgeRestart(t, e, u, p, room) }},
 		{"OnlyCiphertextInPortal", func(t *testing.T) { e2beOnlyCiphertext(t, u, room) }},
 	}
 	for _, s := range steps {
@@ -156,6 +157,40 @@ func e2beSMP(t *testing.T, e *env, u *user, p *otrPeer, room string) {
 	}
 	t.Logf("topic and redactions: %s", time.Since(start).Round(time.Millisecond))
 	e.exchangeEncrypted(t, u, p, room, "e2be after smp")
+}
+
+// e2beBridgeRestart: after a bridge restart the portal is still
+// encrypted both ways (the bridge's Megolm keys are in its database) and the
+// OTR conversation recovers as in an unencrypted portal.
+func e2beBridgeRestart(t *testing.T, e *env, u *user, p *otrPeer, room string) {
+	e.bridge.Restart(t)
+	watch := teststack.DialIRC(t, e.irc.Addr(), e.unique("watch"), teststack.IRCClientOptions{})
+	waitOnline(t, watch, u.nick, longWait)
+
+	lost := e.text("e2be sent into the lost session")
+	p.Send(lost)
+	u.decryptedNotice(t, room, "cannot read")
+	u.decryptedNotice(t, room, "The bridge restarted")
+
+	held := e.text("e2be held after restart")
+	u.sendEncrypted(t, room, held, false)
+	p.event(t, "gone_secure", "")
+	p.received(t, held)
+	in := e.text("e2be after restart libotr to matrix")
+	p.Send(in)
+	ev, err := u.mx.WaitMessage(wait, room, "", func(ev teststack.MatrixEvent) bool { return ev.Body() == in })
+	if err != nil {
+		t.Fatalf("message after recovery did not reach the portal: %v", err)
+	}
+	if !u.enc.WasDecrypted(ev.EventID) {
+		t.Error("after the restart the bridge sent a message unencrypted")
+	}
+	for _, ev := range u.mx.Messages(room) {
+		if ev.Body() == lost {
+			t.Error("the unreadable message showed up in Matrix")
+		}
+	}
+	p.assertWireClean(t, u, lost, held, in)
 }
 
 // e2beOnlyCiphertext: the homeserver holds the portal's messages only as
