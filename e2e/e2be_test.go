@@ -34,6 +34,7 @@ func TestE2BE(t *testing.T) {
 	u.say(t, "pm "+p.irc.Nick())
 	room := u.joinInvite(t)
 
+	var room2 string // the portal the IRC side opens
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
@@ -42,7 +43,8 @@ func TestE2BE(t *testing.T) {
 		{"PrivateConversation", func(t *testing.T) { e2bePrivate(t, e, u, p, room) }},
 		{"SMP", func(t *testing.T) { e2beSMP(t, e, u, p, room) }},
 		{"BridgeRestart", func(t *testing.T) { e2beBridgeRestart(t, e, u, p, room) }},
-		{"OnlyCiphertextInPortal", func(t *testing.T) { e2beOnlyCiphertext(t, u, room) }},
+		{"PortalFromIRC", func(t *testing.T) { room2 = e2bePortalFromIRC(t, e, u) }},
+		{"OnlyCiphertextInPortals", func(t *testing.T) { e2beOnlyCiphertext(t, u, room, room2) }},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
@@ -193,43 +195,71 @@ func e2beBridgeRestart(t *testing.T, e *env, u *user, p *otrPeer, room string) {
 	p.assertWireClean(t, u, lost, held, in)
 }
 
+// e2bePortalFromIRC: a portal the bridge creates for an incoming IRC
+// message is encrypted from its first message on (the bridge shares its
+// room key with the invited user); the peer's query then starts OTR.
+func e2bePortalFromIRC(t *testing.T, e *env, u *user) string {
+	p := e.otrPeerFor(t, u, e.unique("otrpeer"), otrtest.Options{Policy: otrtest.PolicyManual})
+	first := e.text("e2be plaintext hello from irc")
+	p.Send(first)
+	inv, err := u.mx.WaitChatInvite(wait, "")
+	if err != nil {
+		t.Fatalf("no portal invite after an IRC PM: %v", err)
+	}
+	room := inv.RoomID
+	if err := u.mx.Join(room); err != nil {
+		t.Fatalf("join portal: %v", err)
+	}
+	if err := u.enc.WaitRoomEncrypted(wait, room); err != nil {
+		t.Fatal(err)
+	}
+	if ev := u.decryptedFromGhost(t, room, p.irc.Nick()); ev.Body() != first {
+		t.Fatalf("portal got %q, want %q", ev.Body(), first)
+	}
+	p.Query()
+	p.event(t, "gone_secure", "")
+	u.decryptedNotice(t, room, "Private conversation with")
+	e.exchangeEncrypted(t, u, p, room, "e2be irc-opened portal")
+	return room
+}
+
 // e2beOnlyCiphertext: the homeserver holds the portal's messages only as
 // m.room.encrypted, every message the client saw there it decrypted, and
 // it failed to decrypt none.
-func e2beOnlyCiphertext(t *testing.T, u *user, room string) {
-	var resp struct {
-		Chunk []teststack.MatrixEvent `json:"chunk"`
-	}
-	path := "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/messages?dir=b&limit=1000"
-	if err := u.mx.Do("GET", path, nil, &resp); err != nil {
-		t.Fatalf("room history: %v", err)
-	}
-	encrypted := 0
-	for _, ev := range resp.Chunk {
-		switch ev.Type {
-		case "m.room.encrypted":
-			encrypted++
-		case "m.room.message", "m.sticker":
-			t.Errorf("the homeserver has a plaintext %s from %s in the encrypted portal", ev.Type, ev.Sender)
+func e2beOnlyCiphertext(t *testing.T, u *user, rooms ...string) {
+	for _, room := range rooms {
+		var resp struct {
+			Chunk []teststack.MatrixEvent `json:"chunk"`
 		}
-	}
-	if encrypted < 10 {
-		t.Errorf("only %d m.room.encrypted events in the portal's history", encrypted)
-	}
-	seen := 0
-	for _, ev := range u.mx.Messages(room) {
-		seen++
-		if !u.enc.WasDecrypted(ev.EventID) {
-			t.Errorf("the client saw a message from %s that was not encrypted", ev.Sender)
+		path := "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/messages?dir=b&limit=1000"
+		if err := u.mx.Do("GET", path, nil, &resp); err != nil {
+			t.Fatalf("room history: %v", err)
 		}
-	}
-	if seen == 0 {
-		t.Error("the client saw no messages in the portal")
+		encrypted := 0
+		for _, ev := range resp.Chunk {
+			switch ev.Type {
+			case "m.room.encrypted":
+				encrypted++
+			case "m.room.message", "m.sticker":
+				t.Errorf("the homeserver has a plaintext %s from %s in the encrypted portal", ev.Type, ev.Sender)
+			}
+		}
+		seen := 0
+		for _, ev := range u.mx.Messages(room) {
+			seen++
+			if !u.enc.WasDecrypted(ev.EventID) {
+				t.Errorf("the client saw a message from %s that was not encrypted", ev.Sender)
+			}
+		}
+		// At least: a message each way, and the bridge's notice.
+		if seen < 3 || encrypted < seen {
+			t.Errorf("the client decrypted %d messages, the portal's history has %d m.room.encrypted events", seen, encrypted)
+		}
+		t.Logf("portal: %d events, %d m.room.encrypted events in its history; the client decrypted %d messages", len(resp.Chunk), encrypted, seen)
 	}
 	for _, err := range u.enc.DecryptFailures() {
 		t.Errorf("client: %v", err)
 	}
-	t.Logf("portal history: %d m.room.encrypted events; the client decrypted %d messages", encrypted, seen)
 }
 
 // e2bePlainControl sends a message in an unencrypted room and returns its
