@@ -42,9 +42,10 @@ func TestE2BE(t *testing.T) {
 		{"PortalEncrypted", func(t *testing.T) { e2bePortalEncrypted(t, u, room) }},
 		{"PrivateConversation", func(t *testing.T) { e2bePrivate(t, e, u, p, room) }},
 		{"SMP", func(t *testing.T) { e2beSMP(t, e, u, p, room) }},
+		{"ControlRoomSMP", func(t *testing.T) { e2beControlRoomSMP(t, e, u, p, room) }},
 		{"BridgeRestart", func(t *testing.T) { e2beBridgeRestart(t, e, u, p, room) }},
 		{"PortalFromIRC", func(t *testing.T) { room2 = e2bePortalFromIRC(t, e, u) }},
-		{"OnlyCiphertextInPortals", func(t *testing.T) { e2beOnlyCiphertext(t, u, room, room2) }},
+		{"OnlyCiphertext", func(t *testing.T) { e2beOnlyCiphertext(t, u, room, room2, u.control) }},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
@@ -161,6 +162,21 @@ func e2beSMP(t *testing.T, e *env, u *user, p *otrPeer, room string) {
 	e.exchangeEncrypted(t, u, p, room, "e2be after smp")
 }
 
+// e2beControlRoomSMP: SMP asked from the (encrypted) control room with
+// `auth <nick> <secret>`; the command is redacted there too.
+func e2beControlRoomSMP(t *testing.T, e *env, u *user, p *otrPeer, room string) {
+	secret := e.text("e2be control room secret")
+	id := u.say(t, "auth "+p.irc.Nick()+" "+secret)
+	if reply := u.replyTo(t, id, "Asked", longWait); !u.enc.WasDecrypted(reply.EventID) {
+		t.Error("the bot's reply in the control room was not encrypted")
+	}
+	p.event(t, "smp", "ASK_FOR_SECRET")
+	p.SMPAnswer(secret)
+	p.event(t, "smp", "SUCCESS")
+	u.decryptedNotice(t, room, "succeeded")
+	u.waitRedactedEncrypted(t, u.control, id)
+}
+
 // e2beBridgeRestart: after a bridge restart the portal is still
 // encrypted both ways (the bridge's Megolm keys are in its database) and the
 // OTR conversation recovers as in an unencrypted portal.
@@ -223,11 +239,11 @@ func e2bePortalFromIRC(t *testing.T, e *env, u *user) string {
 	return room
 }
 
-// e2beOnlyCiphertext: the homeserver holds the portal's messages only as
-// m.room.encrypted, every message the client saw there it decrypted, and
-// it failed to decrypt none.
+// e2beOnlyCiphertext: the homeserver holds the messages of the rooms
+// (portals, control room) only as m.room.encrypted, every message the
+// client saw there it decrypted, and it failed to decrypt none.
 func e2beOnlyCiphertext(t *testing.T, u *user, rooms ...string) {
-	for _, room := range rooms {
+	for i, room := range rooms {
 		var resp struct {
 			Chunk []teststack.MatrixEvent `json:"chunk"`
 		}
@@ -255,7 +271,7 @@ func e2beOnlyCiphertext(t *testing.T, u *user, rooms ...string) {
 		if seen < 3 || encrypted < seen {
 			t.Errorf("the client decrypted %d messages, the portal's history has %d m.room.encrypted events", seen, encrypted)
 		}
-		t.Logf("portal: %d events, %d m.room.encrypted events in its history; the client decrypted %d messages", len(resp.Chunk), encrypted, seen)
+		t.Logf("room %d: %d events, %d m.room.encrypted in its history; the client decrypted %d messages", i+1, len(resp.Chunk), encrypted, seen)
 	}
 	for _, err := range u.enc.DecryptFailures() {
 		t.Errorf("client: %v", err)

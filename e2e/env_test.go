@@ -186,8 +186,8 @@ func (e *env) newUser(t testing.TB, localpart string) *user {
 	return u
 }
 
-// newEncryptedUser is newUser with an end-to-end encryption capable client
-// (its control room stays unencrypted, like one a user creates by default).
+// newEncryptedUser is newUser with an end-to-end encryption capable client;
+// its control room is encrypted too.
 func (e *env) newEncryptedUser(t testing.TB, localpart string) *user {
 	t.Helper()
 	if localpart == "" {
@@ -204,7 +204,22 @@ func (e *env) newEncryptedUser(t testing.TB, localpart string) *user {
 func (u *user) openControl(t testing.TB) {
 	t.Helper()
 	e, mx := u.e, u.mx
-	room, err := mx.CreateDM(e.bridge.BotMXID)
+	var room string
+	var err error
+	if u.enc != nil {
+		// Encrypted, as E2EE clients (Element) create DMs by default.
+		room, err = mx.CreateRoom(map[string]any{
+			"is_direct": true,
+			"preset":    "trusted_private_chat",
+			"invite":    []string{e.bridge.BotMXID},
+			"initial_state": []any{map[string]any{
+				"type": "m.room.encryption", "state_key": "",
+				"content": map[string]any{"algorithm": "m.megolm.v1.aes-sha2"},
+			}},
+		})
+	} else {
+		room, err = mx.CreateDM(e.bridge.BotMXID)
+	}
 	if err != nil {
 		t.Fatalf("create control room: %v", err)
 	}
@@ -214,6 +229,11 @@ func (u *user) openControl(t testing.TB) {
 			*ev.StateKey == e.bridge.BotMXID && ev.Str("membership") == "join"
 	}); err != nil {
 		t.Fatalf("bot did not join the control room: %v", err)
+	}
+	if u.enc != nil {
+		if err := u.enc.WaitRoomEncrypted(wait, room); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// bridgev2 greets in a new management room; consume it so that the
 	// next reply is the answer to the next command.
@@ -230,7 +250,11 @@ func (u *user) command(t testing.TB, cmd string) teststack.MatrixEvent {
 // say sends text in the control room and returns its event ID.
 func (u *user) say(t testing.TB, text string) string {
 	t.Helper()
-	id, err := u.mx.SendText(u.control, text)
+	send := u.mx.SendText
+	if u.enc != nil {
+		send = u.enc.SendText // never plaintext into the encrypted control room
+	}
+	id, err := send(u.control, text)
 	if err != nil {
 		t.Fatalf("send %q: %v", text, err)
 	}
