@@ -14,12 +14,15 @@ import (
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// TestE2BE is issue 4's item 10 for a portal with end-to-bridge encryption:
-// a Matrix user whose client does Olm/Megolm talks off the record with a
-// libotr client on IRC, with an SMP verification, and afterwards neither
-// the homeserver's files nor the bridge's database and logs hold any of the
-// messages or secrets. A plaintext message in an unencrypted room, found by
-// the same search, shows the search would have seen them.
+// TestE2BE is issue 4's item 10 for portals with end-to-bridge encryption:
+// a Matrix user whose client does Olm/Megolm (and whose control room is
+// encrypted too) talks off the record with libotr clients on IRC in a
+// portal opened from Matrix and one opened from IRC, with SMP from the
+// portal and from the control room and a bridge restart in between.
+// Afterwards the homeserver holds the rooms' messages only as ciphertext,
+// and neither its files nor the bridge's database and logs contain any of
+// the messages or secrets. A plaintext message in an unencrypted room,
+// found by the same search, shows the search would have seen them.
 func TestE2BE(t *testing.T) {
 	needPeers(t)
 	// Fail or skip on a missing libotr before starting the servers.
