@@ -56,6 +56,14 @@ func (e *env) otrPeerFor(t *testing.T, u *user, nick string, opts otrtest.Option
 // first notice after it containing want.
 func (u *user) portalCommand(t *testing.T, room, cmd, want string) teststack.MatrixEvent {
 	t.Helper()
+	_, ev := u.portalCommandEv(t, room, cmd, want)
+	return ev
+}
+
+// portalCommandEv is portalCommand that also returns the command's event
+// ID.
+func (u *user) portalCommandEv(t *testing.T, room, cmd, want string) (string, teststack.MatrixEvent) {
+	t.Helper()
 	id, err := u.mx.SendText(room, "!otr "+cmd)
 	if err != nil {
 		t.Fatalf("send !otr %s: %v", strings.Fields(cmd)[0], err)
@@ -66,7 +74,7 @@ func (u *user) portalCommand(t *testing.T, room, cmd, want string) teststack.Mat
 	if err != nil {
 		t.Fatalf("no reply containing %q to `!otr %s`: %v\nseen:%s", want, strings.Fields(cmd)[0], err, u.roomTranscript(room))
 	}
-	return ev
+	return id, ev
 }
 
 func (u *user) roomTranscript(room string) string {
