@@ -40,8 +40,10 @@ func runSuite(t *testing.T, e *env, pg bool) {
 		}
 		t.Run(s.name, func(t *testing.T) { s.run(t, e) })
 	}
-	// Last: every message the scenarios sent must be absent from the logs.
+	// Last: every message the scenarios sent must be absent from the logs
+	// and from the bridge's database.
 	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
+	t.Run("DatabasePrivacy", func(t *testing.T) { e.checkDatabase(t) })
 }
 
 func TestSQLite(t *testing.T) {
