@@ -116,4 +116,17 @@ func testOTRPeerHTML(t *testing.T, e *env) {
 		t.Errorf("plain text got a formatted_body: %q", ev.Content["formatted_body"])
 	}
 	p.assertWireClean(t, u, word, evil, plain)
+
+	// Outside OTR, IRC text is never read as HTML: a plain client's
+	// "<b>" and "&amp;" arrive literally.
+	other := teststack.DialIRC(t, e.irc.Addr(), e.unique("plainpeer"), teststack.IRCClientOptions{})
+	literal := e.text("<b>not bold</b> &amp; literal")
+	plainRoom := u.portalFromIRC(t, other, literal)
+	for _, ev := range u.mx.Messages(plainRoom) {
+		if ev.Body() == literal {
+			if _, has := ev.Content["formatted_body"]; has {
+				t.Errorf("a plain IRC message got a formatted_body: %q", ev.Content["formatted_body"])
+			}
+		}
+	}
 }
