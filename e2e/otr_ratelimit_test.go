@@ -63,8 +63,10 @@ func testOTRReplyRateLimit(t *testing.T, e *env) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	stormEnd := time.Now()
-	// Let queued replies drain (the bridge paces its lines).
-	time.Sleep(8 * time.Second)
+	// Count over a while after the storm too: without the limit the
+	// replies would keep coming at the pace of the send queue (1 line/s),
+	// with it at most one per interval.
+	time.Sleep(8*time.Second + replyInterval)
 	window := time.Since(start)
 	replies, total := otrReplies(storm.Lines(), u.nick)
 	limit := replyBurst + int(math.Ceil(float64(window)/float64(replyInterval)))
@@ -82,7 +84,8 @@ func testOTRReplyRateLimit(t *testing.T, e *env) {
 	}
 	u.notice(t, room, "keeps asking for replies", wait)
 
-	// After the storm a token is back: one more query is answered.
+	// Once the storm is over the bucket refills: a query is answered
+	// again.
 	before, _ := otrReplies(storm.Lines(), u.nick)
 	storm.Privmsg(u.nick, "?OTRv3?")
 	deadline := time.Now().Add(replyInterval + 10*time.Second)
