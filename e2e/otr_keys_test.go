@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -207,6 +208,7 @@ func testOTRImportKey(t *testing.T, e *env) {
 		}
 		return b
 	}
+	e.rememberPrivateKey(t, read("otr.private_key"))
 	id := u.uploadFile(t, u.control, "otr.private_key", read("otr.private_key"))
 	rep := u.replyTo(t, id, "Imported the key", longWait)
 	if got := fingerprintIn(t, rep.Body()); got != keyFP {
@@ -271,4 +273,27 @@ func (u *user) checkFileGone(t *testing.T, id string) {
 		}
 	}
 	u.waitRedacted(t, u.control, id)
+}
+
+// privateX finds the DSA private exponent in a libotr key file.
+var privateX = regexp.MustCompile(`\(x #([0-9A-Fa-f]+)#\)`)
+
+// rememberPrivateKey adds the private part of a libotr key file to the
+// texts that must never be in the bridge's logs or database: as hex (both
+// cases, as a log or a text column would have it) and as raw bytes (as an
+// unsealed blob would).
+func (e *env) rememberPrivateKey(t *testing.T, file []byte) {
+	t.Helper()
+	m := privateX.FindSubmatch(file)
+	if m == nil {
+		t.Fatal("no private exponent in the libotr key file")
+	}
+	x := strings.TrimLeft(string(m[1]), "0")
+	raw, err := hex.DecodeString(strings.Repeat("0", len(x)%2) + x)
+	if err != nil || len(raw) < 16 {
+		t.Fatalf("private exponent %d hex digits: %v", len(x), err)
+	}
+	e.remember(strings.ToUpper(x))
+	e.remember(strings.ToLower(x))
+	e.remember(string(raw))
 }
