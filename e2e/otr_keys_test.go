@@ -200,6 +200,8 @@ func testOTRImportKey(t *testing.T, e *env) {
 		t.Fatal("the bridge already had the key to import")
 	}
 
+	// Key files belong in the control room, not in a portal.
+	u.portalCommand(t, room, "import-key", "in the control room")
 	u.command(t, "import-key")
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, name))
