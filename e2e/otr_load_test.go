@@ -121,7 +121,12 @@ func TestOTRLoad(t *testing.T) {
 		if c.err != nil {
 			t.Errorf("conversation %d (%s ↔ %s): %v", c.i, c.u.nick, c.p.irc.Nick(), c.err)
 		}
-		c.checkWire(t)
+		fromBridge, fromPeer := c.checkWire(t)
+		if c.ake > 0 && (fromBridge < len(c.m2i) || fromPeer < len(c.i2m)) {
+			t.Errorf("conversation %d: only %d / %d private-phase lines on the wire for %d / %d delivered messages",
+				c.i, fromBridge, fromPeer, len(c.m2i), len(c.i2m))
+		}
+		res.WireLines += fromBridge + fromPeer
 		res.Expected += 2 * messages
 		res.Delivered += len(c.m2i) + len(c.i2m)
 		res.Unencrypted += c.unencrypted
@@ -151,8 +156,8 @@ func TestOTRLoad(t *testing.T) {
 	res.CPUs = runtime.NumCPU()
 	res.LoadAvg = loadAvg()
 
-	t.Logf("conversations secure: %d of %d; messages sent %d, delivered %d, lost %d, unencrypted %d",
-		res.Secure, users, res.Sent, res.Delivered, res.Lost, res.Unencrypted)
+	t.Logf("conversations secure: %d of %d; messages sent %d, delivered %d, lost %d, unencrypted %d; %d IRC lines checked to be ciphertext",
+		res.Secure, users, res.Sent, res.Delivered, res.Lost, res.Unencrypted, res.WireLines)
 	t.Logf("AKE (`!otr init` → both sides secure): p50 %s p99 %s; to libotr secure alone: p50 %s p99 %s",
 		res.AKE.P50, res.AKE.P99, res.AKEPeer.P50, res.AKEPeer.P99)
 	t.Logf("Matrix → IRC (send → libotr decrypted): p50 %s p99 %s (%d messages)", res.MatrixToIRC.P50, res.MatrixToIRC.P99, len(m2i))
@@ -381,12 +386,11 @@ func (c *loadConv) fail(err error) {
 
 // checkWire: no message text on the IRC wire either way, and every line
 // from the bridge since the conversation became private is OTR ciphertext
-// (before it: the query and the AKE, all "?OTR").
-func (c *loadConv) checkWire(t *testing.T) {
+// (before it: the query and the AKE, all "?OTR"). It returns how many
+// lines of the private phase it checked each way, so that a check over
+// nothing shows.
+func (c *loadConv) checkWire(t *testing.T) (fromBridge, fromPeer int) {
 	t.Helper()
-	if c.p == nil {
-		return
-	}
 	for i, l := range c.p.irc.Lines() {
 		if cmd := l.Command(); (cmd != "PRIVMSG" && cmd != "NOTICE") || !strings.EqualFold(l.From(), c.u.nick) {
 			continue
@@ -399,6 +403,9 @@ func (c *loadConv) checkWire(t *testing.T) {
 		if i >= c.wireFrom && c.ake > 0 && !isCiphertext(l.Text()) || !strings.HasPrefix(l.Text(), "?OTR") {
 			t.Errorf("conversation %d: a line from the bridge is not OTR ciphertext: %.80q", c.i, l.Raw)
 		}
+		if i >= c.wireFrom && c.ake > 0 {
+			fromBridge++
+		}
 	}
 	for i, line := range c.p.glue.Sent() {
 		for _, s := range c.texts {
@@ -409,7 +416,11 @@ func (c *loadConv) checkWire(t *testing.T) {
 		if i >= c.sentFrom && c.ake > 0 && !isCiphertext(line) {
 			t.Errorf("conversation %d: a line from libotr while private is not OTR ciphertext: %.80q", c.i, line)
 		}
+		if i >= c.sentFrom && c.ake > 0 {
+			fromPeer++
+		}
 	}
+	return fromBridge, fromPeer
 }
 
 // isCiphertext reports whether line is an OTR data or AKE message
@@ -439,26 +450,29 @@ func isCiphertext(line string) bool {
 
 // loadResult is the machine-readable summary (one "OTRLOAD {json}" line).
 type loadResult struct {
-	Users           int     `json:"users"`
-	MessagesEachWay int     `json:"messages_each_way"`
-	Secure          int     `json:"secure_conversations"`
-	Expected        int     `json:"messages_expected"`
-	Sent            int     `json:"messages_sent"`
-	Delivered       int     `json:"messages_delivered"`
-	Lost            int     `json:"messages_lost"`
-	Unencrypted     int     `json:"messages_unencrypted"`
-	AKE             pct     `json:"ake"`
-	AKEPeer         pct     `json:"ake_peer_secure"`
-	MatrixToIRC     pct     `json:"matrix_to_irc"`
-	IRCToMatrix     pct     `json:"irc_to_matrix"`
-	KeyGen          pct     `json:"keygen"`
-	SetupRetries    int     `json:"setup_retries"`
-	SetupSeconds    float64 `json:"setup_s"`
-	LoadSeconds     float64 `json:"load_s"`
-	WallSeconds     float64 `json:"wall_s"`
-	RSSIdleMiB      float64 `json:"rss_idle_mib"`
-	RSSSetupMiB     float64 `json:"rss_after_setup_mib"`
-	RSSPeakMiB      float64 `json:"rss_peak_mib"`
+	Users           int `json:"users"`
+	MessagesEachWay int `json:"messages_each_way"`
+	Secure          int `json:"secure_conversations"`
+	Expected        int `json:"messages_expected"`
+	Sent            int `json:"messages_sent"`
+	Delivered       int `json:"messages_delivered"`
+	Lost            int `json:"messages_lost"`
+	Unencrypted     int `json:"messages_unencrypted"`
+	// WireLines is how many IRC lines of the private phases the wire
+	// check found to be ciphertext (both ways).
+	WireLines    int     `json:"wire_lines_checked"`
+	AKE          pct     `json:"ake"`
+	AKEPeer      pct     `json:"ake_peer_secure"`
+	MatrixToIRC  pct     `json:"matrix_to_irc"`
+	IRCToMatrix  pct     `json:"irc_to_matrix"`
+	KeyGen       pct     `json:"keygen"`
+	SetupRetries int     `json:"setup_retries"`
+	SetupSeconds float64 `json:"setup_s"`
+	LoadSeconds  float64 `json:"load_s"`
+	WallSeconds  float64 `json:"wall_s"`
+	RSSIdleMiB   float64 `json:"rss_idle_mib"`
+	RSSSetupMiB  float64 `json:"rss_after_setup_mib"`
+	RSSPeakMiB   float64 `json:"rss_peak_mib"`
 	// CPUSeconds is the CPU time each process used during the load phase,
 	// and the machine's busy and total core-seconds (other jobs included).
 	CPUSeconds cpuSnapshot `json:"load_cpu_s"`
