@@ -26,9 +26,9 @@ import (
 // lost and none travels unencrypted, and reports the AKE and relay
 // latencies (docs/performance.md).
 //
-// At full size (100 users, 20 messages each way) it takes about 13
-// minutes on 2 cores, Dendrite on SQLite being the bottleneck, so it runs
-// only with OTRBRIDGE_LOAD=1:
+// At full size (100 users, 20 messages each way) it takes 6-13 minutes on
+// 2 cores, Dendrite on SQLite being the bottleneck, so it runs only with
+// OTRBRIDGE_LOAD=1:
 //
 //	OTRBRIDGE_LOAD=1 go test -tags goolm ./e2e -run '^TestOTRLoad$' -v -timeout 40m
 //
