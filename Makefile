@@ -3,7 +3,7 @@
 GOFLAGS ?= -tags=goolm
 export GOFLAGS
 
-.PHONY: all build deps test demo demo-stop bench fuzz
+.PHONY: all build deps test demo demo-stop bench bench-otr load-test fuzz
 
 all: build
 
@@ -24,6 +24,13 @@ demo-stop:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+bench-otr:
+	scripts/bench-otr.sh
+
+# 100 users x 1 private conversation x 20 messages each way on the local stack.
+load-test: deps
+	OTRBRIDGE_LOAD=1 OTRBRIDGE_REQUIRE_PEERS=1 go test ./e2e -run '^TestOTRLoad$$' -v -count=1 -timeout 40m
 
 fuzz:
 	scripts/fuzz.sh $${FUZZTIME:-10m}

@@ -8,6 +8,9 @@ trap 'rm -f "$log"' EXIT
 export GOFLAGS="${GOFLAGS:--tags=goolm}"
 # The interop and e2e tests fail instead of skipping when a peer is missing.
 export OTRBRIDGE_REQUIRE_PEERS=1
+# The full load test (100 users x 20 messages each way, 6-13 minutes here);
+# OTRBRIDGE_LOAD=0 runs its small version instead.
+export OTRBRIDGE_LOAD="${OTRBRIDGE_LOAD:-1}"
 
 go vet ./... || exit 1
 go test -count=1 -timeout 75m -v ./... 2>&1 | tee "$log" | grep -E '^(=== RUN|--- (FAIL|SKIP)|FAIL|ok|panic|\s+\S+_test\.go:[0-9]+)' | grep -v '^=== RUN'
