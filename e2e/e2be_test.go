@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,16 +74,19 @@ func TestE2BE(t *testing.T) {
 // be).
 func e2beHomeserverChecks(t *testing.T, e *env, control, phase string) {
 	t.Run("HomeserverPositiveControl"+phase, func(t *testing.T) {
-		found, n := e2beGrep(t, e2beHSFiles(t, e.hs), []string{control})
+		found, n := grepFiles(t, e2beHSFiles(t, e.hs), []string{control})
 		if len(found[control]) == 0 {
 			t.Fatalf("the plaintext control message is in none of Dendrite's files (%d bytes searched): the privacy check would prove nothing", n)
 		}
 		t.Logf("the unencrypted control message is in %v (%d bytes searched)", found[control], n)
 	})
 	t.Run("HomeserverPrivacy"+phase, func(t *testing.T) {
-		secrets := e2beRemembered(e)
+		secrets := e.remembered(t)
 		files := e2beHSFiles(t, e.hs)
-		found, n := e2beGrep(t, files, secrets)
+		found, n := grepFiles(t, files, secrets)
+		if n == 0 {
+			t.Fatal("nothing to search")
+		}
 		for _, s := range secrets {
 			if len(found[s]) > 0 {
 				t.Errorf("Dendrite's %v contain the test message or secret %q", found[s], s)
@@ -389,13 +390,7 @@ func (u *user) waitRedactedEncrypted(t *testing.T, room, id string) {
 	t.Errorf("the encrypted command with the SMP secret was not redacted (type %q)", ev.Type)
 }
 
-// e2beRemembered returns every test message and secret sent so far.
-func e2beRemembered(e *env) []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.secrets...)
-}
-
+// e2beHSFiles lists every file of Dendrite's and fails if none is a database.
 func e2beHSFiles(t *testing.T, hs *teststack.Homeserver) []string {
 	t.Helper()
 	files, err := hs.DataFiles()
@@ -412,28 +407,4 @@ func e2beHSFiles(t *testing.T, hs *teststack.Homeserver) []string {
 		t.Fatalf("no SQLite database among Dendrite's %d files", len(files))
 	}
 	return files
-}
-
-// e2beGrep searches every file byte for byte for each needle and returns
-// the files (base names) each was found in and the bytes searched.
-func e2beGrep(t *testing.T, files, needles []string) (map[string][]string, int) {
-	t.Helper()
-	found := map[string][]string{}
-	total := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += len(data)
-		for _, s := range needles {
-			if bytes.Contains(data, []byte(s)) {
-				found[s] = append(found[s], filepath.Base(f))
-			}
-		}
-	}
-	if total == 0 {
-		t.Fatal("nothing to search")
-	}
-	return found, total
 }

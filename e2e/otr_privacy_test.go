@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,12 +17,7 @@ import (
 // every table of the PostgreSQL database.
 func (e *env) checkDatabase(t *testing.T) {
 	t.Helper()
-	e.mu.Lock()
-	secrets := append([]string(nil), e.secrets...)
-	e.mu.Unlock()
-	if len(secrets) == 0 {
-		t.Fatal("no test messages were recorded; the check would prove nothing")
-	}
+	secrets := e.remembered(t)
 	var total int
 	if e.dbKind == "postgres" {
 		total = e.checkPostgres(t, secrets)
@@ -37,17 +30,10 @@ func (e *env) checkDatabase(t *testing.T) {
 func (e *env) checkSQLiteFiles(t *testing.T, secrets []string) int {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(e.bridge.Opts.Dir, "otrbridge.db*"))
-	total := 0
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += len(data)
-		for _, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s contains the test message or secret %q", filepath.Base(f), s)
-			}
+	found, total := grepFiles(t, files, secrets)
+	for _, s := range secrets {
+		for _, f := range found[s] {
+			t.Errorf("%s contains the test message or secret %q", f, s)
 		}
 	}
 	if total == 0 {
