@@ -22,7 +22,7 @@ const (
 	fixedBaseWindow   = 4
 	fixedBaseEntries  = 1 << fixedBaseWindow
 	fixedBaseExpBytes = 40 // the DH private key size of OTR
-	fixedBaseWindows  = (fixedBaseExpBytes*8 + fixedBaseWindow - 1) / fixedBaseWindow
+	fixedBaseWindows  = fixedBaseExpBytes * 8 / fixedBaseWindow
 )
 
 var (
@@ -57,7 +57,9 @@ func expGFixed(exp []byte) *bigmod.Nat {
 	digit := bigmod.NewNat().ExpandFor(modP)
 	dst := digit.Bits()
 	for i := range fixedBaseWindows {
-		k := digitAt(exp, i*fixedBaseWindow)
+		// Window i is the low (even i) or high (odd i) nibble of the
+		// i/2-th byte from the end.
+		k := int(exp[len(exp)-1-i/2]>>(fixedBaseWindow*(i%2))) & (fixedBaseEntries - 1)
 		row := fixedBaseTable[i*fixedBaseEntries*fixedBaseLimbs:]
 		clear(dst)
 		for j := range fixedBaseEntries {
@@ -70,18 +72,4 @@ func expGFixed(exp []byte) *bigmod.Nat {
 		acc.Mul(digit, modP)
 	}
 	return acc
-}
-
-// digitAt returns the fixedBaseWindow bits of the big-endian exp starting
-// at bit position pos (0 is the least significant bit). Bits beyond the
-// exponent read as zero.
-func digitAt(exp []byte, pos int) int {
-	var v uint
-	for b := range fixedBaseWindow {
-		bit := pos + b
-		if byteIdx := len(exp) - 1 - bit/8; byteIdx >= 0 {
-			v |= uint(exp[byteIdx]>>(bit%8)&1) << b
-		}
-	}
-	return int(v)
 }
