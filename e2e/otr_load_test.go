@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,6 +121,7 @@ func TestOTRLoad(t *testing.T) {
 	for _, c := range convs {
 		if c.err != nil {
 			t.Errorf("conversation %d (%s ↔ %s): %v", c.i, c.u.nick, c.p.irc.Nick(), c.err)
+			c.diagnose(t, e)
 		}
 		fromBridge, fromPeer := c.checkWire(t)
 		if c.ake > 0 && (fromBridge < len(c.m2i) || fromPeer < len(c.i2m)) {
@@ -221,6 +223,7 @@ type loadConv struct {
 	room string
 
 	keygen time.Duration // first `fingerprint` in the control room
+	initAt time.Time     // when `!otr init` was sent
 	ake    time.Duration // `!otr init` → both sides secure (0: never)
 	// akePeer is `!otr init` → libotr secure (the portal's notice follows).
 	akePeer time.Duration
@@ -287,12 +290,13 @@ func (c *loadConv) run(e *env, messages int) {
 }
 
 func (c *loadConv) goPrivate() error {
-	start := time.Now()
+	c.initAt = time.Now()
+	start := c.initAt
 	if _, err := c.u.mx.SendText(c.room, "!otr init"); err != nil {
 		return fmt.Errorf("send !otr init: %w", err)
 	}
 	if _, ok := c.p.WaitFor(longWait, func(l otrtest.Line) bool { return l.Kind == "EVENT" && l.Name == "gone_secure" }); !ok {
-		return fmt.Errorf("libotr peer never went secure")
+		return fmt.Errorf("libotr peer did not go secure within %s", longWait)
 	}
 	peerSecure := time.Since(start)
 	ev, err := c.u.mx.WaitMessage(longWait, c.room, "", func(ev teststack.MatrixEvent) bool {
@@ -382,6 +386,95 @@ func (c *loadConv) fail(err error) {
 	c.mu.Lock()
 	c.err = errors.Join(c.err, err)
 	c.mu.Unlock()
+}
+
+// diagnose logs what each side saw of a failed conversation, for the
+// post-mortem: the bridge's notices in the portal, the libotr peer's
+// events, the OTR message types on the IRC wire both ways (not their
+// content) and the bridge's log lines about the peer.
+func (c *loadConv) diagnose(t *testing.T, e *env) {
+	t.Helper()
+	var b strings.Builder
+	since := func(at time.Time) string {
+		if c.initAt.IsZero() {
+			return at.Format("15:04:05.000")
+		}
+		return fmt.Sprintf("%+.3fs", at.Sub(c.initAt).Seconds())
+	}
+	fmt.Fprintf(&b, "conversation %d: `!otr init` sent at %s; times below are relative to it\n", c.i, c.initAt.Format("15:04:05.000"))
+	for _, ev := range c.u.mx.Events() {
+		if ev.RoomID == c.room && ev.MsgType() == "m.notice" {
+			fmt.Fprintf(&b, "  portal notice %s: %.160s\n", since(ev.Received), ev.Body())
+		}
+	}
+	for _, l := range c.p.History() {
+		if l.Kind == "EVENT" {
+			fmt.Fprintf(&b, "  libotr event: %s %s\n", l.Name, l.Sub)
+		}
+	}
+	for _, err := range c.p.glue.Errors() {
+		fmt.Fprintf(&b, "  libotr glue error: %v\n", err)
+	}
+	for _, l := range c.p.irc.Lines() {
+		if l.Command() == "PRIVMSG" || l.Command() == "NOTICE" {
+			fmt.Fprintf(&b, "  IRC to peer %s from %s: %s\n", since(l.At), l.From(), otrKind(l.Text()))
+		}
+	}
+	for _, line := range c.p.glue.Sent() {
+		fmt.Fprintf(&b, "  IRC from peer: %s\n", otrKind(line))
+	}
+	if data, err := os.ReadFile(e.bridge.LogPath); err == nil {
+		peer := strings.ToLower(c.p.irc.Nick())
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(strings.ToLower(line), peer) || strings.Contains(line, c.u.mx.UserID) {
+				fmt.Fprintf(&b, "  bridge log: %.400s\n", line)
+			}
+		}
+	}
+	t.Log(b.String())
+}
+
+// otrKind names what an IRC line is without showing its content: the OTR
+// message type of an encoded message or first fragment, "fragment k/n",
+// a query, an error, or "not OTR".
+func otrKind(line string) string {
+	switch {
+	case strings.HasPrefix(line, "?OTRv") || strings.HasPrefix(line, "?OTR?"):
+		return "query"
+	case strings.HasPrefix(line, "?OTR Error:"):
+		return "OTR error"
+	case strings.HasPrefix(line, "?OTR:"):
+		return otrMessageType(line[len("?OTR:"):])
+	case isCiphertext(line):
+		rest := line[strings.IndexByte(line, ',')+1:]
+		if strings.HasPrefix(line, "?OTR,") {
+			rest = line[len("?OTR,"):]
+		}
+		f := strings.SplitN(rest, ",", 3)
+		kind := "fragment " + f[0] + "/" + f[1]
+		if p, ok := strings.CutPrefix(f[2], "?OTR:"); ok {
+			kind += " of " + otrMessageType(p)
+		}
+		return kind
+	}
+	return "not OTR"
+}
+
+// otrMessageType decodes the type byte of a base64 OTR message (the third
+// byte: protocol version, then type).
+func otrMessageType(b64 string) string {
+	if len(b64) < 4 {
+		return "short OTR message"
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64[:4])
+	if err != nil || len(raw) < 3 {
+		return "undecodable OTR message"
+	}
+	names := map[byte]string{0x02: "D-H Commit", 0x0a: "D-H Key", 0x11: "Reveal Signature", 0x12: "Signature", 0x03: "Data"}
+	if n, ok := names[raw[2]]; ok {
+		return fmt.Sprintf("v%d %s", raw[1], n)
+	}
+	return fmt.Sprintf("v%d type 0x%02x", raw[1], raw[2])
 }
 
 // checkWire: no message text on the IRC wire either way, and every line
@@ -624,6 +717,24 @@ func TestIsCiphertext(t *testing.T) {
 	} {
 		if got := isCiphertext(line); got != want {
 			t.Errorf("isCiphertext(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
+
+func TestOTRKind(t *testing.T) {
+	for line, want := range map[string]string{
+		"?OTRv23?":        "query",
+		"?OTR Error: bad": "OTR error",
+		"?OTR:AAMCuozy.":  "v3 D-H Commit",
+		"?OTR:AAIDuozy.":  "v2 Data",
+		"?OTR:AAMKuozy.":  "v3 D-H Key",
+		"?OTR|bc33eca5|ba8cf28f,00001,00002,?OTR:AAMRuozy,": "fragment 00001/00002 of v3 Reveal Signature",
+		"?OTR,2,2,AAIDuozy.,":                               "fragment 2/2",
+		"hello":                                             "not OTR",
+		"?OTR:A":                                            "short OTR message",
+	} {
+		if got := otrKind(line); got != want {
+			t.Errorf("otrKind(%q) = %q, want %q", line, got, want)
 		}
 	}
 }

@@ -88,6 +88,7 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 	}
 
 	for _, ev := range out.Events {
+		p.logEvent(ev)
 		switch ev := ev.(type) {
 		case otr.GoneSecure:
 			p.goneSecure(ctx, now, ev, notice)

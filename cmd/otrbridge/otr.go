@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -255,16 +256,19 @@ func runOTRCommand(ce *commands.Event, info otrfilter.CommandInfo) {
 	}
 	var reply string
 	var err error
+	log := c.Login().Log.Info().Str("otr_command", info.Name)
 	if ce.Portal != nil {
 		link, lerr := c.PeerForPortal(ce.Ctx, ce.Portal)
 		if lerr != nil {
 			ce.Reply("%v", lerr)
 			return
 		}
+		log = log.Str("peer", string(link.PeerID()))
 		reply, err = oc.Command(ce.Ctx, link, ce.Command, args)
 	} else {
 		reply, err = oc.ControlCommand(ce.Ctx, ce.Command, args)
 	}
+	logOTRCommand(log, info, err)
 	if err != nil {
 		ce.Reply("%v", err)
 		return
@@ -272,6 +276,20 @@ func runOTRCommand(ce *commands.Event, info otrfilter.CommandInfo) {
 	if reply != "" {
 		ce.Reply("%s", reply)
 	}
+}
+
+// logOTRCommand records which OTR command ran and whether it failed (not
+// its arguments). Errors are written for the user and never contain
+// secrets; for the commands that carry one only the failure is logged,
+// so that a future change to an error text cannot put a secret in the log.
+func logOTRCommand(e *zerolog.Event, info otrfilter.CommandInfo, err error) {
+	if err != nil {
+		e = e.Bool("failed", true)
+		if !info.Secret {
+			e = e.Str("error", err.Error())
+		}
+	}
+	e.Msg("OTR command")
 }
 
 // redactSecret removes the command event that carried a secret and says so

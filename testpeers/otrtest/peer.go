@@ -481,6 +481,13 @@ func (p *LibotrPeer) WaitFor(timeout time.Duration, match func(Line) bool) (Line
 	}
 }
 
+// History returns every line the peer produced so far (for post-mortems).
+func (p *LibotrPeer) History() []Line {
+	p.hmu.Lock()
+	defer p.hmu.Unlock()
+	return append([]Line(nil), p.history...)
+}
+
 // Close stops the peer (the test's cleanup calls it too). Stopping it
 // without QUIT simulates a client that vanishes.
 func (p *LibotrPeer) Close() {
