@@ -547,6 +547,22 @@ func (c *MatrixClient) Events() []MatrixEvent {
 	return append([]MatrixEvent(nil), c.events...)
 }
 
+// RoomHistory reads the newest limit events of roomID from the homeserver
+// (/messages), newest first, independently of the sync loop.
+func (c *MatrixClient) RoomHistory(roomID string, limit int) ([]MatrixEvent, error) {
+	var resp struct {
+		Chunk []MatrixEvent `json:"chunk"`
+	}
+	p := fmt.Sprintf("/_matrix/client/v3/rooms/%s/messages?dir=b&limit=%d", url.PathEscape(roomID), limit)
+	if err := c.do("GET", p, nil, &resp); err != nil {
+		return nil, err
+	}
+	for i := range resp.Chunk {
+		resp.Chunk[i].RoomID = roomID
+	}
+	return resp.Chunk, nil
+}
+
 // Messages returns the m.room.message events seen in roomID, in order.
 func (c *MatrixClient) Messages(roomID string) []MatrixEvent {
 	var out []MatrixEvent
