@@ -307,7 +307,10 @@ func setupLoadConv(t *testing.T, e *env, i, attempt int) (c *loadConv) {
 	c.keygen = time.Since(start)
 
 	nick := "peer" + name[len("load"):]
-	lp := otrtest.StartLibotr(ft, otrtest.Options{Account: nick, Peer: c.u.nick, Policy: otrtest.PolicyManual})
+	// A command to libotr normally answers in milliseconds; under this
+	// load its process may wait for the CPU, and a timed-out command would
+	// leave its output (the next AKE message) unsent.
+	lp := otrtest.StartLibotr(ft, otrtest.Options{Account: nick, Peer: c.u.nick, Policy: otrtest.PolicyManual, Timeout: longWait})
 	irc := teststack.DialIRC(ft, e.irc.Addr(), nick, teststack.IRCClientOptions{})
 	c.p = &otrPeer{LibotrPeer: lp, glue: otrtest.PutOnIRC(ft, lp, irc, c.u.nick, 0), irc: irc}
 	c.u.say(ft, "pm "+nick)

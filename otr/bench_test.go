@@ -2,6 +2,7 @@ package otr
 
 import (
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -75,22 +76,12 @@ func BenchmarkDataOneWay(b *testing.B) {
 	}
 }
 
+// byteSize names a benchmark's message size: "100B", "1KiB".
 func byteSize(n int) string {
 	if n >= 1024 {
-		return strings.TrimSuffix(strings.Repeat("", 0)+itoa(n/1024)+"KiB", "")
+		return strconv.Itoa(n/1024) + "KiB"
 	}
-	return itoa(n) + "B"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
+	return strconv.Itoa(n) + "B"
 }
 
 // BenchmarkSpeakerChange alternates the sender, so every message rotates
