@@ -12,35 +12,36 @@ import (
 // the log: never message texts, SMP questions, error texts from the peer
 // or keys. Per-message events are not logged.
 func (p *peer) logEvent(ev otr.Event) {
+	named := func(name string) *zerolog.Event { return p.f.log.Info().Str("otr_event", name) }
 	var e *zerolog.Event
 	switch ev := ev.(type) {
 	case otr.GoneSecure:
-		e = p.f.log.Info().Str("otr_event", "secure").Int("version", ev.Version).
-			Uint32("instance", uint32(ev.Instance)).Str("fingerprint", ev.Fingerprint.String()).Bool("refreshed", ev.Refreshed)
+		e = named("secure").Int("version", ev.Version).Uint32("instance", uint32(ev.Instance)).
+			Str("fingerprint", ev.Fingerprint.String()).Bool("refreshed", ev.Refreshed)
 	case otr.GoneInsecure:
-		e = p.f.log.Info().Str("otr_event", "ended_by_user").Uint32("instance", uint32(ev.Instance))
+		e = named("ended_by_user").Uint32("instance", uint32(ev.Instance))
 	case otr.PeerEnded:
-		e = p.f.log.Info().Str("otr_event", "ended_by_peer").Uint32("instance", uint32(ev.Instance))
+		e = named("ended_by_peer").Uint32("instance", uint32(ev.Instance))
 	case otr.ErrorReceived:
-		e = p.f.log.Info().Str("otr_event", "error_received")
+		e = named("error_received")
 	case otr.SMPAsked:
-		e = p.f.log.Info().Str("otr_event", "smp_asked").Bool("question", ev.HasQuestion)
+		e = named("smp_asked").Bool("question", ev.HasQuestion)
 	case otr.SMPSucceeded:
-		e = p.f.log.Info().Str("otr_event", "smp_succeeded")
+		e = named("smp_succeeded")
 	case otr.SMPFailed:
-		e = p.f.log.Info().Str("otr_event", "smp_failed")
+		e = named("smp_failed")
 	case otr.SMPAborted:
-		e = p.f.log.Info().Str("otr_event", "smp_aborted")
+		e = named("smp_aborted")
 	case otr.SMPCheated:
-		e = p.f.log.Info().Str("otr_event", "smp_cheated")
+		e = named("smp_cheated")
 	case otr.HeldExpired:
-		e = p.f.log.Info().Str("otr_event", "held_expired")
+		e = named("held_expired")
 	case otr.Unreadable:
-		e = p.f.log.Info().Str("otr_event", "unreadable").Str("reason", ev.Reason)
+		e = named("unreadable").Str("reason", ev.Reason)
 	case otr.Malformed:
-		e = p.f.log.Info().Str("otr_event", "malformed").Str("reason", ev.Reason)
+		e = named("malformed").Str("reason", ev.Reason)
 	case otr.MessageResent:
-		e = p.f.log.Info().Str("otr_event", "message_resent")
+		e = named("message_resent")
 	default:
 		return
 	}
