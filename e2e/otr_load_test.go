@@ -211,7 +211,7 @@ func loadEnv(t *testing.T) *env {
 			return
 		}
 		// The stack's directories go away with the test; keep the
-		// bridge's log for the post-mortem.
+		// bridge's and Dendrite's logs for the post-mortem.
 		stamp := time.Now().Unix()
 		for name, path := range map[string]string{"bridge": e.bridge.LogPath, "dendrite": e.hs.LogPath} {
 			keep := filepath.Join(os.TempDir(), fmt.Sprintf("otrbridge-load-%d-%s.log", stamp, name))
@@ -340,7 +340,6 @@ func (c *loadConv) run(e *env, messages int) {
 
 func (c *loadConv) goPrivate(e *env) error {
 	c.initAt = time.Now()
-	start := c.initAt
 	if _, err := c.u.mx.SendText(c.room, "!otr init"); err != nil {
 		return fmt.Errorf("send !otr init: %w", err)
 	}
@@ -360,14 +359,14 @@ func (c *loadConv) goPrivate(e *env) error {
 			return fmt.Errorf("libotr peer did not go secure within %s of a second `!otr init` (the homeserver did not pass on the first)", longWait)
 		}
 	}
-	peerSecure := time.Since(start)
+	peerSecure := time.Since(c.initAt)
 	ev, err := c.waitPortal("", func(ev teststack.MatrixEvent) bool {
 		return ev.MsgType() == "m.notice" && strings.Contains(ev.Body(), "Private conversation with")
 	})
 	if err != nil {
 		return fmt.Errorf("no \"private\" notice in the portal: %w", err)
 	}
-	c.akePeer, c.ake = peerSecure, max(peerSecure, ev.Received.Sub(start))
+	c.akePeer, c.ake = peerSecure, max(peerSecure, ev.Received.Sub(c.initAt))
 	c.wireFrom, c.sentFrom = len(c.p.irc.Lines()), len(c.p.glue.Sent())
 	return nil
 }
