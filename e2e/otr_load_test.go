@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -549,37 +548,16 @@ func otrKind(line string) string {
 	case strings.HasPrefix(line, "?OTR Error:"):
 		return "OTR error"
 	case strings.HasPrefix(line, "?OTR:"):
-		return otrMessageType(line[len("?OTR:"):])
+		return teststack.OTRMessageType(line[len("?OTR:"):])
 	case isCiphertext(line):
-		rest := line[strings.IndexByte(line, ',')+1:]
-		if strings.HasPrefix(line, "?OTR,") {
-			rest = line[len("?OTR,"):]
-		}
-		f := strings.SplitN(rest, ",", 3)
-		kind := "fragment " + f[0] + "/" + f[1]
-		if p, ok := strings.CutPrefix(f[2], "?OTR:"); ok {
-			kind += " of " + otrMessageType(p)
+		k, n, piece := teststack.SplitOTRFragment(line)
+		kind := "fragment " + k + "/" + n
+		if p, ok := strings.CutPrefix(piece, "?OTR:"); ok {
+			kind += " of " + teststack.OTRMessageType(p)
 		}
 		return kind
 	}
 	return "not OTR"
-}
-
-// otrMessageType decodes the type byte of a base64 OTR message (the third
-// byte: protocol version, then type).
-func otrMessageType(b64 string) string {
-	if len(b64) < 4 {
-		return "short OTR message"
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64[:4])
-	if err != nil || len(raw) < 3 {
-		return "undecodable OTR message"
-	}
-	names := map[byte]string{0x02: "D-H Commit", 0x0a: "D-H Key", 0x11: "Reveal Signature", 0x12: "Signature", 0x03: "Data"}
-	if n, ok := names[raw[2]]; ok {
-		return fmt.Sprintf("v%d %s", raw[1], n)
-	}
-	return fmt.Sprintf("v%d type 0x%02x", raw[1], raw[2])
 }
 
 // checkWire: no message text on the IRC wire either way, and every line
@@ -629,21 +607,12 @@ func isCiphertext(line string) bool {
 	if strings.HasPrefix(line, "?OTR:") {
 		return true
 	}
-	var rest string
-	switch {
-	case strings.HasPrefix(line, "?OTR|"):
-		_, rest, _ = strings.Cut(line, ",")
-	case strings.HasPrefix(line, "?OTR,"):
-		rest = line[len("?OTR,"):]
-	default:
+	if !teststack.IsOTRFragment(line) {
 		return false
 	}
-	f := strings.SplitN(rest, ",", 3) // k, n, "piece,"
-	if len(f) != 3 || !strings.HasSuffix(f[2], ",") {
-		return false
-	}
-	k, err := strconv.Atoi(f[0])
-	return err == nil && (k > 1 || strings.HasPrefix(f[2], "?OTR:"))
+	k, _, piece := teststack.SplitOTRFragment(line)
+	n, err := strconv.Atoi(k)
+	return err == nil && strings.HasSuffix(piece, ",") && (n > 1 || strings.HasPrefix(piece, "?OTR:"))
 }
 
 // loadResult is the machine-readable summary (one "OTRLOAD {json}" line).
@@ -834,13 +803,13 @@ func TestOTRKind(t *testing.T) {
 	for line, want := range map[string]string{
 		"?OTRv23?":        "query",
 		"?OTR Error: bad": "OTR error",
-		"?OTR:AAMCuozy.":  "v3 D-H Commit",
-		"?OTR:AAIDuozy.":  "v2 Data",
-		"?OTR:AAMKuozy.":  "v3 D-H Key",
-		"?OTR|bc33eca5|ba8cf28f,00001,00002,?OTR:AAMRuozy,": "fragment 00001/00002 of v3 Reveal Signature",
+		"?OTR:AAMCuozy.":  "DH-commit",
+		"?OTR:AAIDuozy.":  "encrypted data",
+		"?OTR:AAMKuozy.":  "DH-key",
+		"?OTR|bc33eca5|ba8cf28f,00001,00002,?OTR:AAMRuozy,": "fragment 1/2 of reveal-signature",
 		"?OTR,2,2,AAIDuozy.,":                               "fragment 2/2",
 		"hello":                                             "not OTR",
-		"?OTR:A":                                            "short OTR message",
+		"?OTR:A":                                            "OTR message",
 	} {
 		if got := otrKind(line); got != want {
 			t.Errorf("otrKind(%q) = %q, want %q", line, got, want)

@@ -1,21 +1,12 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
-)
 
-// otrMessageTypes names the OTR message types (the third byte of an
-// encoded message, after the two-byte protocol version).
-var otrMessageTypes = map[byte]string{
-	0x02: "DH-commit",
-	0x0a: "DH-key",
-	0x11: "reveal-signature",
-	0x12: "signature",
-	0x03: "encrypted data",
-}
+	"github.com/otrbridge/otrbridge/internal/teststack"
+)
 
 // wireMessage is one message on the IRC wire: a single line, or the
 // lines that carry the fragments of one OTR message.
@@ -27,7 +18,7 @@ type wireMessage struct {
 
 // complete reports whether a fragmented message has all its pieces.
 func (m *wireMessage) complete() bool {
-	k, n, _ := fragment(m.lines[len(m.lines)-1])
+	k, n, _ := teststack.SplitOTRFragment(m.lines[len(m.lines)-1])
 	return k == n
 }
 
@@ -37,10 +28,10 @@ func (m *wireMessage) kind() string {
 	first := m.lines[0]
 	switch {
 	case strings.HasPrefix(first, "?OTR:"):
-		return encodedType(first[len("?OTR:"):])
-	case isFragment(first):
-		if k, _, piece := fragment(first); k == "1" && strings.HasPrefix(piece, "?OTR:") {
-			return encodedType(piece[len("?OTR:"):])
+		return teststack.OTRMessageType(first[len("?OTR:"):])
+	case teststack.IsOTRFragment(first):
+		if k, _, piece := teststack.SplitOTRFragment(first); k == "1" && strings.HasPrefix(piece, "?OTR:") {
+			return teststack.OTRMessageType(piece[len("?OTR:"):])
 		}
 		return "fragments"
 	case strings.HasPrefix(first, "?OTR Error:"):
@@ -58,7 +49,7 @@ func (m *wireMessage) String() string {
 	who := "<" + m.from + "> "
 	var shown string
 	switch {
-	case strings.HasPrefix(first, "?OTR:"), isFragment(first):
+	case strings.HasPrefix(first, "?OTR:"), teststack.IsOTRFragment(first):
 		shown = shorten(first, leftWidth-len(who))
 	case strings.HasPrefix(first, "?OTR") && !strings.HasPrefix(first, "?OTR Error:"):
 		shown, _, _ = strings.Cut(first, " ") // the version tag; the rest is prose
@@ -66,17 +57,13 @@ func (m *wireMessage) String() string {
 		shown = visible(shorten(first, 40))
 	}
 	detail := fmt.Sprintf("%s, %d chars", m.kind(), len(first))
-	if isFragment(first) {
+	if teststack.IsOTRFragment(first) {
 		detail = fmt.Sprintf("%s, %d lines", m.kind(), len(m.lines))
-		if _, n, _ := fragment(m.lines[len(m.lines)-1]); !m.complete() {
+		if _, n, _ := teststack.SplitOTRFragment(m.lines[len(m.lines)-1]); !m.complete() {
 			detail = fmt.Sprintf("%s, %d of %s lines", m.kind(), len(m.lines), n)
 		}
 	}
 	return who + shown + "\n  (" + detail + ")"
-}
-
-func isFragment(text string) bool {
-	return strings.HasPrefix(text, "?OTR|") || strings.HasPrefix(text, "?OTR,")
 }
 
 // assembler groups wire lines into messages, per sender.
@@ -90,11 +77,11 @@ func (a *assembler) add(at time.Time, from, text string) *wireMessage {
 	if a.pending == nil {
 		a.pending = map[string]*wireMessage{}
 	}
-	if !isFragment(text) {
+	if !teststack.IsOTRFragment(text) {
 		return &wireMessage{at: at, from: from, lines: []string{text}}
 	}
 	m := a.pending[from]
-	if k, _, _ := fragment(text); k == "1" || m == nil {
+	if k, _, _ := teststack.SplitOTRFragment(text); k == "1" || m == nil {
 		m = &wireMessage{at: at, from: from}
 		a.pending[from] = m
 	}
@@ -114,35 +101,4 @@ func (a *assembler) incomplete() []*wireMessage {
 		delete(a.pending, from)
 	}
 	return out
-}
-
-// encodedType reads the message type from the start of the base64 data.
-func encodedType(b64 string) string {
-	if len(b64) < 4 {
-		return "OTR message"
-	}
-	head, err := base64.StdEncoding.DecodeString(b64[:4])
-	if err != nil || len(head) < 3 {
-		return "OTR message"
-	}
-	if name, ok := otrMessageTypes[head[2]]; ok {
-		return name
-	}
-	return fmt.Sprintf("OTR message type 0x%02x", head[2])
-}
-
-// fragment splits a v3 ("?OTR|sender|receiver,k,n,piece,") or v2
-// ("?OTR,k,n,piece,") fragment into its number, the total and the piece.
-func fragment(text string) (k, total, piece string) {
-	rest := text[len("?OTR"):]
-	if strings.HasPrefix(rest, "|") {
-		_, rest, _ = strings.Cut(rest, ",")
-	} else {
-		rest = strings.TrimPrefix(rest, ",")
-	}
-	parts := strings.SplitN(rest, ",", 3)
-	if len(parts) < 3 {
-		return "?", "?", ""
-	}
-	return strings.TrimLeft(parts[0], "0"), strings.TrimLeft(parts[1], "0"), parts[2]
 }
