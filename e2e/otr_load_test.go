@@ -436,14 +436,26 @@ func (c *loadConv) bridgeGotInit(e *env) bool {
 			return true
 		}
 	}
-	data, _ := os.ReadFile(e.bridge.LogPath)
-	peer := `"peer":"` + netLocal + "." + strings.ToLower(c.p.irc.Nick()) + `"`
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.Contains(line, `"otr_command":"init"`) && strings.Contains(line, peer) {
+	for _, line := range c.bridgeLog(e) {
+		if strings.Contains(line, `"otr_command":"init"`) {
 			return true
 		}
 	}
 	return false
+}
+
+// bridgeLog returns the bridge's log lines about this conversation: those
+// naming its user or its peer.
+func (c *loadConv) bridgeLog(e *env) []string {
+	data, _ := os.ReadFile(e.bridge.LogPath)
+	peer := `"peer":"` + netLocal + "." + strings.ToLower(c.p.irc.Nick()) + `"`
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, peer) || strings.Contains(line, `"user_mxid":"`+c.u.mx.UserID+`"`) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // waitPortal waits for a message in the portal from sender ("" for
@@ -506,8 +518,8 @@ func (c *loadConv) diagnose(t *testing.T, e *env) {
 		return fmt.Sprintf("%+.3fs", at.Sub(c.initAt).Seconds())
 	}
 	fmt.Fprintf(&b, "conversation %d: `!otr init` sent at %s; times below are relative to it\n", c.i, c.initAt.Format("15:04:05.000"))
-	for _, ev := range c.u.mx.Events() {
-		if ev.RoomID == c.room && ev.MsgType() == "m.notice" {
+	for _, ev := range c.u.mx.Messages(c.room) {
+		if ev.MsgType() == "m.notice" {
 			fmt.Fprintf(&b, "  portal notice %s: %.160s\n", since(ev.Received), ev.Body())
 		}
 	}
@@ -527,13 +539,8 @@ func (c *loadConv) diagnose(t *testing.T, e *env) {
 	for _, line := range c.p.glue.Sent() {
 		fmt.Fprintf(&b, "  IRC from peer: %s\n", otrKind(line))
 	}
-	if data, err := os.ReadFile(e.bridge.LogPath); err == nil {
-		peer := strings.ToLower(c.p.irc.Nick())
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(strings.ToLower(line), peer) || strings.Contains(line, c.u.mx.UserID) {
-				fmt.Fprintf(&b, "  bridge log: %.400s\n", line)
-			}
-		}
+	for _, line := range c.bridgeLog(e) {
+		fmt.Fprintf(&b, "  bridge log: %.400s\n", line)
 	}
 	t.Log(b.String())
 }

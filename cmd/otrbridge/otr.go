@@ -254,21 +254,22 @@ func runOTRCommand(ce *commands.Event, info otrfilter.CommandInfo) {
 	if c == nil {
 		return
 	}
-	var reply string
-	var err error
-	log := c.Login().Log.Info().Str("otr_command", info.Name)
+	var (
+		reply, peer string
+		err         error
+	)
 	if ce.Portal != nil {
 		link, lerr := c.PeerForPortal(ce.Ctx, ce.Portal)
 		if lerr != nil {
 			ce.Reply("%v", lerr)
 			return
 		}
-		log = log.Str("peer", string(link.PeerID()))
+		peer = string(link.PeerID())
 		reply, err = oc.Command(ce.Ctx, link, ce.Command, args)
 	} else {
 		reply, err = oc.ControlCommand(ce.Ctx, ce.Command, args)
 	}
-	logOTRCommand(log, info, err)
+	logOTRCommand(c.Login().Log, info, peer, err)
 	if err != nil {
 		ce.Reply("%v", err)
 		return
@@ -282,7 +283,11 @@ func runOTRCommand(ce *commands.Event, info otrfilter.CommandInfo) {
 // its arguments). Errors are written for the user and never contain
 // secrets; for the commands that carry one only the failure is logged,
 // so that a future change to an error text cannot put a secret in the log.
-func logOTRCommand(e *zerolog.Event, info otrfilter.CommandInfo, err error) {
+func logOTRCommand(log zerolog.Logger, info otrfilter.CommandInfo, peer string, err error) {
+	e := log.Info().Str("otr_command", info.Name)
+	if peer != "" {
+		e = e.Str("peer", peer)
+	}
 	if err != nil {
 		e = e.Bool("failed", true)
 		if !info.Secret {
