@@ -345,15 +345,7 @@ func (e *env) checkLogs(t testing.TB) {
 	secrets := e.remembered(t)
 	files, _ := filepath.Glob(filepath.Join(e.bridge.Opts.Dir, "*.log*"))
 	files = append(files, e.bridge.OutPath)
-	found, total := grepFiles(t, files, secrets)
-	for _, s := range secrets {
-		for _, f := range found[s] {
-			t.Errorf("%s contains the test message %q", f, s)
-		}
-	}
-	if total == 0 {
-		t.Fatal("the bridge logs are empty; the grep would prove nothing")
-	}
+	total := checkFilesFree(t, files, secrets, "the bridge logs are empty")
 	t.Logf("grepped %d bytes of bridge logs for %d test messages", total, len(secrets))
 }
 
@@ -367,6 +359,23 @@ func (e *env) remembered(t testing.TB) []string {
 		t.Fatal("no test messages were recorded; the check would prove nothing")
 	}
 	return append([]string(nil), e.secrets...)
+}
+
+// checkFilesFree fails the test for each secret found in files, and
+// fatally when there was nothing to search (nothing: says why, e.g. "the
+// bridge logs are empty"). It returns how many bytes it searched.
+func checkFilesFree(t testing.TB, files, secrets []string, nothing string) int {
+	t.Helper()
+	found, total := grepFiles(t, files, secrets)
+	for _, s := range secrets {
+		for _, f := range found[s] {
+			t.Errorf("%s contains the test message or secret %q", f, s)
+		}
+	}
+	if total == 0 {
+		t.Fatal(nothing + "; the check would prove nothing")
+	}
+	return total
 }
 
 // grepFiles searches each file byte for byte for each needle and returns,
