@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,16 +366,46 @@ func (c *Conn) emit(ev Event) {
 func (c *Conn) dispatch() {
 	defer close(c.dispDone)
 	for ev := range c.events {
-		c.dispatching.Store(true)
-		c.cfg.Handler(ev)
-		c.dispatching.Store(false)
+		c.deliver(ev)
 	}
 }
 
-func (c *Conn) dial(ctx context.Context) (net.Conn, error) {
+// deliver calls the handler for one event. A panic in the handler is logged
+// and the event dropped: one bad event (or one bug triggered by a stranger's
+// message) must not end the connection for every other peer.
+func (c *Conn) deliver(ev Event) {
+	c.dispatching.Store(true)
+	defer c.dispatching.Store(false)
+	defer func() {
+		if r := recover(); r != nil {
+			c.logPanic(r, "event", fmt.Sprintf("%T", ev))
+		}
+	}()
+	c.cfg.Handler(ev)
+}
+
+// logPanic logs a recovered panic of caller code. The panic value may hold
+// message text, so only its type is logged, and the message of runtime
+// errors (index out of range, nil dereference), which the runtime writes.
+// The stack holds function names and addresses, never string contents.
+func (c *Conn) logPanic(r any, key, what string) {
+	ev := c.log.Error().Str(key, what).Str("panic_type", fmt.Sprintf("%T", r)).Bytes("stack", debug.Stack())
+	if re, ok := r.(runtime.Error); ok {
+		ev = ev.Str("panic", re.Error())
+	}
+	ev.Msg("recovered from a panic in caller code; carrying on")
+}
+
+func (c *Conn) dial(ctx context.Context) (nc net.Conn, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
 	if c.cfg.Dial != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				c.logPanic(r, "call", "Config.Dial")
+				nc, err = nil, errDialPanic
+			}
+		}()
 		return c.cfg.Dial(ctx)
 	}
 	addr := net.JoinHostPort(c.cfg.Address, strconv.Itoa(c.cfg.Port))

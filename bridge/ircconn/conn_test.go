@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1071,4 +1073,90 @@ func TestDisplayedHostWinsOverUSERHOST(t *testing.T) {
 	if _, u, h := c.Hostmask(); u != "~u" || h != "a-much-longer-cloaked-host.users.example" {
 		t.Errorf("hostmask %s@%s, want the cloak", u, h)
 	}
+}
+
+// A handler that panics on one event loses that event only: the connection
+// and every later event carry on, and the log names the panic without the
+// message text that caused it.
+func TestHandlerPanicIsContained(t *testing.T) {
+	var buf syncBuffer
+	fn := newFakeNet(t)
+	rec := newRecorder()
+	var c *Conn
+	c = startConn(t, Config{
+		Nick: "me", Dial: fn.dial, Logger: zerolog.New(&buf), Flood: FloodConfig{Burst: 100, Rate: 100},
+		Handler: func(e Event) {
+			if m, ok := e.(Message); ok {
+				switch {
+				case strings.HasPrefix(m.Text, "value panic"):
+					panic("cannot handle " + m.Text)
+				case strings.HasPrefix(m.Text, "runtime panic"):
+					var lines []string
+					_ = lines[len(m.Text)]
+				}
+			}
+			rec.handle(e)
+		},
+	}, nil)
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send(":bob!b@h PRIVMSG me :value panic private-text-1",
+		":bob!b@h PRIVMSG me :runtime panic private-text-2",
+		":carol!c@h PRIVMSG me :still here")
+	m := rec.waitFor(t, 2*time.Second, "message after the panics", func(e Event) bool { _, ok := e.(Message); return ok }).(Message)
+	if m.Text != "still here" {
+		t.Fatalf("next message %q", m.Text)
+	}
+	// The connection still works both ways.
+	ch := sendAsync(c, "carol", Privmsg, "reply")
+	fc.expect(t, "PRIVMSG")
+	if r := waitResult(t, ch); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if st := c.State(); st != Connected {
+		t.Fatalf("state %v after a handler panic", st)
+	}
+	log := buf.String()
+	if n := strings.Count(log, "recovered from a panic"); n != 2 {
+		t.Errorf("%d panics logged, want 2:\n%s", n, log)
+	}
+	if !strings.Contains(log, "index out of range") {
+		t.Error("the runtime error's description is not logged")
+	}
+	for _, secret := range []string{"private-text-1", "private-text-2"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("log contains the message text %q", secret)
+		}
+	}
+	// Close from a handler that panicked before still returns.
+	done := make(chan struct{})
+	go func() { c.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung after a handler panic")
+	}
+}
+
+// A panicking Config.Dial counts as a failed connection attempt, retried
+// like any other.
+func TestDialPanicIsContained(t *testing.T) {
+	fn := newFakeNet(t)
+	var dials atomic.Int32
+	_, rec := pipeConn(t, fn, func(c *Config) {
+		c.Logger = zerolog.Nop()
+		c.Dial = func(ctx context.Context) (net.Conn, error) {
+			if dials.Add(1) == 1 {
+				panic("dialer bug")
+			}
+			return fn.dial(ctx)
+		}
+	})
+	sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
+	if !errors.Is(sc.Err, errDialPanic) {
+		t.Errorf("first attempt: %v, want the dial panic", sc.Err)
+	}
+	fn.next(t).register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
 }

@@ -66,7 +66,10 @@
 // received. It may call Send (for OTR's automatic replies), but should not
 // block for long: a buffer of 1024 events sits between the socket and the
 // handler, and when it is full the reader waits, which also delays the
-// confirmations a Send inside the handler waits for.
+// confirmations a Send inside the handler waits for. A panic in the handler
+// is recovered and logged (its type and stack, never the panic value, which
+// may hold message text); that one event is lost and the connection goes
+// on. A panicking Config.Dial counts as a failed attempt.
 //
 // Our own echoes (echo-message) are never reported as messages. Channel
 // messages are reported with Channel set, so that the bridge can ignore them.

@@ -17,6 +17,7 @@ var (
 	errReconnect   = errors.New("reconnect requested")
 	errDisconnect  = errors.New("disconnect requested")
 	errPingTimeout = errors.New("ping timeout")
+	errDialPanic   = errors.New("the dial function panicked")
 )
 
 // session is one TCP/TLS connection: dial, registration, reader and writer.
