@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 )
 
 // Conn is one IRC client connection that reconnects by itself. All methods
@@ -36,6 +37,8 @@ type Conn struct {
 	eventsShut  bool
 	dispatching atomic.Bool // the handler is running
 
+	autoBudget *rate.Limiter // automatic messages, across reconnects
+
 	whoisMu sync.Mutex // one WHOIS at a time: replies carry no request id
 	nickMu  sync.Mutex // one NICK change at a time
 
@@ -51,7 +54,8 @@ type Conn struct {
 	casemap   Casemapping
 	chantypes string
 	statusmsg string
-	queue     []*outMsg // not yet started, in order
+	queue     []*outMsg // user messages and raw lines not yet started, in order
+	autoQueue []*outMsg // automatic messages not yet started, in order
 	wake      chan struct{}
 	whois     *whoisReq
 	nickReq   *nickReq
@@ -116,6 +120,12 @@ func New(cfg Config) (*Conn, error) {
 	if cfg.Flood.Rate <= 0 {
 		cfg.Flood.Rate = 1
 	}
+	if cfg.AutoReplies.Burst <= 0 {
+		cfg.AutoReplies.Burst = 20
+	}
+	if cfg.AutoReplies.Rate <= 0 {
+		cfg.AutoReplies.Rate = 0.5
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -129,6 +139,7 @@ func New(cfg Config) (*Conn, error) {
 	def(&cfg.RegisterTimeout, 60*time.Second)
 	def(&cfg.ConfirmTimeout, 30*time.Second)
 	def(&cfg.QueueTimeout, 2*time.Minute)
+	def(&cfg.AutoReplies.StaleAfter, 30*time.Second)
 	if cfg.ReconnectMax < cfg.ReconnectMin {
 		cfg.ReconnectMax = cfg.ReconnectMin
 	}
@@ -136,18 +147,19 @@ func New(cfg Config) (*Conn, error) {
 		cfg.Version = "otrbridge"
 	}
 	c := &Conn{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		events:    make(chan Event, 1024),
-		cmds:      make(chan cmdMsg),
-		loopDone:  make(chan struct{}),
-		dispDone:  make(chan struct{}),
-		closed:    make(chan struct{}),
-		state:     Disconnected,
-		nick:      cfg.Nick,
-		caps:      map[string]bool{},
-		chantypes: "#&",
-		wake:      make(chan struct{}, 1),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		events:     make(chan Event, 1024),
+		cmds:       make(chan cmdMsg),
+		loopDone:   make(chan struct{}),
+		dispDone:   make(chan struct{}),
+		closed:     make(chan struct{}),
+		state:      Disconnected,
+		nick:       cfg.Nick,
+		caps:       map[string]bool{},
+		chantypes:  "#&",
+		wake:       make(chan struct{}, 1),
+		autoBudget: rate.NewLimiter(rate.Limit(cfg.AutoReplies.Rate), cfg.AutoReplies.Burst),
 	}
 	go c.dispatch()
 	return c, nil

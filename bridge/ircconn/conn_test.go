@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ergochat/irc-go/ircmsg"
@@ -69,85 +70,91 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 }
 
 func TestSendRightAfterStartIsQueued(t *testing.T) {
-	fn := newFakeNet(t)
-	rec := newRecorder()
-	c, err := New(Config{Nick: "me", Dial: fn.dial, Handler: rec.handle, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Start()
-	ch := sendAsync(c, "bob", Privmsg, "early")
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	if m := fc.expect(t, "PRIVMSG"); m.Params[1] != "early" {
-		t.Fatalf("PRIVMSG %v", m.Params)
-	}
-	if r := waitResult(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		rec := newRecorder()
+		c, err := New(Config{Nick: "me", Dial: fn.dial, Handler: rec.handle, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Start()
+		ch := sendAsync(c, "bob", Privmsg, "early")
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		if m := fc.expect(t, "PRIVMSG"); m.Params[1] != "early" {
+			t.Fatalf("PRIVMSG %v", m.Params)
+		}
+		if r := waitResult(t, ch); r.err != nil {
+			t.Fatal(r.err)
+		}
+	})
 }
 
 func TestSASLPlain(t *testing.T) {
-	fn := newFakeNet(t)
-	_, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "s3cret" })
-	fc := fn.next(t)
-	fc.expect(t, "CAP")
-	fc.expect(t, "NICK")
-	fc.expect(t, "USER")
-	fc.send(":srv.test CAP * LS :sasl=PLAIN message-tags")
-	req := fc.expect(t, "CAP")
-	if req.Params[1] != "message-tags sasl" {
-		t.Fatalf("REQ %q", req.Params[1])
-	}
-	fc.send(":srv.test CAP * ACK :message-tags sasl")
-	if m := fc.expect(t, "AUTHENTICATE"); m.Params[0] != "PLAIN" {
-		t.Fatalf("AUTHENTICATE %v", m.Params)
-	}
-	fc.send("AUTHENTICATE +")
-	m := fc.expect(t, "AUTHENTICATE")
-	raw, err := base64.StdEncoding.DecodeString(m.Params[0])
-	if err != nil || string(raw) != "acct\x00acct\x00s3cret" {
-		t.Fatalf("SASL payload %q (%v)", raw, err)
-	}
-	fc.send(":srv.test 900 me me!u@h acct :You are now logged in as acct", ":srv.test 903 me :SASL successful")
-	if m := fc.expect(t, "CAP"); m.Params[0] != "END" {
-		t.Fatalf("CAP %v", m.Params)
-	}
-	fc.welcome(t, "me")
-	rec.waitState(t, 2*time.Second, Connected)
-	fc.nothing(t, 200*time.Millisecond) // no NickServ IDENTIFY after SASL
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		_, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "s3cret" })
+		fc := fn.next(t)
+		fc.expect(t, "CAP")
+		fc.expect(t, "NICK")
+		fc.expect(t, "USER")
+		fc.send(":srv.test CAP * LS :sasl=PLAIN message-tags")
+		req := fc.expect(t, "CAP")
+		if req.Params[1] != "message-tags sasl" {
+			t.Fatalf("REQ %q", req.Params[1])
+		}
+		fc.send(":srv.test CAP * ACK :message-tags sasl")
+		if m := fc.expect(t, "AUTHENTICATE"); m.Params[0] != "PLAIN" {
+			t.Fatalf("AUTHENTICATE %v", m.Params)
+		}
+		fc.send("AUTHENTICATE +")
+		m := fc.expect(t, "AUTHENTICATE")
+		raw, err := base64.StdEncoding.DecodeString(m.Params[0])
+		if err != nil || string(raw) != "acct\x00acct\x00s3cret" {
+			t.Fatalf("SASL payload %q (%v)", raw, err)
+		}
+		fc.send(":srv.test 900 me me!u@h acct :You are now logged in as acct", ":srv.test 903 me :SASL successful")
+		if m := fc.expect(t, "CAP"); m.Params[0] != "END" {
+			t.Fatalf("CAP %v", m.Params)
+		}
+		fc.welcome(t, "me")
+		rec.waitState(t, 2*time.Second, Connected)
+		fc.nothing(t, 200*time.Millisecond) // no NickServ IDENTIFY after SASL
+	})
 }
 
 func TestSASLBadCredentialsIsTerminal(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "wrong" })
-	fc := fn.next(t)
-	fc.expect(t, "CAP")
-	fc.expect(t, "NICK")
-	fc.expect(t, "USER")
-	fc.send(":srv.test CAP * LS :sasl")
-	fc.expect(t, "CAP")
-	fc.send(":srv.test CAP * ACK :sasl")
-	fc.expect(t, "AUTHENTICATE")
-	fc.send("AUTHENTICATE +")
-	fc.expect(t, "AUTHENTICATE")
-	fc.send(":srv.test 904 me :SASL authentication failed")
-	sc := rec.waitState(t, 2*time.Second, BadCredentials)
-	if sc.Err == nil || strings.Contains(sc.Err.Error(), "wrong") {
-		t.Errorf("error %v (must exist and not contain the password)", sc.Err)
-	}
-	fc.closed(t)
-	time.Sleep(200 * time.Millisecond) // several backoff periods
-	if n := fn.dialCount(); n != 1 {
-		t.Errorf("%d dials after bad credentials, want 1 (no reconnect loop)", n)
-	}
-	if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrStopped) {
-		t.Errorf("Send in BadCredentials: %v, want ErrStopped", err)
-	}
-	// Reconnect leaves the terminal state.
-	c.Reconnect()
-	fn.next(t).expect(t, "CAP")
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, func(c *Config) { c.SASLAccount, c.SASLPassword = "acct", "wrong" })
+		fc := fn.next(t)
+		fc.expect(t, "CAP")
+		fc.expect(t, "NICK")
+		fc.expect(t, "USER")
+		fc.send(":srv.test CAP * LS :sasl")
+		fc.expect(t, "CAP")
+		fc.send(":srv.test CAP * ACK :sasl")
+		fc.expect(t, "AUTHENTICATE")
+		fc.send("AUTHENTICATE +")
+		fc.expect(t, "AUTHENTICATE")
+		fc.send(":srv.test 904 me :SASL authentication failed")
+		sc := rec.waitState(t, 2*time.Second, BadCredentials)
+		if sc.Err == nil || strings.Contains(sc.Err.Error(), "wrong") {
+			t.Errorf("error %v (must exist and not contain the password)", sc.Err)
+		}
+		fc.closed(t)
+		time.Sleep(200 * time.Millisecond) // several backoff periods
+		if n := fn.dialCount(); n != 1 {
+			t.Errorf("%d dials after bad credentials, want 1 (no reconnect loop)", n)
+		}
+		if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrStopped) {
+			t.Errorf("Send in BadCredentials: %v, want ErrStopped", err)
+		}
+		// Reconnect leaves the terminal state.
+		c.Reconnect()
+		fn.next(t).expect(t, "CAP")
+	})
 }
 
 func TestSASLNotOfferedIsFatal(t *testing.T) {
@@ -243,89 +250,93 @@ func TestSetNickAfterRegistration(t *testing.T) {
 }
 
 func TestLabeledConfirmation(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, nil)
-	fc := fn.next(t)
-	fc.register(t, "me", allCaps)
-	rec.waitState(t, 2*time.Second, Connected)
-	ch := sendAsync(c, "Bob", Privmsg, "one", "two ", ":three")
-	var labels []string
-	for i, want := range []string{"one", "two ", ":three"} {
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, nil)
+		fc := fn.next(t)
+		fc.register(t, "me", allCaps)
+		rec.waitState(t, 2*time.Second, Connected)
+		ch := sendAsync(c, "Bob", Privmsg, "one", "two ", ":three")
+		var labels []string
+		for i, want := range []string{"one", "two ", ":three"} {
+			m := fc.expect(t, "PRIVMSG")
+			ok, l := m.GetTag("label")
+			if !ok || m.Params[0] != "Bob" || m.Params[1] != want {
+				t.Fatalf("line %d: %v label %q", i, m.Params, l)
+			}
+			labels = append(labels, l)
+		}
+		select {
+		case r := <-ch:
+			t.Fatalf("Send returned before confirmation: %+v", r)
+		case <-time.After(100 * time.Millisecond):
+		}
+		fc.send("@label="+labels[0]+";msgid=m1;time=2026-01-02T03:04:05.000Z :me!~u@host.example PRIVMSG Bob :one",
+			// away reply and echo in a labeled batch
+			"@label="+labels[1]+" :srv.test BATCH +b1 labeled-response",
+			"@batch=b1 :srv.test 301 me Bob :gone fishing",
+			"@batch=b1;msgid=m2 :me!~u@host.example PRIVMSG Bob :two ",
+			":srv.test BATCH -b1",
+			"@label="+labels[2]+" :srv.test ACK")
+		r := waitResult(t, ch)
+		if r.err != nil || !r.receipt.Confirmed {
+			t.Fatalf("Send: %+v %v", r.receipt, r.err)
+		}
+		if strings.Join(r.receipt.MsgIDs, ",") != "m1,m2" {
+			t.Errorf("msgids %v", r.receipt.MsgIDs)
+		}
+		away := rec.waitFor(t, time.Second, "away notice", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
+		if away.Nick != "Bob" || away.Code != "301" || away.Text != "gone fishing" {
+			t.Errorf("PeerNotice %+v", away)
+		}
+		// The same away text again is not reported twice.
+		ch = sendAsync(c, "bob", Privmsg, "again")
 		m := fc.expect(t, "PRIVMSG")
-		ok, l := m.GetTag("label")
-		if !ok || m.Params[0] != "Bob" || m.Params[1] != want {
-			t.Fatalf("line %d: %v label %q", i, m.Params, l)
+		_, l := m.GetTag("label")
+		fc.send("@label="+l+" :srv.test BATCH +b2 labeled-response",
+			"@batch=b2 :srv.test 301 me bob :gone fishing",
+			"@batch=b2 :me!~u@host.example PRIVMSG bob :again",
+			":srv.test BATCH -b2")
+		if r := waitResult(t, ch); r.err != nil {
+			t.Fatal(r.err)
 		}
-		labels = append(labels, l)
-	}
-	select {
-	case r := <-ch:
-		t.Fatalf("Send returned before confirmation: %+v", r)
-	case <-time.After(100 * time.Millisecond):
-	}
-	fc.send("@label="+labels[0]+";msgid=m1;time=2026-01-02T03:04:05.000Z :me!~u@host.example PRIVMSG Bob :one",
-		// away reply and echo in a labeled batch
-		"@label="+labels[1]+" :srv.test BATCH +b1 labeled-response",
-		"@batch=b1 :srv.test 301 me Bob :gone fishing",
-		"@batch=b1;msgid=m2 :me!~u@host.example PRIVMSG Bob :two ",
-		":srv.test BATCH -b1",
-		"@label="+labels[2]+" :srv.test ACK")
-	r := waitResult(t, ch)
-	if r.err != nil || !r.receipt.Confirmed {
-		t.Fatalf("Send: %+v %v", r.receipt, r.err)
-	}
-	if strings.Join(r.receipt.MsgIDs, ",") != "m1,m2" {
-		t.Errorf("msgids %v", r.receipt.MsgIDs)
-	}
-	away := rec.waitFor(t, time.Second, "away notice", func(e Event) bool { _, ok := e.(PeerNotice); return ok }).(PeerNotice)
-	if away.Nick != "Bob" || away.Code != "301" || away.Text != "gone fishing" {
-		t.Errorf("PeerNotice %+v", away)
-	}
-	// The same away text again is not reported twice.
-	ch = sendAsync(c, "bob", Privmsg, "again")
-	m := fc.expect(t, "PRIVMSG")
-	_, l := m.GetTag("label")
-	fc.send("@label="+l+" :srv.test BATCH +b2 labeled-response",
-		"@batch=b2 :srv.test 301 me bob :gone fishing",
-		"@batch=b2 :me!~u@host.example PRIVMSG bob :again",
-		":srv.test BATCH -b2")
-	if r := waitResult(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
-	time.Sleep(50 * time.Millisecond)
-	n := 0
-	for _, e := range rec.all() {
-		if _, ok := e.(PeerNotice); ok {
-			n++
+		time.Sleep(50 * time.Millisecond)
+		n := 0
+		for _, e := range rec.all() {
+			if _, ok := e.(PeerNotice); ok {
+				n++
+			}
 		}
-	}
-	if n != 1 {
-		t.Errorf("%d away notices, want 1", n)
-	}
+		if n != 1 {
+			t.Errorf("%d away notices, want 1", n)
+		}
+	})
 }
 
 func TestLabeledPeerErrorStopsMessage(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 1, Rate: 4} })
-	fc := fn.next(t)
-	fc.register(t, "me", allCaps)
-	rec.waitState(t, 2*time.Second, Connected)
-	time.Sleep(600 * time.Millisecond) // let the bucket recover from registration
-	ch := sendAsync(c, "ghost", Privmsg, "a", "b", "c")
-	m := fc.expect(t, "PRIVMSG")
-	_, l := m.GetTag("label")
-	fc.send("@label=" + l + " :srv.test 401 me ghost :No such nick/channel")
-	r := waitResult(t, ch)
-	var pe *PeerError
-	if !errors.As(r.err, &pe) || pe.Code != "401" || pe.Target != "ghost" {
-		t.Fatalf("Send: %v, want PeerError 401", r.err)
-	}
-	fc.nothing(t, 500*time.Millisecond) // the other lines are not sent
-	for _, e := range rec.all() {
-		if _, ok := e.(PeerNotice); ok {
-			t.Errorf("401 answered a Send but was also reported as %+v", e)
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 1, Rate: 4} })
+		fc := fn.next(t)
+		fc.register(t, "me", allCaps)
+		rec.waitState(t, 2*time.Second, Connected)
+		time.Sleep(600 * time.Millisecond) // let the bucket recover from registration
+		ch := sendAsync(c, "ghost", Privmsg, "a", "b", "c")
+		m := fc.expect(t, "PRIVMSG")
+		_, l := m.GetTag("label")
+		fc.send("@label=" + l + " :srv.test 401 me ghost :No such nick/channel")
+		r := waitResult(t, ch)
+		var pe *PeerError
+		if !errors.As(r.err, &pe) || pe.Code != "401" || pe.Target != "ghost" {
+			t.Fatalf("Send: %v, want PeerError 401", r.err)
 		}
-	}
+		fc.nothing(t, 500*time.Millisecond) // the other lines are not sent
+		for _, e := range rec.all() {
+			if _, ok := e.(PeerNotice); ok {
+				t.Errorf("401 answered a Send but was also reported as %+v", e)
+			}
+		}
+	})
 }
 
 func TestEchoConfirmationAndPeerError(t *testing.T) {
@@ -359,23 +370,25 @@ func TestEchoConfirmationAndPeerError(t *testing.T) {
 }
 
 func TestUnconfirmedTimesOut(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, func(c *Config) { c.ConfirmTimeout = 200 * time.Millisecond })
-	fc := fn.next(t)
-	fc.register(t, "me", "echo-message")
-	rec.waitState(t, 2*time.Second, Connected)
-	ch := sendAsync(c, "bob", Privmsg, "lost")
-	fc.expect(t, "PRIVMSG")
-	if r := waitResult(t, ch); !errors.Is(r.err, ErrUnconfirmed) {
-		t.Fatalf("Send: %v, want ErrUnconfirmed", r.err)
-	}
-	// The stale entry must not swallow the next echo.
-	ch = sendAsync(c, "bob", Privmsg, "next")
-	fc.expect(t, "PRIVMSG")
-	fc.send(":me!~u@h PRIVMSG bob :next")
-	if r := waitResult(t, ch); r.err != nil {
-		t.Fatalf("Send: %v", r.err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, func(c *Config) { c.ConfirmTimeout = 200 * time.Millisecond })
+		fc := fn.next(t)
+		fc.register(t, "me", "echo-message")
+		rec.waitState(t, 2*time.Second, Connected)
+		ch := sendAsync(c, "bob", Privmsg, "lost")
+		fc.expect(t, "PRIVMSG")
+		if r := waitResult(t, ch); !errors.Is(r.err, ErrUnconfirmed) {
+			t.Fatalf("Send: %v, want ErrUnconfirmed", r.err)
+		}
+		// The stale entry must not swallow the next echo.
+		ch = sendAsync(c, "bob", Privmsg, "next")
+		fc.expect(t, "PRIVMSG")
+		fc.send(":me!~u@h PRIVMSG bob :next")
+		if r := waitResult(t, ch); r.err != nil {
+			t.Fatalf("Send: %v", r.err)
+		}
+	})
 }
 
 func TestNoConfirmationWithoutCaps(t *testing.T) {
@@ -393,111 +406,91 @@ func TestNoConfirmationWithoutCaps(t *testing.T) {
 }
 
 func TestMessagesNeverInterleave(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 2, Rate: 200} })
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
-	const senders, lines = 6, 8
-	var chans []chan sendResult
-	for s := 0; s < senders; s++ {
-		var ls []string
-		for i := 0; i < lines; i++ {
-			ls = append(ls, string(rune('A'+s))+strings.Repeat("x", i+1))
-		}
-		chans = append(chans, sendAsync(c, "bob", Privmsg, ls...))
-	}
-	// Interleaved PINGs from the server must not break message grouping.
-	fc.send("PING :a")
-	var got []string
-	for len(got) < senders*lines {
-		select {
-		case l := <-fc.lines:
-			if m, err := ircmsg.ParseLine(l); err == nil && m.Command == "PRIVMSG" {
-				got = append(got, m.Params[1])
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 2, Rate: 200} })
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+		const senders, lines = 6, 8
+		var chans []chan sendResult
+		for s := 0; s < senders; s++ {
+			var ls []string
+			for i := 0; i < lines; i++ {
+				ls = append(ls, string(rune('A'+s))+strings.Repeat("x", i+1))
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("got %d lines", len(got))
+			chans = append(chans, sendAsync(c, "bob", Privmsg, ls...))
 		}
-	}
-	for i := 0; i < len(got); i += lines {
-		for j := 0; j < lines; j++ {
-			want := string(got[i][0]) + strings.Repeat("x", j+1)
-			if got[i+j] != want {
-				t.Fatalf("line %d is %q, want %q: messages interleaved or out of order: %v", i+j, got[i+j], want, got)
+		// Interleaved PINGs from the server must not break message grouping.
+		fc.send("PING :a")
+		var got []string
+		for len(got) < senders*lines {
+			select {
+			case l := <-fc.lines:
+				if m, err := ircmsg.ParseLine(l); err == nil && m.Command == "PRIVMSG" {
+					got = append(got, m.Params[1])
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("got %d lines", len(got))
 			}
 		}
-	}
-	for _, ch := range chans {
-		if r := waitResult(t, ch); r.err != nil {
-			t.Fatal(r.err)
+		for i := 0; i < len(got); i += lines {
+			for j := 0; j < lines; j++ {
+				want := string(got[i][0]) + strings.Repeat("x", j+1)
+				if got[i+j] != want {
+					t.Fatalf("line %d is %q, want %q: messages interleaved or out of order: %v", i+j, got[i+j], want, got)
+				}
+			}
 		}
-	}
-}
-
-func TestPacing(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, func(c *Config) { c.Flood = FloodConfig{Burst: 3, Rate: 20} })
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
-	time.Sleep(300 * time.Millisecond) // refill after registration
-	start := time.Now()
-	ch := sendAsync(c, "bob", Privmsg, "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13")
-	var at []time.Duration
-	for i := 0; i < 13; i++ {
-		fc.expect(t, "PRIVMSG")
-		at = append(at, time.Since(start))
-	}
-	waitResult(t, ch)
-	// 3 at once, then 10 more at 20/s: at least ~500ms in all.
-	if at[2] > 150*time.Millisecond {
-		t.Errorf("burst too slow: %v", at[:3])
-	}
-	if at[12] < 450*time.Millisecond {
-		t.Errorf("13 lines in %v: not paced", at[12])
-	}
+		for _, ch := range chans {
+			if r := waitResult(t, ch); r.err != nil {
+				t.Fatal(r.err)
+			}
+		}
+	})
 }
 
 func TestSendValidation(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, nil)
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
-	ctx := context.Background()
-	budget := c.LineBudget("bob", Privmsg)
-	// ":me!~u@host.example PRIVMSG bob :\r\n" is 35 bytes
-	if budget != 512-35 {
-		t.Errorf("LineBudget = %d, want %d", budget, 512-35)
-	}
-	if b := c.LineBudget("bob", Action); b != budget-9 {
-		t.Errorf("action budget %d", b)
-	}
-	for _, tc := range []struct {
-		target string
-		lines  []string
-		want   error
-	}{
-		{"bob", []string{"ok", strings.Repeat("x", budget+1)}, ErrLineTooLong},
-		{"bob", []string{"a\r\nQUIT"}, ErrBadLine},
-		{"bob", []string{""}, ErrBadLine},
-		{"bob", nil, ErrBadLine},
-		{"bob carol", []string{"x"}, ErrBadTarget},
-		{"", []string{"x"}, ErrBadTarget},
-	} {
-		if _, err := c.Send(ctx, tc.target, Privmsg, tc.lines); !errors.Is(err, tc.want) {
-			t.Errorf("Send(%q, %d lines): %v, want %v", tc.target, len(tc.lines), err, tc.want)
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, nil)
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+		ctx := context.Background()
+		budget := c.LineBudget("bob", Privmsg)
+		// ":me!~u@host.example PRIVMSG bob :\r\n" is 35 bytes
+		if budget != 512-35 {
+			t.Errorf("LineBudget = %d, want %d", budget, 512-35)
 		}
-	}
-	fc.nothing(t, 100*time.Millisecond)
-	// exactly at the budget is fine
-	ch := sendAsync(c, "bob", Privmsg, strings.Repeat("y", budget))
-	m := fc.expect(t, "PRIVMSG")
-	if len(":me!~u@host.example PRIVMSG bob :"+m.Params[1]+"\r\n") != 512 {
-		t.Error("relayed line would not be exactly 512 bytes")
-	}
-	waitResult(t, ch)
+		if b := c.LineBudget("bob", Action); b != budget-9 {
+			t.Errorf("action budget %d", b)
+		}
+		for _, tc := range []struct {
+			target string
+			lines  []string
+			want   error
+		}{
+			{"bob", []string{"ok", strings.Repeat("x", budget+1)}, ErrLineTooLong},
+			{"bob", []string{"a\r\nQUIT"}, ErrBadLine},
+			{"bob", []string{""}, ErrBadLine},
+			{"bob", nil, ErrBadLine},
+			{"bob carol", []string{"x"}, ErrBadTarget},
+			{"", []string{"x"}, ErrBadTarget},
+		} {
+			if _, err := c.Send(ctx, tc.target, Privmsg, tc.lines); !errors.Is(err, tc.want) {
+				t.Errorf("Send(%q, %d lines): %v, want %v", tc.target, len(tc.lines), err, tc.want)
+			}
+		}
+		fc.nothing(t, 100*time.Millisecond)
+		// exactly at the budget is fine
+		ch := sendAsync(c, "bob", Privmsg, strings.Repeat("y", budget))
+		m := fc.expect(t, "PRIVMSG")
+		if len(":me!~u@host.example PRIVMSG bob :"+m.Params[1]+"\r\n") != 512 {
+			t.Error("relayed line would not be exactly 512 bytes")
+		}
+		waitResult(t, ch)
+	})
 }
 
 func TestIncomingMessages(t *testing.T) {
@@ -658,145 +651,157 @@ func TestKLineAndBanAreFatal(t *testing.T) {
 		{"463", ":srv.test 463 me :Your host isn't among the privileged"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fn := newFakeNet(t)
-			_, rec := pipeConn(t, fn, nil)
-			fc := fn.next(t)
-			fc.register(t, "me", "")
-			rec.waitState(t, 2*time.Second, Connected)
-			fc.send(tc.line)
-			rec.waitState(t, 2*time.Second, Fatal)
-			time.Sleep(200 * time.Millisecond)
-			if n := fn.dialCount(); n != 1 {
-				t.Errorf("%d dials after a ban", n)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				fn := newFakeNet(t)
+				_, rec := pipeConn(t, fn, nil)
+				fc := fn.next(t)
+				fc.register(t, "me", "")
+				rec.waitState(t, 2*time.Second, Connected)
+				fc.send(tc.line)
+				rec.waitState(t, 2*time.Second, Fatal)
+				time.Sleep(time.Minute)
+				if n := fn.dialCount(); n != 1 {
+					t.Errorf("%d dials after a ban", n)
+				}
+			})
 		})
 	}
 }
 
 func TestReconnectDeliversQueuedAndFailsInflight(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, nil)
-	fc := fn.next(t)
-	fc.register(t, "me", "echo-message")
-	rec.waitState(t, 2*time.Second, Connected)
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, nil)
+		fc := fn.next(t)
+		fc.register(t, "me", "echo-message")
+		rec.waitState(t, 2*time.Second, Connected)
 
-	// A message written but not confirmed when the link drops fails.
-	inflight := sendAsync(c, "bob", Privmsg, "in flight")
-	fc.expect(t, "PRIVMSG")
-	fn.mu.Lock()
-	fn.fail = true // keep it down for a while
-	fn.mu.Unlock()
-	fc.send("ERROR :Closing link: (u@h) [Ping timeout]")
-	if r := waitResult(t, inflight); !errors.Is(r.err, ErrConnectionLost) {
-		t.Fatalf("in-flight Send: %v, want ErrConnectionLost", r.err)
-	}
-	sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
-	if sc.Err == nil || sc.RetryIn <= 0 {
-		t.Errorf("TransientDisconnect %+v", sc)
-	}
-	// Queued while down: delivered after the reconnect.
-	queued := sendAsync(c, "bob", Privmsg, "queued 1", "queued 2")
-	time.Sleep(150 * time.Millisecond)
-	fn.mu.Lock()
-	fn.fail = false
-	fn.mu.Unlock()
-	fc2 := fn.next(t)
-	fc2.register(t, "me", "echo-message")
-	rec.waitState(t, 2*time.Second, Connected)
-	for _, want := range []string{"queued 1", "queued 2"} {
-		m := fc2.expect(t, "PRIVMSG")
-		if m.Params[1] != want {
-			t.Fatalf("got %q, want %q", m.Params[1], want)
+		// A message written but not confirmed when the link drops fails.
+		inflight := sendAsync(c, "bob", Privmsg, "in flight")
+		fc.expect(t, "PRIVMSG")
+		fn.mu.Lock()
+		fn.fail = true // keep it down for a while
+		fn.mu.Unlock()
+		fc.send("ERROR :Closing link: (u@h) [Ping timeout]")
+		if r := waitResult(t, inflight); !errors.Is(r.err, ErrConnectionLost) {
+			t.Fatalf("in-flight Send: %v, want ErrConnectionLost", r.err)
 		}
-		fc2.send(":me!~u@h PRIVMSG bob :" + want)
-	}
-	if r := waitResult(t, queued); r.err != nil || !r.receipt.Confirmed {
-		t.Fatalf("queued Send: %+v %v", r.receipt, r.err)
-	}
+		sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
+		if sc.Err == nil || sc.RetryIn <= 0 {
+			t.Errorf("TransientDisconnect %+v", sc)
+		}
+		// Queued while down: delivered after the reconnect.
+		queued := sendAsync(c, "bob", Privmsg, "queued 1", "queued 2")
+		time.Sleep(150 * time.Millisecond)
+		fn.mu.Lock()
+		fn.fail = false
+		fn.mu.Unlock()
+		fc2 := fn.next(t)
+		fc2.register(t, "me", "echo-message")
+		rec.waitState(t, 2*time.Second, Connected)
+		for _, want := range []string{"queued 1", "queued 2"} {
+			m := fc2.expect(t, "PRIVMSG")
+			if m.Params[1] != want {
+				t.Fatalf("got %q, want %q", m.Params[1], want)
+			}
+			fc2.send(":me!~u@h PRIVMSG bob :" + want)
+		}
+		if r := waitResult(t, queued); r.err != nil || !r.receipt.Confirmed {
+			t.Fatalf("queued Send: %+v %v", r.receipt, r.err)
+		}
+	})
 }
 
 func TestQueuedMessageFailsWhenNoConnection(t *testing.T) {
-	fn := newFakeNet(t)
-	fn.fail = true
-	c, rec := pipeConn(t, fn, func(c *Config) { c.QueueTimeout = 300 * time.Millisecond })
-	rec.waitState(t, 2*time.Second, TransientDisconnect)
-	start := time.Now()
-	_, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"})
-	if !errors.Is(err, ErrNotConnected) {
-		t.Fatalf("Send: %v, want ErrNotConnected", err)
-	}
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Errorf("failed after %v, before QueueTimeout", d)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := c.Send(ctx, "bob", Privmsg, []string{"x"}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Send: %v, want deadline exceeded", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		fn.fail = true
+		c, rec := pipeConn(t, fn, func(c *Config) { c.QueueTimeout = 300 * time.Millisecond })
+		rec.waitState(t, 2*time.Second, TransientDisconnect)
+		start := time.Now()
+		_, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"})
+		if !errors.Is(err, ErrNotConnected) {
+			t.Fatalf("Send: %v, want ErrNotConnected", err)
+		}
+		if d := time.Since(start); d < 250*time.Millisecond {
+			t.Errorf("failed after %v, before QueueTimeout", d)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := c.Send(ctx, "bob", Privmsg, []string{"x"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Send: %v, want deadline exceeded", err)
+		}
+	})
 }
 
 func TestDisconnectFailsQueuedAndQuits(t *testing.T) {
-	fn := newFakeNet(t)
-	c, rec := pipeConn(t, fn, nil)
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
-	c.Disconnect("see you")
-	if m := fc.expect(t, "QUIT"); m.Params[0] != "see you" {
-		t.Errorf("QUIT %v", m.Params)
-	}
-	rec.waitState(t, 2*time.Second, Disconnected)
-	if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrStopped) {
-		t.Errorf("Send after Disconnect: %v", err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if n := fn.dialCount(); n != 1 {
-		t.Errorf("%d dials after Disconnect", n)
-	}
-	c.Reconnect()
-	fc2 := fn.next(t)
-	fc2.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		c, rec := pipeConn(t, fn, nil)
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+		c.Disconnect("see you")
+		if m := fc.expect(t, "QUIT"); m.Params[0] != "see you" {
+			t.Errorf("QUIT %v", m.Params)
+		}
+		rec.waitState(t, 2*time.Second, Disconnected)
+		if _, err := c.Send(context.Background(), "bob", Privmsg, []string{"x"}); !errors.Is(err, ErrStopped) {
+			t.Errorf("Send after Disconnect: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := fn.dialCount(); n != 1 {
+			t.Errorf("%d dials after Disconnect", n)
+		}
+		c.Reconnect()
+		fc2 := fn.next(t)
+		fc2.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+	})
 }
 
 func TestPingTimeout(t *testing.T) {
-	fn := newFakeNet(t)
-	_, rec := pipeConn(t, fn, func(c *Config) {
-		c.PingInterval = 100 * time.Millisecond
-		c.PingTimeout = 100 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		_, rec := pipeConn(t, fn, func(c *Config) {
+			c.PingInterval = 100 * time.Millisecond
+			c.PingTimeout = 100 * time.Millisecond
+		})
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+		fc.send("PING :abc")
+		if m := fc.expect(t, "PONG"); m.Params[0] != "abc" {
+			t.Errorf("PONG %v", m.Params)
+		}
+		fc.expect(t, "PING") // idle: we ping
+		sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
+		if !errors.Is(sc.Err, errPingTimeout) {
+			t.Errorf("err %v, want ping timeout", sc.Err)
+		}
+		fn.next(t).expect(t, "CAP") // and reconnect
 	})
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
-	fc.send("PING :abc")
-	if m := fc.expect(t, "PONG"); m.Params[0] != "abc" {
-		t.Errorf("PONG %v", m.Params)
-	}
-	fc.expect(t, "PING") // idle: we ping
-	sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
-	if !errors.Is(sc.Err, errPingTimeout) {
-		t.Errorf("err %v, want ping timeout", sc.Err)
-	}
-	fn.next(t).expect(t, "CAP") // and reconnect
 }
 
 // The registration deadline ends at registration: a connection that
 // registered in time stays up past it (it once dropped every connection
 // RegisterTimeout after dialing).
 func TestRegisteredOutlivesRegisterTimeout(t *testing.T) {
-	fn := newFakeNet(t)
-	_, rec := pipeConn(t, fn, func(c *Config) {
-		c.RegisterTimeout = 200 * time.Millisecond
-	})
-	fc := fn.next(t)
-	fc.register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
-	time.Sleep(600 * time.Millisecond)
-	for _, ev := range rec.all() {
-		if sc, ok := ev.(StateChanged); ok && sc.State != Connecting && sc.State != Connected {
-			t.Fatalf("state %v (%v) after registering: the connection was dropped", sc.State, sc.Err)
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		_, rec := pipeConn(t, fn, func(c *Config) {
+			c.RegisterTimeout = 200 * time.Millisecond
+		})
+		fc := fn.next(t)
+		fc.register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
+		time.Sleep(600 * time.Millisecond)
+		for _, ev := range rec.all() {
+			if sc, ok := ev.(StateChanged); ok && sc.State != Connecting && sc.State != Connected {
+				t.Fatalf("state %v (%v) after registering: the connection was dropped", sc.State, sc.Err)
+			}
 		}
-	}
+	})
 }
 
 func TestCasemappingFold(t *testing.T) {
@@ -817,32 +822,6 @@ func TestCasemappingFold(t *testing.T) {
 		if got := ParseCasemapping(in); got != want {
 			t.Errorf("ParseCasemapping(%q) = %v", in, got)
 		}
-	}
-}
-
-func TestBucket(t *testing.T) {
-	now := time.Unix(1000, 0)
-	b := newBucket(FloodConfig{Burst: 2, Rate: 4}, now)
-	if b.take(now) != 0 || b.take(now) != 0 {
-		t.Fatal("burst not available")
-	}
-	if d := b.take(now); d != 250*time.Millisecond {
-		t.Fatalf("wait %v, want 250ms", d)
-	}
-	now = now.Add(250 * time.Millisecond)
-	if b.take(now) != 0 {
-		t.Fatal("token not refilled")
-	}
-	b.force(now)
-	b.force(now)
-	b.force(now) // capped at -burst
-	if d := b.take(now); d != 750*time.Millisecond {
-		t.Fatalf("after debt wait %v, want 750ms", d)
-	}
-	now = now.Add(time.Hour)
-	b.take(now)
-	if b.tokens != 1 {
-		t.Fatalf("tokens %v after long idle, want burst-1", b.tokens)
 	}
 }
 
@@ -897,46 +876,48 @@ func TestLabeledWithoutEchoAway(t *testing.T) {
 
 // The handler may call Send (OTR replies) and Close without deadlocking.
 func TestHandlerMaySendAndClose(t *testing.T) {
-	fn := newFakeNet(t)
-	var c *Conn
-	replied := make(chan error, 1)
-	closed := make(chan struct{})
-	rec := newRecorder()
-	cfg := Config{
-		Nick: "me", Dial: fn.dial, Logger: zerolog.Nop(), ConfirmTimeout: 2 * time.Second,
-		Handler: func(e Event) {
-			rec.handle(e)
-			if m, ok := e.(Message); ok {
-				if m.Text == "ping" {
-					_, err := c.Send(context.Background(), m.From.Nick, Privmsg, []string{"pong"})
-					replied <- err
-				} else if m.Text == "close" {
-					c.Close()
-					close(closed)
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		var c *Conn
+		replied := make(chan error, 1)
+		closed := make(chan struct{})
+		rec := newRecorder()
+		cfg := Config{
+			Nick: "me", Dial: fn.dial, Logger: zerolog.Nop(), ConfirmTimeout: 2 * time.Second,
+			Handler: func(e Event) {
+				rec.handle(e)
+				if m, ok := e.(Message); ok {
+					if m.Text == "ping" {
+						_, err := c.Send(context.Background(), m.From.Nick, Privmsg, []string{"pong"})
+						replied <- err
+					} else if m.Text == "close" {
+						c.Close()
+						close(closed)
+					}
 				}
-			}
-		},
-	}
-	var err error
-	if c, err = New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	c.Start()
-	fc := fn.next(t)
-	fc.register(t, "me", "echo-message")
-	rec.waitState(t, 2*time.Second, Connected)
-	fc.send(":bob!b@h PRIVMSG me :ping")
-	fc.expect(t, "PRIVMSG")
-	fc.send(":me!u@h PRIVMSG bob :pong")
-	if err := <-replied; err != nil {
-		t.Fatal(err)
-	}
-	fc.send(":bob!b@h PRIVMSG me :close")
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close from the handler deadlocked")
-	}
+			},
+		}
+		var err error
+		if c, err = New(cfg); err != nil {
+			t.Fatal(err)
+		}
+		c.Start()
+		fc := fn.next(t)
+		fc.register(t, "me", "echo-message")
+		rec.waitState(t, 2*time.Second, Connected)
+		fc.send(":bob!b@h PRIVMSG me :ping")
+		fc.expect(t, "PRIVMSG")
+		fc.send(":me!u@h PRIVMSG bob :pong")
+		if err := <-replied; err != nil {
+			t.Fatal(err)
+		}
+		fc.send(":bob!b@h PRIVMSG me :close")
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close from the handler deadlocked")
+		}
+	})
 }
 
 // Nothing secret or private reaches the log, at debug level, across SASL,
@@ -1006,19 +987,21 @@ func (s *syncBuffer) Len() int { return len(s.String()) }
 
 // A server that drops us right after registration still sees the backoff grow.
 func TestBackoffGrowsOnShortSessions(t *testing.T) {
-	fn := newFakeNet(t)
-	_, rec := pipeConn(t, fn, func(c *Config) { c.ReconnectMin, c.ReconnectMax = 40*time.Millisecond, time.Second })
-	var retries []time.Duration
-	for i := 0; i < 3; i++ {
-		fc := fn.next(t)
-		fc.register(t, "me", "")
-		rec.waitState(t, 2*time.Second, Connected)
-		fc.send("ERROR :Closing link: (u@h) [Throttled: reconnecting too fast]")
-		retries = append(retries, rec.waitState(t, 2*time.Second, TransientDisconnect).RetryIn)
-	}
-	if retries[0] > 40*time.Millisecond || retries[2] < 80*time.Millisecond {
-		t.Errorf("retry delays %v: want growth from ≤40ms to ≥80ms", retries)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		_, rec := pipeConn(t, fn, func(c *Config) { c.ReconnectMin, c.ReconnectMax = 40*time.Millisecond, time.Second })
+		var retries []time.Duration
+		for i := 0; i < 3; i++ {
+			fc := fn.next(t)
+			fc.register(t, "me", "")
+			rec.waitState(t, 2*time.Second, Connected)
+			fc.send("ERROR :Closing link: (u@h) [Throttled: reconnecting too fast]")
+			retries = append(retries, rec.waitState(t, 2*time.Second, TransientDisconnect).RetryIn)
+		}
+		if retries[0] > 40*time.Millisecond || retries[2] < 80*time.Millisecond {
+			t.Errorf("retry delays %v: want growth from ≤40ms to ≥80ms", retries)
+		}
+	})
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
@@ -1142,21 +1125,23 @@ func TestHandlerPanicIsContained(t *testing.T) {
 // A panicking Config.Dial counts as a failed connection attempt, retried
 // like any other.
 func TestDialPanicIsContained(t *testing.T) {
-	fn := newFakeNet(t)
-	var dials atomic.Int32
-	_, rec := pipeConn(t, fn, func(c *Config) {
-		c.Logger = zerolog.Nop()
-		c.Dial = func(ctx context.Context) (net.Conn, error) {
-			if dials.Add(1) == 1 {
-				panic("dialer bug")
+	synctest.Test(t, func(t *testing.T) {
+		fn := newFakeNet(t)
+		var dials atomic.Int32
+		_, rec := pipeConn(t, fn, func(c *Config) {
+			c.Logger = zerolog.Nop()
+			c.Dial = func(ctx context.Context) (net.Conn, error) {
+				if dials.Add(1) == 1 {
+					panic("dialer bug")
+				}
+				return fn.dial(ctx)
 			}
-			return fn.dial(ctx)
+		})
+		sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
+		if !errors.Is(sc.Err, errDialPanic) {
+			t.Errorf("first attempt: %v, want the dial panic", sc.Err)
 		}
+		fn.next(t).register(t, "me", "")
+		rec.waitState(t, 2*time.Second, Connected)
 	})
-	sc := rec.waitState(t, 2*time.Second, TransientDisconnect)
-	if !errors.Is(sc.Err, errDialPanic) {
-		t.Errorf("first attempt: %v, want the dial panic", sc.Err)
-	}
-	fn.next(t).register(t, "me", "")
-	rec.waitState(t, 2*time.Second, Connected)
 }

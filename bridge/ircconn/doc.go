@@ -22,7 +22,17 @@
 //
 // Send enqueues all lines of one message as a unit: the writer sends them
 // back to back, paced by a token bucket (Config.Flood), and no line of another
-// message is sent in between. When the server offers labeled-response or
+// message is sent in between.
+//
+// Messages come in two classes. Send is for the user's own messages;
+// SendWith(..., SendOptions{Automatic: true}) is for replies the bridge
+// sends by itself (OTR key exchange, query and error answers), which any
+// stranger can provoke. The writer always takes the oldest user message
+// first and an automatic one only when no user message waits (a message
+// already started is finished first). Automatic messages also have a
+// per-connection budget (Config.AutoReplies: a burst, then a rate) and a
+// deadline (StaleAfter) to start; beyond either they fail with ErrDropped,
+// and nothing of them is written. User messages are never dropped. When the server offers labeled-response or
 // echo-message, Send waits for the server's confirmation of every line and
 // Receipt.Confirmed is true; otherwise success means "written to the socket".
 // Errors the server reports for the target (401, 404, 477, 486, 531, 716, ...)
@@ -45,11 +55,11 @@
 //
 // Every line we send takes a token from one bucket per connection
 // (Config.Flood: Burst lines at once, then Rate lines per second; defaults 4
-// and 1). Lines that cannot wait (PONG, registration, CTCP replies, QUIT)
-// are sent at once but still take their token, driving the bucket into debt,
-// because the server counts them too. Configure the bucket below the
-// server's own limits (InspIRCd: threshold and commandrate of the connect
-// class).
+// and 1; golang.org/x/time/rate). Lines that cannot wait (PONG,
+// registration, CTCP replies, QUIT) are sent at once but still take their
+// token, driving the bucket into debt (capped at one burst), because the
+// server counts them too. Configure the bucket below the server's own
+// limits (InspIRCd: threshold and commandrate of the connect class).
 //
 // # Line budget
 //
@@ -117,6 +127,8 @@ type Config struct {
 	NickServNick     string
 
 	Flood FloodConfig
+	// AutoReplies limits automatic messages (SendOptions.Automatic).
+	AutoReplies AutoReplyConfig
 
 	PingInterval    time.Duration // idle time before we PING the server; default 60s
 	PingTimeout     time.Duration // time allowed for any reply after our PING; default 30s
@@ -148,6 +160,22 @@ type FloodConfig struct {
 	Burst int
 	// Rate is the sustained number of lines per second; default 1.
 	Rate float64
+}
+
+// AutoReplyConfig is the per-connection budget for messages the bridge sends
+// by itself, which strangers can provoke: every OTR query or key exchange a
+// peer starts makes the bridge answer. Whatever they provoke, the user's own
+// messages go first.
+type AutoReplyConfig struct {
+	// Burst automatic messages may be sent at once, then Rate per second;
+	// beyond that SendWith fails at once with ErrDropped. Defaults 20 and
+	// 0.5 (30 a minute).
+	Burst int
+	Rate  float64
+	// StaleAfter is how long an automatic message may wait to start before
+	// it is dropped with ErrDropped; default 30s. A late key-exchange answer
+	// is useless: the peer has given up or retried.
+	StaleAfter time.Duration
 }
 
 // Kind is the kind of a message line.
@@ -201,30 +229,3 @@ type WhoisInfo struct {
 	Secure                     bool          // 671
 	Other                      []string      // other lines of the reply, "<numeric> <text>"
 }
-
-// API summary (see conn.go, send.go, whois.go, events.go, errors.go):
-//
-//	func New(cfg Config) (*Conn, error)
-//	func (c *Conn) Start()                   // connect in the background; no-op if running
-//	func (c *Conn) Disconnect(reason string) // QUIT and stay down until Reconnect; fails queued messages
-//	func (c *Conn) Reconnect()               // drop the current connection (if any) and connect now
-//	func (c *Conn) Close()                   // stop for good; safe to call from the handler
-//	func (c *Conn) Send(ctx, target string, kind Kind, lines []string) (Receipt, error)
-//	func (c *Conn) SetNick(ctx, nick string) error
-//	func (c *Conn) Whois(ctx, nick string) (WhoisInfo, error)
-//	func (c *Conn) Raw(ctx, line string) error // paced; replies arrive as Numeric events
-//	func (c *Conn) State() State
-//	func (c *Conn) Nick() string
-//	func (c *Conn) Hostmask() (nick, user, host string)
-//	func (c *Conn) LineBudget(target string, kind Kind) int
-//	func (c *Conn) Casemapping() Casemapping
-//	func (c *Conn) Casefold(name string) string
-//	func (c *Conn) IsChannel(target string) bool
-//	func (c *Conn) HasCap(name string) bool
-//	func ParseCasemapping(s string) Casemapping // ASCII, RFC1459, RFC1459Strict
-//	func (m Casemapping) Fold(s string) string
-//
-// Errors: ErrNotConnected, ErrStopped, ErrConnectionLost, ErrUnconfirmed,
-// ErrBadLine, ErrLineTooLong, ErrBadTarget, ErrClosed, *PeerError.
-// Events: StateChanged, Message, CTCP, NickChanged, Quit, NickRejected,
-// PeerNotice, Numeric.

@@ -26,6 +26,10 @@ var (
 	ErrLineTooLong = errors.New("ircconn: line longer than the IRC line budget")
 	// ErrBadTarget: the target is empty or contains a space, comma or control character.
 	ErrBadTarget = errors.New("ircconn: invalid target")
+	// ErrDropped: an automatic message (SendOptions.Automatic) was not sent:
+	// over the Config.AutoReplies budget, or not started before its
+	// StaleAfter. Nothing of it was written.
+	ErrDropped = errors.New("ircconn: automatic message dropped")
 	// ErrClosed: Close was called.
 	ErrClosed = errors.New("ircconn: closed")
 )

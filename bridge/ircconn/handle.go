@@ -244,10 +244,7 @@ func (s *session) ctcpReply(nick, cmd, args string) {
 	default:
 		return
 	}
-	s.c.mu.Lock()
-	wait := s.ctcpBucket.take(time.Now())
-	s.c.mu.Unlock()
-	if wait > 0 {
+	if !s.ctcpReplies.Allow() {
 		return
 	}
 	s.send("NOTICE", nick, "\x01"+reply+"\x01")

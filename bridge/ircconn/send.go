@@ -16,6 +16,7 @@ type outMsg struct {
 	target string
 	kind   Kind
 	raw    bool // lines are complete protocol lines; no confirmation
+	auto   bool // SendOptions.Automatic: queued behind user messages
 	lines  []string
 	done   chan sendResult // buffered 1
 
@@ -44,12 +45,32 @@ type lineRef struct {
 	resolved bool
 }
 
+// SendOptions classify a message for the send queue.
+type SendOptions struct {
+	// Automatic marks a message the bridge sends by itself, not on the
+	// user's behalf (OTR key exchange, query and error answers). Automatic
+	// messages wait until no user message is queued, are limited by
+	// Config.AutoReplies, and are dropped with ErrDropped when they cannot
+	// start in time.
+	Automatic bool
+	// StaleAfter is how long an automatic message may wait for its first
+	// line to be written before it is dropped; 0 means
+	// Config.AutoReplies.StaleAfter. User messages are never dropped.
+	StaleAfter time.Duration
+}
+
 // Send sends one message of one or more lines to target (a nick, or a
-// channel) as a unit: no line of another message goes out between its lines.
-// Every line must be non-empty, free of CR/LF/NUL and at most
-// LineBudget(target, kind) bytes, or nothing is sent. See the package
-// documentation for when Send returns and which errors it reports.
+// channel) on the user's behalf, as a unit: no line of another message goes
+// out between its lines. Every line must be non-empty, free of CR/LF/NUL and
+// at most LineBudget(target, kind) bytes, or nothing is sent. See the
+// package documentation for when Send returns and which errors it reports.
 func (c *Conn) Send(ctx context.Context, target string, kind Kind, lines []string) (Receipt, error) {
+	return c.SendWith(ctx, target, kind, lines, SendOptions{})
+}
+
+// SendWith is Send with options; SendOptions{Automatic: true} sends an
+// automatic reply.
+func (c *Conn) SendWith(ctx context.Context, target string, kind Kind, lines []string, opts SendOptions) (Receipt, error) {
 	if !validTarget(target) {
 		return Receipt{}, ErrBadTarget
 	}
@@ -71,10 +92,21 @@ func (c *Conn) Send(ctx context.Context, target string, kind Kind, lines []strin
 	m := &outMsg{
 		target: target,
 		kind:   kind,
+		auto:   opts.Automatic,
 		lines:  append([]string(nil), lines...),
 		done:   make(chan sendResult, 1),
 	}
-	return c.submit(ctx, m)
+	if !m.auto {
+		return c.submit(ctx, m, 0)
+	}
+	if !c.autoBudget.Allow() {
+		return Receipt{}, fmt.Errorf("%w: over the budget for automatic messages", ErrDropped)
+	}
+	stale := opts.StaleAfter
+	if stale <= 0 {
+		stale = c.cfg.AutoReplies.StaleAfter
+	}
+	return c.submit(ctx, m, stale)
 }
 
 // Raw sends one protocol line (admin use), paced like messages. It returns
@@ -92,11 +124,13 @@ func (c *Conn) Raw(ctx context.Context, line string) error {
 		return ErrLineTooLong
 	}
 	m := &outMsg{raw: true, lines: []string{line}, done: make(chan sendResult, 1)}
-	_, err = c.submit(ctx, m)
+	_, err = c.submit(ctx, m, 0)
 	return err
 }
 
-func (c *Conn) submit(ctx context.Context, m *outMsg) (Receipt, error) {
+// submit queues m and waits for its result. An automatic message that has
+// not started after stale is withdrawn and fails with ErrDropped.
+func (c *Conn) submit(ctx context.Context, m *outMsg, stale time.Duration) (Receipt, error) {
 	c.mu.Lock()
 	select {
 	case <-c.closed:
@@ -109,16 +143,31 @@ func (c *Conn) submit(ctx context.Context, m *outMsg) (Receipt, error) {
 		c.mu.Unlock()
 		return Receipt{}, fmt.Errorf("%w (%s)", ErrStopped, c.state)
 	}
-	c.queue = append(c.queue, m)
+	if m.auto {
+		c.autoQueue = append(c.autoQueue, m)
+	} else {
+		c.queue = append(c.queue, m)
+	}
 	c.mu.Unlock()
 	c.kick()
 
 	qt := time.NewTimer(c.cfg.QueueTimeout)
 	defer qt.Stop()
+	var staleC <-chan time.Time
+	if stale > 0 {
+		st := time.NewTimer(stale)
+		defer st.Stop()
+		staleC = st.C
+	}
 	for {
 		select {
 		case r := <-m.done:
 			return r.receipt, r.err
+		case <-staleC:
+			if c.cancel(m) {
+				return Receipt{}, fmt.Errorf("%w: not sent within %v", ErrDropped, stale)
+			}
+			// Already being written: it completes like any message.
 		case <-ctx.Done():
 			if c.cancel(m) {
 				return Receipt{}, ctx.Err()
@@ -159,16 +208,34 @@ func (c *Conn) cancel(m *outMsg) bool {
 	}
 	m.cancelled = true
 	m.finished = true
-	for i, q := range c.queue {
-		if q == m {
-			c.queue = append(c.queue[:i:i], c.queue[i+1:]...)
+	q := c.queueOfLocked(m)
+	for i, e := range *q {
+		if e == m {
+			*q = append((*q)[:i:i], (*q)[i+1:]...)
 			break
 		}
 	}
 	return true
 }
 
-// nextMsg takes the next message for s's writer once s is ready.
+// queueOfLocked returns the queue m waits in: user messages and raw lines,
+// or automatic messages.
+func (c *Conn) queueOfLocked(m *outMsg) *[]*outMsg {
+	if m.auto {
+		return &c.autoQueue
+	}
+	return &c.queue
+}
+
+// pending reports whether s's writer has a message to take.
+func (c *Conn) pending(s *session) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return s.ready && (len(c.queue) > 0 || len(c.autoQueue) > 0)
+}
+
+// nextMsg takes the next message for s's writer once s is ready: the oldest
+// user message, or if there is none the oldest automatic one.
 func (c *Conn) nextMsg(s *session) *outMsg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -176,20 +243,22 @@ func (c *Conn) nextMsg(s *session) *outMsg {
 		// protocol lines first (IDENTIFY must precede messages)
 		return nil
 	}
-	for len(c.queue) > 0 {
-		m := c.queue[0]
-		c.queue = c.queue[1:]
-		if m.finished {
-			continue
+	for _, q := range []*[]*outMsg{&c.queue, &c.autoQueue} {
+		for len(*q) > 0 {
+			m := (*q)[0]
+			*q = (*q)[1:]
+			if m.finished {
+				continue
+			}
+			m.active = true
+			return m
 		}
-		m.active = true
-		return m
 	}
 	return nil
 }
 
 // unstart puts a message whose first line was never written back at the head
-// of the queue for the next connection.
+// of its queue for the next connection.
 func (c *Conn) unstart(m *outMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -197,14 +266,18 @@ func (c *Conn) unstart(m *outMsg) {
 		return // endSession fails it
 	}
 	m.active = false
-	c.queue = append([]*outMsg{m}, c.queue...)
+	q := c.queueOfLocked(m)
+	*q = append([]*outMsg{m}, *q...)
 }
 
 func (c *Conn) failQueueLocked(err error) {
 	for _, m := range c.queue {
 		c.finishLocked(m, err)
 	}
-	c.queue = nil
+	for _, m := range c.autoQueue {
+		c.finishLocked(m, err)
+	}
+	c.queue, c.autoQueue = nil, nil
 }
 
 func (c *Conn) finishLocked(m *outMsg, err error) {

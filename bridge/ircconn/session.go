@@ -11,6 +11,7 @@ import (
 
 	"github.com/ergochat/irc-go/ircmsg"
 	"github.com/ergochat/irc-go/ircreader"
+	"golang.org/x/time/rate"
 )
 
 var (
@@ -31,6 +32,8 @@ type session struct {
 	once   sync.Once
 	err    error // first cause of the end; read after done is closed
 
+	ctcpReplies *rate.Limiter // CTCP answers: a CTCP flood must not make us flood
+
 	ncMu sync.Mutex
 	nc   net.Conn
 
@@ -49,7 +52,6 @@ type session struct {
 	nickTries  int
 	monitor    bool              // ISUPPORT MONITOR
 	away       map[string]string // last 301 text reported per folded nick
-	ctcpBucket *bucket
 }
 
 type prioLine struct {
@@ -60,17 +62,17 @@ type prioLine struct {
 func newSession(c *Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &session{
-		c:          c,
-		ctx:        ctx,
-		cancel:     cancel,
-		prio:       make(chan prioLine, 64),
-		done:       make(chan struct{}),
-		labels:     map[string]*lineRef{},
-		batches:    map[string]string{},
-		echoQ:      map[string][]*lineRef{},
-		capLS:      map[string]string{},
-		away:       map[string]string{},
-		ctcpBucket: &bucket{burst: 3, rate: 0.5, tokens: 3, last: time.Now()},
+		c:           c,
+		ctx:         ctx,
+		cancel:      cancel,
+		prio:        make(chan prioLine, 64),
+		done:        make(chan struct{}),
+		labels:      map[string]*lineRef{},
+		batches:     map[string]string{},
+		echoQ:       map[string][]*lineRef{},
+		capLS:       map[string]string{},
+		away:        map[string]string{},
+		ctcpReplies: rate.NewLimiter(0.5, 3),
 	}
 }
 
@@ -270,14 +272,16 @@ func (s *session) write(b []byte) (int, error) {
 }
 
 // writer is the only goroutine that writes to the socket: protocol lines
-// first, then queued messages one whole message at a time.
+// first, then queued messages one whole message at a time. The next message
+// is chosen only once a token is available, so that a user message submitted
+// while the writer waits goes ahead of automatic ones queued earlier.
 func (s *session) writer() {
 	c := s.c
-	b := newBucket(c.cfg.Flood, time.Now())
+	p := newPacer(c.cfg.Flood)
 	for {
 		select {
-		case p := <-s.prio:
-			if !s.writePrio(b, p) {
+		case l := <-s.prio:
+			if !s.writePrio(p, l) {
 				return
 			}
 			continue
@@ -285,53 +289,59 @@ func (s *session) writer() {
 			return
 		default:
 		}
-		m := c.nextMsg(s)
-		if m == nil {
-			select {
-			case p := <-s.prio:
-				if !s.writePrio(b, p) {
+		var t *time.Timer
+		var tick <-chan time.Time
+		if c.pending(s) {
+			d := p.delay(time.Now())
+			if d == 0 {
+				if m := c.nextMsg(s); m != nil && !s.writeMsg(p, m) {
 					return
 				}
-			case <-c.wake:
-			case <-s.done:
+				continue
+			}
+			t = time.NewTimer(d)
+			tick = t.C
+		}
+		select {
+		case l := <-s.prio:
+			if !s.writePrio(p, l) {
 				return
 			}
-			continue
-		}
-		if !s.writeMsg(b, m) {
+		case <-tick:
+		case <-c.wake:
+		case <-s.done:
 			return
+		}
+		if t != nil {
+			t.Stop()
 		}
 	}
 }
 
-func (s *session) writePrio(b *bucket, p prioLine) bool {
-	b.force(time.Now())
-	if _, err := s.write(p.line); err != nil {
+func (s *session) writePrio(p *pacer, l prioLine) bool {
+	p.force(time.Now())
+	if _, err := s.write(l.line); err != nil {
 		s.close(err)
 		return false
 	}
-	if p.written != nil {
-		close(p.written)
+	if l.written != nil {
+		close(l.written)
 	}
 	return true
 }
 
 // writeMsg writes all lines of m back to back (only protocol lines may go in
 // between), each after a token. It returns false when the session ended.
-func (s *session) writeMsg(b *bucket, m *outMsg) bool {
+func (s *session) writeMsg(p *pacer, m *outMsg) bool {
 	c := s.c
 	for i := range m.lines {
-		for {
-			d := b.take(time.Now())
-			if d == 0 {
-				break
-			}
-			t := time.NewTimer(d)
+		for !p.take(time.Now()) {
+			t := time.NewTimer(p.delay(time.Now()))
 			select {
 			case <-t.C:
-			case p := <-s.prio:
+			case l := <-s.prio:
 				t.Stop()
-				if !s.writePrio(b, p) {
+				if !s.writePrio(p, l) {
 					c.unstart(m)
 					return false
 				}
