@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh Debian machine:
-# libotr 4.1.1 (headers and tools), InspIRCd, python3-potr and Dendrite
-# v0.13.8. Safe to run again: it skips what is already there.
+# libotr 4.1.1 (headers and tools), InspIRCd, python3-potr, microsocks (the
+# SOCKS5 proxy of the proxy tests), openssl and Dendrite v0.13.8. Safe to
+# run again: it skips what is already there.
 set -euo pipefail
 
 need_apt=()
@@ -9,6 +10,8 @@ need_apt=()
 command -v otr_parse >/dev/null 2>&1 || need_apt+=(libotr5-bin)
 command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || need_apt+=(inspircd)
 [ -d /usr/lib/python3/dist-packages/potr ] || need_apt+=(python3-potr)
+[ -x /usr/bin/microsocks ] || need_apt+=(microsocks)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)

@@ -1,21 +1,18 @@
 package ircconn
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/proxy"
 	"golang.org/x/time/rate"
 )
 
@@ -37,7 +34,8 @@ type Conn struct {
 	eventsShut  bool
 	dispatching atomic.Bool // the handler is running
 
-	autoBudget *rate.Limiter // automatic messages, across reconnects
+	autoBudget *rate.Limiter       // automatic messages, across reconnects
+	proxy      proxy.ContextDialer // nil: direct connections
 
 	whoisMu sync.Mutex // one WHOIS at a time: replies carry no request id
 	nickMu  sync.Mutex // one NICK change at a time
@@ -83,8 +81,17 @@ func New(cfg Config) (*Conn, error) {
 	if cfg.Handler == nil {
 		return nil, errors.New("ircconn: Config.Handler is required")
 	}
-	if cfg.Dial == nil && cfg.Address == "" {
-		return nil, errors.New("ircconn: Config.Address is required")
+	if cfg.Dial == nil {
+		if err := checkAddress(cfg.Address); err != nil {
+			return nil, err
+		}
+	}
+	proxyDialer, err := newProxyDialer(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTLSAuth(&cfg); err != nil {
+		return nil, err
 	}
 	if !validNick(cfg.Nick) {
 		return nil, fmt.Errorf("ircconn: invalid nick %q", cfg.Nick)
@@ -159,6 +166,7 @@ func New(cfg Config) (*Conn, error) {
 		caps:       map[string]bool{},
 		chantypes:  "#&",
 		wake:       make(chan struct{}, 1),
+		proxy:      proxyDialer,
 		autoBudget: rate.NewLimiter(rate.Limit(cfg.AutoReplies.Rate), cfg.AutoReplies.Burst),
 	}
 	go c.dispatch()
@@ -406,31 +414,6 @@ func (c *Conn) logPanic(r any, key, what string) {
 		ev = ev.Str("panic", re.Error())
 	}
 	ev.Msg("recovered from a panic in caller code; carrying on")
-}
-
-func (c *Conn) dial(ctx context.Context) (nc net.Conn, err error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
-	defer cancel()
-	if c.cfg.Dial != nil {
-		defer func() {
-			if r := recover(); r != nil {
-				c.logPanic(r, "call", "Config.Dial")
-				nc, err = nil, errDialPanic
-			}
-		}()
-		return c.cfg.Dial(ctx)
-	}
-	addr := net.JoinHostPort(c.cfg.Address, strconv.Itoa(c.cfg.Port))
-	nd := &net.Dialer{KeepAlive: 30 * time.Second}
-	if c.cfg.PlainText {
-		return nd.DialContext(ctx, "tcp", addr)
-	}
-	td := &tls.Dialer{NetDialer: nd, Config: &tls.Config{
-		ServerName:         c.cfg.Address,
-		InsecureSkipVerify: c.cfg.InsecureSkipVerify,
-		MinVersion:         tls.VersionTLS12,
-	}}
-	return td.DialContext(ctx, "tcp", addr)
 }
 
 // State returns the current connection state.

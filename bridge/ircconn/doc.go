@@ -18,6 +18,27 @@
 // BadCredentials and Fatal (k-line, ban, unusable nick; no retry until
 // Reconnect), Disconnected (the caller asked).
 //
+// # Transport and login
+//
+// The connection is TLS (verified) unless Config.PlainText, optionally with
+// a client certificate (Config.ClientCertificate, for CertFP), and goes
+// either directly or through a SOCKS5 proxy (Config.Proxy, e.g. Tor). With a
+// proxy the server's host name is resolved by the proxy, never here, and a
+// failing proxy fails the attempt: there is no direct fallback.
+// Config.ProxyIsolation gives each login its own proxy credentials, which Tor
+// turns into its own circuit.
+//
+// Registration sends the server password (PASS) first when set, then logs in
+// as configured: SASL PLAIN, SASL EXTERNAL (the certificate), or NickServ
+// IDENTIFY after registration. A server that does not offer the configured
+// SASL mechanism stops the connection in state Fatal; a rejected login
+// (SASL failure, 464, NickServ's refusal, or InspIRCd's "Access denied by
+// configuration" after a server password) in state BadCredentials. Neither
+// retries, and no other way of logging in is tried in place of the one
+// configured. NewClientCertificate, MarshalClientCertificate,
+// ParseClientCertificate and CertFingerprints create, store and show a
+// certificate for CertFP.
+//
 // # Sending
 //
 // Send enqueues all lines of one message as a unit: the writer sends them
@@ -93,6 +114,7 @@ package ircconn
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -103,15 +125,37 @@ import (
 type Config struct {
 	// Network names the network for the caller; the package does not use it.
 	Network string
-	// Address and Port of the server. Port 0 means 6697 (TLS) or 6667.
+	// Address (a host name or IP address, without port) and Port of the
+	// server. Port 0 means 6697 (TLS) or 6667.
 	Address string
 	Port    int
 	// PlainText turns TLS off. TLS is on by default.
 	PlainText bool
 	// InsecureSkipVerify turns certificate verification off (TLS only).
 	InsecureSkipVerify bool
-	// ServerPassword is sent with PASS before registration when not empty.
+	// ClientCertificate is presented for TLS client authentication
+	// (CertFP: services recognise the account by the certificate's
+	// fingerprint). See NewClientCertificate and CertFingerprints.
+	ClientCertificate *tls.Certificate
+	// ServerPassword is sent with PASS before registration when not empty
+	// (a server or bouncer password; never logged).
 	ServerPassword string
+
+	// Proxy is a SOCKS5 proxy, "socks5://[user:password@]host:port" (Tor:
+	// "socks5://127.0.0.1:9050"). Every connection goes through it, and
+	// Address is passed to it unresolved: DNS happens at the proxy. When
+	// the proxy is unreachable the attempt fails; there is never a direct
+	// fallback.
+	Proxy string
+	// ProxyOnly declares that the server must never be reached directly:
+	// New refuses a Config with ProxyOnly and no Proxy.
+	ProxyOnly bool
+	// ProxyIsolation, when the Proxy URL has no credentials, derives SOCKS5
+	// credentials from this key (hashed), so that Tor, which isolates
+	// streams by SOCKS credentials, gives each key its own circuit. Give
+	// every login its own key, so that the server cannot link two users by
+	// their exit address.
+	ProxyIsolation string
 
 	Nick     string // required
 	Username string // default: Nick
@@ -121,6 +165,13 @@ type Config struct {
 	// not offer SASL PLAIN, the connection ends in state Fatal.
 	SASLAccount  string
 	SASLPassword string
+	// SASLExternal logs in with SASL EXTERNAL: the server identifies the
+	// account by the ClientCertificate (required). If the server does not
+	// offer EXTERNAL, the connection ends in state Fatal: no other login is
+	// tried in its place. A certificate without SASLExternal is only
+	// presented (for networks whose services log in by CertFP on their
+	// own, such as OFTC).
+	SASLExternal bool
 	// NickServPassword is sent as "IDENTIFY <password>" to NickServNick
 	// (default "NickServ") after registration when SASL is not used.
 	NickServPassword string
@@ -149,8 +200,9 @@ type Config struct {
 	// Handler receives events; it must be set.
 	Handler func(Event)
 
-	// Dial, when set, replaces the TCP/TLS dial (tests, proxies). It must
-	// return a connected stream; PlainText/InsecureSkipVerify are ignored.
+	// Dial, when set, replaces the TCP/TLS dial (tests). It must return a
+	// connected stream; PlainText, InsecureSkipVerify and ClientCertificate
+	// are ignored, and Proxy must be empty.
 	Dial func(ctx context.Context) (net.Conn, error)
 }
 

@@ -58,15 +58,22 @@ func (s *session) handle(m *ircmsg.Message) error {
 	case "PONG":
 		return nil
 	case "ERROR":
-		return classifyERROR(param(m, 0))
+		return classifyERROR(param(m, 0), c.cfg.ServerPassword != "")
 	case "CAP":
 		return s.handleCAP(m)
 	case "AUTHENTICATE":
-		if param(m, 0) == "+" {
-			payload := c.cfg.SASLAccount + "\x00" + c.cfg.SASLAccount + "\x00" + c.cfg.SASLPassword
-			for _, chunk := range ircutils.EncodeSASLResponse([]byte(payload)) {
-				s.send("AUTHENTICATE", chunk)
-			}
+		if param(m, 0) != "+" {
+			return nil
+		}
+		if c.cfg.SASLExternal {
+			// No authorisation identity: the account the certificate
+			// belongs to.
+			s.send("AUTHENTICATE", "+")
+			return nil
+		}
+		payload := c.cfg.SASLAccount + "\x00" + c.cfg.SASLAccount + "\x00" + c.cfg.SASLPassword
+		for _, chunk := range ircutils.EncodeSASLResponse([]byte(payload)) {
+			s.send("AUTHENTICATE", chunk)
 		}
 		return nil
 	case "BATCH":
@@ -307,7 +314,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 				c.setHostLocked(nuh.User, nuh.Host, hostGuessed)
 			}
 		}
-		saslMissing := c.cfg.SASLAccount != "" && !s.saslDone
+		saslMissing := c.saslMechanism() != "" && !s.saslDone
 		c.mu.Unlock()
 		if saslMissing {
 			return &fatalError{Fatal, errors.New("server registered us without SASL")}
@@ -355,11 +362,14 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 		c.mu.Unlock()
 		s.send("CAP", "END")
 	case "902", "904", "905":
+		if code == "904" && c.cfg.SASLExternal {
+			return &fatalError{BadCredentials, fmt.Errorf("SASL EXTERNAL failed (%s): the client certificate's fingerprint is not registered with the account (NickServ CERT ADD)", code)}
+		}
 		return &fatalError{BadCredentials, fmt.Errorf("SASL authentication failed (%s)", code)}
 	case "906":
 		return &fatalError{BadCredentials, errors.New("SASL authentication aborted")}
 	case "908":
-		return &fatalError{Fatal, errors.New("server does not accept SASL PLAIN")}
+		return &fatalError{Fatal, fmt.Errorf("server does not accept SASL %s (it offers %s)", c.saslMechanism(), param(m, 1))}
 	case "907":
 		s.send("CAP", "END")
 	case "464":
@@ -431,9 +441,19 @@ func (s *session) peerError(m *ircmsg.Message) {
 
 // classifyERROR turns the server's ERROR into a session error: bans are
 // fatal, anything else (ping timeout, excess flood, restart) is transient.
-func classifyERROR(text string) error {
+// InspIRCd refuses a wrong server password with "Access denied by
+// configuration" (no connect class matches), not 464: with a password
+// sent that means bad credentials, without one a server that admits no
+// one like us.
+func classifyERROR(text string, sentPassword bool) error {
 	err := fmt.Errorf("server closed the link: %s", text)
 	l := strings.ToLower(text)
+	if strings.Contains(l, "access denied by configuration") {
+		if sentPassword {
+			return &fatalError{BadCredentials, fmt.Errorf("%w (is the server password right?)", err)}
+		}
+		return &fatalError{Fatal, err}
+	}
 	for _, k := range []string{"k-line", "k-lined", "g-line", "g-lined", "z-line", "z-lined", "kline", "gline", "zline", "banned", "akill"} {
 		if strings.Contains(l, k) {
 			return &fatalError{Fatal, err}

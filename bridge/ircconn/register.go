@@ -52,13 +52,13 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 		if registered {
 			return nil
 		}
-		if sasl && c.cfg.SASLAccount != "" {
-			s.send("AUTHENTICATE", "PLAIN")
+		if mech := c.saslMechanism(); sasl && mech != "" {
+			s.send("AUTHENTICATE", mech)
 			return nil
 		}
 		s.send("CAP", "END")
 	case "NAK":
-		if c.cfg.SASLAccount != "" {
+		if c.saslMechanism() != "" {
 			return &fatalError{Fatal, errors.New("server refused the SASL capability")}
 		}
 		s.send("CAP", "END")
@@ -72,8 +72,20 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 	return nil
 }
 
+// saslMechanism is the configured SASL mechanism, "" for none.
+func (c *Conn) saslMechanism() string {
+	switch {
+	case c.cfg.SASLExternal:
+		return "EXTERNAL"
+	case c.cfg.SASLAccount != "":
+		return "PLAIN"
+	}
+	return ""
+}
+
 // requestCaps asks for the wanted capabilities the server offers, and for
-// SASL when configured (fatal if the server cannot do SASL PLAIN).
+// SASL when configured (fatal if the server does not offer the mechanism:
+// never a login other than the one configured).
 func (s *session) requestCaps() error {
 	c := s.c
 	c.mu.Lock()
@@ -86,9 +98,9 @@ func (s *session) requestCaps() error {
 	}
 	mechs, hasSASL := s.capLS["sasl"]
 	c.mu.Unlock()
-	if c.cfg.SASLAccount != "" {
-		if !hasSASL || (mechs != "" && !containsFold(strings.Split(mechs, ","), "PLAIN")) {
-			return &fatalError{Fatal, errors.New("server does not offer SASL PLAIN")}
+	if mech := c.saslMechanism(); mech != "" {
+		if !hasSASL || (mechs != "" && !containsFold(strings.Split(mechs, ","), mech)) {
+			return &fatalError{Fatal, fmt.Errorf("server does not offer SASL %s", mech)}
 		}
 		req = append(req, "sasl")
 	}
