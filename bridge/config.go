@@ -3,14 +3,18 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
 	"go.mau.fi/util/random"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
 
 // Config is the `network:` section of the bridge config file.
@@ -21,11 +25,13 @@ import (
 //	    networks:                  # the only IRC servers users may connect to (no host:port from chat)
 //	        <key>:                 # [a-z0-9-], 1-32 chars; chosen by the user at login
 //	            name: Libera.Chat  # shown to users
-//	            address: irc.libera.chat
+//	            address: irc.libera.chat   # or irc.libera.chat:6697
 //	            port: 6697         # 0 = 6697 with TLS, 6667 without
 //	            tls: true          # default true
 //	            tls_insecure_skip_verify: false
 //	            server_password: ""
+//	            proxy: ""          # socks5://127.0.0.1:9050 (Tor); DNS through the proxy, one circuit per login
+//	            proxy_only: false  # refuse to start without proxy (never connect directly)
 //	            max_line_bytes: 0  # 0 = computed from our hostmask (512 - prefix); >0 caps it further
 //	            max_fragment_size: 400   # OTR fragment size (issue 4)
 //	            flood: {burst: 4, rate: 1}
@@ -54,6 +60,8 @@ type NetworkConfig struct {
 	TLS                   *bool       `yaml:"tls"`
 	TLSInsecureSkipVerify bool        `yaml:"tls_insecure_skip_verify"`
 	ServerPassword        string      `yaml:"server_password"`
+	Proxy                 string      `yaml:"proxy"`
+	ProxyOnly             bool        `yaml:"proxy_only"`
 	MaxLineBytes          int         `yaml:"max_line_bytes"`
 	MaxFragmentSize       int         `yaml:"max_fragment_size"`
 	Flood                 FloodConfig `yaml:"flood"`
@@ -138,11 +146,20 @@ func (c *Config) Validate() error {
 		if n == nil {
 			return fmt.Errorf("network.networks.%s: empty", key)
 		}
-		if n.Address == "" || strings.ContainsAny(n.Address, " /\t\r\n") {
-			return fmt.Errorf("network.networks.%s.address: must be a host name or IP address", key)
-		}
 		if n.Port < 0 || n.Port > 65535 {
 			return fmt.Errorf("network.networks.%s.port: %d is not a TCP port", key, n.Port)
+		}
+		if err := n.splitAddress(); err != nil {
+			return fmt.Errorf("network.networks.%s.address: %w", key, err)
+		}
+		if n.Proxy != "" {
+			if err := ircconn.CheckProxy(n.Proxy); err != nil {
+				return fmt.Errorf("network.networks.%s.proxy: %w", key, err)
+			}
+		} else if n.ProxyOnly {
+			return fmt.Errorf("network.networks.%s: proxy_only is set but proxy is empty; refusing to connect directly", key)
+		} else if strings.HasSuffix(strings.ToLower(n.Address), ".onion") {
+			return fmt.Errorf("network.networks.%s: %s is a Tor onion service: set proxy (e.g. socks5://127.0.0.1:9050)", key, n.Address)
 		}
 		if strings.ContainsAny(n.ServerPassword, "\r\n\x00") {
 			return fmt.Errorf("network.networks.%s.server_password: must not contain CR, LF or NUL", key)
@@ -182,6 +199,53 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("network.displayname_template: %w", err)
 	}
 	c.displaynameTmpl = tmpl
+	return nil
+}
+
+// splitAddress accepts "host" and, as other IRC bridges write it,
+// "host:port" (IPv6: "[addr]:port", or a bare address without port). A port
+// in the address becomes Port; a different `port:` is refused.
+func (n *NetworkConfig) splitAddress() error {
+	addr := n.Address
+	if strings.Contains(addr, "://") {
+		return errors.New("give a host name or host:port, not a URL (TLS is set with `tls:`)")
+	}
+	if addr == "" || strings.ContainsAny(addr, " /@\t\r\n\x00") {
+		return errors.New("must be a host name or IP address, optionally with :port")
+	}
+	host, portStr := addr, ""
+	switch {
+	case strings.HasPrefix(addr, "["):
+		if strings.HasSuffix(addr, "]") {
+			host = addr[1 : len(addr)-1]
+		} else {
+			var err error
+			if host, portStr, err = net.SplitHostPort(addr); err != nil {
+				return fmt.Errorf("%q is neither [IPv6 address] nor [IPv6 address]:port", addr)
+			}
+		}
+		if net.ParseIP(host) == nil {
+			return fmt.Errorf("%q is not an IPv6 address", host)
+		}
+	case strings.Count(addr, ":") == 1:
+		host, portStr, _ = strings.Cut(addr, ":")
+	case strings.Contains(addr, ":") && net.ParseIP(addr) == nil:
+		return fmt.Errorf("%q is neither a host name nor an IP address", addr)
+	}
+	if host == "" {
+		return errors.New("the host name is missing")
+	}
+	if portStr != "" {
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port < 1 || port > 65535 {
+			return fmt.Errorf("%q: the port must be a number from 1 to 65535", portStr)
+		}
+		if n.Port != 0 && n.Port != port {
+			return fmt.Errorf("the address gives port %d but port: is %d; keep one", port, n.Port)
+		}
+		n.Port = port
+	}
+	n.Address = host
 	return nil
 }
 
@@ -238,6 +302,7 @@ networks:
     libera:
         # Name shown to users.
         name: Libera.Chat
+        # Host name or IP address; "host:port" works too (then port below must be 0 or the same).
         address: irc.libera.chat
         # 0 means 6697 with TLS, 6667 without.
         port: 6697
@@ -246,6 +311,13 @@ networks:
         tls_insecure_skip_verify: false
         # Server password (PASS), if the server needs one.
         server_password: ""
+        # SOCKS5 proxy for every connection to this network, e.g. Tor: socks5://127.0.0.1:9050.
+        # The proxy resolves the address (no DNS query from here); each login gets its own proxy
+        # credentials (with Tor: its own circuit) unless the URL has user:password. Empty: direct.
+        proxy: ""
+        # true: never connect directly. The bridge refuses to start if proxy is empty; a proxy that
+        # is down makes connections fail, never go direct.
+        proxy_only: false
         # Longest text (bytes) per IRC line. 0 computes it from our hostmask:
         # 512 - len(":nick!user@host PRIVMSG target :\r\n"). A positive value caps it further.
         max_line_bytes: 0

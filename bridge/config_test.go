@@ -119,3 +119,76 @@ func TestIsService(t *testing.T) {
 		}
 	}
 }
+
+// `address: host:port` (as mautrix-irc writes it) is split into address and
+// port at start; a conflicting `port:` is refused instead of failing every
+// connection later.
+func TestAddressWithPort(t *testing.T) {
+	for _, tc := range []struct {
+		address    string
+		port       int
+		wantHost   string
+		wantPort   int
+		wantErrSub string
+	}{
+		{"irc.libera.chat:6697", 0, "irc.libera.chat", 6697, ""},
+		{"irc.libera.chat:6697", 6697, "irc.libera.chat", 6697, ""},
+		{"irc.libera.chat", 6667, "irc.libera.chat", 6667, ""},
+		{"[2001:db8::1]:6697", 0, "2001:db8::1", 6697, ""},
+		{"[2001:db8::1]", 0, "2001:db8::1", 0, ""},
+		{"2001:db8::1", 6697, "2001:db8::1", 6697, ""},
+		{"irc.libera.chat:6697", 6667, "", 0, "port: is 6667"},
+		{"irc.libera.chat:ircs", 0, "", 0, "port must be a number"},
+		{"irc.libera.chat:0", 0, "", 0, "port must be a number"},
+		{":6697", 0, "", 0, "host name is missing"},
+		{"ircs://irc.libera.chat:6697", 0, "", 0, "not a URL"},
+		{"irc.libera.chat:66:97", 0, "", 0, "neither"},
+		{"[irc.libera.chat]:6697", 0, "", 0, "not an IPv6 address"},
+	} {
+		c := validConfig(t)
+		n := c.Networks["libera"]
+		n.Address, n.Port = tc.address, tc.port
+		err := c.Validate()
+		if tc.wantErrSub != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErrSub) || !strings.Contains(err.Error(), "network.networks.libera.address") {
+				t.Errorf("%q port %d: %v, want an error naming the key and saying %q", tc.address, tc.port, err, tc.wantErrSub)
+			}
+			continue
+		}
+		if err != nil || n.Address != tc.wantHost || n.Port != tc.wantPort {
+			t.Errorf("%q port %d: %q %d (%v), want %q %d", tc.address, tc.port, n.Address, n.Port, err, tc.wantHost, tc.wantPort)
+		}
+		if err := c.Validate(); err != nil || n.Address != tc.wantHost {
+			t.Errorf("%q: a second Validate changed the result: %v", tc.address, err)
+		}
+	}
+}
+
+func TestProxyConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mutate func(n *NetworkConfig)
+		errSub string
+	}{
+		"tor": {func(n *NetworkConfig) { n.Proxy, n.ProxyOnly = "socks5://127.0.0.1:9050", true }, ""},
+		"onion through tor": {func(n *NetworkConfig) {
+			n.Address, n.Proxy = "libera75jm6of4wxpxt4aynol3xjmbtxgfyjpu34ss4d7r7q2v5zrpyd.onion", "socks5h://127.0.0.1:9050"
+		}, ""},
+		"shared credentials": {func(n *NetworkConfig) { n.Proxy = "socks5://user:pass@127.0.0.1:9050" }, ""},
+		"proxy_only alone":   {func(n *NetworkConfig) { n.ProxyOnly = true }, "proxy_only is set but proxy is empty"},
+		"onion direct":       {func(n *NetworkConfig) { n.Address = "example.onion" }, "onion service"},
+		"http proxy":         {func(n *NetworkConfig) { n.Proxy = "http://127.0.0.1:8080" }, "only SOCKS5"},
+		"bad proxy, secret":  {func(n *NetworkConfig) { n.Proxy = "socks5://u:proxy-pw-secret@127.0.0.1:99999" }, "invalid port"},
+	} {
+		c := validConfig(t)
+		tc.mutate(c.Networks["libera"])
+		err := c.Validate()
+		switch {
+		case tc.errSub == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case tc.errSub != "" && (err == nil || !strings.Contains(err.Error(), tc.errSub)):
+			t.Errorf("%s: %v, want %q", name, err, tc.errSub)
+		case err != nil && strings.Contains(err.Error(), "proxy-pw-secret"):
+			t.Errorf("%s: the error quotes the proxy password", name)
+		}
+	}
+}

@@ -44,20 +44,9 @@ func newProxyDialer(cfg *Config) (proxy.ContextDialer, error) {
 	if cfg.Dial != nil {
 		return nil, errors.New("ircconn: Config.Proxy and Config.Dial exclude each other")
 	}
-	u, err := url.Parse(cfg.Proxy)
+	u, err := parseProxy(cfg.Proxy)
 	if err != nil {
-		return nil, errors.New("ircconn: Config.Proxy is not a URL (want socks5://[user:password@]host:port)")
-	}
-	if u.Scheme != "socks5" && u.Scheme != "socks5h" {
-		return nil, fmt.Errorf("ircconn: Config.Proxy scheme %q is not supported (want socks5://host:port)", u.Scheme)
-	}
-	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, errors.New("ircconn: Config.Proxy must be socks5://[user:password@]host:port")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, errors.New("ircconn: Config.Proxy has an invalid port")
-		}
+		return nil, fmt.Errorf("ircconn: Config.Proxy: %w", err)
 	}
 	if u.User == nil && cfg.ProxyIsolation != "" {
 		u.User = url.UserPassword(isolationUser(cfg.ProxyIsolation), "isolate")
@@ -71,6 +60,33 @@ func newProxyDialer(cfg *Config) (proxy.ContextDialer, error) {
 		return nil, errors.New("ircconn: Config.Proxy: the proxy dialer cannot be cancelled")
 	}
 	return cd, nil
+}
+
+// CheckProxy reports whether rawURL is a proxy Config.Proxy accepts:
+// socks5://[user:password@]host:port. The error never quotes the URL, which
+// may hold a password.
+func CheckProxy(rawURL string) error {
+	_, err := parseProxy(rawURL)
+	return err
+}
+
+func parseProxy(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("not a URL (want socks5://[user:password@]host:port)")
+	}
+	if u.Scheme != "socks5" && u.Scheme != "socks5h" {
+		return nil, errors.New("only SOCKS5 proxies are supported (want socks5://[user:password@]host:port)")
+	}
+	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, errors.New("want socks5://[user:password@]host:port")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, errors.New("invalid port")
+		}
+	}
+	return u, nil
 }
 
 // isolationUser is the SOCKS5 user name for a stream-isolation key: Tor

@@ -32,7 +32,7 @@ func TestTransportConfigValidation(t *testing.T) {
 	}{
 		"address with port":     {Config{Address: "irc.example.org:6697"}, "must not contain a port"},
 		"address as URL":        {Config{Address: "ircs://irc.example.org"}, "host name or IP address"},
-		"proxy not socks":       {Config{Address: "x", Proxy: "http://127.0.0.1:8080"}, "not supported"},
+		"proxy not socks":       {Config{Address: "x", Proxy: "http://127.0.0.1:8080"}, "only SOCKS5"},
 		"proxy without host":    {Config{Address: "x", Proxy: "socks5://:9050"}, "socks5://"},
 		"proxy bad port":        {Config{Address: "x", Proxy: "socks5://127.0.0.1:99999"}, "invalid port"},
 		"proxy-only no proxy":   {Config{Address: "x", ProxyOnly: true}, "ProxyOnly"},
