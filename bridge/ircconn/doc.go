@@ -53,12 +53,14 @@
 // already started is finished first). Automatic messages also have a
 // per-connection budget (Config.AutoReplies: a burst, then a rate) and a
 // deadline (StaleAfter) to start; beyond either they fail with ErrDropped,
-// and nothing of them is written. User messages are never dropped. When the server offers labeled-response or
-// echo-message, Send waits for the server's confirmation of every line and
-// Receipt.Confirmed is true; otherwise success means "written to the socket".
-// Errors the server reports for the target (401, 404, 477, 486, 531, 716, ...)
-// fail the Send with a *PeerError and are not reported again as events;
-// without confirmation they arrive after Send returned, as PeerNotice events.
+// and nothing of them is written. User messages are never dropped.
+//
+// When the server offers labeled-response or echo-message, Send waits for
+// the server's confirmation of every line and Receipt.Confirmed is true;
+// otherwise success means "written to the socket". Errors the server
+// reports for the target (401, 404, 477, 486, 531, 716, ...) fail the Send
+// with a *PeerError and are not reported again as events; without
+// confirmation they arrive after Send returned, as PeerNotice events.
 // If ctx ends after the first line was written, the remaining lines are still
 // sent (half an OTR message is worse than a late one) and Send returns the
 // context's error.
@@ -94,7 +96,7 @@
 //
 // Incoming traffic is reported to Config.Handler as events (see Event). The
 // handler is called from one goroutine per Conn, in the order the lines were
-// received. It may call Send (for OTR's automatic replies), but should not
+// received. It may call SendWith (for OTR's automatic replies), but should not
 // block for long: a buffer of 1024 events sits between the socket and the
 // handler, and when it is full the reader waits, which also delays the
 // confirmations a Send inside the handler waits for. A panic in the handler
