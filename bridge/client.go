@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/otrsession"
 )
 
 // ircConn is the part of *ircconn.Conn the client uses (tests fake it).
@@ -41,8 +42,10 @@ type IRCClient struct {
 	login  *bridgev2.UserLogin
 	meta   *LoginMetadata
 	netCfg *NetworkConfig
-	filter MessageFilter
-	log    zerolog.Logger
+	// otr keeps the OTR session with every peer; every message to and
+	// from a peer passes through it.
+	otr *otrsession.Manager
+	log zerolog.Logger
 
 	connOnce sync.Once
 	connErr  error
@@ -91,7 +94,7 @@ var (
 	_ bridgev2.EditHandlingNetworkAPI        = (*IRCClient)(nil)
 )
 
-func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetadata) *IRCClient {
+func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetadata) (*IRCClient, error) {
 	c := &IRCClient{
 		ic:      ic,
 		login:   login,
@@ -101,18 +104,13 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 		aliases: make(map[string]networkid.UserID),
 	}
 	c.watch = newNickWatch(c)
-	c.filter = passThrough{}
-	if ic.NewFilter != nil {
-		c.filter = ic.NewFilter(c)
+	otr, err := newOTRManager(c)
+	if err != nil {
+		return nil, err
 	}
-	return c
+	c.otr = otr
+	return c, nil
 }
-
-// Login returns the bridgev2 login of this client.
-func (c *IRCClient) Login() *bridgev2.UserLogin { return c.login }
-
-// Network returns the key of the configured network.
-func (c *IRCClient) Network() string { return c.meta.Network }
 
 // getConn creates the IRC connection on first use.
 func (c *IRCClient) getConn() (ircConn, error) {
@@ -236,9 +234,7 @@ func (c *IRCClient) Disconnect() {
 	if conn := c.connection(); conn != nil {
 		conn.Close()
 	}
-	if fc, ok := c.filter.(filterCloser); ok {
-		fc.Close()
-	}
+	c.otr.Close()
 }
 
 // IsLoggedIn is true while the login has a connection, also during a
@@ -392,7 +388,7 @@ func (c *IRCClient) lineBudget(target string, kind ircconn.Kind) int {
 	return budget
 }
 
-// peerLink is the PeerLink of one peer of this client.
+// peerLink is the otrsession.PeerLink of one peer of this client.
 type peerLink struct {
 	c    *IRCClient
 	id   networkid.UserID
@@ -426,12 +422,16 @@ func (p *peerLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 	return nil
 }
 
-func (p *peerLink) Deliver(ctx context.Context, msg IncomingText) {
+func (p *peerLink) Deliver(ctx context.Context, msg otrsession.IncomingText) {
 	p.c.queueIncoming(ctx, p, msg)
 }
 
 func (p *peerLink) Notice(ctx context.Context, text string) {
 	p.c.portalNotice(ctx, p, text)
+}
+
+func (p *peerLink) ShowState(ctx context.Context, s otrsession.State) {
+	p.c.showOTRState(ctx, p, s)
 }
 
 var errUserDisconnected = errors.New("you disconnected from this network with `disconnect`; use `reconnect` first")

@@ -1,12 +1,15 @@
 // Package bridge is the mautrix bridgev2 network connector for IRC direct
 // messages: config, login flow, one IRC connection per (Matrix user,
-// network), DM portals and ghosts, formatting, commands, and the seam where
-// the OTR engine plugs in (otrglue.go).
+// network), DM portals and ghosts, formatting, commands, and everything the
+// Matrix user sees of OTR (notices, topic, unencrypted marker, `!otr`
+// commands). The OTR sessions themselves are kept by bridge/otrsession, one
+// manager per login.
 package bridge
 
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.mau.fi/util/configupgrade"
 	"maunium.net/go/mautrix/bridgev2"
@@ -14,6 +17,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
+	"github.com/otrbridge/otrbridge/bridge/otrsession"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/internal/seal"
 )
@@ -26,14 +30,15 @@ type IRCConnector struct {
 	// upgraded in Start.
 	DB *db.Database
 
-	// NewFilter makes the message filter of one login (see otrglue.go). Nil
-	// means pass-through; the OTR glue sets it before the bridge starts.
-	NewFilter func(c *IRCClient) MessageFilter
-
 	// newConn opens the IRC connection of a login; tests replace it.
 	newConn func(c *IRCClient) (ircConn, error)
 
+	// passwordKey seals IRC passwords, otrKey OTR private keys; sealKeys
+	// derives both from network.secret.
+	keysOnce    sync.Once
+	keysErr     error
 	passwordKey *seal.Key
+	otrKey      *seal.Key
 }
 
 var (
@@ -53,17 +58,32 @@ func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	}
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(ircCommands()...)
+		proc.AddHandlers(otrCommands()...)
 	}
 }
 
 func (ic *IRCConnector) Start(ctx context.Context) error {
-	key, err := seal.NewKey(ic.Config.Secret, sealPurposePassword)
-	if err != nil {
-		return fmt.Errorf("network.secret: %w", err)
+	if err := ic.sealKeys(); err != nil {
+		return err
 	}
-	ic.passwordKey = key
 	if err := ic.DB.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "otrbridge"}
+	}
+	return nil
+}
+
+// sealKeys derives the keys that encrypt IRC passwords and OTR private keys
+// at rest, once: in Start, or for a login that bridgev2 loads before Start
+// (a Matrix event can arrive while the connectors start).
+func (ic *IRCConnector) sealKeys() error {
+	ic.keysOnce.Do(func() {
+		if ic.passwordKey, ic.keysErr = seal.NewKey(ic.Config.Secret, sealPurposePassword); ic.keysErr != nil {
+			return
+		}
+		ic.otrKey, ic.keysErr = seal.NewKey(ic.Config.Secret, otrsession.SealPurpose)
+	})
+	if ic.keysErr != nil {
+		return fmt.Errorf("network.secret: %w", ic.keysErr)
 	}
 	return nil
 }
@@ -120,7 +140,14 @@ func (ic *IRCConnector) LoadUserLogin(ctx context.Context, login *bridgev2.UserL
 	if !ok || meta.Network == "" {
 		return fmt.Errorf("login %s has no IRC metadata", login.ID)
 	}
-	login.Client = newIRCClient(ic, login, meta)
+	if err := ic.sealKeys(); err != nil {
+		return err
+	}
+	c, err := newIRCClient(ic, login, meta)
+	if err != nil {
+		return err
+	}
+	login.Client = c
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/bridge/ircfmt"
+	"github.com/otrbridge/otrbridge/bridge/otrsession"
 )
 
 // handleEvent receives everything the IRC connection reports. ircconn calls
@@ -101,7 +102,6 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 		go c.announceRestarted(ctx)
 	case ircconn.TransientDisconnect:
 		c.watch.halt()
-		c.filter.Disconnected(ctx)
 		msg := "connection lost"
 		if e.Err != nil {
 			msg = e.Err.Error()
@@ -112,17 +112,14 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: "irc-disconnected", Message: msg})
 	case ircconn.BadCredentials:
 		c.watch.halt()
-		c.filter.Disconnected(ctx)
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateBadCredentials, Error: "irc-bad-credentials",
 			Message: errText(e.Err, "the server rejected the password") + "; use `relogin` to enter new credentials"})
 	case ircconn.Fatal:
 		c.watch.halt()
-		c.filter.Disconnected(ctx)
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateUnknownError, Error: "irc-fatal",
 			Message: errText(e.Err, "the server refused the connection") + "; not retrying, use `reconnect` to try again"})
 	case ircconn.Disconnected:
 		c.watch.halt()
-		c.filter.Disconnected(ctx)
 		if c.meta.Disconnected {
 			c.sendDisconnectedByUser()
 		}
@@ -157,7 +154,7 @@ func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
 	c.watch.seen(uid, e.From.Nick, e.From.User, e.From.Host)
 	link := c.link(uid, e.From.Nick)
 	link.userHost = e.From.User + "@" + e.From.Host
-	c.filter.Receive(ctx, link, IncomingText{
+	c.otr.Receive(ctx, link, otrsession.IncomingText{
 		Kind:  e.Kind,
 		Text:  e.Text,
 		Time:  e.Time,
@@ -195,12 +192,12 @@ var incomingCounter atomic.Uint64
 
 // queueIncoming turns a message from a peer into a Matrix message from the
 // peer's ghost in the DM portal.
-func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg IncomingText) {
+func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg otrsession.IncomingText) {
 	msgID := msg.MsgID
 	if msgID == "" {
 		msgID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(incomingCounter.Add(1), 36)
 	}
-	c.login.QueueRemoteEvent(&simplevent.Message[IncomingText]{
+	c.login.QueueRemoteEvent(&simplevent.Message[otrsession.IncomingText]{
 		EventMeta: simplevent.EventMeta{
 			Type:         bridgev2.RemoteEventMessage,
 			PortalKey:    portalKeyFor(p.id, c.login.ID),
@@ -241,7 +238,7 @@ func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, 
 	}
 }
 
-func convertIncoming(ctx context.Context, portal *bridgev2.Portal, intent bridgev2.MatrixAPI, msg IncomingText) (*bridgev2.ConvertedMessage, error) {
+func convertIncoming(ctx context.Context, portal *bridgev2.Portal, intent bridgev2.MatrixAPI, msg otrsession.IncomingText) (*bridgev2.ConvertedMessage, error) {
 	content := &event.MessageEventContent{MsgType: event.MsgText}
 	switch msg.Kind {
 	case ircconn.Notice:
@@ -279,8 +276,7 @@ func (c *IRCClient) handleNick(ctx context.Context, e ircconn.NickChanged) {
 }
 
 // renamePeer moves the DM portal of oldNick to newNick: the same room, the
-// same ghost (with a new display name) and, through the filter, the same
-// OTR session. how says how the change was detected when it was not a NICK
+// same ghost (with a new display name) and the same OTR session. how says how the change was detected when it was not a NICK
 // message.
 func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, how string) {
 	portal, uid := c.existingPortal(ctx, oldNick)
@@ -302,7 +298,7 @@ func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, how string
 		text = fmt.Sprintf("%s is now known as %s (detected by %s). This chat continues with %s.", oldNick, newNick, how, newNick)
 	}
 	c.sendNotice(ctx, portal, text)
-	c.filter.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
+	c.otr.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
 }
 
 // peerNumericText explains an IRC numeric about a peer.

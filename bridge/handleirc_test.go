@@ -9,6 +9,7 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/otrsession"
 )
 
 func TestPeerNumericText(t *testing.T) {
@@ -30,16 +31,16 @@ func TestPeerNumericText(t *testing.T) {
 
 func TestConvertIncoming(t *testing.T) {
 	for _, tc := range []struct {
-		in                  IncomingText
+		in                  otrsession.IncomingText
 		msgtype             event.MessageType
 		body, formattedPart string
 	}{
-		{IncomingText{Kind: ircconn.Privmsg, Text: "plain"}, event.MsgText, "plain", ""},
-		{IncomingText{Kind: ircconn.Privmsg, Text: "\x02bold\x02"}, event.MsgText, "bold", "<strong>bold</strong>"},
-		{IncomingText{Kind: ircconn.Action, Text: "waves"}, event.MsgEmote, "waves", ""},
-		{IncomingText{Kind: ircconn.Notice, Text: "note"}, event.MsgNotice, "note", ""},
-		{IncomingText{Kind: ircconn.Privmsg, Text: "x", HTML: "<em>x</em>"}, event.MsgText, "x", "<em>x</em>"},
-		{IncomingText{Kind: ircconn.Privmsg, Text: "hi", Annotation: "not encrypted"}, event.MsgText, "hi [not encrypted]", "<em>[not encrypted]</em>"},
+		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "plain"}, event.MsgText, "plain", ""},
+		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "\x02bold\x02"}, event.MsgText, "bold", "<strong>bold</strong>"},
+		{otrsession.IncomingText{Kind: ircconn.Action, Text: "waves"}, event.MsgEmote, "waves", ""},
+		{otrsession.IncomingText{Kind: ircconn.Notice, Text: "note"}, event.MsgNotice, "note", ""},
+		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "x", HTML: "<em>x</em>"}, event.MsgText, "x", "<em>x</em>"},
+		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "hi", Annotation: "not encrypted"}, event.MsgText, "hi [not encrypted]", "<em>[not encrypted]</em>"},
 	} {
 		cm, err := convertIncoming(context.Background(), nil, nil, tc.in)
 		if err != nil || len(cm.Parts) != 1 {

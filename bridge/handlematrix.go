@@ -15,6 +15,7 @@ import (
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/bridge/ircfmt"
+	"github.com/otrbridge/otrbridge/bridge/otrsession"
 )
 
 var (
@@ -45,9 +46,8 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 		out.Lines = append([]string{quote}, out.Lines...)
 	}
 	out.Event = msg.Event.ID
-	if err := c.filter.Send(ctx, p, out); err != nil {
-		c.notePeerError(err)
-		return nil, sendError(err)
+	if err := c.sendToPeer(ctx, p, out); err != nil {
+		return nil, err
 	}
 	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
 		ID:        networkid.MessageID("mx:" + msg.Event.ID),
@@ -69,9 +69,20 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 	}
 	out.Lines[0] = "* " + out.Lines[0]
 	out.Event = msg.Event.ID
-	if err := c.filter.Send(ctx, p, out); err != nil {
+	return c.sendToPeer(ctx, p, out)
+}
+
+// sendToPeer sends one converted Matrix message through the peer's OTR
+// session, and marks it in the portal when it went out unencrypted
+// although OTR is on for the peer.
+func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.OutgoingText) error {
+	res, err := c.otr.Send(ctx, p, out)
+	if err != nil {
 		c.notePeerError(err)
 		return sendError(err)
+	}
+	if res.Unencrypted && out.Event != "" {
+		c.markUnencrypted(ctx, p, out.Event)
 	}
 	return nil
 }
@@ -131,8 +142,8 @@ func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*p
 // convertOutgoing turns Matrix content into IRC lines: HTML becomes IRC
 // formatting codes, each line of a multi-line message becomes its own IRC
 // line, and files become links.
-func (c *IRCClient) convertOutgoing(ctx context.Context, content *event.MessageEventContent) (OutgoingText, error) {
-	out := OutgoingText{Kind: ircconn.Privmsg}
+func (c *IRCClient) convertOutgoing(ctx context.Context, content *event.MessageEventContent) (otrsession.OutgoingText, error) {
+	out := otrsession.OutgoingText{Kind: ircconn.Privmsg}
 	content.RemoveReplyFallback()
 	if content.RelatesTo.GetReplyTo() != "" && content.Format != event.FormatHTML {
 		// RemoveReplyFallback only handles HTML messages.
@@ -187,15 +198,6 @@ func textLines(text string) []string {
 		lines = append(lines, l)
 	}
 	return lines
-}
-
-// splitLines splits every logical line to the line budget.
-func splitLines(lines []string, budget int) []string {
-	var out []string
-	for _, l := range lines {
-		out = append(out, ircfmt.Split(l, budget)...)
-	}
-	return out
 }
 
 func mediaCaption(content *event.MessageEventContent) string {
@@ -300,7 +302,7 @@ func userError(err error) error {
 func sendError(err error) error {
 	var st bridgev2.MessageStatus
 	if errors.As(err, &st) {
-		return err // already explained by a filter
+		return err // already explained
 	}
 	msg := err.Error()
 	certain := true

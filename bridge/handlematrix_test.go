@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"maunium.net/go/mautrix/bridgev2"
-	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -49,33 +48,6 @@ func TestConvertOutgoing(t *testing.T) {
 		if _, err := c.convertOutgoing(context.Background(), &content); err == nil {
 			t.Errorf("convertOutgoing(%+v) = nil error", content)
 		}
-	}
-}
-
-func TestSplitLinesRespectsBudget(t *testing.T) {
-	long := strings.Repeat("word ", 200) + strings.Repeat("ü", 300)
-	lines := splitLines([]string{long, "short"}, 100)
-	var joined strings.Builder
-	for _, l := range lines {
-		if len(l) > 100 {
-			t.Fatalf("line of %d bytes exceeds the budget", len(l))
-		}
-		if !utf8.ValidString(l) {
-			t.Fatalf("line splits a UTF-8 sequence: %q", l)
-		}
-		joined.WriteString(l)
-	}
-	if lines[len(lines)-1] != "short" {
-		t.Errorf("last line = %q, want the second logical line on its own", lines[len(lines)-1])
-	}
-	noSpace := func(r rune) rune {
-		if r == ' ' {
-			return -1
-		}
-		return r
-	}
-	if strings.Map(noSpace, joined.String()) != strings.Map(noSpace, long+"short") {
-		t.Error("splitting lost or reordered text")
 	}
 }
 
@@ -127,41 +99,6 @@ func TestSendErrorExplains(t *testing.T) {
 			t.Errorf("sendError(%v) does not wrap the cause", tc.err)
 		}
 	}
-}
-
-func TestPassThroughSplitsAndSends(t *testing.T) {
-	p := &fakePeer{budget: 20}
-	err := passThrough{}.Send(context.Background(), p, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{strings.Repeat("abc ", 20), "end"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.sent) != 1 {
-		t.Fatalf("want one unit, got %d", len(p.sent))
-	}
-	for _, l := range p.sent[0] {
-		if len(l) > 20 {
-			t.Errorf("line %q exceeds budget", l)
-		}
-	}
-	if got := p.sent[0][len(p.sent[0])-1]; got != "end" {
-		t.Errorf("last line = %q", got)
-	}
-}
-
-type fakePeer struct {
-	budget    int
-	sent      [][]string
-	delivered []IncomingText
-}
-
-func (f *fakePeer) PeerID() networkid.UserID                  { return "libera.bob" }
-func (f *fakePeer) Nick() string                              { return "bob" }
-func (f *fakePeer) LineBudget(ircconn.Kind) int               { return f.budget }
-func (f *fakePeer) Deliver(_ context.Context, m IncomingText) { f.delivered = append(f.delivered, m) }
-func (f *fakePeer) Notice(context.Context, string)            {}
-func (f *fakePeer) SendLines(_ context.Context, _ ircconn.Kind, lines []string) error {
-	f.sent = append(f.sent, lines)
-	return nil
 }
 
 func TestPeerErrorShownOnce(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/otrbridge/otrbridge/internal/teststack"
 )
 
-// The bridge's automatic-reply limit (bridge/otrfilter Config.ReplyBurst
+// The bridge's automatic-reply limit (bridge/otrsession Config.ReplyBurst
 // and ReplyInterval defaults): 10 at once, then one every 6 s.
 const (
 	replyBurst    = 10

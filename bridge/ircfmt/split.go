@@ -53,6 +53,16 @@ func Split(text string, budget int) []string {
 	return sp.out
 }
 
+// SplitLines splits each logical line of a message (lines without line
+// breaks, as the Matrix side produces them) with Split.
+func SplitLines(lines []string, budget int) []string {
+	var out []string
+	for _, l := range lines {
+		out = append(out, Split(l, budget)...)
+	}
+	return out
+}
+
 type splitter struct {
 	budget int
 	out    []string

@@ -4,18 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"text/template"
 
 	flag "maunium.net/go/mauflag"
-	"maunium.net/go/mautrix/bridgev2"
-	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
+
+	"github.com/otrbridge/otrbridge/bridge"
 )
 
 // mxmain writes the example config itself on -e, but with mautrix's
-// defaults. otrbridge changes a few of them (end-to-bridge encryption on,
-// SQLite, state notices for every connection change), so -e is handled
-// here, writing what mxmain would write with those defaults replaced.
+// defaults; otrbridge changes a few of them, so -e is handled here, writing
+// the connector's ExampleConfigFile.
 
 // exampleConfigRequested parses the command line with mxmain's flags and
 // reports whether -e was given and the config path (-c, default
@@ -41,8 +38,8 @@ func exampleConfigRequested(args []string) (string, bool) {
 
 // writeExampleConfig behaves like mxmain's -e: it refuses to overwrite a
 // file, and "-" prints to stdout.
-func writeExampleConfig(path string, connector bridgev2.NetworkConnector) int {
-	cfg, err := fullExampleConfig(connector)
+func writeExampleConfig(path string, connector *bridge.IRCConnector) int {
+	cfg, err := connector.ExampleConfigFile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Failed to build the example config:", err)
 		return 1
@@ -61,57 +58,4 @@ func writeExampleConfig(path string, connector bridgev2.NetworkConnector) int {
 	}
 	fmt.Println("Wrote example config to", path)
 	return 0
-}
-
-// defaultOverrides replace mautrix's example defaults. Each old text must
-// occur exactly once, so a mautrix upgrade that changes them fails loudly.
-var defaultOverrides = []struct{ old, new string }{
-	// End-to-bridge encryption on by default for new portals: otherwise the
-	// homeserver stores every bridged message in plaintext. appservice and
-	// msc4190 stay false, which also works with Dendrite (the bot gets its
-	// to-device keys through its own /sync).
-	{"    allow: false\n    # Whether to force-enable encryption in all bridged rooms.\n    default: false\n",
-		"    allow: true\n    # Whether to force-enable encryption in all bridged rooms.\n    default: true\n"},
-	// SQLite is the default database; PostgreSQL works with the same code.
-	{"    type: postgres\n    # The database URI.",
-		"    type: sqlite3-fk-wal\n    # The database URI."},
-	{"    uri: postgres://user:password@host/database?sslmode=disable\n",
-		"    uri: file:otrbridge.db?_txlock=immediate\n"},
-	// Connecting, connected, transient disconnect and bad credentials all
-	// appear in the control room.
-	{"    bridge_status_notices: errors\n", "    bridge_status_notices: all\n"},
-	// Matrix notices are messages too: bridge them (as IRC NOTICEs).
-	{"    bridge_notices: false\n", "    bridge_notices: true\n"},
-	// The bridge has no icon; an empty string (not YAML null) keeps the
-	// config upgrader from warning on every start.
-	{"        avatar: \n", "        avatar: \"\"\n"},
-}
-
-// fullExampleConfig renders mxmain's example config template with the
-// connector's network section and otrbridge's defaults.
-func fullExampleConfig(connector bridgev2.NetworkConnector) (string, error) {
-	tmpl, err := template.New("example-config.yaml").Delims("$<<", ">>").Parse(mxmain.MatrixExampleConfigBase)
-	if err != nil {
-		return "", err
-	}
-	var buf strings.Builder
-	buf.WriteString("# Network-specific config options\nnetwork:\n")
-	networkExample, _, _ := connector.GetConfig()
-	for line := range strings.SplitSeq(networkExample, "\n") {
-		buf.WriteString("    ")
-		buf.WriteString(line)
-		buf.WriteRune('\n')
-	}
-	buf.WriteRune('\n')
-	if err := tmpl.Execute(&buf, connector.GetName()); err != nil {
-		return "", err
-	}
-	out := buf.String()
-	for _, o := range defaultOverrides {
-		if n := strings.Count(out, o.old); n != 1 {
-			return "", fmt.Errorf("mautrix example config changed: %q occurs %d times", o.old, n)
-		}
-		out = strings.Replace(out, o.old, o.new, 1)
-	}
-	return out, nil
 }

@@ -9,7 +9,6 @@ package main
 import (
 	"os"
 
-	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 
 	"github.com/otrbridge/otrbridge/bridge"
@@ -30,12 +29,6 @@ func main() {
 		Description: "A Matrix bridge for IRC direct messages with off-the-record encryption.",
 		Version:     "0.1.0",
 		Connector:   connector,
-	}
-	setupOTR(connector)
-	m.PostInit = func() {
-		if proc, ok := m.Bridge.Commands.(*commands.Processor); ok {
-			proc.AddHandlers(otrCommands()...)
-		}
 	}
 	m.InitVersion(Tag, Commit, BuildTime)
 	if path, ok := exampleConfigRequested(os.Args[1:]); ok {

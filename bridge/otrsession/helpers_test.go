@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/internal/seal"
@@ -50,7 +49,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// tick delivers one tick through the filter's own ticker goroutine and
+// tick delivers one tick through the manager's own ticker goroutine and
 // waits until it has been handled (the next send only succeeds once the
 // loop is back in its select).
 func (c *fakeClock) tick() {
@@ -59,7 +58,7 @@ func (c *fakeClock) tick() {
 }
 
 // fakeLink is one peer as the bridge would present it, recording all that
-// the filter does with it. remote, if set, gets every line sent.
+// the manager does with it. remote, if set, gets every line sent.
 type fakeLink struct {
 	uid     networkid.UserID
 	budget  int
@@ -69,7 +68,7 @@ type fakeLink struct {
 	nick      string
 	wire      []string
 	kinds     []ircconn.Kind
-	delivered []bridge.IncomingText
+	delivered []IncomingText
 	notices   []string
 	states    []State
 	sendErr   error
@@ -134,7 +133,7 @@ func (l *fakeLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 	return nil
 }
 
-func (l *fakeLink) Deliver(ctx context.Context, msg bridge.IncomingText) {
+func (l *fakeLink) Deliver(ctx context.Context, msg IncomingText) {
 	l.mu.Lock()
 	l.delivered = append(l.delivered, msg)
 	l.mu.Unlock()
@@ -146,16 +145,16 @@ func (l *fakeLink) Notice(ctx context.Context, text string) {
 	l.mu.Unlock()
 }
 
-func (l *fakeLink) ShowOTRState(ctx context.Context, s State) {
+func (l *fakeLink) ShowState(ctx context.Context, s State) {
 	l.mu.Lock()
 	l.states = append(l.states, s)
 	l.mu.Unlock()
 }
 
-func (l *fakeLink) snapshot() (wire []string, delivered []bridge.IncomingText, notices []string, states []State) {
+func (l *fakeLink) snapshot() (wire []string, delivered []IncomingText, notices []string, states []State) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.wire...), append([]bridge.IncomingText(nil), l.delivered...),
+	return append([]string(nil), l.wire...), append([]IncomingText(nil), l.delivered...),
 		append([]string(nil), l.notices...), append([]State(nil), l.states...)
 }
 
@@ -254,7 +253,7 @@ func keys(t testing.TB, names ...string) func(io.Reader) (*otr.PrivateKey, error
 
 const testSecret = "a test secret that is long enough"
 
-type filterOpts struct {
+type managerOpts struct {
 	policy string
 	keys   []string
 	gen    func(io.Reader) (*otr.PrivateKey, error)
@@ -263,7 +262,7 @@ type filterOpts struct {
 	secret string    // "" : testSecret
 }
 
-func newFilter(t testing.TB, d *db.Database, user string, o filterOpts) (*Filter, *fakeClock) {
+func newManager(t testing.TB, d *db.Database, user string, o managerOpts) (*Manager, *fakeClock) {
 	t.Helper()
 	if o.secret == "" {
 		o.secret = testSecret
@@ -293,10 +292,10 @@ func newFilter(t testing.TB, d *db.Database, user string, o filterOpts) (*Filter
 	return f, o.clock
 }
 
-// pair is two filters of ours talking to each other: alice's link to bob
-// forwards to bob's filter and back.
+// pair is two session managers of ours talking to each other: alice's link to bob
+// forwards to bob's manager and back.
 type pair struct {
-	a, b   *Filter
+	a, b   *Manager
 	ca, cb *fakeClock
 	la, lb *fakeLink // la: alice's view of bob; lb: bob's view of alice
 	da, db *db.Database
@@ -305,8 +304,8 @@ type pair struct {
 func newPair(t testing.TB, policyA, policyB string) *pair {
 	t.Helper()
 	p := &pair{da: newDB(t), db: newDB(t)}
-	p.a, p.ca = newFilter(t, p.da, "@alice:example.org", filterOpts{policy: policyA, keys: []string{"otrbridge.key"}})
-	p.b, p.cb = newFilter(t, p.db, "@bob:example.org", filterOpts{policy: policyB, keys: []string{"libotr-bob.key"}})
+	p.a, p.ca = newManager(t, p.da, "@alice:example.org", managerOpts{policy: policyA, keys: []string{"otrbridge.key"}})
+	p.b, p.cb = newManager(t, p.db, "@bob:example.org", managerOpts{policy: policyB, keys: []string{"libotr-bob.key"}})
 	p.la, p.lb = newLink("net", "bob"), newLink("net", "alice")
 	p.connect()
 	return p
@@ -314,17 +313,17 @@ func newPair(t testing.TB, policyA, policyB string) *pair {
 
 func (p *pair) connect() {
 	p.la.remote = func(kind ircconn.Kind, line string) {
-		p.b.Receive(context.Background(), p.lb, bridge.IncomingText{Kind: kind, Text: line, Time: p.cb.Now()})
+		p.b.Receive(context.Background(), p.lb, IncomingText{Kind: kind, Text: line, Time: p.cb.Now()})
 	}
 	p.lb.remote = func(kind ircconn.Kind, line string) {
-		p.a.Receive(context.Background(), p.la, bridge.IncomingText{Kind: kind, Text: line, Time: p.ca.Now()})
+		p.a.Receive(context.Background(), p.la, IncomingText{Kind: kind, Text: line, Time: p.ca.Now()})
 	}
 }
 
 // secure starts a private conversation from alice's side and waits for it.
 func (p *pair) secure(t testing.TB) {
 	t.Helper()
-	if _, err := p.a.Command(context.Background(), p.la, "init", nil); err != nil {
+	if _, err := p.a.Init(context.Background(), p.la); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both sides private", func() bool {
@@ -332,8 +331,9 @@ func (p *pair) secure(t testing.TB) {
 	})
 }
 
-func send(f *Filter, l bridge.PeerLink, kind ircconn.Kind, text string) error {
-	return f.Send(context.Background(), l, bridge.OutgoingText{Kind: kind, Lines: strings.Split(text, "\n")})
+func send(m *Manager, l PeerLink, kind ircconn.Kind, text string) error {
+	_, err := m.Send(context.Background(), l, OutgoingText{Kind: kind, Lines: strings.Split(text, "\n")})
+	return err
 }
 
 type ioReader = io.Reader

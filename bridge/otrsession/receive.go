@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/otr"
 )
 
@@ -57,13 +56,13 @@ func looksLikeOTR(text string) bool { return strings.Contains(text, "?OTR") }
 
 // Receive handles one line from the peer: OTR protocol lines are answered
 // and never shown; decrypted text, and plaintext, is delivered.
-func (f *Filter) Receive(ctx context.Context, link bridge.PeerLink, msg bridge.IncomingText) {
-	p := f.peer(link)
+func (m *Manager) Receive(ctx context.Context, link PeerLink, msg IncomingText) {
+	p := m.peer(link)
 	p.mu.Lock()
 	p.link = link
 	if err := p.loadPolicy(ctx); err != nil {
-		f.log.Err(err).Msg("Failed to resolve OTR policy; using the network default")
-		p.policy, _ = otr.ParsePolicy(f.cfg.DefaultPolicy)
+		m.log.Err(err).Msg("Failed to resolve OTR policy; using the network default")
+		p.policy, _ = otr.ParsePolicy(m.cfg.DefaultPolicy)
 	}
 	fx := p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever && p.conv == nil {
@@ -71,12 +70,12 @@ func (f *Filter) Receive(ctx context.Context, link bridge.PeerLink, msg bridge.I
 		p.unlockInOrder(ctx, fx)
 		return
 	}
-	id := f.identity()
+	id := m.identity()
 	if !id.isReady() || len(p.pending) > 0 {
 		if len(p.pending) < maxPending {
 			p.pending = append(p.pending, pendingLine{link: link, msg: msg})
 		} else {
-			f.log.Warn().Str("peer", p.key).Msg("Dropping a line received while the OTR key is generated")
+			m.log.Warn().Str("peer", p.key).Msg("Dropping a line received while the OTR key is generated")
 		}
 		p.unlockInOrder(ctx, fx)
 		return
@@ -91,14 +90,14 @@ func (f *Filter) Receive(ctx context.Context, link bridge.PeerLink, msg bridge.I
 }
 
 // receive runs one line through the engine. Called with mu held.
-func (p *peer) receive(ctx context.Context, id *identity, msg bridge.IncomingText) []func(context.Context) {
-	now := p.f.clock.Now()
+func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []func(context.Context) {
+	now := p.m.clock.Now()
 	if isQueryExplanation(msg.Text) && now.Sub(p.queryAt) < queryExplanationWindow {
 		return nil
 	}
 	conv, err := p.ensureConv(ctx, id)
 	if err != nil {
-		p.f.log.Err(err).Msg("Failed to set up OTR conversation")
+		p.m.log.Err(err).Msg("Failed to set up OTR conversation")
 		return p.receiveWithoutOTR(msg, "the bridge could not set up OTR for this chat")
 	}
 	if strings.Contains(msg.Text, "?OTRv") {
@@ -107,7 +106,7 @@ func (p *peer) receive(ctx context.Context, id *identity, msg bridge.IncomingTex
 	out, err := conv.Receive(now, msg.Text)
 	if err != nil {
 		// The error never contains message text; the events explain it.
-		p.f.log.Debug().Err(err).Str("peer", p.key).Msg("OTR receive error")
+		p.m.log.Debug().Err(err).Str("peer", p.key).Msg("OTR receive error")
 	}
 	return p.handleOutput(ctx, now, out, &msg, true)
 }
@@ -115,7 +114,7 @@ func (p *peer) receive(ctx context.Context, id *identity, msg bridge.IncomingTex
 // receiveWithoutOTR shows plaintext from a peer that gets no OTR, and
 // drops OTR protocol lines (with one notice explaining why). Called with
 // mu held.
-func (p *peer) receiveWithoutOTR(msg bridge.IncomingText, why string) []func(context.Context) {
+func (p *peer) receiveWithoutOTR(msg IncomingText, why string) []func(context.Context) {
 	link := p.link
 	if looksLikeOTR(msg.Text) || isQueryExplanation(msg.Text) {
 		if p.noticedBypass {
@@ -136,7 +135,7 @@ func (p *peer) receiveWithoutOTR(msg bridge.IncomingText, why string) []func(con
 // that a private conversation was cut off, and holds messages until a new
 // one is up. Called with mu held.
 func (p *peer) restartEffects(ctx context.Context) []func(context.Context) {
-	if !p.f.takeRestartMarker(p.key) {
+	if !p.m.takeRestartMarker(p.key) {
 		return nil
 	}
 	p.clearMarker(ctx)
@@ -152,8 +151,8 @@ func (p *peer) restartEffects(ctx context.Context) []func(context.Context) {
 }
 
 // drainPending processes lines that arrived while the key was generated.
-func (f *Filter) drainPending() {
-	for _, p := range f.allPeers() {
+func (m *Manager) drainPending() {
+	for _, p := range m.allPeers() {
 		for {
 			p.mu.Lock()
 			if len(p.pending) == 0 {
@@ -162,14 +161,14 @@ func (f *Filter) drainPending() {
 			}
 			pl := p.pending[0]
 			p.pending = p.pending[1:]
-			id := f.identity()
+			id := m.identity()
 			var fx []func(context.Context)
 			if id.err != nil {
 				fx = p.receiveWithoutOTR(pl.msg, "your OTR key is unusable: "+id.err.Error())
 			} else {
-				fx = p.receive(f.ctx, id, pl.msg)
+				fx = p.receive(m.ctx, id, pl.msg)
 			}
-			p.unlockInOrder(f.ctx, fx)
+			p.unlockInOrder(m.ctx, fx)
 		}
 	}
 }

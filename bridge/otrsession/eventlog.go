@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"github.com/rs/zerolog"
@@ -12,7 +12,7 @@ import (
 // the log: never message texts, SMP questions, error texts from the peer
 // or keys. Per-message events are not logged.
 func (p *peer) logEvent(ev otr.Event) {
-	named := func(name string) *zerolog.Event { return p.f.log.Info().Str("otr_event", name) }
+	named := func(name string) *zerolog.Event { return p.m.log.Info().Str("otr_event", name) }
 	var e *zerolog.Event
 	switch ev := ev.(type) {
 	case otr.GoneSecure:

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/bridge/ircfmt"
 	"github.com/otrbridge/otrbridge/otr"
@@ -17,10 +16,10 @@ import (
 // whose text is meant for the Matrix user.
 var (
 	// ErrFinished: the peer ended the private conversation; nothing was sent.
-	ErrFinished = errors.New("otrfilter: peer ended the private conversation")
+	ErrFinished = errors.New("otrsession: peer ended the private conversation")
 	// ErrNotPrivate: policy requires encryption and no private
 	// conversation came up in time; nothing was sent.
-	ErrNotPrivate = errors.New("otrfilter: no private conversation")
+	ErrNotPrivate = errors.New("otrsession: no private conversation")
 )
 
 // SendError is a message that was not sent, with an explanation for the
@@ -37,42 +36,55 @@ func (e *SendError) Unwrap() error { return e.Err }
 // (16 bytes base + 8 per version) the engine may append.
 const whitespaceTagRoom = 32
 
+// SendResult tells the caller of Send how the message went out.
+type SendResult struct {
+	// Encrypted: every line went out inside the private conversation.
+	Encrypted bool
+	// Unencrypted: the message went out in plaintext although OTR is
+	// enabled for the peer (opportunistic or manual policy before a
+	// private conversation exists). Mark the Matrix message as such.
+	Unencrypted bool
+	// Held: the message waited for a private conversation first.
+	Held bool
+}
+
 // Send sends one Matrix message to the peer: encrypted when the
 // conversation is private; held until it is (or failing) when policy
 // requires encryption; refused when the peer finished the conversation;
 // in plaintext otherwise (with a whitespace tag under opportunistic
-// policy, and reported as Unencrypted through WithSendReport).
-func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.OutgoingText) error {
-	rep := reportFrom(ctx)
-	p := f.peer(link)
+// policy, and reported as Unencrypted). It returns once the message is on
+// its way (confirmed where the server offers it); an error means it was
+// not sent, and its text is meant for the Matrix user.
+func (m *Manager) Send(ctx context.Context, link PeerLink, msg OutgoingText) (SendResult, error) {
+	p := m.peer(link)
 	p.mu.Lock()
 	p.link = link
 	if err := p.loadPolicy(ctx); err != nil {
 		p.mu.Unlock()
-		f.log.Err(err).Msg("Failed to resolve OTR policy")
-		return &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
+		m.log.Err(err).Msg("Failed to resolve OTR policy")
+		return SendResult{}, &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
 	}
 	fx := p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever {
 		// No OTR, but through the peer's queue, after anything queued.
-		lines := splitLinesFor(msg.Lines, link.LineBudget(msg.Kind))
+		lines := splitPlaintext(msg.Lines, link.LineBudget(msg.Kind))
 		if len(lines) == 0 {
 			p.unlockInOrder(ctx, fx)
-			return errEmpty
+			return SendResult{}, errEmpty
 		}
 		done := make(chan error, 1)
 		p.enqueue(ctx, msg.Kind, lines, done)
 		p.unlockInOrder(ctx, fx)
-		return <-done
+		return SendResult{}, <-done
 	}
 	p.unlockInOrder(ctx, fx)
 	if len(msg.Lines) == 0 {
-		return errEmpty
+		return SendResult{}, errEmpty
 	}
 
-	id, err := f.waitIdentity(ctx)
+	id, err := m.waitIdentity(ctx)
 	if err != nil {
-		return &SendError{Err: err, Text: err.Error()}
+		return SendResult{}, &SendError{Err: err, Text: err.Error()}
 	}
 	var conv *otr.Conversation
 	for waited := false; ; waited = true {
@@ -81,8 +93,8 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 		conv, err = p.ensureConv(ctx, id)
 		if err != nil {
 			p.mu.Unlock()
-			f.log.Err(err).Msg("Failed to set up OTR conversation")
-			return &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
+			m.log.Err(err).Msg("Failed to set up OTR conversation")
+			return SendResult{}, &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
 		}
 		if waited || !otherInstanceAKE(conv) {
 			break
@@ -98,16 +110,16 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return &SendError{Err: ctx.Err(), Text: "Not sent: timed out while a new private conversation was being set up."}
+			return SendResult{}, &SendError{Err: ctx.Err(), Text: "Not sent: timed out while a new private conversation was being set up."}
 		}
 		t.Stop()
 	}
-	now := f.clock.Now()
+	now := m.clock.Now()
 	inf := conv.Info()
 	if inf.State == otr.Finished {
 		err := p.finishedError()
 		p.mu.Unlock()
-		return err
+		return SendResult{}, err
 	}
 	// While a key exchange runs (or was asked for with `init`), even an
 	// opportunistic policy holds messages: the user expects privacy.
@@ -125,7 +137,7 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	)
 	texts := msg.Lines
 	if !encrypt {
-		texts = splitLinesFor(msg.Lines, link.LineBudget(msg.Kind)-whitespaceTagRoom)
+		texts = splitPlaintext(msg.Lines, link.LineBudget(msg.Kind)-whitespaceTagRoom)
 	}
 	for _, text := range texts {
 		if encrypt && msg.Kind == ircconn.Action {
@@ -152,16 +164,16 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	if err != nil {
 		p.mu.Unlock()
 		if errors.Is(err, otr.ErrFinished) {
-			return p.finishedError()
+			return SendResult{}, p.finishedError()
 		}
-		f.log.Err(err).Msg("OTR send failed")
-		return &SendError{Err: err, Text: "Not sent: " + strings.TrimPrefix(err.Error(), "otr: ") + "."}
+		m.log.Err(err).Msg("OTR send failed")
+		return SendResult{}, &SendError{Err: err, Text: "Not sent: " + strings.TrimPrefix(err.Error(), "otr: ") + "."}
 	}
 	budget := link.LineBudget(ircconn.Privmsg)
 	for _, l := range wire {
 		if budget > 0 && len(l) > budget {
 			p.mu.Unlock()
-			return &SendError{Err: ircconn.ErrLineTooLong, Text: "Not sent: an OTR line does not fit into one IRC line to this nick; lower max_fragment_size."}
+			return SendResult{}, &SendError{Err: ircconn.ErrLineTooLong, Text: "Not sent: an OTR line does not fit into one IRC line to this nick; lower max_fragment_size."}
 		}
 	}
 	waiters := make([]chan error, 0, len(held)+1)
@@ -191,14 +203,13 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 	p.unlockInOrder(ctx, fx)
 
 	if err := <-unitDone; err != nil {
-		return err
+		return SendResult{}, err
 	}
-	rep.Held = len(held) > 0
 	for i, w := range waiters {
 		select {
 		case err := <-w:
 			if err != nil {
-				return err
+				return SendResult{}, err
 			}
 		case <-ctx.Done():
 			p.mu.Lock()
@@ -206,11 +217,10 @@ func (f *Filter) Send(ctx context.Context, link bridge.PeerLink, msg bridge.Outg
 				delete(p.held, hid)
 			}
 			p.mu.Unlock()
-			return &SendError{Err: ctx.Err(), Text: "Not confirmed: the message is still waiting for a private conversation; if one comes up in time it is sent encrypted, otherwise never."}
+			return SendResult{}, &SendError{Err: ctx.Err(), Text: "Not confirmed: the message is still waiting for a private conversation; if one comes up in time it is sent encrypted, otherwise never."}
 		}
 	}
-	rep.Encrypted, rep.Unencrypted = encrypt, unencrypted
-	return nil
+	return SendResult{Encrypted: encrypt, Unencrypted: unencrypted, Held: len(held) > 0}, nil
 }
 
 // newInstanceWait bounds how long Send waits for a key exchange with a
@@ -234,13 +244,11 @@ func otherInstanceAKE(conv *otr.Conversation) bool {
 
 var errEmpty = &SendError{Err: errors.New("empty message"), Text: "Not sent: the message has no text that can be sent to IRC."}
 
-func splitLinesFor(lines []string, budget int) []string {
-	if budget < 16 {
-		budget = 16
-	}
-	var out []string
-	for _, l := range lines {
-		out = append(out, ircfmt.Split(l, budget)...)
-	}
-	return out
+// splitPlaintext splits the lines of a message that goes out unencrypted.
+func splitPlaintext(lines []string, budget int) []string {
+	return ircfmt.SplitLines(lines, max(budget, minPlaintextBudget))
 }
+
+// minPlaintextBudget keeps splitting plaintext going when the budget left
+// beside the whitespace tag is tiny.
+const minPlaintextBudget = 16

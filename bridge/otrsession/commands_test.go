@@ -1,17 +1,14 @@
-package otrfilter
+package otrsession
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"os"
 	"strings"
 	"testing"
 
-	"maunium.net/go/mautrix/format"
-
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -19,8 +16,8 @@ import (
 )
 
 // resolver maps nicks to links for control-room commands.
-func resolver(links ...*fakeLink) func(context.Context, string) (bridge.PeerLink, error) {
-	return func(_ context.Context, nick string) (bridge.PeerLink, error) {
+func resolver(links ...*fakeLink) func(context.Context, string) (PeerLink, error) {
+	return func(_ context.Context, nick string) (PeerLink, error) {
 		for _, l := range links {
 			if strings.EqualFold(l.Nick(), nick) {
 				return l, nil
@@ -39,7 +36,7 @@ func TestInfoContextsPolicyCommands(t *testing.T) {
 	p.a.cfg.Resolve = resolver(p.la)
 	p.secure(t)
 
-	info, err := p.a.Command(ctx, p.la, "otr-status", nil)
+	info, err := p.a.Info(ctx, p.la)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,39 +46,39 @@ func TestInfoContextsPolicyCommands(t *testing.T) {
 			t.Errorf("info lacks %q:\n%s", want, info)
 		}
 	}
-	ctxs, _ := p.a.ControlCommand(ctx, "contexts", nil)
+	ctxs := p.a.Contexts()
 	if !strings.Contains(ctxs, "bob: private (unverified)") || !strings.Contains(ctxs, "encrypted, v3") {
 		t.Errorf("contexts:\n%s", ctxs)
 	}
 
 	// Policy: per peer (portal and control room), user default, reset.
-	if r, err := p.a.Command(ctx, p.la, "policy", []string{"always"}); err != nil || !strings.Contains(r, "now always") {
+	if r, err := p.a.SetPolicy(ctx, p.la, "always"); err != nil || !strings.Contains(r, "now always") {
 		t.Fatalf("policy always: %q %v", r, err)
 	}
 	pol, scope, _ := p.da.Policies.Effective(ctx, "@alice:example.org", "net", "net.bob")
 	if pol != db.PolicyAlways || scope != db.ScopePeer {
 		t.Fatalf("stored policy %s %v", pol, scope)
 	}
-	if r, _ := p.a.ControlCommand(ctx, "policy", []string{"bob"}); !strings.Contains(r, "always (set for this chat)") {
+	if r, _ := p.a.Policy(ctx, p.la); !strings.Contains(r, "always (set for this chat)") {
 		t.Fatalf("policy show: %q", r)
 	}
-	if r, err := p.a.ControlCommand(ctx, "policy", []string{"default", "manual"}); err != nil || !strings.Contains(r, "now manual") {
+	if r, err := p.a.SetDefaultPolicy(ctx, "manual"); err != nil || !strings.Contains(r, "now manual") {
 		t.Fatalf("policy default: %q %v", r, err)
 	}
-	if r, _ := p.a.ControlCommand(ctx, "policy", nil); !strings.Contains(r, "manual (network default: opportunistic)") {
+	if r, _ := p.a.DefaultPolicy(ctx); !strings.Contains(r, "manual (network default: opportunistic)") {
 		t.Fatalf("default show: %q", r)
 	}
-	if _, err := p.a.ControlCommand(ctx, "policy", []string{"bob", "reset"}); err != nil {
+	if _, err := p.a.SetPolicy(ctx, p.la, "reset"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := p.a.Command(ctx, p.la, "policy", nil); !strings.Contains(r, "manual (your default)") {
+	if r, _ := p.a.Policy(ctx, p.la); !strings.Contains(r, "manual (your default)") {
 		t.Fatalf("after reset: %q", r)
 	}
-	if _, err := p.a.Command(ctx, p.la, "policy", []string{"sometimes"}); err == nil {
+	if _, err := p.a.SetPolicy(ctx, p.la, "sometimes"); err == nil {
 		t.Fatal("bad policy accepted")
 	}
 	// Turning OTR off ends the private conversation.
-	if _, err := p.a.Command(ctx, p.la, "policy", []string{"never"}); err != nil {
+	if _, err := p.a.SetPolicy(ctx, p.la, "never"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "plaintext", func() bool { return p.la.state() == StatePlaintext })
@@ -92,7 +89,7 @@ func TestInfoContextsPolicyCommands(t *testing.T) {
 	if w, _, _, _ := p.la.snapshot(); w[len(w)-1] != "no otr" {
 		t.Fatalf("policy never sent %q", w[len(w)-1])
 	}
-	if _, err := p.a.Command(ctx, p.la, "init", nil); err == nil || !strings.Contains(err.Error(), "policy never") {
+	if _, err := p.a.Init(ctx, p.la); err == nil || !strings.Contains(err.Error(), "policy never") {
 		t.Fatalf("init under never: %v", err)
 	}
 }
@@ -103,29 +100,29 @@ func TestTrustForgetAndFinishAll(t *testing.T) {
 	p.a.cfg.Resolve = resolver(p.la)
 	p.secure(t)
 	bobFP := loadKey(t, "libotr-bob.key").Public().Fingerprint()
-	if _, err := p.a.ControlCommand(ctx, "trust", []string{"bob", strings.ToLower(bobFP.String())}); err != nil {
+	if _, err := p.a.Trust(ctx, p.la, strings.ToLower(bobFP.String())); err != nil {
 		t.Fatal(err)
 	}
 	if p.la.state() != StatePrivateVerified || trustOf(t, p.da, "@alice:example.org", "net.bob", bobFP) != db.TrustManual {
 		t.Fatal("trust by fingerprint failed")
 	}
-	if _, err := p.a.Command(ctx, p.la, "trust", []string{"0000000000000000000000000000000000000000"}); err == nil {
+	if _, err := p.a.Trust(ctx, p.la, "0000000000000000000000000000000000000000"); err == nil {
 		t.Fatal("trusted an unknown fingerprint")
 	}
-	if _, err := p.a.Command(ctx, p.la, "forget", nil); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := p.a.Forget(ctx, p.la, ""); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("forgot the fingerprint in use: %v", err)
 	}
-	if r, err := p.a.ControlCommand(ctx, "finish", []string{"*"}); err != nil || !strings.Contains(r, "Ended 1") {
-		t.Fatalf("finish *: %q %v", r, err)
+	if r := p.a.FinishAll(ctx); !strings.Contains(r, "Ended 1") {
+		t.Fatalf("finish *: %q", r)
 	}
 	waitFor(t, "bob finished", func() bool { return p.lb.state() == StateFinished })
-	if _, err := p.a.Command(ctx, p.la, "forget", nil); err != nil {
+	if _, err := p.a.Forget(ctx, p.la, ""); err != nil {
 		t.Fatal(err)
 	}
 	if fps, _ := p.da.Fingerprints.List(ctx, "@alice:example.org", "net", "net.bob"); len(fps) != 0 {
 		t.Fatalf("forget left %d", len(fps))
 	}
-	if _, err := p.a.Command(ctx, p.la, "auth", []string{"x"}); err == nil || !strings.Contains(err.Error(), "no private conversation") {
+	if _, err := p.a.AnswerSMP(ctx, p.la, "x"); err == nil || !strings.Contains(err.Error(), "no private conversation") {
 		t.Fatalf("auth without a session: %v", err)
 	}
 }
@@ -137,19 +134,16 @@ func TestGenkeyImportExport(t *testing.T) {
 	p.secure(t)
 	p.a.cfg.GenerateKey = keys(t, "libotr-alice.key") // for genkey
 	oldFP := loadKey(t, "otrbridge.key").Public().Fingerprint().String()
-	if r, _ := p.a.ControlCommand(ctx, "genkey", nil); !strings.Contains(r, "genkey confirm") {
-		t.Fatalf("genkey without confirm: %q", r)
-	}
-	if r, _ := p.a.ControlCommand(ctx, "fingerprint", nil); !strings.Contains(r, oldFP) {
-		t.Fatalf("key changed without confirmation: %q", r)
+	if r, _ := p.a.Fingerprint(ctx); !strings.Contains(r, oldFP) {
+		t.Fatalf("fingerprint: %q", r)
 	}
 	newFP := loadKey(t, "libotr-alice.key").Public().Fingerprint().String()
-	if r, err := p.a.ControlCommand(ctx, "genkey", []string{"confirm"}); err != nil || !strings.Contains(r, newFP) {
+	if r, err := p.a.GenerateKey(ctx); err != nil || !strings.Contains(r, newFP) {
 		t.Fatalf("genkey confirm: %q %v", r, err)
 	}
 	waitFor(t, "old session ended", func() bool { return p.lb.state() == StateFinished && p.la.state() == StatePlaintext })
 	// A new session uses the new key; bob sees a new-key warning.
-	if _, err := p.b.Command(ctx, p.lb, "finish", nil); err != nil {
+	if _, err := p.b.Finish(ctx, p.lb); err != nil {
 		t.Fatal(err)
 	}
 	p.secure(t)
@@ -184,20 +178,11 @@ func TestGenkeyImportExport(t *testing.T) {
 	if got := trustOf(t, p.da, "@alice:example.org", "net.carol", bobFP); got != db.TrustManual {
 		t.Fatalf("imported trust %s", got)
 	}
-	reply, err := p.a.ControlCommand(ctx, "export-fingerprints", nil)
+	out, err := p.a.ExportFingerprints(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the user sees: the reply rendered as Markdown, as the bridge's
-	// command replies are.
-	rendered := format.RenderMarkdown(reply, true, false).FormattedBody
-	_, pre, ok := strings.Cut(rendered, "<pre><code>")
-	out, _, ok2 := strings.Cut(pre, "</code></pre>")
-	if !ok || !ok2 {
-		t.Fatalf("the export is not in a code block: %q", rendered)
-	}
-	out = html.UnescapeString(out)
-	parsed, err := otr.ParseLibotrFingerprints(strings.NewReader(out))
+	parsed, err := otr.ParseLibotrFingerprints(bytes.NewReader(out))
 	if err != nil {
 		t.Fatalf("export is not a libotr file: %v\n%s", err, out)
 	}
@@ -213,48 +198,23 @@ func TestGenkeyImportExport(t *testing.T) {
 	}
 }
 
-func TestHelpAndUnknown(t *testing.T) {
-	for _, c := range Commands {
-		h := Help(c.Name)
-		if !strings.Contains(h, c.Description) {
-			t.Errorf("help for %s: %q", c.Name, h)
-		}
-		for _, a := range c.Aliases {
-			if Help(a) != h {
-				t.Errorf("alias %s has other help", a)
-			}
-		}
-	}
-	if !IsSecretCommand("smpq") || !IsSecretCommand("auth") || IsSecretCommand("init") {
-		t.Error("IsSecretCommand")
-	}
-	d := newDB(t)
-	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{keys: []string{"otrbridge.key"}})
-	if _, err := f.ControlCommand(context.Background(), "frobnicate", nil); !errors.Is(err, ErrUnknownCommand) {
-		t.Fatal(err)
-	}
-	if _, err := f.ControlCommand(context.Background(), "init", nil); err == nil {
-		t.Fatal("init without a nick in the control room")
-	}
-}
-
 func TestUnreadableStoredKey(t *testing.T) {
 	ctx := context.Background()
 	d := newDB(t)
-	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{keys: []string{"otrbridge.key"}})
-	if _, err := f.ControlCommand(ctx, "fingerprint", nil); err != nil {
+	f, _ := newManager(t, d, "@alice:example.org", managerOpts{keys: []string{"otrbridge.key"}})
+	if _, err := f.Fingerprint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
 	// The config secret changed: the stored key does not open.
-	f2, _ := newFilter(t, d, "@alice:example.org", filterOpts{keys: []string{"libotr-alice.key"}, secret: "another secret, also long enough"})
+	f2, _ := newManager(t, d, "@alice:example.org", managerOpts{keys: []string{"libotr-alice.key"}, secret: "another secret, also long enough"})
 	l := newLink("net", "bob")
 	err := send(f2, l, ircconn.Privmsg, "hello")
 	if err == nil || !strings.Contains(err.Error(), "cannot be decrypted") || !strings.Contains(err.Error(), "genkey confirm") {
 		t.Fatalf("send with an unreadable key: %v", err)
 	}
-	f2.Receive(ctx, l, bridge.IncomingText{Text: "?OTRv23?"})
-	f2.Receive(ctx, l, bridge.IncomingText{Text: "plain words"})
+	f2.Receive(ctx, l, IncomingText{Text: "?OTRv23?"})
+	f2.Receive(ctx, l, IncomingText{Text: "plain words"})
 	if got := l.deliveredTexts(); len(got) != 1 || got[0] != "plain words" || !l.hasNotice("OTR key is unusable") {
 		t.Fatalf("delivered %q, notices %q", got, l.notices)
 	}
@@ -262,19 +222,18 @@ func TestUnreadableStoredKey(t *testing.T) {
 		t.Fatalf("wire %q", w)
 	}
 	// genkey recovers.
-	if _, err := f2.ControlCommand(ctx, "genkey", []string{"confirm"}); err != nil {
+	if _, err := f2.GenerateKey(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := send(f2, l, ircconn.Privmsg, "hello again"); err != nil {
 		t.Fatal(err)
 	}
-	// Another peer's policy from a portal: "policy <nick> <policy>".
-	f2.cfg.Resolve = resolver(l)
+	// One peer's policy leaves another's alone.
 	carol := newLink("net", "carol")
-	if r, err := f2.Command(ctx, carol, "policy", []string{"bob", "always"}); err != nil || !strings.Contains(r, "bob is now always") {
-		t.Fatalf("policy for another nick: %q %v", r, err)
+	if r, err := f2.SetPolicy(ctx, l, "always"); err != nil || !strings.Contains(r, "bob is now always") {
+		t.Fatalf("policy for bob: %q %v", r, err)
 	}
-	if r, _ := f2.Command(ctx, carol, "policy", nil); !strings.Contains(r, "carol: opportunistic") {
+	if r, _ := f2.Policy(ctx, carol); !strings.Contains(r, "carol: opportunistic") {
 		t.Fatalf("carol's policy changed: %q", r)
 	}
 }

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -33,11 +32,11 @@ func TestSMPBothDirections(t *testing.T) {
 	aliceFP := loadKey(t, "otrbridge.key").Public().Fingerprint()
 
 	// Alice asks without a question; bob answers.
-	if _, err := p.a.Command(ctx, p.la, "auth", []string{"correct", "horse"}); err != nil {
+	if _, err := p.a.AnswerSMP(ctx, p.la, "correct horse"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "bob is asked", func() bool { return p.lb.hasNotice("wants to verify your identity") })
-	if _, err := p.b.Command(ctx, p.lb, "auth", []string{"correct", "horse"}); err != nil {
+	if _, err := p.b.AnswerSMP(ctx, p.lb, "correct horse"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "alice verified bob", func() bool { return p.la.state() == StatePrivateVerified })
@@ -61,17 +60,17 @@ func TestSMPBothDirections(t *testing.T) {
 	}
 
 	// Bob asks alice a question; only the asker gains trust (libotr).
-	if _, err := p.b.Command(ctx, p.lb, "distrust", nil); err != nil {
+	if _, err := p.b.Distrust(ctx, p.lb, ""); err != nil {
 		t.Fatal(err)
 	}
 	if p.lb.state() != StatePrivateUnverified {
 		t.Fatalf("distrust did not change the state: %v", p.lb.state())
 	}
-	if _, err := p.b.Command(ctx, p.lb, "authq", []string{"Where", "did", "we", "meet?", "in", "Berlin"}); err != nil {
+	if _, err := p.b.StartSMP(ctx, p.lb, "Where did we meet?", "in Berlin"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "alice sees the question", func() bool { return p.la.hasNotice(`asks: "Where did we meet?"`) })
-	if _, err := p.a.Command(ctx, p.la, "auth", []string{"in", "Berlin"}); err != nil {
+	if _, err := p.a.AnswerSMP(ctx, p.la, "in Berlin"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "bob verified alice by question", func() bool {
@@ -82,10 +81,10 @@ func TestSMPBothDirections(t *testing.T) {
 	}
 
 	// A wrong secret fails and stores nothing.
-	if _, err := p.b.Command(ctx, p.lb, "distrust", nil); err != nil {
+	if _, err := p.b.Distrust(ctx, p.lb, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.b.Command(ctx, p.lb, "smp", []string{"one"}); err != nil {
+	if _, err := p.b.AnswerSMP(ctx, p.lb, "one"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "alice is asked again", func() bool {
@@ -98,7 +97,7 @@ func TestSMPBothDirections(t *testing.T) {
 		}
 		return c == 1 // the first request had a question
 	})
-	if _, err := p.a.Command(ctx, p.la, "auth", []string{"two"}); err != nil {
+	if _, err := p.a.AnswerSMP(ctx, p.la, "two"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "failure on bob's side", func() bool { return p.lb.hasNotice("Verification with alice FAILED") })
@@ -111,19 +110,19 @@ func TestNewFingerprintWarning(t *testing.T) {
 	ctx := context.Background()
 	p := newPair(t, "opportunistic", "opportunistic")
 	p.secure(t)
-	if _, err := p.a.Command(ctx, p.la, "trust", nil); err != nil {
+	if _, err := p.a.Trust(ctx, p.la, ""); err != nil {
 		t.Fatal(err)
 	}
 	if p.la.state() != StatePrivateVerified {
 		t.Fatalf("state after trust = %v", p.la.state())
 	}
-	// Bob comes back with another key (a new filter with a new identity).
+	// Bob comes back with another key (a new manager with a new identity).
 	p.b.Close()
-	newBob, cb := newFilter(t, newDB(t), "@bob:example.org", filterOpts{policy: "opportunistic", keys: []string{"libotr-alice.key"}})
+	newBob, cb := newManager(t, newDB(t), "@bob:example.org", managerOpts{policy: "opportunistic", keys: []string{"libotr-alice.key"}})
 	p.b, p.cb = newBob, cb
 	p.lb = newLink("net", "alice")
 	p.connect()
-	if _, err := p.b.Command(ctx, p.lb, "init", nil); err != nil {
+	if _, err := p.b.Init(ctx, p.lb); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "loud warning", func() bool { return p.la.hasNotice("WARNING: bob is using a NEW OTR key") })
@@ -172,7 +171,7 @@ func TestNickChangeKeepsSession(t *testing.T) {
 	p.la.setNick("bobby")
 	p.a.PeerRenamed(ctx, p.la, long)
 	// A refresh records the new nick with the same fingerprint.
-	if _, err := p.a.Command(ctx, p.la, "refresh", nil); err != nil {
+	if _, err := p.a.Refresh(ctx, p.la); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "refreshed", func() bool { return p.la.hasNotice("refreshed") })
@@ -187,7 +186,7 @@ func TestRestartNoticeAndRecovery(t *testing.T) {
 	p.secure(t)
 	// The bridge (alice's side) restarts: same database, no session.
 	p.a.Close()
-	a2, ca := newFilter(t, p.da, "@alice:example.org", filterOpts{policy: "opportunistic"})
+	a2, ca := newManager(t, p.da, "@alice:example.org", managerOpts{policy: "opportunistic"})
 	p.a, p.ca = a2, ca
 	p.la = newLink("net", "bob")
 	p.connect()
@@ -230,10 +229,10 @@ func TestRestartNoticeAndRecovery(t *testing.T) {
 
 func TestStormRateLimited(t *testing.T) {
 	d := newDB(t)
-	f, clock := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
+	f, clock := newManager(t, d, "@alice:example.org", managerOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
 	l := newLink("net", "mallory")
 	for i := 0; i < 100; i++ {
-		f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: you are not private"})
+		f.Receive(context.Background(), l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: you are not private"})
 	}
 	waitFor(t, "replies", func() bool { w, _, _, _ := l.snapshot(); return len(w) >= 10 })
 	time.Sleep(50 * time.Millisecond)
@@ -246,7 +245,7 @@ func TestStormRateLimited(t *testing.T) {
 	}
 	clock.Advance(60 * time.Second) // refills 10 tokens
 	for i := 0; i < 100; i++ {
-		f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: again"})
+		f.Receive(context.Background(), l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: again"})
 	}
 	waitFor(t, "more replies", func() bool { w, _, _, _ := l.snapshot(); return len(w) >= 20 })
 	time.Sleep(50 * time.Millisecond)
@@ -257,7 +256,7 @@ func TestStormRateLimited(t *testing.T) {
 
 func TestServicesNeverGetOTR(t *testing.T) {
 	d := newDB(t)
-	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{policy: "always", keys: []string{"otrbridge.key"}})
+	f, _ := newManager(t, d, "@alice:example.org", managerOpts{policy: "always", keys: []string{"otrbridge.key"}})
 	l := newLink("net", "NickServ")
 	if err := send(f, l, ircconn.Privmsg, "IDENTIFY hunter2"); err != nil {
 		t.Fatal(err)
@@ -266,21 +265,21 @@ func TestServicesNeverGetOTR(t *testing.T) {
 	if len(w) != 1 || w[0] != "IDENTIFY hunter2" {
 		t.Fatalf("service got %q", w)
 	}
-	f.Receive(context.Background(), l, bridge.IncomingText{Text: "?OTRv23?"})
-	f.Receive(context.Background(), l, bridge.IncomingText{Text: "You are now identified." + whitespaceTagBase + "  \t\t  \t\t"})
+	f.Receive(context.Background(), l, IncomingText{Text: "?OTRv23?"})
+	f.Receive(context.Background(), l, IncomingText{Text: "You are now identified." + whitespaceTagBase + "  \t\t  \t\t"})
 	if got := l.deliveredTexts(); len(got) != 1 || got[0] != "You are now identified." {
 		t.Fatalf("delivered %q", got)
 	}
 	// An OTR v1 query from a normal peer is not shown either (the engine
 	// drops it, as libotr does); the peer's next line still arrives.
 	bob := newLink("net", "bob")
-	f.Receive(context.Background(), bob, bridge.IncomingText{Text: "?OTR?"})
-	f.Receive(context.Background(), bob, bridge.IncomingText{Text: "after the query"})
+	f.Receive(context.Background(), bob, IncomingText{Text: "?OTR?"})
+	f.Receive(context.Background(), bob, IncomingText{Text: "after the query"})
 	waitFor(t, "line after the v1 query", func() bool { return len(bob.deliveredTexts()) > 0 })
 	if got := bob.deliveredTexts(); len(got) != 1 || got[0] != "after the query" {
 		t.Fatalf("delivered after a v1 query: %q", got)
 	}
-	if _, err := f.Command(context.Background(), l, "init", nil); err == nil || !strings.Contains(err.Error(), "service") {
+	if _, err := f.Init(context.Background(), l); err == nil || !strings.Contains(err.Error(), "service") {
 		t.Fatalf("init to a service: %v", err)
 	}
 	if w, _, _, _ := l.snapshot(); len(w) != 1 {
@@ -295,12 +294,12 @@ func TestKeyGeneratedInBackground(t *testing.T) {
 		<-release
 		return loadKey(t, "otrbridge.key"), nil
 	}
-	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", gen: gen})
+	f, _ := newManager(t, d, "@alice:example.org", managerOpts{policy: "opportunistic", gen: gen})
 	l := newLink("net", "bob")
 	// Receive must not block while the key is generated.
 	done := make(chan struct{})
 	go func() {
-		f.Receive(context.Background(), l, bridge.IncomingText{Text: "early bird"})
+		f.Receive(context.Background(), l, IncomingText{Text: "early bird"})
 		close(done)
 	}()
 	select {
@@ -320,12 +319,12 @@ func TestKeyGeneratedInBackground(t *testing.T) {
 	if strings.Contains(string(ident.SealedKey), "otr") {
 		t.Fatal("key not sealed")
 	}
-	// A new filter on the same database loads the same key and tag.
-	f2, _ := newFilter(t, d, "@alice:example.org", filterOpts{gen: func(ioReader) (*otr.PrivateKey, error) {
+	// A new manager on the same database loads the same key and tag.
+	f2, _ := newManager(t, d, "@alice:example.org", managerOpts{gen: func(ioReader) (*otr.PrivateKey, error) {
 		t.Error("generated a key although one is stored")
 		return nil, nil
 	}})
-	reply, err := f2.ControlCommand(context.Background(), "fingerprint", nil)
+	reply, err := f2.Fingerprint(context.Background())
 	if err != nil || !strings.Contains(reply, loadKey(t, "otrbridge.key").Public().Fingerprint().String()) {
 		t.Fatalf("fingerprint: %q %v", reply, err)
 	}
@@ -358,8 +357,8 @@ func TestNothingSecretLogged(t *testing.T) {
 	ctx := context.Background()
 	var logs syncBuffer
 	p := &pair{da: newDB(t), db: newDB(t)}
-	p.a, p.ca = newFilter(t, p.da, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}, log: &logs})
-	p.b, p.cb = newFilter(t, p.db, "@bob:example.org", filterOpts{policy: "opportunistic", keys: []string{"libotr-bob.key"}, log: &logs})
+	p.a, p.ca = newManager(t, p.da, "@alice:example.org", managerOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}, log: &logs})
+	p.b, p.cb = newManager(t, p.db, "@bob:example.org", managerOpts{policy: "opportunistic", keys: []string{"libotr-bob.key"}, log: &logs})
 	p.la, p.lb = newLink("net", "bob"), newLink("net", "alice")
 	p.connect()
 	p.secure(t)
@@ -368,11 +367,11 @@ func TestNothingSecretLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "delivery", func() bool { return contains(p.lb.deliveredTexts(), msg) })
-	if _, err := p.a.Command(ctx, p.la, "auth", []string{secret}); err != nil {
+	if _, err := p.a.AnswerSMP(ctx, p.la, secret); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "asked", func() bool { return p.lb.hasNotice("wants to verify") })
-	if _, err := p.b.Command(ctx, p.lb, "auth", []string{"wrong " + secret}); err != nil {
+	if _, err := p.b.AnswerSMP(ctx, p.lb, "wrong "+secret); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "failed", func() bool { return p.la.hasNotice("FAILED") })
@@ -381,8 +380,8 @@ func TestNothingSecretLogged(t *testing.T) {
 	p.la.sendErr = errors.New("link down")
 	p.la.mu.Unlock()
 	_ = send(p.a, p.la, ircconn.Privmsg, msg)
-	p.a.Receive(ctx, p.la, bridge.IncomingText{Text: "?OTR:AAMD" + msg + "."})
-	p.a.Receive(ctx, p.la, bridge.IncomingText{Text: "?OTR Error: " + msg})
+	p.a.Receive(ctx, p.la, IncomingText{Text: "?OTR:AAMD" + msg + "."})
+	p.a.Receive(ctx, p.la, IncomingText{Text: "?OTR Error: " + msg})
 	time.Sleep(50 * time.Millisecond)
 	out := logs.String()
 	if out == "" {
@@ -400,12 +399,12 @@ func TestNothingSecretLogged(t *testing.T) {
 // ends the loop.
 func TestErrorLoopStops(t *testing.T) {
 	d := newDB(t)
-	f, _ := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
+	f, _ := newManager(t, d, "@alice:example.org", managerOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
 	l := newLink("net", "broken")
 	l.remote = func(kind ircconn.Kind, line string) {
-		f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: what?"})
+		f.Receive(context.Background(), l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: what?"})
 	}
-	f.Receive(context.Background(), l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: start"})
+	f.Receive(context.Background(), l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: start"})
 	waitFor(t, "throttle notice", func() bool { return l.hasNotice("keeps asking for replies") })
 	time.Sleep(100 * time.Millisecond)
 	w1, _, _, _ := l.snapshot()
@@ -424,7 +423,7 @@ func TestAnnounceAfterRestart(t *testing.T) {
 		t.Fatalf("State = %v", got)
 	}
 	p.a.Close()
-	a2, _ := newFilter(t, p.da, "@alice:example.org", filterOpts{policy: "opportunistic"})
+	a2, _ := newManager(t, p.da, "@alice:example.org", managerOpts{policy: "opportunistic"})
 	if got := a2.RestartedPeers(); len(got) != 1 || got[0] != "net.bob" {
 		t.Fatalf("RestartedPeers = %v", got)
 	}
@@ -440,7 +439,7 @@ func TestAnnounceAfterRestart(t *testing.T) {
 		t.Fatalf("marker left: %+v", m)
 	}
 	// Without a new session, messages wait (fail closed) until `finish`.
-	if _, err := a2.Command(ctx, l, "finish", nil); err != nil {
+	if _, err := a2.Finish(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	if err := send(a2, l, ircconn.Privmsg, "plain after finish"); err != nil {

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 // and SMP question never reach it.
 func TestLogEventKeepsTextsOut(t *testing.T) {
 	var buf bytes.Buffer
-	p := &peer{f: &Filter{log: zerolog.New(&buf)}, key: "local.bob"}
+	p := &peer{m: &Manager{log: zerolog.New(&buf)}, key: "local.bob"}
 	for _, ev := range []otr.Event{
 		otr.ErrorReceived{Text: "peer error zq1"},
 		otr.SMPAsked{Question: "first pet zq2?", HasQuestion: true},

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/internal/seal"
 	"github.com/otrbridge/otrbridge/otr"
@@ -23,7 +22,7 @@ import (
 // seal.NewKey(secret, SealPurpose) as Config.Seal.
 const SealPurpose = "otrbridge otr private key"
 
-// Clock is the filter's time source; tests replace it.
+// Clock is the manager's time source; tests replace it.
 type Clock interface {
 	Now() time.Time
 	// NewTicker delivers ticks every d until stop is called.
@@ -38,7 +37,7 @@ func (realClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
-// Config configures the filter of one login (one Matrix user on one
+// Config configures the session manager of one login (one Matrix user on one
 // network).
 type Config struct {
 	DB   *db.Database
@@ -59,7 +58,7 @@ type Config struct {
 	HoldTimeout time.Duration
 	// Resolve finds the peer link of a nick, for control-room commands
 	// that name a peer. Nil: those commands fail with a clear error.
-	Resolve func(ctx context.Context, nick string) (bridge.PeerLink, error)
+	Resolve func(ctx context.Context, nick string) (PeerLink, error)
 	// Account names our side in exported libotr files (e.g. "nick@irc.libera.chat").
 	Account string
 
@@ -77,9 +76,10 @@ type Config struct {
 	ReplyInterval time.Duration
 }
 
-// Filter implements bridge.MessageFilter with OTR. Create it with New and
-// stop it with Close.
-type Filter struct {
+// Manager keeps the OTR sessions of one login: one otr.Conversation per
+// peer, the identity key, trust and policies. Create it with New and stop
+// it with Close.
+type Manager struct {
 	cfg   Config
 	clock Clock
 	log   zerolog.Logger
@@ -94,24 +94,22 @@ type Filter struct {
 	restarts map[string]bool // peers with a private-conversation marker from before a restart
 }
 
-var _ bridge.MessageFilter = (*Filter)(nil)
-
-// New creates the filter and starts its clock. The identity key is loaded
+// New creates the manager and starts its clock. The identity key is loaded
 // (or generated, in the background) when OTR is first needed.
-func New(cfg Config) (*Filter, error) {
+func New(cfg Config) (*Manager, error) {
 	switch {
 	case cfg.DB == nil:
-		return nil, errors.New("otrfilter: Config.DB is required")
+		return nil, errors.New("otrsession: Config.DB is required")
 	case cfg.Seal == nil:
-		return nil, errors.New("otrfilter: Config.Seal is required")
+		return nil, errors.New("otrsession: Config.Seal is required")
 	case cfg.User == "" || cfg.Network == "":
-		return nil, errors.New("otrfilter: Config.User and Config.Network are required")
+		return nil, errors.New("otrsession: Config.User and Config.Network are required")
 	}
 	if cfg.DefaultPolicy == "" {
 		cfg.DefaultPolicy = string(db.PolicyOpportunistic)
 	}
 	if _, err := otr.ParsePolicy(cfg.DefaultPolicy); err != nil {
-		return nil, fmt.Errorf("otrfilter: default policy: %w", err)
+		return nil, fmt.Errorf("otrsession: default policy: %w", err)
 	}
 	if cfg.IsService == nil {
 		cfg.IsService = func(nick string) bool { return strings.HasSuffix(strings.ToLower(nick), "serv") }
@@ -134,49 +132,49 @@ func New(cfg Config) (*Filter, error) {
 	if cfg.ReplyInterval <= 0 {
 		cfg.ReplyInterval = 6 * time.Second
 	}
-	f := &Filter{cfg: cfg, clock: cfg.Clock, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{}}
-	if f.clock == nil {
-		f.clock = realClock{}
+	m := &Manager{cfg: cfg, clock: cfg.Clock, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{}}
+	if m.clock == nil {
+		m.clock = realClock{}
 	}
-	f.ctx, f.cancel = context.WithCancel(context.Background())
-	markers, err := cfg.DB.Private.List(f.ctx, cfg.User)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	markers, err := cfg.DB.Private.List(m.ctx, cfg.User)
 	if err != nil {
-		f.log.Err(err).Msg("Failed to load private conversation markers")
+		m.log.Err(err).Msg("Failed to load private conversation markers")
 	}
-	for _, m := range markers {
-		if m.Network == cfg.Network {
-			f.restarts[m.Peer] = true
+	for _, mk := range markers {
+		if mk.Network == cfg.Network {
+			m.restarts[mk.Peer] = true
 		}
 	}
-	ticks, stop := f.clock.NewTicker(cfg.TickInterval)
-	f.wg.Add(1)
+	ticks, stop := m.clock.NewTicker(cfg.TickInterval)
+	m.wg.Add(1)
 	go func() {
-		defer f.wg.Done()
+		defer m.wg.Done()
 		defer stop()
 		for {
 			select {
-			case <-f.ctx.Done():
+			case <-m.ctx.Done():
 				return
 			case now := <-ticks:
-				f.tick(now)
+				m.tick(now)
 			}
 		}
 	}()
-	return f, nil
+	return m, nil
 }
 
 // Close stops the clock and fails messages still waiting. Private
 // conversations are not ended on the wire (their markers stay, so the next
 // start tells the portals).
-func (f *Filter) Close() {
-	f.cancel()
-	f.wg.Wait()
-	f.mu.Lock()
-	peers := make([]*peer, 0, len(f.peers))
-	for _, p := range f.peers {
+func (m *Manager) Close() {
+	m.cancel()
+	m.wg.Wait()
+	m.mu.Lock()
+	peers := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
 		peers = append(peers, p)
 	}
-	f.mu.Unlock()
+	m.mu.Unlock()
 	for _, p := range peers {
 		p.mu.Lock()
 		for hid, w := range p.held {
@@ -189,32 +187,32 @@ func (f *Filter) Close() {
 
 // peerKey is the peer column of the trust store: the stable peer ID, so
 // trust follows the portal through nick changes.
-func peerKey(link bridge.PeerLink) string { return string(link.PeerID()) }
+func peerKey(link PeerLink) string { return string(link.PeerID()) }
 
 // peer returns the state kept for link, creating it on first contact.
-func (f *Filter) peer(link bridge.PeerLink) *peer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.peers[link.PeerID()]
+func (m *Manager) peer(link PeerLink) *peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.peers[link.PeerID()]
 	if p == nil {
-		p = newPeer(f, link)
-		f.peers[link.PeerID()] = p
+		p = newPeer(m, link)
+		m.peers[link.PeerID()] = p
 	}
 	return p
 }
 
 // existingPeer returns the peer state if there is one.
-func (f *Filter) existingPeer(uid networkid.UserID) *peer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.peers[uid]
+func (m *Manager) existingPeer(uid networkid.UserID) *peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peers[uid]
 }
 
-func (f *Filter) allPeers() []*peer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]*peer, 0, len(f.peers))
-	for _, p := range f.peers {
+func (m *Manager) allPeers() []*peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
 		out = append(out, p)
 	}
 	return out
@@ -222,31 +220,31 @@ func (f *Filter) allPeers() []*peer {
 
 // takeRestartMarker reports (once) whether the peer had a private
 // conversation when the bridge last stopped.
-func (f *Filter) takeRestartMarker(key string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.restarts[key] {
+func (m *Manager) takeRestartMarker(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.restarts[key] {
 		return false
 	}
-	delete(f.restarts, key)
+	delete(m.restarts, key)
 	return true
 }
 
 // bypass reports peers that never get OTR: services and channels.
-func (f *Filter) bypass(nick string) bool {
-	return nick == "" || strings.ContainsRune("#&!+", rune(nick[0])) || f.cfg.IsService(nick)
+func (m *Manager) bypass(nick string) bool {
+	return nick == "" || strings.ContainsRune("#&!+", rune(nick[0])) || m.cfg.IsService(nick)
 }
 
 // tick runs the engines' timers: held messages expire.
-func (f *Filter) tick(now time.Time) {
-	for _, p := range f.allPeers() {
+func (m *Manager) tick(now time.Time) {
+	for _, p := range m.allPeers() {
 		p.tick(now)
 	}
 }
 
 // PeerRenamed keeps the conversation: it is keyed by the peer ID.
-func (f *Filter) PeerRenamed(ctx context.Context, link bridge.PeerLink, oldNick string) {
-	p := f.existingPeer(link.PeerID())
+func (m *Manager) PeerRenamed(ctx context.Context, link PeerLink, oldNick string) {
+	p := m.existingPeer(link.PeerID())
 	if p == nil {
 		return
 	}
@@ -259,9 +257,5 @@ func (f *Filter) PeerRenamed(ctx context.Context, link bridge.PeerLink, oldNick 
 		link.Notice(ctx, fmt.Sprintf("The private conversation continues with %s (same OTR session and keys).", link.Nick()))
 	}
 }
-
-// Disconnected: sessions survive a lost IRC connection, as in libotr
-// clients; messages still queued fail through SendLines.
-func (f *Filter) Disconnected(context.Context) {}
 
 var errShuttingDown = errors.New("not sent: the bridge is shutting down")

@@ -1,11 +1,10 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
 	"sync"
 	"time"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -17,9 +16,9 @@ const maxPending = 64
 // autoSendTimeout bounds how long a unit may wait in the IRC send queue.
 const autoSendTimeout = 2 * time.Minute
 
-// peer is everything the filter keeps for one peer of the login.
+// peer is everything the manager keeps for one peer of the login.
 type peer struct {
-	f   *Filter
+	m   *Manager
 	key string // trust store peer column
 
 	// mu guards everything below and the conversation. fx is taken
@@ -28,7 +27,7 @@ type peer struct {
 	mu sync.Mutex
 	fx sync.Mutex
 
-	link      bridge.PeerLink // most recent link (current nick)
+	link      PeerLink // most recent link (current nick)
 	conv      *otr.Conversation
 	convIdent *identity
 
@@ -66,14 +65,14 @@ type peer struct {
 }
 
 type pendingLine struct {
-	link bridge.PeerLink
-	msg  bridge.IncomingText
+	link PeerLink
+	msg  IncomingText
 }
 
 // unit is one batch of wire lines sent as one unit.
 type unit struct {
 	ctx     context.Context
-	link    bridge.PeerLink
+	link    PeerLink
 	kind    ircconn.Kind
 	lines   []string
 	done    bool
@@ -81,8 +80,8 @@ type unit struct {
 	waiters []chan error
 }
 
-func newPeer(f *Filter, link bridge.PeerLink) *peer {
-	return &peer{f: f, key: peerKey(link), link: link, trust: map[otr.Fingerprint]db.Trust{}, held: map[otr.HeldID]chan error{}}
+func newPeer(m *Manager, link PeerLink) *peer {
+	return &peer{m: m, key: peerKey(link), link: link, trust: map[otr.Fingerprint]db.Trust{}, held: map[otr.HeldID]chan error{}}
 }
 
 // unlockInOrder releases mu while holding fx, runs the effects and
@@ -102,7 +101,7 @@ func (p *peer) loadPolicy(ctx context.Context) error {
 	if p.policyValid {
 		return nil
 	}
-	pol, scope, err := p.f.resolvePolicy(ctx, p.link.Nick(), p.key)
+	pol, scope, err := p.m.resolvePolicy(ctx, p.link.Nick(), p.key)
 	if err != nil {
 		return err
 	}
@@ -136,7 +135,7 @@ const nickSlack = 30
 // fragmentSize is what fits into one line to the peer, now and after a
 // rename to a nick of up to nickSlack bytes.
 func (p *peer) fragmentSize() int {
-	n := p.f.cfg.MaxFragmentSize
+	n := p.m.cfg.MaxFragmentSize
 	b := p.link.LineBudget(ircconn.Privmsg)
 	if grow := nickSlack - len(p.link.Nick()); grow > 0 {
 		b -= grow
@@ -161,16 +160,16 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 		InstanceTag:  id.tag,
 		Policy:       p.effectivePolicy(),
 		FragmentSize: p.fragmentSize(),
-		Rand:         p.f.cfg.Rand,
-		HoldTimeout:  p.f.cfg.HoldTimeout,
+		Rand:         p.m.cfg.Rand,
+		HoldTimeout:  p.m.cfg.HoldTimeout,
 		Trusted:      func(fp otr.Fingerprint) bool { return p.trust[fp].Trusted() },
 	})
 	if err != nil {
 		return nil, err
 	}
-	fps, err := p.f.cfg.DB.Fingerprints.List(ctx, p.f.cfg.User, p.f.cfg.Network, p.key)
+	fps, err := p.m.cfg.DB.Fingerprints.List(ctx, p.m.cfg.User, p.m.cfg.Network, p.key)
 	if err != nil {
-		p.f.log.Err(err).Msg("Failed to load OTR fingerprints")
+		p.m.log.Err(err).Msg("Failed to load OTR fingerprints")
 	}
 	p.trust = map[otr.Fingerprint]db.Trust{}
 	for _, r := range fps {
@@ -228,7 +227,7 @@ func (p *peer) writeLoop() {
 		err := u.link.SendLines(ctx, u.kind, u.lines)
 		cancel()
 		if err != nil {
-			p.f.log.Warn().Err(err).Int("lines", len(u.lines)).Msg("Sending OTR lines failed")
+			p.m.log.Warn().Err(err).Int("lines", len(u.lines)).Msg("Sending OTR lines failed")
 		}
 		p.mu.Lock()
 		u.done, u.err = true, err
@@ -244,12 +243,12 @@ func (p *peer) writeLoop() {
 // allowReply takes a token of the automatic-reply bucket. Called with mu
 // held.
 func (p *peer) allowReply(now time.Time) bool {
-	burst := float64(p.f.cfg.ReplyBurst)
+	burst := float64(p.m.cfg.ReplyBurst)
 	if p.tokensAt.IsZero() {
 		p.tokens, p.tokensAt = burst, now
 	}
 	if d := now.Sub(p.tokensAt); d > 0 {
-		p.tokens += float64(d) / float64(p.f.cfg.ReplyInterval)
+		p.tokens += float64(d) / float64(p.m.cfg.ReplyInterval)
 		if p.tokens > burst {
 			p.tokens = burst
 		}
@@ -297,7 +296,7 @@ func (p *peer) stateEffect() func(context.Context) {
 	}
 	p.shown, p.shownValid = s, true
 	link := p.link
-	return func(ctx context.Context) { showState(ctx, link, s) }
+	return func(ctx context.Context) { link.ShowState(ctx, s) }
 }
 
 // refreshState shows the state if it changed.
@@ -313,8 +312,8 @@ func (p *peer) refreshState(ctx context.Context) {
 
 // clearMarker removes the private-conversation marker. Called with mu held.
 func (p *peer) clearMarker(ctx context.Context) {
-	if _, err := p.f.cfg.DB.Private.Clear(ctx, p.f.cfg.User, p.f.cfg.Network, p.key); err != nil {
-		p.f.log.Err(err).Msg("Failed to clear private conversation marker")
+	if _, err := p.m.cfg.DB.Private.Clear(ctx, p.m.cfg.User, p.m.cfg.Network, p.key); err != nil {
+		p.m.log.Err(err).Msg("Failed to clear private conversation marker")
 	}
 }
 
@@ -326,8 +325,8 @@ func (p *peer) tick(now time.Time) {
 		return
 	}
 	out := p.conv.Tick(now)
-	fx := p.handleOutput(p.f.ctx, now, out, nil, false)
-	p.unlockInOrder(p.f.ctx, fx)
+	fx := p.handleOutput(p.m.ctx, now, out, nil, false)
+	p.unlockInOrder(p.m.ctx, fx)
 }
 
 // secureSignal returns a channel closed at the next GoneSecure. Called

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 )
@@ -120,8 +119,8 @@ func TestLongMessageFragmentedToBudget(t *testing.T) {
 
 func TestWhitespaceTagStartsAKE(t *testing.T) {
 	p := newPair(t, "opportunistic", "opportunistic")
-	rep := &SendReport{}
-	if err := p.b.Send(WithSendReport(context.Background(), rep), p.lb, bridge.OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"hi there"}}); err != nil {
+	rep, err := p.b.Send(context.Background(), p.lb, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"hi there"}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !rep.Unencrypted || rep.Encrypted {
@@ -143,10 +142,12 @@ func TestWhitespaceTagStartsAKE(t *testing.T) {
 
 func TestRequireHoldsUntilPrivate(t *testing.T) {
 	p := newPair(t, "always", "opportunistic")
-	rep := &SendReport{}
+	var rep SendResult
 	done := make(chan error, 1)
 	go func() {
-		done <- p.a.Send(WithSendReport(context.Background(), rep), p.la, bridge.OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"held secret"}})
+		var err error
+		rep, err = p.a.Send(context.Background(), p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"held secret"}})
+		done <- err
 	}()
 	select {
 	case err := <-done:
@@ -167,7 +168,7 @@ func TestRequireHoldsUntilPrivate(t *testing.T) {
 
 func TestRequireToNonOTRPeerFails(t *testing.T) {
 	d := newDB(t)
-	f, clock := newFilter(t, d, "@alice:example.org", filterOpts{policy: "always", keys: []string{"otrbridge.key"}})
+	f, clock := newManager(t, d, "@alice:example.org", managerOpts{policy: "always", keys: []string{"otrbridge.key"}})
 	l := newLink("net", "carol") // carol has no OTR: nothing answers
 	done := make(chan error, 1)
 	go func() { done <- send(f, l, ircconn.Privmsg, "must not leak") }()
@@ -198,7 +199,7 @@ func TestRequireToNonOTRPeerFails(t *testing.T) {
 func TestPeerEndedRefuses(t *testing.T) {
 	p := newPair(t, "opportunistic", "opportunistic")
 	p.secure(t)
-	if _, err := p.b.Command(context.Background(), p.lb, "finish", nil); err != nil {
+	if _, err := p.b.Finish(context.Background(), p.lb); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "alice sees finished", func() bool { return p.la.state() == StateFinished })
@@ -215,7 +216,7 @@ func TestPeerEndedRefuses(t *testing.T) {
 		t.Fatalf("wire output after refusal: %q", after[len(before):])
 	}
 	// `finish` returns to plaintext; then messages go out (unencrypted).
-	if _, err := p.a.Command(context.Background(), p.la, "finish", nil); err != nil {
+	if _, err := p.a.Finish(context.Background(), p.la); err != nil {
 		t.Fatal(err)
 	}
 	if err := send(p.a, p.la, ircconn.Privmsg, "plain now"); err != nil {
@@ -235,9 +236,9 @@ func contains(list []string, s string) bool {
 
 func TestInitHoldsMessagesUntilPrivate(t *testing.T) {
 	d := newDB(t)
-	f, clock := newFilter(t, d, "@alice:example.org", filterOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
+	f, clock := newManager(t, d, "@alice:example.org", managerOpts{policy: "opportunistic", keys: []string{"otrbridge.key"}})
 	l := newLink("net", "carol") // never answers
-	if _, err := f.Command(context.Background(), l, "init", nil); err != nil {
+	if _, err := f.Init(context.Background(), l); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -8,17 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// libotrSetup is our filter (alice) talking to a libotr 4.1.1 client
+// libotrSetup is our session manager (alice) talking to a libotr 4.1.1 client
 // (bob) the way an IRC client would: every line libotr writes is split
 // at newlines into PRIVMSGs.
 type libotrSetup struct {
-	f    *Filter
+	f    *Manager
 	d    *db.Database
 	l    *fakeLink
 	peer *otrtest.LibotrPeer
@@ -29,7 +28,7 @@ type libotrSetup struct {
 func newLibotr(t *testing.T, policy string, opts otrtest.Options) *libotrSetup {
 	t.Helper()
 	s := &libotrSetup{d: newDB(t), l: newLink("net", "bob")}
-	s.f, _ = newFilter(t, s.d, "@alice:example.org", filterOpts{policy: policy, keys: []string{"otrbridge.key"}})
+	s.f, _ = newManager(t, s.d, "@alice:example.org", managerOpts{policy: policy, keys: []string{"otrbridge.key"}})
 	opts.Account, opts.Peer = "bob", "alice"
 	if opts.KeyFile == "" {
 		opts.KeyFile = otrtest.Testdata("libotr-bob.key")
@@ -57,7 +56,7 @@ func (s *libotrSetup) startPeer(t *testing.T, opts otrtest.Options) {
 	peer.SetOnWire(func(text string) {
 		for _, line := range strings.Split(text, "\n") {
 			s.sent = append(s.sent, line)
-			s.f.Receive(context.Background(), s.l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: line})
+			s.f.Receive(context.Background(), s.l, IncomingText{Kind: ircconn.Privmsg, Text: line})
 		}
 	})
 	s.mu.Lock()
@@ -113,17 +112,17 @@ func TestLibotrQueryThenMessagesAndSMP(t *testing.T) {
 	// libotr asks (no question); we answer: both sides trust (libotr rule).
 	s.peer.SMP("shared secret")
 	waitFor(t, "SMP request", func() bool { return s.l.hasNotice("wants to verify your identity with a shared secret") })
-	if _, err := s.f.Command(ctx, s.l, "auth", []string{"shared", "secret"}); err != nil {
+	if _, err := s.f.AnswerSMP(ctx, s.l, "shared secret"); err != nil {
 		t.Fatal(err)
 	}
 	s.waitPeer(t, "libotr SMP success", isEvent("smp", "SUCCESS"))
 	waitFor(t, "verified", func() bool { return s.l.state() == StatePrivateVerified })
 
 	// We ask with a question; libotr answers.
-	if _, err := s.f.Command(ctx, s.l, "distrust", nil); err != nil {
+	if _, err := s.f.Distrust(ctx, s.l, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.f.Command(ctx, s.l, "authq", []string{"Favourite", "colour?", "blue"}); err != nil {
+	if _, err := s.f.StartSMP(ctx, s.l, "Favourite colour?", "blue"); err != nil {
 		t.Fatal(err)
 	}
 	q := s.waitPeer(t, "question", isEvent("smp", "ASK_FOR_ANSWER"))
@@ -170,7 +169,7 @@ func TestLibotrWhitespaceTagAndHTML(t *testing.T) {
 	}
 	// Plaintext during a private conversation is marked.
 	s.peer.SetPolicy(otrtest.PolicyManual)
-	s.f.Receive(context.Background(), s.l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "sneaky plaintext"})
+	s.f.Receive(context.Background(), s.l, IncomingText{Kind: ircconn.Privmsg, Text: "sneaky plaintext"})
 	waitFor(t, "marked plaintext", func() bool { _, d, _, _ := s.l.snapshot(); return len(d) == 3 })
 	_, d, _, _ = s.l.snapshot()
 	if d[2].Annotation != annotationUnencrypted || !s.l.hasNotice("WITHOUT encryption") {
@@ -189,7 +188,7 @@ func TestLibotrRequireAndRestartRecovery(t *testing.T) {
 
 	// The bridge restarts; libotr keeps writing into the old session.
 	s.f.Close()
-	s.f, _ = newFilter(t, s.d, "@alice:example.org", filterOpts{policy: "opportunistic"})
+	s.f, _ = newManager(t, s.d, "@alice:example.org", managerOpts{policy: "opportunistic"})
 	s.l.mu.Lock()
 	s.l.states = nil
 	s.l.mu.Unlock()
@@ -218,12 +217,12 @@ func TestLibotrV2OnlyAndErrorStartsAKE(t *testing.T) {
 	s := newLibotr(t, "opportunistic", otrtest.Options{Policy: otrtest.PolicyAllowV2 | otrtest.PolicyWhitespaceStart | otrtest.PolicyErrorStart})
 	// An "?OTR Error:" from the peer makes us (ERROR_START_AKE) ask for a
 	// private conversation; the error text is shown, not delivered.
-	s.f.Receive(ctx, s.l, bridge.IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: You sent encrypted data which was not expected."})
+	s.f.Receive(ctx, s.l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTR Error: You sent encrypted data which was not expected."})
 	waitFor(t, "private", func() bool { return s.l.state() == StatePrivateUnverified })
 	if !s.l.hasNotice("reported an error: You sent encrypted data") {
 		t.Error("error not shown")
 	}
-	info, err := s.f.Command(ctx, s.l, "info", nil)
+	info, err := s.f.Info(ctx, s.l)
 	if err != nil || !strings.Contains(info, "OTR v2") {
 		t.Fatalf("info: %q %v", info, err)
 	}
@@ -256,7 +255,7 @@ func TestLibotrPeerRestartsWithNewInstance(t *testing.T) {
 	s.waitPeer(t, "message at the new instance", func(l otrtest.Line) bool {
 		return l.Kind == "MSG" && l.Name == "enc" && l.Text == "to the new instance"
 	})
-	info, _ := s.f.Command(context.Background(), s.l, "info", nil)
+	info, _ := s.f.Info(context.Background(), s.l)
 	if !strings.Contains(info, fmt.Sprintf("their instance %08x", s.peer.InstanceTag)) {
 		t.Fatalf("info does not show the new instance %08x:\n%s", s.peer.InstanceTag, info)
 	}

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -34,9 +34,9 @@ func (id *identity) isReady() bool {
 
 var errKeyUnreadable = errors.New("your stored OTR key cannot be decrypted (was network.secret changed?); `!otr genkey confirm` makes a new one")
 
-func (f *Filter) rand() io.Reader {
-	if f.cfg.Rand != nil {
-		return f.cfg.Rand
+func (m *Manager) rand() io.Reader {
+	if m.cfg.Rand != nil {
+		return m.cfg.Rand
 	}
 	return rand.Reader
 }
@@ -44,24 +44,24 @@ func (f *Filter) rand() io.Reader {
 // startIdentity loads the identity from the database, or generates and
 // stores one, in a goroutine. Lines that arrived meanwhile are processed
 // once it is ready.
-func (f *Filter) startIdentity() *identity {
+func (m *Manager) startIdentity() *identity {
 	id := &identity{ready: make(chan struct{})}
-	f.wg.Add(1)
+	m.wg.Add(1)
 	go func() {
-		defer f.wg.Done()
-		id.key, id.tag, id.err = f.loadOrGenerate(f.ctx, false)
+		defer m.wg.Done()
+		id.key, id.tag, id.err = m.loadOrGenerate(m.ctx, false)
 		if id.err != nil {
-			f.log.Err(id.err).Msg("OTR identity unavailable")
+			m.log.Err(id.err).Msg("OTR identity unavailable")
 		}
 		close(id.ready)
-		f.drainPending()
+		m.drainPending()
 	}()
 	return id
 }
 
-func (f *Filter) loadOrGenerate(ctx context.Context, regenerate bool) (*otr.PrivateKey, otr.InstanceTag, error) {
-	ad := db.KeyAssociatedData(f.cfg.User, f.cfg.Network)
-	stored, err := f.cfg.DB.Identity.Get(ctx, f.cfg.User, f.cfg.Network)
+func (m *Manager) loadOrGenerate(ctx context.Context, regenerate bool) (*otr.PrivateKey, otr.InstanceTag, error) {
+	ad := db.KeyAssociatedData(m.cfg.User, m.cfg.Network)
+	stored, err := m.cfg.DB.Identity.Get(ctx, m.cfg.User, m.cfg.Network)
 	if err != nil {
 		return nil, 0, fmt.Errorf("loading OTR identity: %w", err)
 	}
@@ -69,7 +69,7 @@ func (f *Filter) loadOrGenerate(ctx context.Context, regenerate bool) (*otr.Priv
 	if stored != nil {
 		tag = otr.InstanceTag(stored.InstanceTag)
 		if !regenerate {
-			raw, err := f.cfg.Seal.Open(stored.SealedKey, ad)
+			raw, err := m.cfg.Seal.Open(stored.SealedKey, ad)
 			if err != nil {
 				return nil, 0, errKeyUnreadable
 			}
@@ -80,30 +80,30 @@ func (f *Filter) loadOrGenerate(ctx context.Context, regenerate bool) (*otr.Priv
 			return key, tag, nil
 		}
 	}
-	key, err := f.cfg.GenerateKey(f.rand())
+	key, err := m.cfg.GenerateKey(m.rand())
 	if err != nil {
 		return nil, 0, fmt.Errorf("generating OTR key: %w", err)
 	}
 	if tag == 0 {
-		if tag, err = otr.NewInstanceTag(f.rand()); err != nil {
+		if tag, err = otr.NewInstanceTag(m.rand()); err != nil {
 			return nil, 0, err
 		}
 	}
-	if err := f.storeIdentity(ctx, key, tag); err != nil {
+	if err := m.storeIdentity(ctx, key, tag); err != nil {
 		return nil, 0, err
 	}
 	return key, tag, nil
 }
 
-func (f *Filter) storeIdentity(ctx context.Context, key *otr.PrivateKey, tag otr.InstanceTag) error {
+func (m *Manager) storeIdentity(ctx context.Context, key *otr.PrivateKey, tag otr.InstanceTag) error {
 	raw, err := key.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("encoding OTR key: %w", err)
 	}
-	err = f.cfg.DB.Identity.Put(ctx, &db.Identity{
-		User: f.cfg.User, Network: f.cfg.Network,
-		SealedKey:   f.cfg.Seal.Seal(raw, db.KeyAssociatedData(f.cfg.User, f.cfg.Network)),
-		InstanceTag: uint32(tag), CreatedAt: f.clock.Now(),
+	err = m.cfg.DB.Identity.Put(ctx, &db.Identity{
+		User: m.cfg.User, Network: m.cfg.Network,
+		SealedKey:   m.cfg.Seal.Seal(raw, db.KeyAssociatedData(m.cfg.User, m.cfg.Network)),
+		InstanceTag: uint32(tag), CreatedAt: m.clock.Now(),
 	})
 	if err != nil {
 		return fmt.Errorf("storing OTR identity: %w", err)
@@ -113,20 +113,20 @@ func (f *Filter) storeIdentity(ctx context.Context, key *otr.PrivateKey, tag otr
 
 // identity returns the identity, starting to load or generate it on
 // first use: logins that never use OTR never get a key.
-func (f *Filter) identity() *identity {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ident == nil {
-		f.ident = f.startIdentity()
+func (m *Manager) identity() *identity {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ident == nil {
+		m.ident = m.startIdentity()
 	}
-	return f.ident
+	return m.ident
 }
 
 // waitIdentity waits for the key, at most until ctx ends or the hold
 // timeout passes.
-func (f *Filter) waitIdentity(ctx context.Context) (*identity, error) {
-	id := f.identity()
-	t := time.NewTimer(f.cfg.HoldTimeout)
+func (m *Manager) waitIdentity(ctx context.Context) (*identity, error) {
+	id := m.identity()
+	t := time.NewTimer(m.cfg.HoldTimeout)
 	defer t.Stop()
 	select {
 	case <-id.ready:
@@ -144,18 +144,18 @@ func (f *Filter) waitIdentity(ctx context.Context) (*identity, error) {
 // replaceIdentity installs a new identity (after genkey or import-key):
 // every private conversation is ended on the wire with the old key and
 // all conversations start over with the new one.
-func (f *Filter) replaceIdentity(ctx context.Context, id *identity) {
-	f.mu.Lock()
-	f.ident = id
-	f.mu.Unlock()
-	for _, p := range f.allPeers() {
+func (m *Manager) replaceIdentity(ctx context.Context, id *identity) {
+	m.mu.Lock()
+	m.ident = id
+	m.mu.Unlock()
+	for _, p := range m.allPeers() {
 		p.mu.Lock()
 		if p.conv != nil {
-			out, err := p.conv.End(f.clock.Now())
+			out, err := p.conv.End(m.clock.Now())
 			if err != nil {
-				f.log.Err(err).Msg("Ending OTR session before key change")
+				m.log.Err(err).Msg("Ending OTR session before key change")
 			}
-			p.enqueue(f.ctx, ircconn.Privmsg, out.Wire, nil)
+			p.enqueue(m.ctx, ircconn.Privmsg, out.Wire, nil)
 			p.failHeld(errKeyChanged)
 			p.conv = nil
 			p.clearMarker(ctx)
@@ -166,3 +166,16 @@ func (f *Filter) replaceIdentity(ctx context.Context, id *identity) {
 }
 
 var errKeyChanged = errors.New("not sent: your OTR key was replaced while the message waited")
+
+// GenerateKey replaces the identity key with a new one: every private
+// conversation ends, and peers see a new fingerprint.
+func (m *Manager) GenerateKey(ctx context.Context) (string, error) {
+	key, tag, err := m.loadOrGenerate(ctx, true)
+	if err != nil {
+		return "", err
+	}
+	id := &identity{ready: make(chan struct{}), key: key, tag: tag}
+	close(id.ready)
+	m.replaceIdentity(ctx, id)
+	return fmt.Sprintf("New OTR key generated. Your fingerprint on %s is now %s.", m.cfg.Network, key.Public().Fingerprint()), nil
+}

@@ -1,4 +1,4 @@
-package otrfilter
+package otrsession
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/otrbridge/otrbridge/bridge"
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/bridge/ircfmt"
 	"github.com/otrbridge/otrbridge/db"
@@ -22,7 +21,7 @@ const annotationUnencrypted = "unencrypted"
 // lines (automatic replies within the rate limit), and returns the
 // effects for the Matrix side: deliveries, notices, the state. in is the
 // received message for Receive calls (nil otherwise). Called with mu held.
-func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, in *bridge.IncomingText, auto bool) []func(context.Context) {
+func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, in *IncomingText, auto bool) []func(context.Context) {
 	var fx []func(context.Context)
 	notice := func(text string) {
 		link := p.link
@@ -39,15 +38,15 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 		}
 		switch {
 		case !auto || mustSend || p.allowReply(now):
-			u = p.enqueue(p.f.ctx, ircconn.Privmsg, out.Wire, nil)
+			u = p.enqueue(p.m.ctx, ircconn.Privmsg, out.Wire, nil)
 			if p.throttled && auto {
 				p.throttled = false
 			}
 		case !p.throttled:
 			p.throttled = true
-			p.f.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")
+			p.m.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")
 			notice(fmt.Sprintf("%s's OTR client keeps asking for replies (queries, errors or key exchanges); the bridge is answering at most once every %s for now.",
-				p.link.Nick(), p.f.cfg.ReplyInterval))
+				p.link.Nick(), p.m.cfg.ReplyInterval))
 		}
 	}
 
@@ -58,7 +57,7 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 		}
 	}
 	for _, m := range out.Messages {
-		msg := bridge.IncomingText{Kind: ircconn.Privmsg, Time: now}
+		msg := IncomingText{Kind: ircconn.Privmsg, Time: now}
 		if in != nil {
 			msg.Kind, msg.MsgID = in.Kind, in.MsgID
 			if !in.Time.IsZero() {
@@ -165,7 +164,7 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure,
 	// secure is the live one, even if a stale session with an older
 	// (perhaps trusted) instance is still open. Send there.
 	if err := p.conv.SelectInstance(ev.Instance); err != nil {
-		p.f.log.Err(err).Msg("Selecting the new OTR instance")
+		p.m.log.Err(err).Msg("Selecting the new OTR instance")
 	}
 	if p.secureCh != nil {
 		close(p.secureCh)
@@ -177,12 +176,12 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure,
 	if ev.Refreshed {
 		notice(fmt.Sprintf("The private conversation with %s was refreshed (new keys).", nick))
 	}
-	res, err := p.f.cfg.DB.Fingerprints.Seen(ctx, p.f.cfg.User, p.f.cfg.Network, p.key, nick, ev.Fingerprint[:], now)
+	res, err := p.m.cfg.DB.Fingerprints.Seen(ctx, p.m.cfg.User, p.m.cfg.Network, p.key, nick, ev.Fingerprint[:], now)
 	if err != nil {
-		p.f.log.Err(err).Msg("Failed to record OTR fingerprint")
+		p.m.log.Err(err).Msg("Failed to record OTR fingerprint")
 	}
-	if err := p.f.cfg.DB.Private.Mark(ctx, p.f.cfg.User, p.f.cfg.Network, p.key, now); err != nil {
-		p.f.log.Err(err).Msg("Failed to mark private conversation")
+	if err := p.m.cfg.DB.Private.Mark(ctx, p.m.cfg.User, p.m.cfg.Network, p.key, now); err != nil {
+		p.m.log.Err(err).Msg("Failed to mark private conversation")
 	}
 	trust := p.trust[ev.Fingerprint]
 	if res != nil {
@@ -223,9 +222,9 @@ func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSuccee
 		notice(fmt.Sprintf("%s verified you successfully. To verify %s in turn, ask your own question: `!otr authq <question> <secret>`.", nick, nick))
 		return
 	}
-	err := p.f.cfg.DB.Fingerprints.SetTrust(ctx, p.f.cfg.User, p.f.cfg.Network, p.key, ev.Fingerprint[:], db.TrustSMP, "SMP", now)
+	err := p.m.cfg.DB.Fingerprints.SetTrust(ctx, p.m.cfg.User, p.m.cfg.Network, p.key, ev.Fingerprint[:], db.TrustSMP, "SMP", now)
 	if err != nil {
-		p.f.log.Err(err).Msg("Failed to store SMP trust")
+		p.m.log.Err(err).Msg("Failed to store SMP trust")
 		notice(fmt.Sprintf("Verification with %s succeeded, but the trust could not be saved.", nick))
 		return
 	}
@@ -239,7 +238,7 @@ func (p *peer) finishedError() error {
 
 func (p *peer) expiredError() error {
 	return &SendError{Err: ErrNotPrivate, Text: fmt.Sprintf("Not sent: no private conversation with %s came up within %s, and your policy does not allow sending unencrypted. Nothing was sent. Check that %s uses OTR, or change the policy with `!otr policy`.",
-		p.link.Nick(), p.f.cfg.HoldTimeout, p.link.Nick())}
+		p.link.Nick(), p.m.cfg.HoldTimeout, p.link.Nick())}
 }
 
 func (p *peer) unreadableText() string {

@@ -1,0 +1,55 @@
+// Package otrsession is the per-peer OTR session manager of one login (one
+// Matrix user on one IRC network): one otr.Conversation per peer, the
+// user's identity key, the trust store and the policies. The connector
+// (package bridge) gives it each peer as a PeerLink, passes every message
+// to and from the peer through Send and Receive, and calls the user's
+// actions (Init, Finish, StartSMP, Trust, SetPolicy, ...) from its `!otr`
+// commands. This package knows nothing about Matrix beyond the PeerLink.
+//
+//   - Identity: one DSA key and instance tag per (Matrix user, network),
+//     loaded from db.Identity (sealed with internal/seal, purpose
+//     SealPurpose, associated data db.KeyAssociatedData) or generated in a
+//     goroutine the first time OTR is needed. Nothing waits for it on the
+//     IRC side: lines received meanwhile are kept (up to 64 per peer) and
+//     processed once the key is there; Send waits for it (at most
+//     Config.HoldTimeout).
+//   - Policy: per-peer override → user default → Config.DefaultPolicy
+//     (db.Policies). Services (Config.IsService) and channels never get
+//     OTR or whitespace tags.
+//   - Send: encrypted when private (emotes as "/me ..."), fragments sized to
+//     min(Config.MaxFragmentSize, PeerLink.LineBudget), all lines of one
+//     message in one PeerLink.SendLines (room is left for a rename to a
+//     longer nick: the engine's fragment size is fixed per conversation).
+//     Held while policy requires encryption, while the bridge recovers
+//     from a restart, or while a requested key exchange runs; a held
+//     message that does not go out in time fails with a *SendError
+//     (ErrNotPrivate). After the peer ended the conversation Send fails
+//     with ErrFinished and sends nothing. SendResult says whether a message
+//     went out unencrypted although OTR is on; the first one after a
+//     private period also gets a notice.
+//   - Receive: OTR protocol lines (queries with libotr's HTML explanation,
+//     fragments, errors, AKE, SMP) never reach Matrix; decrypted text is
+//     delivered (HTML from Pidgin sanitised into IncomingText.HTML, "/me"
+//     as an emote); plaintext during a private conversation is delivered
+//     with Annotation "unencrypted". Every event becomes a notice: private
+//     conversation started (both fingerprints, how to verify), refreshed,
+//     ended by the peer, a NEW key for a known peer (loud; trust never
+//     carries over), SMP asked/progress/result, unreadable messages. Every
+//     change of State goes to PeerLink.ShowState.
+//   - Trust store: db.Fingerprints.Seen on every new session, SetTrust on
+//     SMP success when otr.SMPSucceeded.SetTrust says so, Trust/Distrust/
+//     Forget. db.Private markers survive a restart: the next contact with
+//     such a peer (or Announce, right after the login connects) gets a
+//     notice and messages are held until a new private conversation is up
+//     (or Finish).
+//   - Clock: a ticker (Config.Clock) expires held messages; automatic
+//     replies to a peer are rate limited (Config.ReplyBurst per
+//     ReplyInterval) so two misbehaving clients cannot keep each other busy.
+//
+// Send may block until a held message goes out (at most HoldTimeout, 60 s
+// by default); with bridgev2's portal_event_buffer > 0 (the default) the
+// IRC side keeps flowing meanwhile. Keep it above 0.
+//
+// Nothing here logs message text, SMP secrets or keys; errors shown to
+// users never contain them.
+package otrsession

@@ -1,0 +1,61 @@
+package otrsession
+
+import (
+	"context"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+)
+
+// OutgoingText is one Matrix message converted to IRC text.
+type OutgoingText struct {
+	Kind ircconn.Kind
+	// Lines are the logical lines of the message (IRC formatting codes, no
+	// CR/LF, none empty). They are not yet split to the line budget.
+	Lines []string
+	// Event is the Matrix event being sent; empty for messages that have
+	// no event.
+	Event id.EventID
+}
+
+// IncomingText is one message received from the peer.
+type IncomingText struct {
+	Kind ircconn.Kind
+	// Text is the IRC text as received (may contain formatting codes).
+	Text string
+	// HTML, when set, is Matrix HTML to show instead of Text (sanitised
+	// HTML from an OTR peer such as Pidgin).
+	HTML  string
+	Time  time.Time
+	MsgID string
+	// Annotation, when set, is a bridge remark shown with the message
+	// (e.g. "unencrypted"), visibly apart from the text.
+	Annotation string
+}
+
+// PeerLink is what the session manager can do with one peer: the IRC side
+// (SendLines) and the Matrix side (Deliver, Notice, ShowState).
+type PeerLink interface {
+	// PeerID is the stable ID of the peer (ghost and portal ID); it does not
+	// change when the peer changes nick.
+	PeerID() networkid.UserID
+	// Nick is the peer's current nick.
+	Nick() string
+	// LineBudget is how many bytes of text fit into one line to the peer.
+	LineBudget(kind ircconn.Kind) int
+	// SendLines sends lines to the peer as one unit (paced, never
+	// interleaved with another message) and waits for the server's
+	// confirmation where the server offers it. Each line must fit LineBudget.
+	SendLines(ctx context.Context, kind ircconn.Kind, lines []string) error
+	// Deliver shows a message from the peer in the DM portal (creating the
+	// portal if needed).
+	Deliver(ctx context.Context, msg IncomingText)
+	// Notice shows a bridge notice in the DM portal (creating it if needed).
+	Notice(ctx context.Context, text string)
+	// ShowState shows the state of the conversation at a glance (the DM
+	// portal's topic); it is called at every change.
+	ShowState(ctx context.Context, s State)
+}
