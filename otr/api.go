@@ -28,6 +28,12 @@ type Config struct {
 	// Trusted, if set, reports whether a peer fingerprint is trusted; it
 	// only influences which peer instance is preferred, as in libotr.
 	Trusted func(Fingerprint) bool
+	// FragmentBudget, if set, caps the memory that incoming fragments
+	// hold over every Conversation given the same budget (all peers of
+	// one login). Each Conversation holds at most 256 KiB of fragments,
+	// in at most 4 incomplete messages, each dropped 5 minutes after its
+	// first piece, with or without a budget.
+	FragmentBudget *FragmentBudget
 }
 
 // Output is what one call produced. Wire lines must be sent to the peer in
@@ -179,7 +185,10 @@ type (
 		Instance InstanceTag
 		Reason   string
 	}
-	// Malformed: a message could not be decoded.
+	// Malformed: a message could not be decoded, or an incoming message
+	// was lost on the way: its fragments went over the memory limits
+	// (Reason "fragment limit") or never completed ("incomplete message
+	// dropped").
 	Malformed struct{ Reason string }
 	// MessageResent: after the peer reported an error and a new AKE
 	// with the same key, our last message (sent within 60 s) was sent
@@ -219,7 +228,8 @@ var (
 	ErrMalformed = errors.New("otr: malformed message")
 	// ErrUnreadable: a received data message could not be decrypted.
 	ErrUnreadable = errors.New("otr: unreadable encrypted message")
-	// ErrMessageTooLarge: the message needs more than 65535 fragments.
+	// ErrMessageTooLarge: the message to send needs more than 65535
+	// fragments, or a received one exceeded the fragment memory limits.
 	ErrMessageTooLarge = errors.New("otr: message too large")
 	// ErrNoSMPRequest: AnswerSMP without a pending request from the peer.
 	ErrNoSMPRequest = errors.New("otr: no SMP request to answer")

@@ -1,6 +1,7 @@
 package otr
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -184,4 +185,52 @@ func TestSessionHeapUnder16KiB(t *testing.T) {
 	} else {
 		t.Logf("%.0f bytes per session", got)
 	}
+}
+
+// BenchmarkFragmentFlood feeds one login 20,000 fragment pieces of
+// messages that never complete, from 200 strangers (one Conversation
+// each, all sharing the login's FragmentBudget; every stranger begins a
+// new message from a new instance tag every 10 pieces), and reports the
+// heap they leave behind (heap-B, live heap after the flood with every
+// Conversation still alive, less before it) and the bytes the budget
+// counts (held-B).
+func BenchmarkFragmentFlood(b *testing.B) {
+	const strangers, pieces, perMessage = 200, 20000, 10
+	key := testKey(b, testKeyBob)
+	lines := make([]string, pieces)
+	body := strings.Repeat("Q", 360)
+	for i := range lines {
+		message := i / (strangers * perMessage)
+		lines[i] = fmt.Sprintf("?OTR|%08x|00000000,%05d,65535,%s,", 0x1000+message, i/strangers%perMessage+1, body)
+	}
+	var heapGrowth, held float64
+	for b.Loop() {
+		b.StopTimer()
+		budget := NewFragmentBudget(0)
+		convs := make([]*Conversation, strangers)
+		for i := range convs {
+			c, err := NewConversation(Config{PrivateKey: key, InstanceTag: 0x2000, Policy: PolicyManual, FragmentBudget: budget})
+			if err != nil {
+				b.Fatal(err)
+			}
+			convs[i] = c
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for i, l := range lines {
+			convs[i%strangers].Receive(t0, l)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(convs)
+		heapGrowth = float64(int64(after.HeapAlloc) - int64(before.HeapAlloc))
+		held = float64(budget.InUse())
+		b.StartTimer()
+	}
+	b.ReportMetric(heapGrowth, "heap-B")
+	b.ReportMetric(held, "held-B")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*pieces), "ns/piece")
 }

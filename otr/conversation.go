@@ -57,7 +57,11 @@ func NewConversation(cfg Config) (*Conversation, error) {
 	if c.rand == nil {
 		c.rand = rand.Reader
 	}
-	c.reasm = fragment.NewReassembler(fragment.Limits{OwnInstance: uint32(cfg.InstanceTag)})
+	lim := fragment.Limits{OwnInstance: uint32(cfg.InstanceTag)}
+	if cfg.FragmentBudget != nil {
+		lim.Budget = cfg.FragmentBudget.b
+	}
+	c.reasm = fragment.NewReassembler(lim)
 	return c, nil
 }
 
@@ -124,5 +128,15 @@ func (c *Conversation) Tick(now time.Time) Output {
 	}
 	c.held = kept
 	c.reasm.Expire(now)
+	c.reportDropped(&out)
 	return out
+}
+
+// reportDropped tells the user about incoming messages whose fragments
+// were dropped since the last call: expired, pushed out by the memory
+// limits, or a cut line whose rest never came.
+func (c *Conversation) reportDropped(out *Output) {
+	if c.reasm.TakeDropped() > 0 {
+		out.Events = append(out.Events, Malformed{Reason: "incomplete message dropped"})
+	}
 }

@@ -60,5 +60,10 @@
 // so a message costs a modular exponentiation only when keys rotate. Secret
 // exponent arithmetic is constant time (filippo.io/bigmod). Long messages
 // are split into fragments of Config.FragmentSize bytes and incoming
-// fragments are joined per sender instance, within memory caps.
+// fragments are joined per sender instance, within memory caps: 256 KiB
+// and 4 incomplete messages per Conversation, 5 minutes from a message's
+// first piece, and a FragmentBudget shared by all Conversations of a
+// login (Config.FragmentBudget). A line the peer's IRC client cut in two
+// (WeeChat cuts potr's fragment lines) is joined with its rest when that
+// follows as the next line.
 package otr

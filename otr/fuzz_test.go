@@ -24,6 +24,8 @@ func fuzzSeeds(t testing.TB) []string {
 	a.c.cfg.FragmentSize = 120
 	d, _ = a.c.Send(t0, "fragmented message of some length")
 	seeds = append(seeds, d.Wire...)
+	// A fragment line an IRC client cut in two.
+	seeds = append(seeds, weechatCut(d.Wire[0], 60)...)
 	seeds = append(seeds, "?OTR Error: oops", "hi \t  \t\t\t\t \t \t \t    \t\t  \t\t", "?OTR:===.", "?OTR,1,2,abc,")
 	return seeds
 }

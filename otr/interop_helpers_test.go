@@ -185,6 +185,9 @@ type link struct {
 	t   testing.TB
 	us  *ours
 	lib *otrtest.LibotrPeer
+	// cutAt, if > 0, makes the peer's lines arrive as WeeChat sends a
+	// PRIVMSG text longer than that: cut in several.
+	cutAt int
 }
 
 // exchange is everything both sides produced during one pump.
@@ -263,6 +266,13 @@ func (l *link) pump(x *exchange, toLib, toUs []string) {
 		toUs = append(toUs, r.Wire()...)
 		toLib = nil
 		x.fromLib = append(x.fromLib, toUs...)
+		if l.cutAt > 0 {
+			var cut []string
+			for _, line := range toUs {
+				cut = append(cut, otr.WeechatCut(line, l.cutAt)...)
+			}
+			toUs = cut
+		}
 		for _, line := range toUs {
 			out, err := l.us.call("recv " + otrtest.Escape(line))
 			x.addOurs(out, err)

@@ -103,64 +103,6 @@ func TestLibotrFragmentBoundaries(t *testing.T) {
 	}
 }
 
-// TestLibotrLinesSplitByIRC: libotr without OTR fragmentation, and every
-// line it sends cut into 400-byte PRIVMSGs the way irssi, weechat and ZNC
-// split over-long lines. We must join the raw "?OTR:" pieces.
-func TestLibotrLinesSplitByIRC(t *testing.T) {
-	l := newLink(t, defaultOurConfig(), otrtest.Options{MaxMessageSize: -1})
-	split := func(lines []string) []string {
-		var out []string
-		for _, line := range lines {
-			for len(line) > 400 {
-				out = append(out, line[:400])
-				line = line[400:]
-			}
-			out = append(out, line)
-		}
-		return out
-	}
-	// Deliver libotr's lines split; ours go unchanged.
-	var x exchange
-	q := l.lib.QueryBare()
-	toUs := split(q.Wire())
-	for round := 0; len(toUs) > 0; round++ {
-		if round > 10 {
-			t.Fatalf("did not settle:\n%s", x)
-		}
-		var toLib []string
-		for _, line := range toUs {
-			out, err := l.us.call("recv " + otrtest.Escape(line))
-			x.addOurs(out, err)
-			toLib = append(toLib, out.Wire...)
-		}
-		r := l.lib.Recv(toLib...)
-		x.lib.Lines = append(x.lib.Lines, r.Lines...)
-		toUs = split(r.Wire())
-	}
-	for _, e := range x.errs {
-		t.Errorf("error on a split line: %v", e)
-	}
-	checkSecure(t, l, x, 3)
-	text := strings.Repeat("split by the IRC client ", 60)
-	r := l.lib.Send(text)
-	if len(r.Wire()) != 1 {
-		t.Fatalf("libotr fragmented despite max size 0")
-	}
-	var got []string
-	for _, line := range split(r.Wire()) {
-		out, err := l.us.call("recv " + otrtest.Escape(line))
-		if err != nil {
-			t.Fatalf("split data line: %v", err)
-		}
-		for _, m := range out.Messages {
-			got = append(got, m.Text)
-		}
-	}
-	if len(got) != 1 || got[0] != text {
-		t.Fatalf("split data message delivered as %d messages", len(got))
-	}
-}
-
 func TestLibotrHeartbeat(t *testing.T) {
 	t.Run("ours", func(t *testing.T) {
 		l := newLink(t, defaultOurConfig(), otrtest.Options{})

@@ -24,8 +24,9 @@ const (
 // Data message flags.
 const flagIgnoreUnreadable = 0x01
 
-// maxDecodedMessage bounds the binary size of one encoded message; the
-// fragment reassembler already caps reassembled lines at 1 MiB.
+// maxDecodedMessage bounds the binary size of one encoded message, also
+// one that arrived whole; the fragment reassembler holds at most 256 KiB
+// per conversation.
 const maxDecodedMessage = 1 << 20
 
 // header is the start of every encoded message.

@@ -51,17 +51,18 @@ func (c *Conversation) Receive(now time.Time, line string) (Output, error) {
 		msg, done, err = c.reasm.Add(now, line)
 	}
 	if err != nil {
+		c.reasm.TakeDropped() // this error reports the loss
 		switch {
 		case errors.Is(err, fragment.ErrNotForUs):
 			return out, nil // libotr ignores fragments for other instances
-		case errors.Is(err, fragment.ErrMessageTooLarge):
-			err = fmt.Errorf("%w: %w", ErrMessageTooLarge, err)
-		default:
-			err = fmt.Errorf("%w: %w", ErrMalformed, err)
+		case errors.Is(err, fragment.ErrLimit):
+			out.Events = append(out.Events, Malformed{Reason: "fragment limit"})
+			return out, fmt.Errorf("%w: %w", ErrMessageTooLarge, err)
 		}
 		out.Events = append(out.Events, Malformed{Reason: "bad fragment"})
-		return out, err
+		return out, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	c.reportDropped(&out)
 	if !done {
 		return out, nil
 	}

@@ -19,28 +19,44 @@
 // # Receiving
 //
 //	type Limits struct {
-//		MaxPending      int           // incomplete messages kept at once (default 100)
-//		MaxTotalBytes   int           // bytes buffered over all of them (default 100 MiB)
-//		MaxMessageBytes int           // size of one reassembled message (default 1 MiB)
-//		Expiry          time.Duration // drop a message with no new piece for this long (default 5 min)
-//		OwnInstance     uint32        // if non-zero, v3 fragments for another receiver tag are dropped
+//		MaxPending  int           // incomplete messages kept at once (default 4)
+//		MaxBytes    int           // memory they may hold together (default 256 KiB)
+//		Expiry      time.Duration // drop a message this long after its first piece (default 5 min)
+//		OwnInstance uint32        // if non-zero, v3 fragments for another receiver tag are dropped
+//		Budget      *Budget       // shared with other Reassemblers (one login's peers); nil: none
 //	}
 //	func NewReassembler(l Limits) *Reassembler
 //	func (r *Reassembler) Add(now time.Time, line string) (msg string, done bool, err error)
 //	func (r *Reassembler) Expire(now time.Time)
 //	func (r *Reassembler) Pending() int
+//	func (r *Reassembler) TakeDropped() int
+//	func NewBudget(limit int) *Budget
 //
 // Pass EVERY received line of one conversation to Add:
 //
 //   - a fragment (IsFragment) is stored per sender instance tag (v2: tag 0);
 //     when its last piece arrives Add returns the joined message with done =
 //     true, before that ("", false, nil);
-//   - a line that starts an encoded message ("?OTR:" with no closing ".")
-//     is buffered, and following lines made only of base64 characters are
-//     appended up to the line holding the final "." (within 30 s; an IRC
-//     hop such as irssi, weechat or ZNC split it without OTR fragment
-//     headers);
+//   - a line that an IRC client cut in two is buffered until its rest
+//     arrives as the next line, within 30 s of the first part: the start
+//     of an encoded message ("?OTR:" with no closing ".") followed by lines
+//     of base64 up to the one holding the "."; or a fragment header and the
+//     start of its piece with no closing ",", followed by more of the piece
+//     up to the ",". WeeChat cuts a PRIVMSG text at what its
+//     split_msg_max_length (512) leaves after the longest possible
+//     nick!user@host, about 390 bytes, so potr's 403-byte fragment lines of
+//     weechat-otr arrive in two; irssi and ZNC cut long lines too. A line
+//     that is not such a rest ends the wait: the cut line is dropped and
+//     the new line stands on its own, so a rest is never shown as text;
 //   - any other line comes back unchanged: (line, true, nil).
+//
+// Memory: every incomplete message is charged its buffer's capacity plus
+// its bookkeeping. Over MaxBytes the Reassembler drops its own messages
+// begun first; over the Budget, the messages begun first in any
+// Reassembler sharing it go (see Budget). MaxPending bounds the messages
+// of one conversation and Expiry counts from the first piece, so a sender
+// dripping pieces cannot keep a message alive. TakeDropped reports the
+// messages lost that way (no error was returned for them).
 //
 // Unlike libotr for v2, a plain line between two fragments does not discard
 // the partial message: on IRC people keep typing while a long message
@@ -54,8 +70,8 @@
 // ErrBadIndex (k == 0, n == 0 or k > n), ErrOutOfOrder (a gap, a duplicate
 // or a different n: like libotr the partial message is discarded; k == 1
 // always restarts), ErrNotForUs (v3 receiver tag is another instance),
-// ErrMessageTooLarge (MaxMessageBytes or MaxTotalBytes exceeded), ErrNested
-// (the joined message is itself a fragment).
+// ErrLimit (the message would exceed MaxBytes or the Budget and was
+// discarded), ErrNested (the joined message is itself a fragment).
 //
 // # Parsing
 //

@@ -20,9 +20,9 @@ var (
 	ErrOutOfOrder = errors.New("otr fragment: fragment out of order")
 	// ErrNotForUs means a v3 fragment was addressed to another instance tag.
 	ErrNotForUs = errors.New("otr fragment: fragment for another instance")
-	// ErrMessageTooLarge means a message being joined exceeded a size limit
-	// and was discarded.
-	ErrMessageTooLarge = errors.New("otr fragment: reassembled message too large")
+	// ErrLimit means a message being joined would have exceeded a memory
+	// limit (the Reassembler's or the shared Budget's) and was discarded.
+	ErrLimit = errors.New("otr fragment: fragment memory limit reached")
 	// ErrNested means a joined message was itself a fragment, which the
 	// protocol forbids.
 	ErrNested = errors.New("otr fragment: fragment of a fragment")

@@ -292,34 +292,43 @@ func TestNotForUs(t *testing.T) {
 func TestMessageTooLarge(t *testing.T) {
 	now := time.Now()
 	frags, _ := Split(encoded(5000), 400, 3, 0x100, 0x200)
-	r := NewReassembler(Limits{MaxMessageBytes: 4000})
+	r := NewReassembler(Limits{MaxBytes: 4000})
 	_, err := feed(t, r, now, frags)
-	if !errors.Is(err, ErrMessageTooLarge) {
-		t.Fatalf("%v, want ErrMessageTooLarge", err)
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("%v, want ErrLimit", err)
 	}
-	if r.Pending() != 0 || r.total != 0 {
+	if r.Pending() != 0 || r.total != 0 || r.budget.Used() != 0 {
 		t.Errorf("oversized message kept: %d pending, %d bytes", r.Pending(), r.total)
+	}
+	if r.TakeDropped() != 0 {
+		t.Error("a refused message counted as dropped besides its error")
 	}
 }
 
-func TestTotalLimitEvictsStalest(t *testing.T) {
+func TestByteLimitEvictsOldest(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	r := NewReassembler(Limits{MaxTotalBytes: 1000})
+	const piece = 400 + partialOverhead
+	r := NewReassembler(Limits{MaxBytes: 2*piece + 100})
 	r.Add(t0, "?OTR|100|0,1,3,"+strings.Repeat("a", 400)+",")
 	r.Add(t0.Add(time.Second), "?OTR|101|0,1,3,"+strings.Repeat("b", 400)+",")
-	// 400 more does not fit: the oldest (sender 0x100) goes.
-	if _, _, err := r.Add(t0.Add(2*time.Second), "?OTR|102|0,1,3,"+strings.Repeat("c", 400)+","); err != nil {
+	// Its second piece makes 0x100 the latest to grow, but it began first:
+	// when a third message does not fit, 0x100 goes.
+	r.Add(t0.Add(2*time.Second), "?OTR|100|0,2,3,"+strings.Repeat("a", 10)+",")
+	if _, _, err := r.Add(t0.Add(3*time.Second), "?OTR|102|0,1,3,"+strings.Repeat("c", 400)+","); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := r.pending[0x100]; ok || r.Pending() != 2 || r.total != 800 {
+	if _, ok := r.pending[0x100]; ok || r.Pending() != 2 || r.total != 2*piece {
 		t.Errorf("after eviction: %d pending, %d bytes, 0x100 kept = %v", r.Pending(), r.total, ok)
 	}
-	// One message alone larger than the total limit is refused.
-	if _, _, err := r.Add(t0, "?OTR|103|0,1,3,"+strings.Repeat("d", 1001)+","); !errors.Is(err, ErrMessageTooLarge) {
-		t.Errorf("%v, want ErrMessageTooLarge", err)
+	if n := r.TakeDropped(); n != 1 {
+		t.Errorf("%d messages reported dropped, want 1", n)
 	}
-	if r.total > 1000 {
-		t.Errorf("buffered %d bytes over the 1000 limit", r.total)
+	// One message alone larger than the limit is refused.
+	if _, _, err := r.Add(t0, "?OTR|103|0,1,3,"+strings.Repeat("d", 2*piece)+","); !errors.Is(err, ErrLimit) {
+		t.Errorf("%v, want ErrLimit", err)
+	}
+	if r.total > 2*piece+100 {
+		t.Errorf("holding %d bytes over the %d limit", r.total, 2*piece+100)
 	}
 }
 
@@ -344,16 +353,23 @@ func TestExpiry(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	r := NewReassembler(Limits{Expiry: time.Minute})
 	r.Add(t0, "?OTR,1,3,a,")
-	// Progress keeps it alive past one expiry period from the start.
 	if _, _, err := r.Add(t0.Add(50*time.Second), "?OTR,2,3,b,"); err != nil {
 		t.Fatal(err)
 	}
-	if msg, done, err := r.Add(t0.Add(100*time.Second), "?OTR,3,3,c,"); !done || err != nil || msg != "abc" {
-		t.Fatalf("slow but steady message: %q %v %v", msg, done, err)
+	// The deadline counts from the first piece: a sender dripping pieces
+	// cannot keep a message alive.
+	if _, _, err := r.Add(t0.Add(61*time.Second), "?OTR,3,3,c,"); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("piece after the deadline: %v, want ErrOutOfOrder", err)
+	}
+	if n := r.TakeDropped(); n != 1 {
+		t.Errorf("%d expired messages reported, want 1", n)
+	}
+	if msg, err := feed(t, r, t0.Add(70*time.Second), []string{"?OTR,1,2,a,", "?OTR,2,2,b,"}); err != nil || msg != "ab" {
+		t.Fatalf("message within the deadline: %q %v", msg, err)
 	}
 	r.Add(t0, "?OTR,1,2,a,")
 	r.Expire(t0.Add(61 * time.Second))
-	if r.Pending() != 0 {
+	if r.Pending() != 0 || r.total != 0 {
 		t.Errorf("expired message still pending")
 	}
 	if _, _, err := r.Add(t0.Add(62*time.Second), "?OTR,2,2,b,"); !errors.Is(err, ErrOutOfOrder) {
@@ -369,66 +385,5 @@ func TestNestedFragmentRejected(t *testing.T) {
 	// The two pieces join to "?OTR|x", itself a fragment marker.
 	if _, _, err := r.Add(time.Now(), "?OTR,2,2,R|x,"); !errors.Is(err, ErrNested) {
 		t.Errorf("%v, want ErrNested", err)
-	}
-}
-
-func TestRawSplitJoined(t *testing.T) {
-	now := time.Now()
-	msg := encoded(1200)
-	r := NewReassembler(Limits{})
-	lines := []string{msg[:450], msg[450:900], msg[900:]}
-	got, err := feed(t, r, now, lines)
-	if err != nil || got != msg {
-		t.Fatalf("raw split message not joined: %v", err)
-	}
-	// The "." alone on the last line.
-	lines = []string{msg[:len(msg)-1], "."}
-	r = NewReassembler(Limits{})
-	if msg2, done, _ := r.Add(now, lines[0]); done || msg2 != "" {
-		t.Fatal("start of split message delivered")
-	}
-	if msg2, done, err := r.Add(now, lines[1]); !done || err != nil || msg2 != msg || r.Pending() != 0 {
-		t.Errorf("split before the final dot: done %v, %v, %d pending", done, err, r.Pending())
-	}
-	// A lone "." with nothing buffered is just text.
-	if msg2, done, _ := r.Add(now, "."); !done || msg2 != "." {
-		t.Errorf("lone dot: %q %v", msg2, done)
-	}
-}
-
-func TestRawSplitExpires(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	msg := encoded(1000)
-	r := NewReassembler(Limits{})
-	r.Add(t0, msg[:500])
-	// The stale start is gone; the tail alone is a plain line.
-	if got, done, err := r.Add(t0.Add(31*time.Second), msg[500:]); !done || err != nil || got != msg[500:] {
-		t.Errorf("continuation after 31 s: %v %v, joined %v", done, err, got == msg)
-	}
-	if r.Pending() != 0 {
-		t.Errorf("%d pending", r.Pending())
-	}
-}
-
-func TestRawSplitInterrupted(t *testing.T) {
-	now := time.Now()
-	msg := encoded(1000)
-	r := NewReassembler(Limits{})
-	r.Add(now, msg[:500])
-	got, done, err := r.Add(now, "hello, world")
-	if err != nil || !done || got != "hello, world" || r.Pending() != 0 {
-		t.Errorf("plain line after a raw start: %q %v %v, %d pending", got, done, err, r.Pending())
-	}
-}
-
-func TestRawSplitCap(t *testing.T) {
-	now := time.Now()
-	r := NewReassembler(Limits{MaxMessageBytes: 1000})
-	r.Add(now, "?OTR:AAM"+strings.Repeat("A", 600))
-	if _, _, err := r.Add(now, strings.Repeat("B", 600)); !errors.Is(err, ErrMessageTooLarge) {
-		t.Errorf("%v, want ErrMessageTooLarge", err)
-	}
-	if r.Pending() != 0 {
-		t.Errorf("oversized raw message kept")
 	}
 }

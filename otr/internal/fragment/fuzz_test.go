@@ -1,8 +1,10 @@
 package fragment
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,10 @@ func FuzzReassembler(f *testing.F) {
 	f.Add("?OTR,1,2,abc,\n?OTR,2,2,def,")
 	f.Add("?OTR|5a73a599|27e31597,00001,00003,?OTR:AAMDJ+MVmSfjFZcAAAAA,\n?OTR|5a73a599|27e31597,00003,00003,pkTtquknfx6HodLvk3RAAAAAA==.,")
 	f.Add("?OTR:AAMDabc\ndefg\nhij=.")
+	// Fragment lines an IRC client cut in two.
+	f.Add("?OTR,1,2,?OTR:AAIC\nZm9v,\n?OTR,2,2,YmFy.,")
+	f.Add("?OTR|5a73a599|27e31597,00001,00002,?OTR:AAMDJ+MV\n,\n?OTR|5a73a599|27e31597,00002,00002,mS\nfjFZc=.,")
+	f.Add("?OTR,1,2,?OT\nR:AAIC,\nhello\n?OTR,1,2,abc")
 	// Lines received from libotr in the recorded transcripts, a few
 	// consecutive ones per seed.
 	for _, path := range transcriptFiles() {
@@ -45,11 +51,20 @@ func FuzzReassembler(f *testing.F) {
 	}
 	f.Add("?OTR,65535,65535,x,\n?OTR,0,0,,\n?OTR|ffffffff|0,1,1,?OTR|1|1,")
 	f.Fuzz(func(t *testing.T, input string) {
-		lim := Limits{MaxPending: 4, MaxTotalBytes: 2000, MaxMessageBytes: 1500, Expiry: time.Minute, OwnInstance: 0x27e31597}
-		r := NewReassembler(lim)
+		// Two Reassemblers share a budget smaller than both their limits,
+		// so both limits and evictions across them are exercised.
+		budget := NewBudget(3000)
+		lim := Limits{MaxPending: 4, MaxBytes: 2000, Expiry: time.Minute, OwnInstance: 0x27e31597, Budget: budget}
+		rs := []*Reassembler{NewReassembler(lim), NewReassembler(lim)}
 		now := time.Unix(0, 0)
-		for _, line := range strings.Split(input, "\n") {
+		for i, line := range strings.Split(input, "\n") {
 			now = now.Add(7 * time.Second)
+			// Mostly the first Reassembler, so that its messages span
+			// several lines; every third line goes to the second.
+			r := rs[0]
+			if i%3 == 2 {
+				r = rs[1]
+			}
 			msg, done, err := r.Add(now, line)
 			if err != nil && (done || msg != "") {
 				t.Fatalf("error %v with a message", err)
@@ -57,18 +72,46 @@ func FuzzReassembler(f *testing.F) {
 			if done && IsFragment(msg) {
 				t.Fatalf("delivered a fragment %q", msg)
 			}
-			if len(r.pending) > lim.MaxPending || r.total > lim.MaxTotalBytes || r.total < 0 {
-				t.Fatalf("limits broken: %d pending, %d bytes", len(r.pending), r.total)
-			}
-			sum := 0
-			for _, p := range r.pending {
-				sum += p.buf.Len()
-			}
-			if sum != r.total {
-				t.Fatalf("byte count %d, buffers hold %d", r.total, sum)
-			}
+			checkLimits(t, budget, lim, rs)
 		}
 	})
+}
+
+// checkLimits checks that rs keep within lim and their budget, and that
+// the bytes counted are the bytes held.
+func checkLimits(t *testing.T, budget *Budget, lim Limits, rs []*Reassembler) {
+	t.Helper()
+	budget.mu.Lock()
+	defer budget.mu.Unlock()
+	sum := 0
+	for _, r := range rs {
+		if len(r.pending) > lim.MaxPending || r.total > lim.MaxBytes || r.total < 0 {
+			t.Fatalf("limits broken: %d pending, %d bytes", len(r.pending), r.total)
+		}
+		held, live := 0, 0
+		for _, p := range append(slices.Collect(maps.Values(r.pending)), r.cut) {
+			if p != nil && p.elem != nil {
+				held += p.charge
+				live++
+				if p.charge != cap(p.buf)+partialOverhead {
+					t.Fatalf("charged %d for a buffer of %d", p.charge, cap(p.buf))
+				}
+			}
+		}
+		if held != r.total || live != len(r.parts) {
+			t.Fatalf("byte count %d, messages hold %d; %d live, %d listed", r.total, held, live, len(r.parts))
+		}
+		if (r.heapIndex >= 0) != (r.total > 0) || r.heapIndex >= 0 && budget.holders[r.heapIndex] != r {
+			t.Fatalf("holders heap out of step: index %d, %d bytes", r.heapIndex, r.total)
+		}
+		if len(budget.holders) > 0 && r.total > budget.holders[0].total {
+			t.Fatalf("heap top holds %d, another %d", budget.holders[0].total, r.total)
+		}
+		sum += r.total
+	}
+	if budget.used != sum || budget.used > budget.limit || budget.queue.Len() > 2*(lim.MaxPending+1) {
+		t.Fatalf("budget: %d used of %d, %d queued; Reassemblers hold %d", budget.used, budget.limit, budget.queue.Len(), sum)
+	}
 }
 
 // FuzzSplit checks that Split's fragments always join back to the message.
@@ -89,7 +132,7 @@ func FuzzSplit(f *testing.F) {
 		if len(frags) == 1 && frags[0] == msg {
 			return
 		}
-		r := NewReassembler(Limits{MaxMessageBytes: 1 << 30, MaxTotalBytes: 1 << 30})
+		r := NewReassembler(Limits{MaxBytes: 1 << 30})
 		for i, fr := range frags {
 			if len(fr) >= max {
 				t.Fatalf("fragment of %d bytes for max %d", len(fr), max)

@@ -27,6 +27,22 @@ func IsFragment(line string) bool {
 // v3 marker is looked for first, as the spec requires. Text after the
 // closing comma is ignored, as libotr does.
 func ParseHeader(line string) (h Header, piece string, err error) {
+	h, s, err := parseFields(line)
+	if err != nil {
+		return Header{}, "", err
+	}
+	end := strings.IndexByte(s, ',')
+	if end <= 0 {
+		// libotr's sscanf pattern "%*[^,]," needs at least one character
+		// and the closing comma.
+		return Header{}, "", fmt.Errorf("%w: empty or unterminated piece", ErrMalformed)
+	}
+	return h, s[:end], nil
+}
+
+// parseFields parses the header up to the piece and returns the rest of
+// the line.
+func parseFields(line string) (h Header, rest string, err error) {
 	var s string
 	if i := strings.Index(line, v3Tag); i >= 0 {
 		h.Version = 3
@@ -51,13 +67,45 @@ func ParseHeader(line string) (h Header, piece string, err error) {
 	if h.N, s, ok = decField(s); !ok {
 		return Header{}, "", fmt.Errorf("%w: fragment count", ErrMalformed)
 	}
-	end := strings.IndexByte(s, ',')
-	if end <= 0 {
-		// libotr's sscanf pattern "%*[^,]," needs at least one character
-		// and the closing comma.
-		return Header{}, "", fmt.Errorf("%w: empty or unterminated piece", ErrMalformed)
+	return h, s, nil
+}
+
+// cutFragmentPiece reports whether line is the start of a fragment whose
+// line an IRC client cut in two: a header, then the beginning of a piece
+// without its closing comma. It returns where the piece begins.
+func cutFragmentPiece(line string) (int, bool) {
+	_, rest, err := parseFields(line)
+	if err != nil || rest == "" || !isPiecePrefix(rest) {
+		return 0, false
 	}
-	return h, s[:end], nil
+	return len(line) - len(rest), true
+}
+
+// isPiecePrefix reports whether s can begin a piece of an encoded message:
+// the first piece starts with "?OTR:", the last ends with ".", all else is
+// base64.
+func isPiecePrefix(s string) bool {
+	if len(s) < len("?OTR:") && strings.HasPrefix("?OTR:", s) {
+		return true
+	}
+	s = strings.TrimPrefix(s, "?OTR:")
+	s = strings.TrimSuffix(s, ".")
+	return s == "" || isBase64(s)
+}
+
+// isBase64 reports whether s is non-empty and made only of base64
+// characters, as the body of an encoded message is.
+func isBase64(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 // hexField reads hex digits up to sep. Leading zeros of any number are
