@@ -13,7 +13,7 @@ import (
 // through a DM portal.
 type otrPeer struct {
 	*otrtest.LibotrPeer
-	glue *otrtest.IRCGlue
+	glue *teststack.IRCGlue
 	irc  *teststack.IRCClient
 }
 
@@ -48,7 +48,7 @@ func (e *env) otrPeerFor(t *testing.T, u *user, nick string, opts otrtest.Option
 	if u.network == netFlood {
 		pace = 450 * time.Millisecond
 	}
-	g := otrtest.PutOnIRC(t, lp, c, u.nick, pace)
+	g := teststack.PutOnIRC(t, lp, c, u.nick, pace)
 	return &otrPeer{LibotrPeer: lp, glue: g, irc: c}
 }
 

@@ -311,7 +311,7 @@ func setupLoadConv(t *testing.T, e *env, i, attempt int) (c *loadConv) {
 	// leave its output (the next AKE message) unsent.
 	lp := otrtest.StartLibotr(ft, otrtest.Options{Account: nick, Peer: c.u.nick, Policy: otrtest.PolicyManual, Timeout: longWait})
 	irc := teststack.DialIRC(ft, e.irc.Addr(), nick, teststack.IRCClientOptions{})
-	c.p = &otrPeer{LibotrPeer: lp, glue: otrtest.PutOnIRC(ft, lp, irc, c.u.nick, 0), irc: irc}
+	c.p = &otrPeer{LibotrPeer: lp, glue: teststack.PutOnIRC(ft, lp, irc, c.u.nick, 0), irc: irc}
 	c.u.say(ft, "pm "+nick)
 	inv, err := c.u.mx.WaitChatInvite(longWait, "")
 	if err != nil {

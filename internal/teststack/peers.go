@@ -7,21 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// RequirePeers reports whether OTRBRIDGE_REQUIRE_PEERS=1 is set, in which
-// case a missing peer (libotr, InspIRCd, Dendrite, PostgreSQL) must fail the
-// test instead of skipping it.
-func RequirePeers() bool {
-	return os.Getenv("OTRBRIDGE_REQUIRE_PEERS") == "1"
-}
-
-// Missing stops the test because a peer it needs is not installed: it fails
-// when RequirePeers is set and skips otherwise.
+// Missing stops the test because a peer it needs (InspIRCd, Dendrite,
+// PostgreSQL) is not installed: it fails under OTRBRIDGE_REQUIRE_PEERS=1
+// (otrtest.RequirePeers) and skips otherwise.
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
-	if RequirePeers() {
+	if otrtest.RequirePeers() {
 		t.Fatalf("required peer missing (OTRBRIDGE_REQUIRE_PEERS=1): %s", msg)
 	}
 	t.Skipf("peer missing, skipping (set OTRBRIDGE_REQUIRE_PEERS=1 to fail instead): %s", msg)

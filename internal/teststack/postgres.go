@@ -22,6 +22,8 @@ import (
 
 	// The driver dbutil uses for "postgres" URIs.
 	_ "github.com/lib/pq"
+
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 // PostgresCluster is a private PostgreSQL server with its data in a
@@ -56,7 +58,7 @@ func Postgres(t testing.TB) string {
 	bin, err := postgresBinDir()
 	if err != nil {
 		msg := fmt.Sprintf("PostgreSQL not installed (%v; apt-get install postgresql)", err)
-		if RequirePeers() {
+		if otrtest.RequirePeers() {
 			t.Fatalf("required peer missing (OTRBRIDGE_REQUIRE_PEERS=1): %s", msg)
 		}
 		t.Skipf("peer missing, skipping (set OTRBRIDGE_REQUIRE_PEERS=1 to fail instead): %s", msg)

@@ -1,7 +1,12 @@
 // Package otrtest runs libotr 4.1.x as a test peer: a small C program of ours
 // (testpeers/libotr/otrpeer.c) linked against Debian's libotr5-dev, driven
-// over stdin/stdout. Tests of the otr package use it for live interop, the
-// bridge's end-to-end tests put the same peer on IRC.
+// over stdin/stdout (and python-potr the same way). Tests of the otr package
+// use it for live interop; internal/teststack puts the same peer on IRC for
+// the bridge's end-to-end tests and the demo. Launch and the Peer's methods
+// return errors; StartLibotr and LibotrPeer tie a peer to a test.
+//
+// The package depends on nothing of the project, so the engine's tests do
+// not pull in IRC or Matrix code.
 package otrtest
 
 import (
@@ -16,16 +21,16 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 )
 
-// RequirePeers reports whether missing test peers must fail tests instead of
-// skipping them (CI sets OTRBRIDGE_REQUIRE_PEERS=1).
+// RequirePeers reports whether a missing test peer (libotr, potr, and the
+// servers of internal/teststack) must fail a test instead of skipping it:
+// CI sets OTRBRIDGE_REQUIRE_PEERS=1.
 func RequirePeers() bool { return os.Getenv("OTRBRIDGE_REQUIRE_PEERS") == "1" }
 
-// errMissing marks a build failure caused by an absent toolchain or libotr,
-// which tests may skip; any other build error always fails.
-var errMissing = errors.New("libotr development files or gcc not installed")
+// ErrMissing marks a failure caused by an absent toolchain, libotr or
+// python-potr, which tests may skip; any other error always fails.
+var ErrMissing = errors.New("OTR test peer not installed")
 
 // RepoRoot is the root of the source tree, found from this file's location so
 // tests in any package can reach testpeers/ and otr/testdata/.
@@ -50,22 +55,17 @@ type buildResult struct {
 	err  error
 }
 
-// Binary compiles testpeers/libotr/<name>.c once per process (cached across
-// runs by the hash of the source) and returns the executable's path. When
-// gcc or libotr is missing it skips the test, or fails it under
-// OTRBRIDGE_REQUIRE_PEERS=1.
-func Binary(t testing.TB, name string) string {
-	t.Helper()
+// Build compiles testpeers/libotr/<name>.c once per process (cached across
+// runs by the hash of the source) and returns the executable's path.
+// Without gcc or libotr the error wraps ErrMissing.
+func Build(name string) (string, error) {
 	v, _ := builds.LoadOrStore(name, new(buildResult))
 	b := v.(*buildResult)
 	b.once.Do(func() { b.path, b.err = build(name) })
 	if b.err != nil {
-		if errors.Is(b.err, errMissing) && !RequirePeers() {
-			t.Skipf("skipping libotr interop: %v (set OTRBRIDGE_REQUIRE_PEERS=1 to make this fail)", b.err)
-		}
-		t.Fatalf("building libotr peer %s: %v", name, b.err)
+		return "", fmt.Errorf("building libotr peer %s: %w", name, b.err)
 	}
-	return b.path
+	return b.path, nil
 }
 
 func build(name string) (string, error) {
@@ -76,7 +76,7 @@ func build(name string) (string, error) {
 	}
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		return "", fmt.Errorf("%w: gcc: %v", errMissing, err)
+		return "", fmt.Errorf("%w: gcc: %v", ErrMissing, err)
 	}
 	sum := sha256.Sum256(code)
 	dir, err := os.UserCacheDir()
@@ -104,7 +104,7 @@ func build(name string) (string, error) {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "libotr/") && strings.Contains(msg, "No such file") ||
 			strings.Contains(msg, "cannot find -lotr") || strings.Contains(msg, "cannot find -lgcrypt") {
-			return "", fmt.Errorf("%w: %s", errMissing, firstLine(msg))
+			return "", fmt.Errorf("%w: libotr development files: %s", ErrMissing, firstLine(msg))
 		}
 		return "", fmt.Errorf("gcc %s: %v: %s", name, err, msg)
 	}

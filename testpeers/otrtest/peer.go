@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -132,11 +131,11 @@ type Info struct {
 	SSIDFirstHalf bool   // whether the first half is shown in bold
 }
 
-// LibotrPeer is a running peer process (libotr, or potr via StartPotr).
-// Its command methods fail the test on errors, so call them from the test
-// goroutine; WaitFor may be used from anywhere. Commands are serialised.
-type LibotrPeer struct {
-	t      testing.TB
+// Peer is a running peer process (libotr, or potr via LaunchPotr). Its
+// commands are serialised and return what the peer produced, or an error
+// when the peer refused the command, exited or took longer than
+// Options.Timeout. Stop it with Close.
+type Peer struct {
 	opts   Options
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -156,12 +155,13 @@ type LibotrPeer struct {
 	waitPos int
 }
 
-// StartLibotr builds (once) and starts a libotr peer. It is stopped when the
-// test ends. Without gcc/libotr the test is skipped, or fails under
-// OTRBRIDGE_REQUIRE_PEERS=1.
-func StartLibotr(t testing.TB, opts Options) *LibotrPeer {
-	t.Helper()
-	bin := Binary(t, "otrpeer")
+// Launch builds (once) and starts a libotr peer. Without gcc or libotr the
+// error wraps ErrMissing.
+func Launch(opts Options) (*Peer, error) {
+	bin, err := Build("otrpeer")
+	if err != nil {
+		return nil, err
+	}
 	opts = opts.withDefaults()
 	policy := opts.Policy
 	if policy == 0 {
@@ -178,24 +178,20 @@ func StartLibotr(t testing.TB, opts Options) *LibotrPeer {
 	if opts.FingerprintsFile != "" {
 		args = append(args, "-fingerprints", opts.FingerprintsFile)
 	}
-	return start(t, opts, bin, args...)
+	return start(opts, bin, args...)
 }
 
 // potrPython is Debian's interpreter, which sees the python3-potr package.
 const potrPython = "/usr/bin/python3"
 
-// StartPotr starts a python-potr peer (OTR v2 only, the library of
+// LaunchPotr starts a python-potr peer (OTR v2 only, the library of
 // weechat-otr) speaking the same line protocol (testpeers/potr/potrpeer.py;
 // commands SYMKEY, ADVANCE, MMS and POLL are not supported). InstanceTag,
 // InstagFile and FingerprintsFile are ignored. Without python3-potr the
-// test is skipped, or fails under OTRBRIDGE_REQUIRE_PEERS=1.
-func StartPotr(t testing.TB, opts Options) *LibotrPeer {
-	t.Helper()
+// error wraps ErrMissing.
+func LaunchPotr(opts Options) (*Peer, error) {
 	if err := exec.Command(potrPython, "-c", "import potr.compatcrypto").Run(); err != nil {
-		if !RequirePeers() {
-			t.Skipf("skipping python-potr interop: %s cannot import potr (apt-get install python3-potr): %v", potrPython, err)
-		}
-		t.Fatalf("python-potr missing: %s cannot import potr (apt-get install python3-potr): %v", potrPython, err)
+		return nil, fmt.Errorf("%w: %s cannot import potr (apt-get install python3-potr): %v", ErrMissing, potrPython, err)
 	}
 	opts = opts.withDefaults()
 	policy := opts.Policy
@@ -203,7 +199,7 @@ func StartPotr(t testing.TB, opts Options) *LibotrPeer {
 		policy = PolicyAllowV2 | PolicySendWhitespaceTag | PolicyWhitespaceStart | PolicyErrorStart
 	}
 	script := filepath.Join(RepoRoot(), "testpeers", "potr", "potrpeer.py")
-	return start(t, opts, potrPython, script, "-account", opts.Account, "-peer", opts.Peer,
+	return start(opts, potrPython, script, "-account", opts.Account, "-peer", opts.Peer,
 		"-key", opts.KeyFile, "-mms", strconv.Itoa(opts.mms()), "-policy", fmt.Sprintf("0x%x", policy))
 }
 
@@ -233,22 +229,21 @@ func (opts Options) mms() int {
 	return opts.MaxMessageSize
 }
 
-func start(t testing.TB, opts Options, bin string, args ...string) *LibotrPeer {
-	t.Helper()
-	p := &LibotrPeer{t: t, opts: opts, lines: make(chan string, 1024)}
+func start(opts Options, bin string, args ...string) (*Peer, error) {
+	p := &Peer{opts: opts, lines: make(chan string, 1024)}
 	p.hcond = sync.NewCond(&p.hmu)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = &p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatalf("otrpeer stdin: %v", err)
+		return nil, fmt.Errorf("otrpeer stdin: %w", err)
 	}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
-		t.Fatalf("otrpeer stdout: %v", err)
+		return nil, fmt.Errorf("otrpeer stdout: %w", err)
 	}
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting otrpeer: %v", err)
+		return nil, fmt.Errorf("starting otrpeer: %w", err)
 	}
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -258,23 +253,22 @@ func start(t testing.TB, opts Options, bin string, args ...string) *LibotrPeer {
 		}
 		close(p.lines)
 	}()
-	t.Cleanup(p.Close)
-
 	ready, err := p.next(time.Now().Add(opts.Timeout))
-	if err != nil {
-		t.Fatalf("otrpeer did not start: %v; stderr: %s", err, p.stderr.String())
+	if err == nil && ready.Kind != "READY" {
+		err = fmt.Errorf("unexpected first line %q", ready.Raw)
 	}
-	if ready.Kind != "READY" {
-		t.Fatalf("otrpeer: unexpected first line %q", ready.Raw)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("otrpeer did not start: %w; stderr: %s", err, p.stderr.String())
 	}
 	tag, _ := strconv.ParseUint(ready.Args["instag"], 16, 32)
 	p.InstanceTag = uint32(tag)
 	p.Fingerprint = ready.Args["fp"]
 	p.HumanFP = strings.ReplaceAll(ready.Args["human"], "_", " ")
-	return p
+	return p, nil
 }
 
-func (p *LibotrPeer) next(deadline time.Time) (Line, error) {
+func (p *Peer) next(deadline time.Time) (Line, error) {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
@@ -288,38 +282,28 @@ func (p *LibotrPeer) next(deadline time.Time) (Line, error) {
 	}
 }
 
-// Do sends one raw command and returns what it produced. A command the
-// peer rejects, or a timeout, fails the test.
-func (p *LibotrPeer) Do(command string) Result {
-	p.t.Helper()
-	res, err := p.do(command)
-	if err != nil {
-		p.t.Fatalf("otrpeer %s: %v", commandName(command), err)
-	}
-	return res
-}
-
-func (p *LibotrPeer) do(command string) (Result, error) {
+// Do sends one raw command and returns what it produced.
+func (p *Peer) Do(command string) (Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return Result{}, fmt.Errorf("peer closed")
+		return Result{}, fmt.Errorf("otrpeer %s: peer closed", commandName(command))
 	}
 	if _, err := io.WriteString(p.stdin, command+"\n"); err != nil {
-		return Result{}, fmt.Errorf("writing command: %w; stderr: %s", err, p.stderr.String())
+		return Result{}, fmt.Errorf("otrpeer %s: writing command: %w; stderr: %s", commandName(command), err, p.stderr.String())
 	}
 	var res Result
 	deadline := time.Now().Add(p.opts.Timeout)
 	for {
 		l, err := p.next(deadline)
 		if err != nil {
-			return res, fmt.Errorf("%w; stderr: %s", err, p.stderr.String())
+			return res, fmt.Errorf("otrpeer %s: %w; stderr: %s", commandName(command), err, p.stderr.String())
 		}
 		switch {
 		case l.Raw == "OK":
 			return res, nil
 		case strings.HasPrefix(l.Raw, "ERR "):
-			return res, fmt.Errorf("%s", l.Raw)
+			return res, fmt.Errorf("otrpeer %s: %s", commandName(command), l.Raw)
 		}
 		res.Lines = append(res.Lines, l)
 		if l.Kind == "WIRE" && p.opts.OnWire != nil {
@@ -339,100 +323,107 @@ func commandName(c string) string {
 
 // SetOnWire replaces Options.OnWire (nil: none), e.g. to attach the peer
 // to an IRC connection after it started.
-func (p *LibotrPeer) SetOnWire(f func(line string)) {
+func (p *Peer) SetOnWire(f func(line string)) {
 	p.mu.Lock()
 	p.opts.OnWire = f
 	p.mu.Unlock()
 }
 
 // Recv hands received wire lines to libotr, one RECV each.
-func (p *LibotrPeer) Recv(lines ...string) Result {
-	p.t.Helper()
+func (p *Peer) Recv(lines ...string) (Result, error) {
 	var all Result
 	for _, l := range lines {
-		r := p.Do("RECV " + Escape(l))
+		r, err := p.Do("RECV " + Escape(l))
 		all.Lines = append(all.Lines, r.Lines...)
+		if err != nil {
+			return all, err
+		}
 	}
-	return all
+	return all, nil
 }
 
 // Send sends text as the user would (encrypted when the session is).
-func (p *LibotrPeer) Send(text string) Result {
-	p.t.Helper()
+func (p *Peer) Send(text string) (Result, error) {
 	return p.Do("SEND " + hex.EncodeToString([]byte(text)))
 }
 
 // Query sends libotr's default query message (the "?OTR?" path: a
 // multi-line HTML text starting with the version tag).
-func (p *LibotrPeer) Query() Result { p.t.Helper(); return p.Do("INIT") }
+func (p *Peer) Query() (Result, error) { return p.Do("INIT") }
 
 // QueryBare sends a bare one-line query such as "?OTRv23?".
-func (p *LibotrPeer) QueryBare() Result { p.t.Helper(); return p.Do("INITBARE") }
+func (p *Peer) QueryBare() (Result, error) { return p.Do("INITBARE") }
 
 // End ends the private conversation with all instances (disconnect TLV).
-func (p *LibotrPeer) End() Result { p.t.Helper(); return p.Do("END") }
+func (p *Peer) End() (Result, error) { return p.Do("END") }
 
 // SMP starts the socialist millionaires' protocol without a question.
-func (p *LibotrPeer) SMP(secret string) Result {
-	p.t.Helper()
+func (p *Peer) SMP(secret string) (Result, error) {
 	return p.Do("SMP " + hex.EncodeToString([]byte(secret)))
 }
 
 // SMPQuestion starts SMP with a question.
-func (p *LibotrPeer) SMPQuestion(question, secret string) Result {
-	p.t.Helper()
+func (p *Peer) SMPQuestion(question, secret string) (Result, error) {
 	return p.Do("SMPQ " + hex.EncodeToString([]byte(question)) + " " + hex.EncodeToString([]byte(secret)))
 }
 
 // SMPAnswer answers the peer's SMP request.
-func (p *LibotrPeer) SMPAnswer(secret string) Result {
-	p.t.Helper()
+func (p *Peer) SMPAnswer(secret string) (Result, error) {
 	return p.Do("SMPANSWER " + hex.EncodeToString([]byte(secret)))
 }
 
 // SMPAbort aborts a running SMP.
-func (p *LibotrPeer) SMPAbort() Result { p.t.Helper(); return p.Do("SMPABORT") }
+func (p *Peer) SMPAbort() (Result, error) { return p.Do("SMPABORT") }
 
 // SetPolicy changes libotr's policy bits.
-func (p *LibotrPeer) SetPolicy(bits uint32) { p.t.Helper(); p.Do(fmt.Sprintf("POLICY 0x%x", bits)) }
+func (p *Peer) SetPolicy(bits uint32) error {
+	_, err := p.Do(fmt.Sprintf("POLICY 0x%x", bits))
+	return err
+}
 
 // SetMaxMessageSize changes the fragmentation limit (0 = none).
-func (p *LibotrPeer) SetMaxMessageSize(n int) { p.t.Helper(); p.Do(fmt.Sprintf("MMS %d", n)) }
+func (p *Peer) SetMaxMessageSize(n int) error {
+	_, err := p.Do(fmt.Sprintf("MMS %d", n))
+	return err
+}
 
 // Advance moves libotr's clock forward.
-func (p *LibotrPeer) Advance(d time.Duration) {
-	p.t.Helper()
-	p.Do(fmt.Sprintf("ADVANCE %d", int64(d/time.Second)))
+func (p *Peer) Advance(d time.Duration) error {
+	_, err := p.Do(fmt.Sprintf("ADVANCE %d", int64(d/time.Second)))
+	return err
 }
 
 // SymKey asks libotr for the extra symmetric key, which also tells the
 // remote side (TLV 8) with use and usedata. It returns the key and the
 // command's result (whose wire line carries the TLV).
-func (p *LibotrPeer) SymKey(use uint32, usedata []byte) ([]byte, Result) {
-	p.t.Helper()
-	r := p.Do(fmt.Sprintf("SYMKEY %d %s", use, hex.EncodeToString(usedata)))
+func (p *Peer) SymKey(use uint32, usedata []byte) ([]byte, Result, error) {
+	r, err := p.Do(fmt.Sprintf("SYMKEY %d %s", use, hex.EncodeToString(usedata)))
+	if err != nil {
+		return nil, r, err
+	}
 	ev, ok := r.Event("symkey_sent", "")
 	if !ok {
-		p.t.Fatalf("otrpeer SYMKEY: no key reported:\n%s", r)
+		return nil, r, fmt.Errorf("otrpeer SYMKEY: no key reported:\n%s", r)
 	}
 	key, err := hex.DecodeString(ev.Args["key"])
 	if err != nil {
-		p.t.Fatalf("otrpeer SYMKEY: bad key: %v", err)
+		return nil, r, fmt.Errorf("otrpeer SYMKEY: bad key: %w", err)
 	}
-	return key, r
+	return key, r, nil
 }
 
 // Info returns the state of the instance libotr would send to.
-func (p *LibotrPeer) Info() Info {
-	p.t.Helper()
-	r := p.Do("INFO")
+func (p *Peer) Info() (Info, error) {
+	r, err := p.Do("INFO")
+	if err != nil {
+		return Info{}, err
+	}
 	for _, l := range r.Lines {
 		if l.Kind == "INFO" {
-			return parseInfo(l)
+			return parseInfo(l), nil
 		}
 	}
-	p.t.Fatalf("otrpeer INFO: no INFO line:\n%s", r)
-	return Info{}
+	return Info{}, fmt.Errorf("otrpeer INFO: no INFO line:\n%s", r)
 }
 
 func parseInfo(l Line) Info {
@@ -457,7 +448,7 @@ func ContextInfo(l Line) Info { return parseInfo(l) }
 // WaitFor waits until a line (from any command since the previous match)
 // satisfies match, e.g. a message arriving while another goroutine feeds
 // the peer from IRC.
-func (p *LibotrPeer) WaitFor(timeout time.Duration, match func(Line) bool) (Line, bool) {
+func (p *Peer) WaitFor(timeout time.Duration, match func(Line) bool) (Line, bool) {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
 		p.hmu.Lock()
@@ -482,15 +473,15 @@ func (p *LibotrPeer) WaitFor(timeout time.Duration, match func(Line) bool) (Line
 }
 
 // History returns every line the peer produced so far (for post-mortems).
-func (p *LibotrPeer) History() []Line {
+func (p *Peer) History() []Line {
 	p.hmu.Lock()
 	defer p.hmu.Unlock()
 	return append([]Line(nil), p.history...)
 }
 
-// Close stops the peer (the test's cleanup calls it too). Stopping it
-// without QUIT simulates a client that vanishes.
-func (p *LibotrPeer) Close() {
+// Close stops the peer. Stopping it without QUIT simulates a client that
+// vanishes.
+func (p *Peer) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -96,8 +96,7 @@ func demo(dir, bridgeBin string) error {
 
 	fmt.Printf("\n== An off-the-record conversation through the bridge\n"+
 		"   Matrix user %s; IRC user bob with a libotr 4.1.1 client\n\n", alice.UserID)
-	h := &harness{}
-	if err := h.run(func() error { return play(h, s.Dir, alice, irc.Addr(), b) }); err != nil {
+	if err := play(s.Dir, alice, irc.Addr(), b); err != nil {
 		fmt.Printf("\n  DEMO FAILED: %v\n  bridge log: %s\n  the stack is still running: make demo-stop\n", err, b.LogPath)
 		return fmt.Errorf("demo failed: %w", err)
 	}
@@ -140,7 +139,7 @@ const step = 60 * time.Second
 
 // play logs alice in to IRC through the control room, puts bob (libotr)
 // on IRC, opens the chat with him and plays the private conversation.
-func play(h *harness, stateDir string, alice *teststack.MatrixClient, ircAddr string, b *teststack.Bridge) error {
+func play(stateDir string, alice *teststack.MatrixClient, ircAddr string, b *teststack.Bridge) (err error) {
 	bot := b.BotMXID
 	control, err := alice.CreateDM(bot)
 	if err != nil {
@@ -175,11 +174,16 @@ func play(h *harness, stateDir string, alice *teststack.MatrixClient, ircAddr st
 		return err
 	}
 
-	peer, bob, err := startBob(h, stateDir, ircAddr, "alice")
+	bob, stopBob, err := startBob(stateDir, ircAddr, "alice")
 	if err != nil {
 		return err
 	}
-	defer bob.Quit("demo finished")
+	defer func() {
+		if stopErr := stopBob(); err == nil && stopErr != nil {
+			err = fmt.Errorf("bob's client on IRC: %w", stopErr)
+		}
+	}()
+	peer := bob.Peer
 	say("[irc] bob", "connects with a libotr 4.1.1 client (policy manual, new key)")
 	say("[libotr] bob", "fingerprint %s", peer.HumanFP)
 	if _, err := alice.SendText(control, "pm bob"); err != nil {
@@ -195,7 +199,7 @@ func play(h *harness, stateDir string, alice *teststack.MatrixClient, ircAddr st
 	}
 	say("[matrix]", "a direct chat %s with bob's ghost opens; alice joins", inv.RoomID)
 	scene := &otrScene{alice: alice, aliceNick: "alice", portal: inv.RoomID,
-		ghost: b.GhostMXID("local", "bob"), peer: peer, irc: bob}
+		ghost: b.GhostMXID("local", "bob"), peer: peer, irc: bob.Client}
 	return scene.play()
 }
 

@@ -1,24 +1,25 @@
-package otrtest
+package teststack
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// IRCGlue puts a libotr peer on IRC the way an IRC OTR client (irssi-otr,
-// HexChat-otr) does: every line libotr sends becomes a PRIVMSG to the
-// target nick — a multi-line text (libotr's default query) one PRIVMSG per
-// line — and every PRIVMSG from the target is handed to libotr. Tests then
-// drive the peer with its usual methods (Send, Query, SMP, ...) and wait
-// for what it shows with WaitFor.
+// IRCGlue puts an OTR test peer (testpeers/otrtest) on IRC the way an IRC
+// OTR client (irssi-otr, HexChat-otr) does: every line the peer sends
+// becomes a PRIVMSG to the target nick — a multi-line text (libotr's
+// default query) one PRIVMSG per line — and every PRIVMSG from the target
+// is handed to the peer. Tests then drive the peer with its usual methods
+// (Send, Query, SMP, ...) and wait for what it shows with WaitFor.
 type IRCGlue struct {
-	Peer   *LibotrPeer
-	Client *teststack.IRCClient
+	Peer   *otrtest.Peer
+	Client *IRCClient
 
 	mu     sync.Mutex
 	target string
@@ -30,27 +31,40 @@ type IRCGlue struct {
 	closed chan struct{}
 }
 
-// PutOnIRC connects peer to an IRC client that is already registered and
-// talks to target. pace is the pause between two PRIVMSGs (0 = none; use
-// about a second on a server with flood limits). The glue stops when the
-// client's connection ends. The glue consumes the client's lines with
-// WaitFor: inspect them with Client.Lines or Client.Seen, and change the
-// nick with the glue's SetNick, not the client's.
-func PutOnIRC(t testing.TB, peer *LibotrPeer, client *teststack.IRCClient, target string, pace time.Duration) *IRCGlue {
+// AttachOTRPeer connects peer to an IRC client that is already registered
+// and talks to target. pace is the pause between two PRIVMSGs (0 = none;
+// use about a second on a server with flood limits). The glue stops when
+// the client's connection ends or at Close. The glue consumes the client's
+// lines with WaitFor: inspect them with Client.Lines or Client.Seen, and
+// change the nick with the glue's SetNick, not the client's.
+func AttachOTRPeer(peer *otrtest.Peer, client *IRCClient, target string, pace time.Duration) *IRCGlue {
 	g := &IRCGlue{Peer: peer, Client: client, target: target, pace: pace,
 		wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	peer.SetOnWire(g.enqueue)
 	go g.sendLoop()
 	go g.recvLoop()
+	return g
+}
+
+// PutOnIRC is AttachOTRPeer for a test: the glue is closed when the test
+// ends, and the problems it met fail the test.
+func PutOnIRC(t testing.TB, peer *otrtest.LibotrPeer, client *IRCClient, target string, pace time.Duration) *IRCGlue {
+	g := AttachOTRPeer(peer.Peer, client, target, pace)
 	t.Cleanup(func() {
-		peer.SetOnWire(nil)
-		client.Close()
-		<-g.closed
-		for _, err := range g.Errors() {
-			t.Errorf("libotr peer on IRC: %v", err)
+		if err := g.Close(); err != nil {
+			t.Errorf("OTR peer on IRC: %v", err)
 		}
 	})
 	return g
+}
+
+// Close detaches the peer, closes the IRC connection and returns the
+// problems the glue met (a command the peer refused, a send that failed).
+func (g *IRCGlue) Close() error {
+	g.Peer.SetOnWire(nil)
+	g.Client.Close()
+	<-g.closed
+	return errors.Join(g.Errors()...)
 }
 
 // SetTarget changes the nick the peer talks to (NICK changes of the target
@@ -147,7 +161,7 @@ func (g *IRCGlue) recvLoop() {
 		// WaitFor holds the client's lock while matching: read our nick
 		// and the target before, and come back here after either changes.
 		me, target := g.Client.Nick(), g.Target()
-		l, err := g.Client.WaitFor(24*time.Hour, func(l teststack.IRCLine) bool {
+		l, err := g.Client.WaitFor(24*time.Hour, func(l IRCLine) bool {
 			switch l.Command() {
 			case "NICK":
 				return strings.EqualFold(l.From(), target) || strings.EqualFold(l.From(), me)
@@ -165,7 +179,7 @@ func (g *IRCGlue) recvLoop() {
 			}
 			continue
 		}
-		if _, err := g.Peer.do("RECV " + Escape(l.Text())); err != nil {
+		if _, err := g.Peer.Recv(l.Text()); err != nil {
 			g.fail(err)
 		}
 	}

@@ -1,32 +1,32 @@
-package otrtest
+package teststack
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
 // TestLibotrPeersOverIRC puts two libotr peers on a private InspIRCd and
 // has them go private and talk, the set-up the bridge's end-to-end tests
 // use with one side replaced by the bridge.
 func TestLibotrPeersOverIRC(t *testing.T) {
-	srv := teststack.InspIRCd(t, teststack.IRCOptions{})
-	alice := StartLibotr(t, Options{Account: "alice", Peer: "bob", KeyFile: Testdata("libotr-alice.key")})
-	bob := StartLibotr(t, Options{Account: "bob", Peer: "alice", KeyFile: Testdata("libotr-bob.key")})
-	ga := PutOnIRC(t, alice, teststack.DialIRC(t, srv.Addr(), "alice", teststack.IRCClientOptions{}), "bob", 0)
-	gb := PutOnIRC(t, bob, teststack.DialIRC(t, srv.Addr(), "bob", teststack.IRCClientOptions{}), "alice", 0)
+	srv := InspIRCd(t, IRCOptions{})
+	alice := otrtest.StartLibotr(t, otrtest.Options{Account: "alice", Peer: "bob", KeyFile: otrtest.Testdata("libotr-alice.key")})
+	bob := otrtest.StartLibotr(t, otrtest.Options{Account: "bob", Peer: "alice", KeyFile: otrtest.Testdata("libotr-bob.key")})
+	ga := PutOnIRC(t, alice, DialIRC(t, srv.Addr(), "alice", IRCClientOptions{}), "bob", 0)
+	gb := PutOnIRC(t, bob, DialIRC(t, srv.Addr(), "bob", IRCClientOptions{}), "alice", 0)
 
 	alice.Query() // libotr's multi-line query: one PRIVMSG per line
-	for _, p := range []*LibotrPeer{alice, bob} {
-		if _, ok := p.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "EVENT" && l.Name == "gone_secure" }); !ok {
+	for _, p := range []*otrtest.LibotrPeer{alice, bob} {
+		if _, ok := p.WaitFor(10*time.Second, func(l otrtest.Line) bool { return l.Kind == "EVENT" && l.Name == "gone_secure" }); !ok {
 			t.Fatalf("no AKE over IRC; alice sent %q, bob sent %q", ga.Sent(), gb.Sent())
 		}
 	}
 	text := strings.Repeat("secret words over IRC ", 100) // fragmented
 	alice.Send(text)
-	m, ok := bob.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" })
+	m, ok := bob.WaitFor(10*time.Second, func(l otrtest.Line) bool { return l.Kind == "MSG" })
 	if !ok || m.Name != "enc" || m.Text != text {
 		t.Fatalf("bob got %q (%v)", m.Raw, ok)
 	}
@@ -36,7 +36,7 @@ func TestLibotrPeersOverIRC(t *testing.T) {
 		}
 	}
 	bob.Send("reply")
-	if m, ok := alice.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "reply" || m.Name != "enc" {
+	if m, ok := alice.WaitFor(10*time.Second, func(l otrtest.Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "reply" || m.Name != "enc" {
 		t.Fatalf("alice got %q", m.Raw)
 	}
 
@@ -45,7 +45,7 @@ func TestLibotrPeersOverIRC(t *testing.T) {
 	for _, g := range []*IRCGlue{ga, gb} {
 		g.Client.Send("JOIN #otr")
 		nick := g.Client.Nick()
-		for deadline := time.Now().Add(10 * time.Second); !ga.Client.Seen(func(l teststack.IRCLine) bool {
+		for deadline := time.Now().Add(10 * time.Second); !ga.Client.Seen(func(l IRCLine) bool {
 			return l.Command() == "JOIN" && l.From() == nick
 		}); {
 			if time.Now().After(deadline) {
@@ -68,7 +68,7 @@ func TestLibotrPeersOverIRC(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	alice.Send("after the nick changes")
-	if m, ok := bob.WaitFor(10*time.Second, func(l Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "after the nick changes" || m.Name != "enc" {
+	if m, ok := bob.WaitFor(10*time.Second, func(l otrtest.Line) bool { return l.Kind == "MSG" }); !ok || m.Text != "after the nick changes" || m.Name != "enc" {
 		t.Fatalf("bob got %q after the nick changes", m.Raw)
 	}
 }
@@ -78,10 +78,10 @@ func TestLibotrPeersOverIRC(t *testing.T) {
 // some servers strip trailing whitespace, which would stop the tag from
 // starting an AKE.
 func TestWhitespaceTagOverInspIRCd(t *testing.T) {
-	srv := teststack.InspIRCd(t, teststack.IRCOptions{})
-	alice := StartLibotr(t, Options{Account: "alice", Peer: "bob"})
-	PutOnIRC(t, alice, teststack.DialIRC(t, srv.Addr(), "alice", teststack.IRCClientOptions{}), "bob", 0)
-	bob := teststack.DialIRC(t, srv.Addr(), "bob", teststack.IRCClientOptions{})
+	srv := InspIRCd(t, IRCOptions{})
+	alice := otrtest.StartLibotr(t, otrtest.Options{Account: "alice", Peer: "bob"})
+	PutOnIRC(t, alice, DialIRC(t, srv.Addr(), "alice", IRCClientOptions{}), "bob", 0)
+	bob := DialIRC(t, srv.Addr(), "bob", IRCClientOptions{})
 
 	sent := alice.Send("hi there").Wire()
 	l, err := bob.WaitPrivmsg(10*time.Second, "alice", false)
