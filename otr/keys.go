@@ -1,6 +1,7 @@
 package otr
 
 import (
+	//lint:ignore SA1019 OTR v2 and v3 identity keys are DSA (the protocol mandates them); crypto/dsa is deprecated, not removed, and is the standard library's DSA.
 	"crypto/dsa"
 	"crypto/sha1"
 	"encoding/hex"

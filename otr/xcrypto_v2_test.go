@@ -1,6 +1,7 @@
 package otr
 
 import (
+	//lint:ignore SA1019 x/crypto/otr, the interop peer, takes its OTR identity (a DSA key, as the protocol mandates) as a crypto/dsa key.
 	"crypto/dsa"
 	"testing"
 

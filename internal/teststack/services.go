@@ -66,7 +66,7 @@ type SASLAttempt struct {
 }
 
 type saslSession struct {
-	mech, certFP, agent string
+	mech, certFP string
 }
 
 const servicesSID = "0SV"

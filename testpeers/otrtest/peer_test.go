@@ -84,7 +84,7 @@ func TestLibotrPeersTalk(t *testing.T) {
 
 	// SMP with a question, answered correctly.
 	s := alice.SMPQuestion("colour?", "blue")
-	outA, outB = relay(t, alice, bob, s.Wire())
+	_, outB = relay(t, alice, bob, s.Wire())
 	ask, ok := outB.Event("smp", "ASK_FOR_ANSWER")
 	if !ok || ask.Args["question"] != hex.EncodeToString([]byte("colour?")) {
 		t.Fatalf("bob was not asked: %s", outB)
