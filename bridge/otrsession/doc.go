@@ -46,6 +46,12 @@
 //     replies to a peer are rate limited (Config.ReplyBurst per
 //     ReplyInterval) so two misbehaving clients cannot keep each other busy.
 //
+// Every call decides under the peer's lock: engine calls, state changes,
+// and the wire lines queued in order on the peer's send queue (one
+// goroutine writes them through PeerLink.SendLines). What the Matrix user
+// sees (Deliver, Notice, ShowState) is collected as effects and run after
+// the lock by the peer's release, in the order of the decisions.
+//
 // Send may block until a held message goes out (at most HoldTimeout, 60 s
 // by default); with bridgev2's portal_event_buffer > 0 (the default) the
 // IRC side keeps flowing meanwhile. Keep it above 0.

@@ -17,45 +17,64 @@ import (
 // conversation was private (or policy requires encryption).
 const annotationUnencrypted = "unencrypted"
 
-// handleOutput acts on what one engine call produced: queues the wire
-// lines (automatic replies within the rate limit), and returns the
-// effects for the Matrix side: deliveries, notices, the state. in is the
-// received message for Receive calls (nil otherwise). Called with mu held.
-func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, in *IncomingText, auto bool) []func(context.Context) {
-	var fx []func(context.Context)
-	notice := func(text string) {
-		link := p.link
-		fx = append(fx, func(ctx context.Context) { link.Notice(ctx, text) })
+// handleOutput decides what one engine call's output means for the peer:
+// it queues the wire lines (automatic replies within the rate limit),
+// applies the events to the peer's state, and returns the effects for the
+// Matrix side in order: deliveries, notices, the state. in is the received
+// message for Receive calls (nil otherwise). Called with mu held.
+func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, in *IncomingText, auto bool) []effect {
+	u, throttled := p.queueWire(now, out, auto)
+	fx := []effect{throttled}
+	fx = append(fx, p.deliveries(now, out, in)...)
+	for _, ev := range out.Events {
+		p.logEvent(ev)
+		fx = append(fx, p.applyEvent(ctx, now, ev, u)...)
 	}
-	var u *unit
-	if len(out.Wire) > 0 {
-		mustSend := false
-		for _, ev := range out.Events {
-			switch ev.(type) {
-			case otr.HeldSent, otr.MessageResent:
-				mustSend = true // user messages: never dropped
-			}
-		}
-		switch {
-		case !auto || mustSend || p.allowReply(now):
-			u = p.enqueue(p.m.ctx, ircconn.Privmsg, out.Wire, nil)
-			if p.throttled && auto {
-				p.throttled = false
-			}
-		case !p.throttled:
-			p.throttled = true
-			p.m.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")
-			notice(fmt.Sprintf("%s's OTR client keeps asking for replies (queries, errors or key exchanges); the bridge is answering at most once every %s for now.",
-				p.link.Nick(), p.m.cfg.ReplyInterval))
-		}
-	}
+	return append(fx, p.stateEffect())
+}
 
+// queueWire queues the wire lines of one engine call. Automatic replies
+// (auto) go out within the peer's rate limit, except those that carry the
+// user's messages; the first one dropped gets a notice. Called with mu
+// held.
+func (p *peer) queueWire(now time.Time, out otr.Output, auto bool) (*unit, effect) {
+	if len(out.Wire) == 0 {
+		return nil, nil
+	}
+	mustSend := false
+	for _, ev := range out.Events {
+		switch ev.(type) {
+		case otr.HeldSent, otr.MessageResent:
+			mustSend = true // user messages: never dropped
+		}
+	}
+	switch {
+	case !auto || mustSend || p.allowReply(now):
+		if p.throttled && auto {
+			p.throttled = false
+		}
+		return p.enqueue(p.m.ctx, ircconn.Privmsg, out.Wire, nil), nil
+	case !p.throttled:
+		p.throttled = true
+		p.m.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")
+		return nil, p.notice(fmt.Sprintf("%s's OTR client keeps asking for replies (queries, errors or key exchanges); the bridge is answering at most once every %s for now.",
+			p.link.Nick(), p.m.cfg.ReplyInterval))
+	}
+	return nil, nil
+}
+
+// deliveries turns the engine's messages into deliveries: decrypted text
+// (emotes from "/me", HTML sanitised), and plaintext, marked when it
+// arrived unencrypted during a private conversation. Protocol text the
+// engine does not speak is never shown. Called with mu held.
+func (p *peer) deliveries(now time.Time, out otr.Output, in *IncomingText) []effect {
 	unencrypted := false
 	for _, ev := range out.Events {
 		if _, ok := ev.(otr.UnencryptedReceived); ok {
 			unencrypted = true
 		}
 	}
+	var fx []effect
 	for _, m := range out.Messages {
 		msg := IncomingText{Kind: ircconn.Privmsg, Time: now}
 		if in != nil {
@@ -74,91 +93,92 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 				text, msg.HTML = ircfmt.SanitizeHTML(text)
 			}
 		} else if strings.HasPrefix(strings.TrimSpace(text), "?OTR") {
-			// Protocol text the engine does not speak (an OTR v1 query,
-			// an unknown version): never shown raw.
-			notice(fmt.Sprintf("%s's client sent an OTR message the bridge does not support (OTR v1 or an unknown version); it was ignored.", p.link.Nick()))
+			// An OTR v1 query, an unknown version: never shown raw.
+			fx = append(fx, p.notice(fmt.Sprintf("%s's client sent an OTR message the bridge does not support (OTR v1 or an unknown version); it was ignored.", p.link.Nick())))
 			continue
 		} else if unencrypted {
 			msg.Annotation = annotationUnencrypted
 		}
 		msg.Text = text
-		link := p.link
-		fx = append(fx, func(ctx context.Context) { link.Deliver(ctx, msg) })
-	}
-
-	for _, ev := range out.Events {
-		p.logEvent(ev)
-		switch ev := ev.(type) {
-		case otr.GoneSecure:
-			p.goneSecure(ctx, now, ev, notice)
-		case otr.GoneInsecure:
-			if p.conv.Info().State != otr.Encrypted {
-				p.clearMarker(ctx)
-			}
-			if p.effectivePolicy()&otr.RequireEncryption != 0 {
-				notice(fmt.Sprintf("The private conversation with %s has ended. Your policy requires encryption: new messages wait for a new private conversation (`!otr init`).", p.link.Nick()))
-			} else {
-				notice(fmt.Sprintf("The private conversation with %s has ended; messages are now sent unencrypted.", p.link.Nick()))
-			}
-		case otr.PeerEnded:
-			p.clearMarker(ctx)
-			notice(fmt.Sprintf("%s has ended the private conversation. Your messages are refused (nothing is sent) until you run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", p.link.Nick()))
-		case otr.UnencryptedReceived:
-			if !p.warnedPlain {
-				p.warnedPlain = true
-				notice(fmt.Sprintf("%s sent a message WITHOUT encryption; it is marked [unencrypted]. Anyone on the IRC path could read it.", p.link.Nick()))
-			}
-		case otr.ErrorReceived:
-			notice(fmt.Sprintf("%s's OTR client reported an error: %s", p.link.Nick(), shorten(ircfmt.Strip(ev.Text), 200)))
-		case otr.SMPAsked:
-			how := "`!otr auth <secret>` with the secret you agreed on"
-			if ev.HasQuestion {
-				notice(fmt.Sprintf("%s wants to verify your identity and asks: %q. Answer with %s; `!otr authabort` refuses.", p.link.Nick(), shorten(ircfmt.Strip(ev.Question), 300), "`!otr auth <answer>`"))
-			} else {
-				notice(fmt.Sprintf("%s wants to verify your identity with a shared secret. Answer with %s; `!otr authabort` refuses.", p.link.Nick(), how))
-			}
-		case otr.SMPProgress:
-			notice(fmt.Sprintf("Verification with %s in progress…", p.link.Nick()))
-		case otr.SMPSucceeded:
-			p.smpSucceeded(ctx, now, ev, notice)
-		case otr.SMPFailed:
-			notice(fmt.Sprintf("Verification with %s FAILED: the secrets did not match. Do not trust this conversation until you have verified %s's fingerprint another way.", p.link.Nick(), p.link.Nick()))
-		case otr.SMPAborted:
-			notice(fmt.Sprintf("Verification with %s was aborted.", p.link.Nick()))
-		case otr.SMPCheated:
-			notice(fmt.Sprintf("Verification with %s was aborted: %s's client sent invalid verification data.", p.link.Nick(), p.link.Nick()))
-		case otr.HeldSent:
-			if w := p.held[ev.ID]; w != nil {
-				delete(p.held, ev.ID)
-				if u != nil {
-					p.addWaiter(u, w)
-				} else {
-					w <- nil
-				}
-			}
-		case otr.HeldExpired:
-			if w := p.held[ev.ID]; w != nil {
-				delete(p.held, ev.ID)
-				w <- p.expiredError()
-			} else {
-				notice(p.expiredError().Error())
-			}
-		case otr.Unreadable:
-			notice(p.unreadableText())
-		case otr.Malformed:
-			notice(fmt.Sprintf("A malformed OTR message from %s was ignored (%s).", p.link.Nick(), ev.Reason))
-		case otr.MessageResent:
-			notice(fmt.Sprintf("%s could not read your last message; it was resent in the new private conversation.", p.link.Nick()))
-		}
-	}
-	if e := p.stateEffect(); e != nil {
-		fx = append(fx, e)
+		fx = append(fx, p.deliver(msg))
 	}
 	return fx
 }
 
+// applyEvent applies one engine event to the peer's state (trust store,
+// markers, held messages) and returns the notices that explain it. u is
+// the unit the call's wire lines went out in, if any. Called with mu held.
+func (p *peer) applyEvent(ctx context.Context, now time.Time, ev otr.Event, u *unit) []effect {
+	nick := p.link.Nick()
+	notice := func(format string, args ...any) []effect {
+		return []effect{p.notice(fmt.Sprintf(format, args...))}
+	}
+	switch ev := ev.(type) {
+	case otr.GoneSecure:
+		return p.goneSecure(ctx, now, ev)
+	case otr.GoneInsecure:
+		if p.conv.Info().State != otr.Encrypted {
+			p.clearMarker(ctx)
+		}
+		if p.effectivePolicy()&otr.RequireEncryption != 0 {
+			return notice("The private conversation with %s has ended. Your policy requires encryption: new messages wait for a new private conversation (`!otr init`).", nick)
+		}
+		return notice("The private conversation with %s has ended; messages are now sent unencrypted.", nick)
+	case otr.PeerEnded:
+		p.clearMarker(ctx)
+		return notice("%s has ended the private conversation. Your messages are refused (nothing is sent) until you run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", nick)
+	case otr.UnencryptedReceived:
+		if !p.warnedPlain {
+			p.warnedPlain = true
+			return notice("%s sent a message WITHOUT encryption; it is marked [unencrypted]. Anyone on the IRC path could read it.", nick)
+		}
+	case otr.ErrorReceived:
+		return notice("%s's OTR client reported an error: %s", nick, shorten(ircfmt.Strip(ev.Text), 200))
+	case otr.SMPAsked:
+		if ev.HasQuestion {
+			return notice("%s wants to verify your identity and asks: %q. Answer with %s; `!otr authabort` refuses.", nick, shorten(ircfmt.Strip(ev.Question), 300), "`!otr auth <answer>`")
+		}
+		return notice("%s wants to verify your identity with a shared secret. Answer with %s; `!otr authabort` refuses.", nick, "`!otr auth <secret>` with the secret you agreed on")
+	case otr.SMPProgress:
+		return notice("Verification with %s in progress…", nick)
+	case otr.SMPSucceeded:
+		return p.smpSucceeded(ctx, now, ev)
+	case otr.SMPFailed:
+		return notice("Verification with %s FAILED: the secrets did not match. Do not trust this conversation until you have verified %s's fingerprint another way.", nick, nick)
+	case otr.SMPAborted:
+		return notice("Verification with %s was aborted.", nick)
+	case otr.SMPCheated:
+		return notice("Verification with %s was aborted: %s's client sent invalid verification data.", nick, nick)
+	case otr.HeldSent:
+		if w := p.held[ev.ID]; w != nil {
+			delete(p.held, ev.ID)
+			if u != nil {
+				p.addWaiter(u, w)
+			} else {
+				w <- nil
+			}
+		}
+	case otr.HeldExpired:
+		if w := p.held[ev.ID]; w != nil {
+			delete(p.held, ev.ID)
+			w <- p.expiredError()
+		} else {
+			return []effect{p.notice(p.expiredError().Error())}
+		}
+	case otr.Unreadable:
+		return []effect{p.notice(p.unreadableText())}
+	case otr.Malformed:
+		return notice("A malformed OTR message from %s was ignored (%s).", nick, ev.Reason)
+	case otr.MessageResent:
+		return notice("%s could not read your last message; it was resent in the new private conversation.", nick)
+	}
+	return nil
+}
+
 // goneSecure records the fingerprint and explains the new session.
-func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure, notice func(string)) {
+func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure) []effect {
+	var fx []effect
+	notice := func(text string) { fx = append(fx, p.notice(text)) }
 	nick := p.link.Nick()
 	// An IRC nick is one client at a time: the instance that just went
 	// secure is the live one, even if a stale session with an older
@@ -189,7 +209,7 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure,
 		p.trust[ev.Fingerprint] = trust
 	}
 	if ev.Refreshed {
-		return
+		return fx
 	}
 	if res != nil && res.New && len(res.Others) > 0 {
 		var was []string
@@ -213,23 +233,22 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure,
 	notice(fmt.Sprintf("🔒 Private conversation with %s started (OTR v%d). Their fingerprint: %s. Yours: %s. %s "+
 		"The bridge decrypts the messages for you: they are private on IRC, and as private on Matrix as this room.",
 		nick, ev.Version, ev.Fingerprint, ours, status))
+	return fx
 }
 
 // smpSucceeded stores trust as libotr would and explains.
-func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSucceeded, notice func(string)) {
+func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSucceeded) []effect {
 	nick := p.link.Nick()
 	if !ev.SetTrust {
-		notice(fmt.Sprintf("%s verified you successfully. To verify %s in turn, ask your own question: `!otr authq <question> <secret>`.", nick, nick))
-		return
+		return []effect{p.notice(fmt.Sprintf("%s verified you successfully. To verify %s in turn, ask your own question: `!otr authq <question> <secret>`.", nick, nick))}
 	}
 	err := p.m.cfg.DB.Fingerprints.SetTrust(ctx, p.m.cfg.User, p.m.cfg.Network, p.key, ev.Fingerprint[:], db.TrustSMP, "SMP", now)
 	if err != nil {
 		p.m.log.Err(err).Msg("Failed to store SMP trust")
-		notice(fmt.Sprintf("Verification with %s succeeded, but the trust could not be saved.", nick))
-		return
+		return []effect{p.notice(fmt.Sprintf("Verification with %s succeeded, but the trust could not be saved.", nick))}
 	}
 	p.trust[ev.Fingerprint] = db.TrustSMP
-	notice(fmt.Sprintf("✅ Verification with %s succeeded: fingerprint %s is now trusted.", nick, ev.Fingerprint))
+	return []effect{p.notice(fmt.Sprintf("✅ Verification with %s succeeded: fingerprint %s is now trusted.", nick, ev.Fingerprint))}
 }
 
 func (p *peer) finishedError() error {

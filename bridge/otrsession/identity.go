@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
 )
@@ -150,18 +149,7 @@ func (m *Manager) replaceIdentity(ctx context.Context, id *identity) {
 	m.mu.Unlock()
 	for _, p := range m.allPeers() {
 		p.mu.Lock()
-		if p.conv != nil {
-			out, err := p.conv.End(m.clock.Now())
-			if err != nil {
-				m.log.Err(err).Msg("Ending OTR session before key change")
-			}
-			p.enqueue(m.ctx, ircconn.Privmsg, out.Wire, nil)
-			p.failHeld(errKeyChanged)
-			p.conv = nil
-			p.clearMarker(ctx)
-		}
-		p.mu.Unlock()
-		p.refreshState(ctx)
+		p.release(ctx, p.endConversation(ctx, m.clock.Now(), errKeyChanged))
 	}
 }
 

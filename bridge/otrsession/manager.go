@@ -251,11 +251,11 @@ func (m *Manager) PeerRenamed(ctx context.Context, link PeerLink, oldNick string
 	p.mu.Lock()
 	p.link = link
 	p.policyValid = false // a service nick, or no longer one
-	private := p.conv != nil && p.conv.Info().State == otr.Encrypted
-	p.mu.Unlock()
-	if private {
-		link.Notice(ctx, fmt.Sprintf("The private conversation continues with %s (same OTR session and keys).", link.Nick()))
+	var fx []effect
+	if p.conv != nil && p.conv.Info().State == otr.Encrypted {
+		fx = append(fx, p.notice(fmt.Sprintf("The private conversation continues with %s (same OTR session and keys).", link.Nick())))
 	}
+	p.release(ctx, fx)
 }
 
 var errShuttingDown = errors.New("not sent: the bridge is shutting down")

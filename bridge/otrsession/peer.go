@@ -21,11 +21,9 @@ type peer struct {
 	m   *Manager
 	key string // trust store peer column
 
-	// mu guards everything below and the conversation. fx is taken
-	// before mu is released so that the effects (deliveries, notices) of
-	// two calls happen in the order of the calls.
-	mu sync.Mutex
-	fx sync.Mutex
+	// mu guards everything below and the conversation.
+	mu    sync.Mutex
+	order effectOrder
 
 	link      PeerLink // most recent link (current nick)
 	conv      *otr.Conversation
@@ -82,17 +80,6 @@ type unit struct {
 
 func newPeer(m *Manager, link PeerLink) *peer {
 	return &peer{m: m, key: peerKey(link), link: link, trust: map[otr.Fingerprint]db.Trust{}, held: map[otr.HeldID]chan error{}}
-}
-
-// unlockInOrder releases mu while holding fx, runs the effects and
-// releases fx: effects of consecutive calls keep their order.
-func (p *peer) unlockInOrder(ctx context.Context, fx []func(context.Context)) {
-	p.fx.Lock()
-	p.mu.Unlock()
-	defer p.fx.Unlock()
-	for _, e := range fx {
-		e(ctx)
-	}
 }
 
 // loadPolicy resolves the peer's policy: service/channel → never, else
@@ -287,27 +274,10 @@ func (p *peer) state() State {
 	return StatePlaintext
 }
 
-// stateEffect returns an effect showing the state if it changed. Called
-// with mu held.
-func (p *peer) stateEffect() func(context.Context) {
-	s := p.state()
-	if p.shownValid && s == p.shown {
-		return nil
-	}
-	p.shown, p.shownValid = s, true
-	link := p.link
-	return func(ctx context.Context) { link.ShowState(ctx, s) }
-}
-
 // refreshState shows the state if it changed.
 func (p *peer) refreshState(ctx context.Context) {
 	p.mu.Lock()
-	e := p.stateEffect()
-	if e == nil {
-		p.mu.Unlock()
-		return
-	}
-	p.unlockInOrder(ctx, []func(context.Context){e})
+	p.release(ctx, []effect{p.stateEffect()})
 }
 
 // clearMarker removes the private-conversation marker. Called with mu held.
@@ -315,6 +285,29 @@ func (p *peer) clearMarker(ctx context.Context) {
 	if _, err := p.m.cfg.DB.Private.Clear(ctx, p.m.cfg.User, p.m.cfg.Network, p.key); err != nil {
 		p.m.log.Err(err).Msg("Failed to clear private conversation marker")
 	}
+}
+
+// endConversation ends the conversation with the peer on the wire and
+// drops its restart marker; the effects tell the user how it ended. With
+// drop set the conversation is also forgotten (the next one starts afresh,
+// with the current key and policy) and messages waiting for it fail with
+// drop. Called with mu held.
+func (p *peer) endConversation(ctx context.Context, now time.Time, drop error) []effect {
+	if p.conv == nil {
+		return []effect{p.stateEffect()}
+	}
+	out, err := p.conv.End(now)
+	if err != nil {
+		p.m.log.Err(err).Msg("Ending OTR session")
+	}
+	p.clearMarker(ctx)
+	fx := p.handleOutput(ctx, now, out, nil, false)
+	if drop != nil {
+		p.failHeld(drop)
+		p.conv = nil
+		fx = append(fx, p.stateEffect())
+	}
+	return fx
 }
 
 // tick runs the engine's timers.
@@ -325,8 +318,7 @@ func (p *peer) tick(now time.Time) {
 		return
 	}
 	out := p.conv.Tick(now)
-	fx := p.handleOutput(p.m.ctx, now, out, nil, false)
-	p.unlockInOrder(p.m.ctx, fx)
+	p.release(p.m.ctx, p.handleOutput(p.m.ctx, now, out, nil, false))
 }
 
 // secureSignal returns a channel closed at the next GoneSecure. Called

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
 )
@@ -119,23 +118,12 @@ func (m *Manager) applyPolicy(ctx context.Context, p *peer) {
 		m.log.Err(err).Msg("Failed to reload OTR policy")
 		return
 	}
-	var fx []func(context.Context)
+	var fx []effect
 	if p.policy == otr.PolicyNever && p.conv != nil {
-		now := m.clock.Now()
-		out, err := p.conv.End(now)
-		if err != nil {
-			m.log.Err(err).Msg("Ending OTR session")
-		}
-		p.enqueue(m.ctx, ircconn.Privmsg, out.Wire, nil)
-		out.Wire = nil
-		fx = p.handleOutput(ctx, now, out, nil, false)
-		p.failHeld(&SendError{Err: ErrNotPrivate, Text: "Not sent: OTR was turned off for this chat while the message waited for a private conversation."})
-		p.conv = nil
 		p.setRecovering(false)
-		p.clearMarker(ctx)
-		if e := p.stateEffect(); e != nil {
-			fx = append(fx, e)
-		}
+		fx = p.endConversation(ctx, m.clock.Now(), errPolicyOff)
 	}
-	p.unlockInOrder(ctx, fx)
+	p.release(ctx, fx)
 }
+
+var errPolicyOff = &SendError{Err: ErrNotPrivate, Text: "Not sent: OTR was turned off for this chat while the message waited for a private conversation."}

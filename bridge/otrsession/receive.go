@@ -59,6 +59,14 @@ func looksLikeOTR(text string) bool { return strings.Contains(text, "?OTR") }
 func (m *Manager) Receive(ctx context.Context, link PeerLink, msg IncomingText) {
 	p := m.peer(link)
 	p.mu.Lock()
+	p.release(ctx, p.decideReceive(ctx, link, msg))
+}
+
+// decideReceive is Receive's part under the lock: it runs the line through
+// the engine, or keeps it while the identity key is generated, or handles
+// it without OTR. Called with mu held.
+func (p *peer) decideReceive(ctx context.Context, link PeerLink, msg IncomingText) []effect {
+	m := p.m
 	p.link = link
 	if err := p.loadPolicy(ctx); err != nil {
 		m.log.Err(err).Msg("Failed to resolve OTR policy; using the network default")
@@ -66,9 +74,7 @@ func (m *Manager) Receive(ctx context.Context, link PeerLink, msg IncomingText) 
 	}
 	fx := p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever && p.conv == nil {
-		fx = append(fx, p.receiveWithoutOTR(msg, "OTR is off for this chat (`!otr policy` changes that)")...)
-		p.unlockInOrder(ctx, fx)
-		return
+		return append(fx, p.receiveWithoutOTR(msg, "OTR is off for this chat (`!otr policy` changes that)"))
 	}
 	id := m.identity()
 	if !id.isReady() || len(p.pending) > 0 {
@@ -77,20 +83,16 @@ func (m *Manager) Receive(ctx context.Context, link PeerLink, msg IncomingText) 
 		} else {
 			m.log.Warn().Str("peer", p.key).Msg("Dropping a line received while the OTR key is generated")
 		}
-		p.unlockInOrder(ctx, fx)
-		return
+		return fx
 	}
 	if id.err != nil {
-		fx = append(fx, p.receiveWithoutOTR(msg, "your OTR key is unusable: "+id.err.Error())...)
-		p.unlockInOrder(ctx, fx)
-		return
+		return append(fx, p.receiveWithoutOTR(msg, "your OTR key is unusable: "+id.err.Error()))
 	}
-	fx = append(fx, p.receive(ctx, id, msg)...)
-	p.unlockInOrder(ctx, fx)
+	return append(fx, p.receive(ctx, id, msg)...)
 }
 
 // receive runs one line through the engine. Called with mu held.
-func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []func(context.Context) {
+func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []effect {
 	now := p.m.clock.Now()
 	if isQueryExplanation(msg.Text) && now.Sub(p.queryAt) < queryExplanationWindow {
 		return nil
@@ -98,7 +100,7 @@ func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []fu
 	conv, err := p.ensureConv(ctx, id)
 	if err != nil {
 		p.m.log.Err(err).Msg("Failed to set up OTR conversation")
-		return p.receiveWithoutOTR(msg, "the bridge could not set up OTR for this chat")
+		return []effect{p.receiveWithoutOTR(msg, "the bridge could not set up OTR for this chat")}
 	}
 	if strings.Contains(msg.Text, "?OTRv") {
 		p.queryAt = now
@@ -114,40 +116,37 @@ func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []fu
 // receiveWithoutOTR shows plaintext from a peer that gets no OTR, and
 // drops OTR protocol lines (with one notice explaining why). Called with
 // mu held.
-func (p *peer) receiveWithoutOTR(msg IncomingText, why string) []func(context.Context) {
-	link := p.link
+func (p *peer) receiveWithoutOTR(msg IncomingText, why string) effect {
 	if looksLikeOTR(msg.Text) || isQueryExplanation(msg.Text) {
 		if p.noticedBypass {
 			return nil
 		}
 		p.noticedBypass = true
-		text := fmt.Sprintf("%s is trying to talk off the record, but %s; their OTR messages are not shown.", link.Nick(), why)
-		return []func(context.Context){func(ctx context.Context) { link.Notice(ctx, text) }}
+		return p.notice(fmt.Sprintf("%s is trying to talk off the record, but %s; their OTR messages are not shown.", p.link.Nick(), why))
 	}
 	msg.Text = stripWhitespaceTag(msg.Text)
 	if strings.TrimSpace(msg.Text) == "" {
 		return nil
 	}
-	return []func(context.Context){func(ctx context.Context) { link.Deliver(ctx, msg) }}
+	return p.deliver(msg)
 }
 
 // restartEffects tells the portal, at the first contact after a restart,
 // that a private conversation was cut off, and holds messages until a new
 // one is up. Called with mu held.
-func (p *peer) restartEffects(ctx context.Context) []func(context.Context) {
+func (p *peer) restartEffects(ctx context.Context) []effect {
 	if !p.m.takeRestartMarker(p.key) {
 		return nil
 	}
 	p.clearMarker(ctx)
-	link := p.link
-	text := fmt.Sprintf("The bridge restarted, which ended your private conversation with %s (its keys are never stored). ", link.Nick())
+	text := fmt.Sprintf("The bridge restarted, which ended your private conversation with %s (its keys are never stored). ", p.link.Nick())
 	if p.policy == otr.PolicyNever {
 		text += "OTR is now off for this chat; messages are sent unencrypted."
 	} else {
 		p.setRecovering(true)
 		text += "Your messages wait until a new private conversation is up (it starts automatically when you send one, or with `!otr init`); `!otr finish` continues unencrypted instead."
 	}
-	return []func(context.Context){func(ctx context.Context) { link.Notice(ctx, text) }}
+	return []effect{p.notice(text)}
 }
 
 // drainPending processes lines that arrived while the key was generated.
@@ -162,13 +161,13 @@ func (m *Manager) drainPending() {
 			pl := p.pending[0]
 			p.pending = p.pending[1:]
 			id := m.identity()
-			var fx []func(context.Context)
+			var fx []effect
 			if id.err != nil {
-				fx = p.receiveWithoutOTR(pl.msg, "your OTR key is unusable: "+id.err.Error())
+				fx = []effect{p.receiveWithoutOTR(pl.msg, "your OTR key is unusable: "+id.err.Error())}
 			} else {
 				fx = p.receive(m.ctx, id, pl.msg)
 			}
-			p.unlockInOrder(m.ctx, fx)
+			p.release(m.ctx, fx)
 		}
 	}
 }

@@ -55,157 +55,193 @@ type SendResult struct {
 // policy, and reported as Unencrypted). It returns once the message is on
 // its way (confirmed where the server offers it); an error means it was
 // not sent, and its text is meant for the Matrix user.
+//
+// Each pass decides under the peer's lock (decideSend) and then runs the
+// Matrix effects and waits outside it; a pass that needs the identity key
+// or a new instance's key exchange first waits for it and decides again.
 func (m *Manager) Send(ctx context.Context, link PeerLink, msg OutgoingText) (SendResult, error) {
 	p := m.peer(link)
-	p.mu.Lock()
+	var id *identity
+	waitedForInstance := false
+	for {
+		p.mu.Lock()
+		d := p.decideSend(ctx, link, msg, id, waitedForInstance)
+		p.release(ctx, d.fx)
+		switch {
+		case d.err != nil:
+			return SendResult{}, d.err
+		case d.needIdentity:
+			var err error
+			if id, err = m.waitIdentity(ctx); err != nil {
+				return SendResult{}, &SendError{Err: err, Text: err.Error()}
+			}
+		case d.newInstance != nil:
+			// The peer's client restarted and is setting up a new session
+			// while the old one still looks private: a message now would
+			// go to the dead instance. Wait for the new session (briefly).
+			waitedForInstance = true
+			if err := waitForSecure(ctx, d.newInstance); err != nil {
+				return SendResult{}, err
+			}
+		default:
+			return p.awaitSent(ctx, d)
+		}
+	}
+}
+
+// sendDecision is what one pass of Send decided under the peer's lock.
+type sendDecision struct {
+	fx []effect // for the Matrix side, in order
+	// err: refused, nothing was sent.
+	err error
+	// needIdentity: wait for the identity key, then decide again.
+	needIdentity bool
+	// newInstance: wait (briefly) until it is closed, then decide again.
+	newInstance <-chan struct{}
+
+	// unit gets the result of the lines queued now; held are the parts
+	// the engine holds until the conversation is private, waiters their
+	// results.
+	unit    chan error
+	held    []otr.HeldID
+	waiters []chan error
+	result  SendResult
+}
+
+// decideSend decides how msg goes out and queues what can go now. id is
+// the identity key if a previous pass waited for it. Called with mu held.
+func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, id *identity, waitedForInstance bool) (d sendDecision) {
+	m := p.m
 	p.link = link
 	if err := p.loadPolicy(ctx); err != nil {
-		p.mu.Unlock()
 		m.log.Err(err).Msg("Failed to resolve OTR policy")
-		return SendResult{}, &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
+		d.err = &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
+		return d
 	}
-	fx := p.restartEffects(ctx)
+	d.fx = p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever {
 		// No OTR, but through the peer's queue, after anything queued.
 		lines := splitPlaintext(msg.Lines, link.LineBudget(msg.Kind))
 		if len(lines) == 0 {
-			p.unlockInOrder(ctx, fx)
-			return SendResult{}, errEmpty
+			d.err = errEmpty
+			return d
 		}
-		done := make(chan error, 1)
-		p.enqueue(ctx, msg.Kind, lines, done)
-		p.unlockInOrder(ctx, fx)
-		return SendResult{}, <-done
+		d.unit = make(chan error, 1)
+		p.enqueue(ctx, msg.Kind, lines, d.unit)
+		return d
 	}
-	p.unlockInOrder(ctx, fx)
 	if len(msg.Lines) == 0 {
-		return SendResult{}, errEmpty
+		d.err = errEmpty
+		return d
 	}
-
-	id, err := m.waitIdentity(ctx)
+	if id == nil {
+		if id = m.identity(); !id.isReady() || id.err != nil {
+			d.needIdentity = true
+			return d
+		}
+	}
+	conv, err := p.ensureConv(ctx, id)
 	if err != nil {
-		return SendResult{}, &SendError{Err: err, Text: err.Error()}
+		m.log.Err(err).Msg("Failed to set up OTR conversation")
+		d.err = &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
+		return d
 	}
-	var conv *otr.Conversation
-	for waited := false; ; waited = true {
-		p.mu.Lock()
-		p.link = link
-		conv, err = p.ensureConv(ctx, id)
-		if err != nil {
-			p.mu.Unlock()
-			m.log.Err(err).Msg("Failed to set up OTR conversation")
-			return SendResult{}, &SendError{Err: err, Text: "Not sent: the bridge could not set up OTR for this chat."}
-		}
-		if waited || !otherInstanceAKE(conv) {
-			break
-		}
-		// The peer's client restarted and is setting up a new session
-		// while the old one still looks private: a message now would go
-		// to the dead instance. Wait for the new session (briefly).
-		ch := p.secureSignal()
-		p.mu.Unlock()
-		t := time.NewTimer(newInstanceWait)
-		select {
-		case <-ch:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return SendResult{}, &SendError{Err: ctx.Err(), Text: "Not sent: timed out while a new private conversation was being set up."}
-		}
-		t.Stop()
+	if !waitedForInstance && otherInstanceAKE(conv) {
+		d.newInstance = p.secureSignal()
+		return d
 	}
 	now := m.clock.Now()
 	inf := conv.Info()
 	if inf.State == otr.Finished {
-		err := p.finishedError()
-		p.mu.Unlock()
-		return SendResult{}, err
+		d.err = p.finishedError()
+		return d
 	}
 	// While a key exchange runs (or was asked for with `init`), even an
 	// opportunistic policy holds messages: the user expects privacy.
 	akeRunning := inf.State == otr.Plaintext && (inf.ExpectedVersion != 0 || now.Before(p.akePendingUntil))
 	require := p.effectivePolicy()&otr.RequireEncryption != 0
 	encrypt := inf.State == otr.Encrypted || require || akeRunning
-	if akeRunning && !require {
-		conv.SetPolicy(p.effectivePolicy() | otr.RequireEncryption)
+	wire, other, err := p.encode(conv, now, msg, encrypt, akeRunning && !require, &d)
+	if err != nil {
+		d.err = err
+		return d
 	}
-	var (
-		wire  []string
-		held  []otr.HeldID
-		out   otr.Output
-		other []otr.Event
-	)
+	d.unit = make(chan error, 1)
+	switch {
+	case len(wire) == 0:
+		d.unit <- nil
+	case encrypt:
+		p.enqueue(ctx, ircconn.Privmsg, wire, d.unit)
+	default:
+		// Plaintext keeps its kind (notice, emote).
+		p.enqueue(ctx, msg.Kind, wire, d.unit)
+	}
+	d.fx = append(d.fx, p.handleOutput(ctx, now, otr.Output{Events: other}, nil, false)...)
+	if !encrypt && !p.noticedSentPT {
+		p.noticedSentPT = true
+		d.fx = append(d.fx, p.notice(fmt.Sprintf("Messages to %s are sent UNENCRYPTED: there is no private conversation yet. `!otr init` starts one.", link.Nick())))
+	}
+	d.result = SendResult{Encrypted: encrypt, Unencrypted: !encrypt, Held: len(d.held) > 0}
+	return d
+}
+
+// encode runs the message through the engine: the wire lines to send now,
+// the other events, and (in d) the parts the engine holds. With onlyQuery
+// (a key exchange the user asked for is under way) the engine holds every
+// part and sends at most a query. Called with mu held.
+func (p *peer) encode(conv *otr.Conversation, now time.Time, msg OutgoingText, encrypt, onlyQuery bool, d *sendDecision) (wire []string, other []otr.Event, err error) {
 	texts := msg.Lines
 	if !encrypt {
-		texts = splitPlaintext(msg.Lines, link.LineBudget(msg.Kind)-whitespaceTagRoom)
+		texts = splitPlaintext(msg.Lines, p.link.LineBudget(msg.Kind)-whitespaceTagRoom)
+	}
+	if onlyQuery {
+		conv.SetPolicy(p.effectivePolicy() | otr.RequireEncryption)
+		defer conv.SetPolicy(p.effectivePolicy())
 	}
 	for _, text := range texts {
 		if encrypt && msg.Kind == ircconn.Action {
 			text = "/me " + text
 		}
-		out, err = conv.Send(now, text)
+		out, err := conv.Send(now, text)
 		if err != nil {
-			break
+			if errors.Is(err, otr.ErrFinished) {
+				return nil, nil, p.finishedError()
+			}
+			p.m.log.Err(err).Msg("OTR send failed")
+			return nil, nil, &SendError{Err: err, Text: "Not sent: " + strings.TrimPrefix(err.Error(), "otr: ") + "."}
 		}
-		if !(akeRunning && !require) {
-			wire = append(wire, out.Wire...) // else only a query: the exchange is under way
+		if !onlyQuery {
+			wire = append(wire, out.Wire...)
 		}
 		for _, ev := range out.Events {
 			if h, ok := ev.(otr.HeldMessage); ok {
-				held = append(held, h.ID)
+				d.held = append(d.held, h.ID)
 			} else {
 				other = append(other, ev)
 			}
 		}
 	}
-	if akeRunning && !require {
-		conv.SetPolicy(p.effectivePolicy())
-	}
-	if err != nil {
-		p.mu.Unlock()
-		if errors.Is(err, otr.ErrFinished) {
-			return SendResult{}, p.finishedError()
-		}
-		m.log.Err(err).Msg("OTR send failed")
-		return SendResult{}, &SendError{Err: err, Text: "Not sent: " + strings.TrimPrefix(err.Error(), "otr: ") + "."}
-	}
-	budget := link.LineBudget(ircconn.Privmsg)
+	budget := p.link.LineBudget(ircconn.Privmsg)
 	for _, l := range wire {
 		if budget > 0 && len(l) > budget {
-			p.mu.Unlock()
-			return SendResult{}, &SendError{Err: ircconn.ErrLineTooLong, Text: "Not sent: an OTR line does not fit into one IRC line to this nick; lower max_fragment_size."}
+			return nil, nil, &SendError{Err: ircconn.ErrLineTooLong, Text: "Not sent: an OTR line does not fit into one IRC line to this nick; lower max_fragment_size."}
 		}
 	}
-	waiters := make([]chan error, 0, len(held)+1)
-	for _, hid := range held {
+	for _, hid := range d.held {
 		w := make(chan error, 1)
 		p.held[hid] = w
-		waiters = append(waiters, w)
+		d.waiters = append(d.waiters, w)
 	}
-	unitDone := make(chan error, 1)
-	switch {
-	case len(wire) == 0:
-		unitDone <- nil
-	case encrypt:
-		p.enqueue(ctx, ircconn.Privmsg, wire, unitDone)
-	default:
-		// Plaintext keeps its kind (notice, emote).
-		p.enqueue(ctx, msg.Kind, wire, unitDone)
-	}
-	fx = p.handleOutput(ctx, now, otr.Output{Events: other}, nil, false)
-	unencrypted := !encrypt
-	if unencrypted && !p.noticedSentPT {
-		p.noticedSentPT = true
-		fx = append(fx, func(ctx context.Context) {
-			link.Notice(ctx, fmt.Sprintf("Messages to %s are sent UNENCRYPTED: there is no private conversation yet. `!otr init` starts one.", link.Nick()))
-		})
-	}
-	p.unlockInOrder(ctx, fx)
+	return wire, other, nil
+}
 
-	if err := <-unitDone; err != nil {
+// awaitSent waits until the lines Send queued are sent and the held parts
+// went out (or failed). Called without mu.
+func (p *peer) awaitSent(ctx context.Context, d sendDecision) (SendResult, error) {
+	if err := <-d.unit; err != nil {
 		return SendResult{}, err
 	}
-	for i, w := range waiters {
+	for i, w := range d.waiters {
 		select {
 		case err := <-w:
 			if err != nil {
@@ -213,14 +249,27 @@ func (m *Manager) Send(ctx context.Context, link PeerLink, msg OutgoingText) (Se
 			}
 		case <-ctx.Done():
 			p.mu.Lock()
-			for _, hid := range held[i:] {
+			for _, hid := range d.held[i:] {
 				delete(p.held, hid)
 			}
 			p.mu.Unlock()
 			return SendResult{}, &SendError{Err: ctx.Err(), Text: "Not confirmed: the message is still waiting for a private conversation; if one comes up in time it is sent encrypted, otherwise never."}
 		}
 	}
-	return SendResult{Encrypted: encrypt, Unencrypted: unencrypted, Held: len(held) > 0}, nil
+	return d.result, nil
+}
+
+// waitForSecure waits until secure is closed, at most newInstanceWait.
+func waitForSecure(ctx context.Context, secure <-chan struct{}) error {
+	t := time.NewTimer(newInstanceWait)
+	defer t.Stop()
+	select {
+	case <-secure:
+	case <-t.C:
+	case <-ctx.Done():
+		return &SendError{Err: ctx.Err(), Text: "Not sent: timed out while a new private conversation was being set up."}
+	}
+	return nil
 }
 
 // newInstanceWait bounds how long Send waits for a key exchange with a

@@ -73,9 +73,5 @@ func (m *Manager) Announce(ctx context.Context, link PeerLink) {
 	if err := p.loadPolicy(ctx); err != nil {
 		m.log.Err(err).Msg("Failed to resolve OTR policy")
 	}
-	fx := p.restartEffects(ctx)
-	if e := p.stateEffect(); e != nil {
-		fx = append(fx, e)
-	}
-	p.unlockInOrder(ctx, fx)
+	p.release(ctx, append(p.restartEffects(ctx), p.stateEffect()))
 }

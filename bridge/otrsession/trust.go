@@ -97,10 +97,6 @@ func (m *Manager) changeTrust(ctx context.Context, link PeerLink, name trustChan
 	} else {
 		p.trust[fp] = trust
 	}
-	var fx []func(context.Context)
-	if e := p.stateEffect(); e != nil {
-		fx = append(fx, e)
-	}
-	p.unlockInOrder(ctx, fx)
+	p.release(ctx, []effect{p.stateEffect()})
 	return reply, nil
 }
