@@ -59,7 +59,7 @@ func (m *Manager) FinishAll(ctx context.Context) string {
 			p.mu.Unlock()
 			continue
 		}
-		p.release(ctx, p.endConversation(ctx, m.clock.Now(), nil))
+		p.release(ctx, p.endConversation(ctx, time.Now(), nil))
 		n++
 	}
 	return fmt.Sprintf("Ended %d private conversation(s).", n)
@@ -149,6 +149,6 @@ func (p *peer) decideAction(ctx context.Context, link PeerLink, id *identity, ev
 	if err != nil {
 		return fx, "", fmt.Errorf("could not set up OTR: %w", err)
 	}
-	more, reply, err := act(p, conv, p.m.clock.Now())
+	more, reply, err := act(p, conv, time.Now())
 	return append(fx, more...), reply, err
 }

@@ -42,9 +42,9 @@
 //     such a peer (or Announce, right after the login connects) gets a
 //     notice and messages are held until a new private conversation is up
 //     (or Finish).
-//   - Clock: a ticker (Config.Clock) expires held messages; automatic
-//     replies to a peer are rate limited (Config.ReplyBurst per
-//     ReplyInterval) so two misbehaving clients cannot keep each other busy.
+//   - Time: a ticker expires held messages; automatic replies to a peer
+//     are rate limited (Config.ReplyBurst, then one per ReplyInterval) so
+//     two misbehaving clients cannot keep each other busy.
 //
 // Every call decides under the peer's lock: engine calls, state changes,
 // and the wire lines queued in order on the peer's send queue (one

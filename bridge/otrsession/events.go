@@ -49,7 +49,7 @@ func (p *peer) queueWire(now time.Time, out otr.Output, auto bool) (*unit, effec
 		}
 	}
 	switch {
-	case !auto || mustSend || p.allowReply(now):
+	case !auto || mustSend || p.replies.AllowN(now, 1):
 		if p.throttled && auto {
 			p.throttled = false
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,40 +23,11 @@ import (
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+// whitespaceTag is an OTR whitespace tag offering v3, as libotr sends it.
+const whitespaceTag = " \t  \t\t\t\t \t \t \t  " + "  \t\t  \t\t"
 
-// waitTimeout bounds every wait for asynchronous traffic.
+// waitTimeout bounds every wait for a real OTR peer (libotr).
 const waitTimeout = 15 * time.Second
-
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	ticks chan time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0, ticks: make(chan time.Time)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// tick delivers one tick through the manager's own ticker goroutine and
-// waits until it has been handled (the next send only succeeds once the
-// loop is back in its select).
-func (c *fakeClock) tick() {
-	c.ticks <- c.Now()
-	c.ticks <- c.Now()
-}
 
 // fakeLink is one peer as the bridge would present it, recording all that
 // the manager does with it. remote, if set, gets every line sent.
@@ -196,6 +168,8 @@ func (l *fakeLink) wireContains(sub string) bool {
 	return false
 }
 
+// waitFor waits for cond with a real OTR peer (libotr), which runs in
+// real time outside the test.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
@@ -204,6 +178,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// settled checks cond once every goroutine of the test's synctest bubble
+// is blocked: all traffic between the managers in the test is handled.
+func settled(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	synctest.Wait()
+	if !cond() {
+		t.Fatalf("after all traffic was handled, still not: %s", what)
 	}
 }
 
@@ -257,12 +241,11 @@ type managerOpts struct {
 	policy string
 	keys   []string
 	gen    func(io.Reader) (*otr.PrivateKey, error)
-	clock  *fakeClock
 	log    io.Writer // nil: no logging
 	secret string    // "" : testSecret
 }
 
-func newManager(t testing.TB, d *db.Database, user string, o managerOpts) (*Manager, *fakeClock) {
+func newManager(t testing.TB, d *db.Database, user string, o managerOpts) *Manager {
 	t.Helper()
 	if o.secret == "" {
 		o.secret = testSecret
@@ -270,9 +253,6 @@ func newManager(t testing.TB, d *db.Database, user string, o managerOpts) (*Mana
 	k, err := seal.NewKey(o.secret, SealPurpose)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if o.clock == nil {
-		o.clock = newClock()
 	}
 	if o.gen == nil {
 		o.gen = keys(t, o.keys...)
@@ -283,20 +263,20 @@ func newManager(t testing.TB, d *db.Database, user string, o managerOpts) (*Mana
 	}
 	f, err := New(Config{
 		DB: d, Seal: k, User: id.UserID(user), Network: "net", DefaultPolicy: o.policy,
-		Clock: o.clock, GenerateKey: o.gen, Log: log, Account: "me@net",
+		GenerateKey: o.gen, Log: log, Account: "me@net",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
-	return f, o.clock
+	return f
 }
 
-// pair is two session managers of ours talking to each other: alice's link to bob
-// forwards to bob's manager and back.
+// pair is two session managers of ours talking to each other: alice's
+// link to bob forwards to bob's manager and back. Use it inside a synctest
+// bubble.
 type pair struct {
 	a, b   *Manager
-	ca, cb *fakeClock
 	la, lb *fakeLink // la: alice's view of bob; lb: bob's view of alice
 	da, db *db.Database
 }
@@ -304,8 +284,8 @@ type pair struct {
 func newPair(t testing.TB, policyA, policyB string) *pair {
 	t.Helper()
 	p := &pair{da: newDB(t), db: newDB(t)}
-	p.a, p.ca = newManager(t, p.da, "@alice:example.org", managerOpts{policy: policyA, keys: []string{"otrbridge.key"}})
-	p.b, p.cb = newManager(t, p.db, "@bob:example.org", managerOpts{policy: policyB, keys: []string{"libotr-bob.key"}})
+	p.a = newManager(t, p.da, "@alice:example.org", managerOpts{policy: policyA, keys: []string{"otrbridge.key"}})
+	p.b = newManager(t, p.db, "@bob:example.org", managerOpts{policy: policyB, keys: []string{"libotr-bob.key"}})
 	p.la, p.lb = newLink("net", "bob"), newLink("net", "alice")
 	p.connect()
 	return p
@@ -313,10 +293,10 @@ func newPair(t testing.TB, policyA, policyB string) *pair {
 
 func (p *pair) connect() {
 	p.la.remote = func(kind ircconn.Kind, line string) {
-		p.b.Receive(context.Background(), p.lb, IncomingText{Kind: kind, Text: line, Time: p.cb.Now()})
+		p.b.Receive(context.Background(), p.lb, IncomingText{Kind: kind, Text: line, Time: time.Now()})
 	}
 	p.lb.remote = func(kind ircconn.Kind, line string) {
-		p.a.Receive(context.Background(), p.la, IncomingText{Kind: kind, Text: line, Time: p.ca.Now()})
+		p.a.Receive(context.Background(), p.la, IncomingText{Kind: kind, Text: line, Time: time.Now()})
 	}
 }
 
@@ -326,7 +306,7 @@ func (p *pair) secure(t testing.TB) {
 	if _, err := p.a.Init(context.Background(), p.la); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both sides private", func() bool {
+	settled(t, "both sides private", func() bool {
 		return p.la.state() == StatePrivateUnverified && p.lb.state() == StatePrivateUnverified
 	})
 }

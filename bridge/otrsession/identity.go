@@ -102,7 +102,7 @@ func (m *Manager) storeIdentity(ctx context.Context, key *otr.PrivateKey, tag ot
 	err = m.cfg.DB.Identity.Put(ctx, &db.Identity{
 		User: m.cfg.User, Network: m.cfg.Network,
 		SealedKey:   m.cfg.Seal.Seal(raw, db.KeyAssociatedData(m.cfg.User, m.cfg.Network)),
-		InstanceTag: uint32(tag), CreatedAt: m.clock.Now(),
+		InstanceTag: uint32(tag), CreatedAt: time.Now(),
 	})
 	if err != nil {
 		return fmt.Errorf("storing OTR identity: %w", err)
@@ -149,7 +149,7 @@ func (m *Manager) replaceIdentity(ctx context.Context, id *identity) {
 	m.mu.Unlock()
 	for _, p := range m.allPeers() {
 		p.mu.Lock()
-		p.release(ctx, p.endConversation(ctx, m.clock.Now(), errKeyChanged))
+		p.release(ctx, p.endConversation(ctx, time.Now(), errKeyChanged))
 	}
 }
 

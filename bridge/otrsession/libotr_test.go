@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
@@ -28,7 +27,7 @@ type libotrSetup struct {
 func newLibotr(t *testing.T, policy string, opts otrtest.Options) *libotrSetup {
 	t.Helper()
 	s := &libotrSetup{d: newDB(t), l: newLink("net", "bob")}
-	s.f, _ = newManager(t, s.d, "@alice:example.org", managerOpts{policy: policy, keys: []string{"otrbridge.key"}})
+	s.f = newManager(t, s.d, "@alice:example.org", managerOpts{policy: policy, keys: []string{"otrbridge.key"}})
 	opts.Account, opts.Peer = "bob", "alice"
 	if opts.KeyFile == "" {
 		opts.KeyFile = otrtest.Testdata("libotr-bob.key")
@@ -88,13 +87,14 @@ func TestLibotrQueryThenMessagesAndSMP(t *testing.T) {
 	s.peer.Query()
 	waitFor(t, "private", func() bool { return s.l.state() == StatePrivateUnverified })
 	s.waitPeer(t, "gone_secure", isEvent("gone_secure", ""))
-	time.Sleep(100 * time.Millisecond) // the explanation lines arrive by now
-	if got := s.l.deliveredTexts(); len(got) != 0 {
-		t.Fatalf("query text reached Matrix: %q", got)
-	}
 
+	// The query's explanation lines came before this message: had they
+	// reached Matrix, they would be delivered before it.
 	s.peer.Send("hello from libotr")
 	waitFor(t, "delivery", func() bool { return contains(s.l.deliveredTexts(), "hello from libotr") })
+	if got := s.l.deliveredTexts(); len(got) != 1 {
+		t.Fatalf("query text reached Matrix: %q", got)
+	}
 	if err := send(s.f, s.l, ircconn.Privmsg, "hello from the bridge"); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestLibotrRequireAndRestartRecovery(t *testing.T) {
 
 	// The bridge restarts; libotr keeps writing into the old session.
 	s.f.Close()
-	s.f, _ = newManager(t, s.d, "@alice:example.org", managerOpts{policy: "opportunistic"})
+	s.f = newManager(t, s.d, "@alice:example.org", managerOpts{policy: "opportunistic"})
 	s.l.mu.Lock()
 	s.l.states = nil
 	s.l.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -63,7 +64,7 @@ func (m *Manager) ImportLibotrFingerprints(ctx context.Context, file []byte, acc
 	if m.cfg.Resolve == nil {
 		return "", errors.New("importing fingerprints is not available on this bridge")
 	}
-	now := m.clock.Now()
+	now := time.Now()
 	imported, trusted, skipped := 0, 0, 0
 	for _, kf := range fps {
 		if account != "" && !strings.EqualFold(kf.Account, account) {

@@ -22,21 +22,6 @@ import (
 // seal.NewKey(secret, SealPurpose) as Config.Seal.
 const SealPurpose = "otrbridge otr private key"
 
-// Clock is the manager's time source; tests replace it.
-type Clock interface {
-	Now() time.Time
-	// NewTicker delivers ticks every d until stop is called.
-	NewTicker(d time.Duration) (ticks <-chan time.Time, stop func())
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTicker(d)
-	return t.C, t.Stop
-}
-
 // Config configures the session manager of one login (one Matrix user on one
 // network).
 type Config struct {
@@ -62,10 +47,8 @@ type Config struct {
 	// Account names our side in exported libotr files (e.g. "nick@irc.libera.chat").
 	Account string
 
-	Log          zerolog.Logger
-	Clock        Clock         // nil: the real clock
-	TickInterval time.Duration // 0: 1 s
-	Rand         io.Reader     // nil: crypto/rand
+	Log  zerolog.Logger
+	Rand io.Reader // nil: crypto/rand
 	// GenerateKey makes a new identity key; nil means otr.GenerateKey.
 	// Tests inject pre-made keys.
 	GenerateKey func(io.Reader) (*otr.PrivateKey, error)
@@ -80,9 +63,8 @@ type Config struct {
 // peer, the identity key, trust and policies. Create it with New and stop
 // it with Close.
 type Manager struct {
-	cfg   Config
-	clock Clock
-	log   zerolog.Logger
+	cfg Config
+	log zerolog.Logger
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -94,7 +76,7 @@ type Manager struct {
 	restarts map[string]bool // peers with a private-conversation marker from before a restart
 }
 
-// New creates the manager and starts its clock. The identity key is loaded
+// New creates the manager and starts its ticker. The identity key is loaded
 // (or generated, in the background) when OTR is first needed.
 func New(cfg Config) (*Manager, error) {
 	switch {
@@ -120,9 +102,6 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.HoldTimeout <= 0 {
 		cfg.HoldTimeout = 60 * time.Second
 	}
-	if cfg.TickInterval <= 0 {
-		cfg.TickInterval = time.Second
-	}
 	if cfg.GenerateKey == nil {
 		cfg.GenerateKey = otr.GenerateKey
 	}
@@ -132,10 +111,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ReplyInterval <= 0 {
 		cfg.ReplyInterval = 6 * time.Second
 	}
-	m := &Manager{cfg: cfg, clock: cfg.Clock, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{}}
-	if m.clock == nil {
-		m.clock = realClock{}
-	}
+	m := &Manager{cfg: cfg, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	markers, err := cfg.DB.Private.List(m.ctx, cfg.User)
 	if err != nil {
@@ -146,16 +122,16 @@ func New(cfg Config) (*Manager, error) {
 			m.restarts[mk.Peer] = true
 		}
 	}
-	ticks, stop := m.clock.NewTicker(cfg.TickInterval)
+	ticker := time.NewTicker(tickInterval)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		defer stop()
+		defer ticker.Stop()
 		for {
 			select {
 			case <-m.ctx.Done():
 				return
-			case now := <-ticks:
+			case now := <-ticker.C:
 				m.tick(now)
 			}
 		}
@@ -163,7 +139,7 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Close stops the clock and fails messages still waiting. Private
+// Close stops the ticker and fails messages still waiting. Private
 // conversations are not ended on the wire (their markers stay, so the next
 // start tells the portals).
 func (m *Manager) Close() {
@@ -234,6 +210,9 @@ func (m *Manager) takeRestartMarker(key string) bool {
 func (m *Manager) bypass(nick string) bool {
 	return nick == "" || strings.ContainsRune("#&!+", rune(nick[0])) || m.cfg.IsService(nick)
 }
+
+// tickInterval is how often the engines' timers run.
+const tickInterval = time.Second
 
 // tick runs the engines' timers: held messages expire.
 func (m *Manager) tick(now time.Time) {

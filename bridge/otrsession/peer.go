@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -44,8 +46,9 @@ type peer struct {
 	queue   []*unit
 	writing bool
 
-	tokens    float64
-	tokensAt  time.Time
+	// replies limits the automatic replies to the peer; throttled: the
+	// limit is being hit (and the user was told).
+	replies   *rate.Limiter
 	throttled bool
 
 	queryAt time.Time // when the peer last sent a query (libotr's explanation lines follow)
@@ -79,7 +82,8 @@ type unit struct {
 }
 
 func newPeer(m *Manager, link PeerLink) *peer {
-	return &peer{m: m, key: peerKey(link), link: link, trust: map[otr.Fingerprint]db.Trust{}, held: map[otr.HeldID]chan error{}}
+	return &peer{m: m, key: peerKey(link), link: link, trust: map[otr.Fingerprint]db.Trust{}, held: map[otr.HeldID]chan error{},
+		replies: rate.NewLimiter(rate.Every(m.cfg.ReplyInterval), m.cfg.ReplyBurst)}
 }
 
 // loadPolicy resolves the peer's policy: service/channel → never, else
@@ -225,27 +229,6 @@ func (p *peer) writeLoop() {
 			w <- err
 		}
 	}
-}
-
-// allowReply takes a token of the automatic-reply bucket. Called with mu
-// held.
-func (p *peer) allowReply(now time.Time) bool {
-	burst := float64(p.m.cfg.ReplyBurst)
-	if p.tokensAt.IsZero() {
-		p.tokens, p.tokensAt = burst, now
-	}
-	if d := now.Sub(p.tokensAt); d > 0 {
-		p.tokens += float64(d) / float64(p.m.cfg.ReplyInterval)
-		if p.tokens > burst {
-			p.tokens = burst
-		}
-		p.tokensAt = now
-	}
-	if p.tokens < 1 {
-		return false
-	}
-	p.tokens--
-	return true
 }
 
 // failHeld fails every held message. Called with mu held.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -62,7 +63,7 @@ func (m *Manager) SetPolicy(ctx context.Context, link PeerLink, policy string) (
 		if !db.Policy(word).Valid() {
 			return "", fmt.Errorf("unknown policy %q: use never, manual, opportunistic or always", policy)
 		}
-		if err := m.cfg.DB.Policies.Set(ctx, m.cfg.User, m.cfg.Network, p.key, db.Policy(word), m.clock.Now()); err != nil {
+		if err := m.cfg.DB.Policies.Set(ctx, m.cfg.User, m.cfg.Network, p.key, db.Policy(word), time.Now()); err != nil {
 			return "", err
 		}
 	}
@@ -98,7 +99,7 @@ func (m *Manager) SetDefaultPolicy(ctx context.Context, policy string) (string, 
 		if !db.Policy(word).Valid() {
 			return "", fmt.Errorf("unknown policy %q: use never, manual, opportunistic or always", policy)
 		}
-		if err := m.cfg.DB.Policies.Set(ctx, m.cfg.User, m.cfg.Network, db.DefaultPeer, db.Policy(word), m.clock.Now()); err != nil {
+		if err := m.cfg.DB.Policies.Set(ctx, m.cfg.User, m.cfg.Network, db.DefaultPeer, db.Policy(word), time.Now()); err != nil {
 			return "", err
 		}
 	}
@@ -121,7 +122,7 @@ func (m *Manager) applyPolicy(ctx context.Context, p *peer) {
 	var fx []effect
 	if p.policy == otr.PolicyNever && p.conv != nil {
 		p.setRecovering(false)
-		fx = p.endConversation(ctx, m.clock.Now(), errPolicyOff)
+		fx = p.endConversation(ctx, time.Now(), errPolicyOff)
 	}
 	p.release(ctx, fx)
 }

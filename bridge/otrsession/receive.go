@@ -32,24 +32,6 @@ func isQueryExplanation(text string) bool {
 	return false
 }
 
-// whitespaceTagBase starts every OTR whitespace tag; 8 bytes per version
-// follow it.
-const whitespaceTagBase = " \t  \t\t\t\t \t \t \t  "
-
-// stripWhitespaceTag removes an OTR whitespace tag (for peers that get no
-// OTR: their client may still advertise it).
-func stripWhitespaceTag(text string) string {
-	i := strings.Index(text, whitespaceTagBase)
-	if i < 0 {
-		return text
-	}
-	j := i + len(whitespaceTagBase)
-	for j+8 <= len(text) && strings.Trim(text[j:j+8], " \t") == "" {
-		j += 8
-	}
-	return text[:i] + text[j:]
-}
-
 // looksLikeOTR reports OTR protocol text: queries, encoded messages,
 // fragments and errors all contain "?OTR".
 func looksLikeOTR(text string) bool { return strings.Contains(text, "?OTR") }
@@ -93,7 +75,7 @@ func (p *peer) decideReceive(ctx context.Context, link PeerLink, msg IncomingTex
 
 // receive runs one line through the engine. Called with mu held.
 func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []effect {
-	now := p.m.clock.Now()
+	now := time.Now()
 	if isQueryExplanation(msg.Text) && now.Sub(p.queryAt) < queryExplanationWindow {
 		return nil
 	}
@@ -124,7 +106,7 @@ func (p *peer) receiveWithoutOTR(msg IncomingText, why string) effect {
 		p.noticedBypass = true
 		return p.notice(fmt.Sprintf("%s is trying to talk off the record, but %s; their OTR messages are not shown.", p.link.Nick(), why))
 	}
-	msg.Text = stripWhitespaceTag(msg.Text)
+	msg.Text = otr.StripWhitespaceTag(msg.Text)
 	if strings.TrimSpace(msg.Text) == "" {
 		return nil
 	}

@@ -150,7 +150,7 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 		d.newInstance = p.secureSignal()
 		return d
 	}
-	now := m.clock.Now()
+	now := time.Now()
 	inf := conv.Info()
 	if inf.State == otr.Finished {
 		d.err = p.finishedError()

@@ -3,6 +3,7 @@ package otrsession
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
@@ -58,7 +59,7 @@ func (m *Manager) changeTrust(ctx context.Context, link PeerLink, name trustChan
 	default:
 		return "", fmt.Errorf("no fingerprint of %s known in this session; give one (`%s <fingerprint>`)", link.Nick(), name)
 	}
-	now := m.clock.Now()
+	now := time.Now()
 	u, n := m.cfg.User, m.cfg.Network
 	rec, err := m.cfg.DB.Fingerprints.Get(ctx, u, n, p.key, fp[:])
 	if err != nil {
