@@ -247,9 +247,6 @@ func convertIncoming(ctx context.Context, portal *bridgev2.Portal, intent bridge
 		content.MsgType = event.MsgEmote
 	}
 	plain, formatted := ircfmt.IRCToMatrix(msg.Text)
-	if msg.HTML != "" {
-		formatted = msg.HTML
-	}
 	content.Body = plain
 	if formatted != "" {
 		content.Format = event.FormatHTML

@@ -39,7 +39,6 @@ func TestConvertIncoming(t *testing.T) {
 		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "\x02bold\x02"}, event.MsgText, "bold", "<strong>bold</strong>"},
 		{otrsession.IncomingText{Kind: ircconn.Action, Text: "waves"}, event.MsgEmote, "waves", ""},
 		{otrsession.IncomingText{Kind: ircconn.Notice, Text: "note"}, event.MsgNotice, "note", ""},
-		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "x", HTML: "<em>x</em>"}, event.MsgText, "x", "<em>x</em>"},
 		{otrsession.IncomingText{Kind: ircconn.Privmsg, Text: "hi", Annotation: "not encrypted"}, event.MsgText, "hi [not encrypted]", "<em>[not encrypted]</em>"},
 	} {
 		cm, err := convertIncoming(context.Background(), nil, nil, tc.in)

@@ -13,11 +13,3 @@ var htmlSign = regexp.MustCompile(`(?i)<(?:/?(?:b|i|u|s|em|strong|font|span|p|a|
 func LooksLikeHTML(text string) bool {
 	return htmlSign.MatchString(text)
 }
-
-// SanitizeHTML turns untrusted HTML from a peer into a Matrix body and
-// formatted_body. Nothing of the input's markup is passed through: it is
-// reduced to the formatting IRC has (links become "text (url)") and rendered
-// again, so the result holds only elements this package writes.
-func SanitizeHTML(untrusted string) (plain, formatted string) {
-	return IRCToMatrix(HTMLToIRC(untrusted))
-}

@@ -29,7 +29,7 @@
 //     private period also gets a notice.
 //   - Receive: OTR protocol lines (queries with libotr's HTML explanation,
 //     fragments, errors, AKE, SMP) never reach Matrix; decrypted text is
-//     delivered (HTML from Pidgin sanitised into IncomingText.HTML, "/me"
+//     delivered (HTML from Pidgin reduced to IRC formatting, "/me"
 //     as an emote); plaintext during a private conversation is delivered
 //     with Annotation "unencrypted". Every event becomes a notice: private
 //     conversation started (both fingerprints, how to verify), refreshed,

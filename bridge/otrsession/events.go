@@ -90,7 +90,10 @@ func (p *peer) deliveries(now time.Time, out otr.Output, in *IncomingText) []eff
 				msg.Kind, text = ircconn.Action, rest
 			}
 			if ircfmt.LooksLikeHTML(text) {
-				text, msg.HTML = ircfmt.SanitizeHTML(text)
+				// Pidgin and Adium send HTML: reduced to IRC formatting
+				// here, rendered for Matrix once by the connector, so no
+				// markup of the peer's passes through.
+				text = ircfmt.HTMLToIRC(text)
 			}
 		} else if strings.HasPrefix(strings.TrimSpace(text), "?OTR") {
 			// An OTR v1 query, an unknown version: never shown raw.

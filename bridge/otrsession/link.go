@@ -24,11 +24,9 @@ type OutgoingText struct {
 // IncomingText is one message received from the peer.
 type IncomingText struct {
 	Kind ircconn.Kind
-	// Text is the IRC text as received (may contain formatting codes).
-	Text string
-	// HTML, when set, is Matrix HTML to show instead of Text (sanitised
-	// HTML from an OTR peer such as Pidgin).
-	HTML  string
+	// Text is IRC text (may contain formatting codes): as received, or
+	// decrypted, with a peer's HTML reduced to IRC formatting.
+	Text  string
 	Time  time.Time
 	MsgID string
 	// Annotation, when set, is a bridge remark shown with the message
