@@ -376,11 +376,9 @@ func (c *IRCClient) lineBudget(target string, kind ircconn.Kind) int {
 		budget = conn.LineBudget(target, kind)
 	}
 	if budget <= 0 {
-		// Not connected yet: assume the worst-case prefix of a 63-byte host.
-		budget = 512 - len(":"+c.ownNick()+"!"+identFor(c.meta.Nick)+"@"+strings.Repeat("h", 63)+" PRIVMSG "+target+" :\r\n")
-		if kind == ircconn.Action {
-			budget -= len("\x01ACTION \x01")
-		}
+		// No connection yet: our ident as the server would show it
+		// without identd, and the longest host.
+		budget = ircconn.TextBudget(c.ownNick(), "~"+identFor(c.meta.Nick), "", target, kind)
 	}
 	if c.netCfg != nil && c.netCfg.MaxLineBytes > 0 && c.netCfg.MaxLineBytes < budget {
 		budget = c.netCfg.MaxLineBytes

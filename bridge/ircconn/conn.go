@@ -489,6 +489,14 @@ func (c *Conn) LineBudget(target string, kind Kind) int {
 			user = user[:11]
 		}
 	}
+	return TextBudget(nick, user, host, target, kind)
+}
+
+// TextBudget returns how many bytes of text fit in one line of the given
+// kind from nick!user@host to target: the line the server relays,
+// ":nick!user@host PRIVMSG target :text\r\n", is at most 512 bytes. An
+// empty host stands for the longest one a server gives (63 bytes).
+func TextBudget(nick, user, host, target string, kind Kind) int {
 	if host == "" {
 		host = strings.Repeat("x", 63)
 	}

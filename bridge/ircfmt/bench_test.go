@@ -9,7 +9,7 @@ import (
 var benchText = strings.Repeat("Some \x02bold\x02 and \x0304coloured\x03 words, then plain ones — ünïcödé too. ", 250)
 
 func BenchmarkSplit20KB(b *testing.B) {
-	budget := LineBudget("alice", "~alice", "host.example.org", "bob")
+	budget := typicalBudget
 	b.SetBytes(int64(len(benchText)))
 	for b.Loop() {
 		Split(benchText, budget)

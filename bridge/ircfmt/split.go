@@ -5,18 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-// LineBudget returns how many bytes of text fit in one PRIVMSG from
-// nick!user@host to target: an IRC line is at most 512 bytes including the
-// prefix the server adds when relaying it and the final CRLF. A NOTICE is one
-// byte shorter, so the budget is safe for it too; CTCP ACTION wrapping
-// ("\x01ACTION " ... "\x01", 9 bytes) must be subtracted by the caller.
-// The result is never below minBudget, so that Split always makes progress.
-func LineBudget(nick, user, host, target string) int {
-	overhead := len(":") + len(nick) + len("!") + len(user) + len("@") + len(host) +
-		len(" PRIVMSG ") + len(target) + len(" :") + len("\r\n")
-	return max(512-overhead, minBudget)
-}
-
 // minBudget is the smallest budget Split works with: one UTF-8 sequence
 // must fit in a piece.
 const minBudget = utf8.UTFMax
