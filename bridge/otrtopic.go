@@ -2,9 +2,9 @@ package bridge
 
 import (
 	"context"
-	"time"
 
-	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
 
 	"github.com/otrbridge/otrbridge/bridge/otrsession"
 )
@@ -15,23 +15,16 @@ func otrTopic(s otrsession.State) string {
 }
 
 // showOTRState shows the state of the conversation with a peer in its DM
-// portal's topic (an existing portal only).
-func (c *IRCClient) showOTRState(ctx context.Context, p *peerLink, s otrsession.State) {
-	br := c.ic.Bridge
-	portal, err := br.GetExistingPortalByKey(ctx, portalKeyFor(p.id, c.login.ID))
-	if err != nil || portal == nil || portal.MXID == "" {
-		return
-	}
+// portal's topic (an existing portal only). It goes through the portal's
+// event queue as a chat info change, set by the bridge bot: bridgev2 saves
+// it with the portal and orders it with the peer's messages.
+func (c *IRCClient) showOTRState(_ context.Context, p *peerLink, s otrsession.State) {
 	topic := otrTopic(s)
-	if portal.Topic == topic {
-		return
-	}
-	_, err = br.Bot.SendState(ctx, portal.MXID, event.StateTopic, "", &event.Content{
-		Parsed: &event.TopicEventContent{Topic: topic},
-	}, time.Time{})
-	if err != nil {
-		c.login.Log.Warn().Err(err).Msg("Failed to show the OTR state in the portal topic")
-		return
-	}
-	portal.Topic = topic
+	c.login.QueueRemoteEvent(&simplevent.ChatInfoChange{
+		EventMeta: simplevent.EventMeta{
+			Type:      bridgev2.RemoteEventChatInfoChange,
+			PortalKey: portalKeyFor(p.id, c.login.ID),
+		},
+		ChatInfoChange: &bridgev2.ChatInfoChange{ChatInfo: &bridgev2.ChatInfo{Topic: &topic}},
+	})
 }
