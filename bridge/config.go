@@ -17,28 +17,8 @@ import (
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
 
-// Config is the `network:` section of the bridge config file.
-//
-// Keys (see ExampleConfig for the commented defaults):
-//
-//	network:
-//	    networks:                  # the only IRC servers users may connect to (no host:port from chat)
-//	        <key>:                 # [a-z0-9-], 1-32 chars; chosen by the user at login
-//	            name: Libera.Chat  # shown to users
-//	            address: irc.libera.chat   # or irc.libera.chat:6697
-//	            port: 6697         # 0 = 6697 with TLS, 6667 without
-//	            tls: true          # default true
-//	            tls_insecure_skip_verify: false
-//	            server_password: ""
-//	            proxy: ""          # socks5://127.0.0.1:9050 (Tor); DNS through the proxy, one circuit per login
-//	            proxy_only: false  # refuse to start without proxy (never connect directly)
-//	            max_line_bytes: 0  # 0 = computed from our hostmask (512 - prefix); >0 caps it further
-//	            max_fragment_size: 400   # OTR fragment size (issue 4)
-//	            flood: {burst: 4, rate: 1}
-//	            otr_policy: ""     # empty = otr.default_policy
-//	    displayname_template: "{{.Nick}} ({{.NetworkName}})"
-//	    secret: generate          # encrypts passwords (and OTR keys) at rest; "generate" = random on first start
-//	    otr: {default_policy: manual, services: [NickServ, ...], hold_timeout: 60s}
+// Config is the `network:` section of the bridge config file; ExampleConfig
+// is its commented example and the reference for every key.
 //
 // Ghost Matrix IDs are appservice.username_template applied to "<network key>.<casemapped nick>"
 // (so with the default template `irc_{{.}}`: @irc_libera.bob:example.com). Matrix encodes
@@ -74,7 +54,7 @@ type FloodConfig struct {
 	Rate  float64 `yaml:"rate"`
 }
 
-// OTRConfig holds the OTR defaults consumed by the OTR glue (issue 4).
+// OTRConfig holds the OTR defaults of every login's session manager.
 type OTRConfig struct {
 	DefaultPolicy string   `yaml:"default_policy"`
 	Services      []string `yaml:"services"`

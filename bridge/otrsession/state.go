@@ -36,19 +36,6 @@ func (s State) String() string {
 	return "plaintext"
 }
 
-// State returns the current state with a peer (StatePlaintext for a peer
-// not seen since the bridge started), e.g. to set a portal's topic when
-// the portal is created.
-func (m *Manager) State(peer networkid.UserID) State {
-	p := m.existingPeer(peer)
-	if p == nil {
-		return StatePlaintext
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.state()
-}
-
 // RestartedPeers lists the peers (their IDs) whose private conversation a
 // bridge restart cut off and who have not been told yet. The bridge may
 // call Announce for each right after the login connects instead of

@@ -437,8 +437,8 @@ func TestAnnounceAfterRestart(t *testing.T) {
 		ctx := context.Background()
 		p := newPair(t, "opportunistic", "opportunistic")
 		p.secure(t)
-		if got := p.a.State(p.la.PeerID()); got != StatePrivateUnverified {
-			t.Fatalf("State = %v", got)
+		if got := p.la.state(); got != StatePrivateUnverified {
+			t.Fatalf("state = %v", got)
 		}
 		p.a.Close()
 		a2 := newManager(t, p.da, "@alice:example.org", managerOpts{policy: "opportunistic"})
