@@ -1065,8 +1065,7 @@ func TestHandlerPanicIsContained(t *testing.T) {
 	var buf syncBuffer
 	fn := newFakeNet(t)
 	rec := newRecorder()
-	var c *Conn
-	c = startConn(t, Config{
+	c := startConn(t, Config{
 		Nick: "me", Dial: fn.dial, Logger: zerolog.New(&buf), Flood: FloodConfig{Burst: 100, Rate: 100},
 		Handler: func(e Event) {
 			if m, ok := e.(Message); ok {

@@ -210,8 +210,10 @@ func TestStaleAutomaticDropped(t *testing.T) {
 func TestPacer(t *testing.T) {
 	now := time.Unix(1000, 0)
 	p := newPacer(FloodConfig{Burst: 2, Rate: 4})
-	if !p.take(now) || !p.take(now) {
-		t.Fatal("burst not available")
+	for i := range 2 {
+		if !p.take(now) {
+			t.Fatalf("token %d of the burst not available", i+1)
+		}
 	}
 	if p.take(now) {
 		t.Fatal("third token at once")
@@ -230,7 +232,8 @@ func TestPacer(t *testing.T) {
 		t.Fatalf("after debt wait %v, want 750ms", d)
 	}
 	now = now.Add(time.Hour)
-	if !p.take(now) || !p.take(now) || p.take(now) {
-		t.Fatal("long idle refills one burst, not more")
+	got := []bool{p.take(now), p.take(now), p.take(now)}
+	if !got[0] || !got[1] || got[2] {
+		t.Fatalf("after a long idle, tokens taken %v: want one burst (2), not more", got)
 	}
 }
