@@ -79,7 +79,7 @@ func TestTruncatedMessagesNoPanic(t *testing.T) {
 	d, _ := a.c.Send(t0, "data")
 	lines = append(lines, commit.Wire[0], key.Wire[0], rs.Wire[0], sig.Wire[0], d.Wire[0])
 	for _, l := range lines {
-		raw, err := decodeMessage(l)
+		raw, err := appendDecoded(nil, l)
 		if err != nil {
 			t.Fatal(err)
 		}

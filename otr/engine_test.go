@@ -198,7 +198,7 @@ func TestReplayAndMACKeyReveal(t *testing.T) {
 
 func decodeData(t *testing.T, line string) dataMessage {
 	t.Helper()
-	b, err := decodeMessage(line)
+	b, err := appendDecoded(nil, line)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestTamperedDataRejected(t *testing.T) {
 	a, b := newPair(t, PolicyManual, PolicyManual)
 	establish(t, a, b)
 	o, _ := a.c.Send(t0, "secret")
-	raw, _ := decodeMessage(o.Wire[0])
+	raw, _ := appendDecoded(nil, o.Wire[0])
 	raw[len(raw)-30] ^= 1 // inside the ciphertext/MAC area
 	r, err := b.c.Receive(t0, encodeMessage(raw))
 	if err == nil || len(r.Messages) != 0 {

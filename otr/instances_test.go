@@ -84,7 +84,7 @@ func TestInstanceFlood(t *testing.T) {
 	a, b := newPair(t, PolicyManual, PolicyManual)
 	q, _ := a.c.Start(t0)
 	commit, _ := b.c.Receive(t0, q.Wire[0])
-	raw, _ := decodeMessage(commit.Wire[0])
+	raw, _ := appendDecoded(nil, commit.Wire[0])
 	for i := 0; i < 100; i++ {
 		raw[3], raw[4], raw[5], raw[6] = 0, 1, byte(i), 0 // sender tag
 		if _, err := a.c.Receive(t0, encodeMessage(raw)); err != nil {

@@ -1,8 +1,8 @@
 package otr_test
 
 // libotr's file formats, checked against libotr itself: key files it wrote
-// import with the fingerprint it printed, and files we write are read by
-// libotr with the same meaning.
+// import with the fingerprint it printed, and the fingerprints file we
+// write (export-fingerprints) is read by libotr with the same meaning.
 
 import (
 	"bytes"
@@ -36,29 +36,25 @@ func TestImportLibotrKeyFiles(t *testing.T) {
 		if !keys[0].Key.Public().Equal(loadKey(t, file).Public()) {
 			t.Errorf("%s: importer and the test's own reader disagree", file)
 		}
-		// Exporting gives back libotr's file byte for byte.
-		orig, _ := os.ReadFile(otrtest.Testdata(file))
-		var b bytes.Buffer
-		if err := otr.ExportLibotrPrivateKeys(&b, keys); err != nil || !bytes.Equal(b.Bytes(), orig) {
-			t.Errorf("%s: export differs from libotr's file (%v):\n%s", file, err, b.String())
-		}
 	}
 }
 
-// TestLibotrReadsOurFiles writes a key (one we generated), an instance tag
-// and a trusted fingerprint in libotr's formats and has libotr use them.
+// TestLibotrReadsOurFiles gives libotr a key we generated and a trusted
+// fingerprint in the file we write, and has it use them.
 func TestLibotrReadsOurFiles(t *testing.T) {
 	dir := t.TempDir()
 	key, err := otr.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kb bytes.Buffer
-	if err := otr.ExportLibotrPrivateKeys(&kb, []otr.AccountKey{{Account: "libotr", Protocol: "irc", Key: key}}); err != nil {
+	kb, err := key.MarshalBinary()
+	if err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(dir, "otr.private_key")
-	writeFile(t, keyFile, kb.Bytes())
+	if err := otrtest.WriteKeyFile(keyFile, "libotr", kb); err != nil {
+		t.Fatal(err)
+	}
 
 	ourKey := loadKey(t, "otrbridge.key")
 	var fb bytes.Buffer
@@ -87,25 +83,13 @@ func TestLibotrReadsOurFiles(t *testing.T) {
 		t.Errorf("we see %s, libotr uses %s", gs.Fingerprint, lib.HumanFP)
 	}
 
-	// The instance tags file.
-	var ib bytes.Buffer
-	if err := otr.WriteLibotrInstanceTags(&ib, []otr.AccountInstanceTag{{Account: "libotr", Protocol: "irc", Tag: 0x5eed1234}}); err != nil {
-		t.Fatal(err)
-	}
-	tagFile := filepath.Join(dir, "otr.instance_tags")
-	writeFile(t, tagFile, ib.Bytes())
-	lib2 := otrtest.StartLibotr(t, otrtest.Options{KeyFile: keyFile, InstagFile: tagFile})
-	if lib2.InstanceTag != 0x5eed1234 {
-		t.Errorf("libotr read instance tag %08x from our file, want 5eed1234", lib2.InstanceTag)
-	}
 }
 
-// TestReadLibotrFiles lets libotr write its fingerprints (after an SMP,
-// with trust "smp") and instance tags files, and imports them.
+// TestReadLibotrFiles lets libotr write its fingerprints file (after an
+// SMP, with trust "smp") and imports it.
 func TestReadLibotrFiles(t *testing.T) {
-	dir := t.TempDir()
-	fpFile, tagFile := filepath.Join(dir, "otr.fingerprints"), filepath.Join(dir, "otr.instance_tags")
-	lib := otrtest.StartLibotr(t, otrtest.Options{FingerprintsFile: fpFile, InstagFile: tagFile})
+	fpFile := filepath.Join(t.TempDir(), "otr.fingerprints")
+	lib := otrtest.StartLibotr(t, otrtest.Options{FingerprintsFile: fpFile})
 	l := &link{t: t, us: newOurs(t, defaultOurConfig()), lib: lib}
 	establish(t, l, ourQuery, 3)
 	l.libDo(lib.SMP("s3cret"))
@@ -134,23 +118,6 @@ func TestReadLibotrFiles(t *testing.T) {
 		t.Errorf("written fingerprints differ from libotr's file (%v):\n%q\n%q", err, b.String(), orig)
 	}
 
-	f, err = os.Open(tagFile)
-	if err != nil {
-		t.Fatalf("libotr wrote no instance tags file: %v", err)
-	}
-	tags, err := otr.ParseLibotrInstanceTags(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tags) != 1 || tags[0].Account != "libotr" || uint32(tags[0].Tag) != lib.InstanceTag {
-		t.Fatalf("libotr's instance tags file reads as %+v (libotr uses %08x)", tags, lib.InstanceTag)
-	}
-	b.Reset()
-	orig, _ = os.ReadFile(tagFile)
-	if err := otr.WriteLibotrInstanceTags(&b, tags); err != nil || !bytes.Equal(b.Bytes(), orig) {
-		t.Errorf("written instance tags differ from libotr's file (%v):\n%q\n%q", err, b.String(), orig)
-	}
 }
 
 func hexFP(f otr.Fingerprint) string {

@@ -53,11 +53,9 @@ func encodeMessage(b []byte) string {
 	return unsafe.String(unsafe.SliceData(buf), len(buf))
 }
 
-// decodeMessage extracts the binary message from s, which starts with
-// "?OTR:". Anything after the closing "." is ignored, like libotr does.
-func decodeMessage(s string) ([]byte, error) { return appendDecoded(nil, s) }
-
-// appendDecoded is decodeMessage appending to dst.
+// appendDecoded appends the binary message of s, which starts with
+// "?OTR:", to dst. Anything after the closing "." is ignored, like libotr
+// does.
 func appendDecoded(dst []byte, s string) ([]byte, error) {
 	body := strings.TrimPrefix(s, "?OTR:")
 	end := strings.IndexByte(body, '.')

@@ -369,7 +369,8 @@ static void op_handle_msg_event(void *opdata, OtrlMessageEvent ev,
 static void op_create_instag(void *opdata, const char *a, const char *p)
 {
     (void)opdata;
-    /* no -instag-file: a fresh tag for this process only */
+    /* no -instag: a fresh tag for this process only, as a restarted
+       client without an instance tags file would have */
     FILE *f = tmpfile();
     if (f) {
 	otrl_instag_generate_FILEp(us, f, a, p);
@@ -709,14 +710,14 @@ static void adopt_key(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: otrpeer [-account name] [-peer name] -key file "
-	    "[-instag-file file | -instag hex] [-fingerprints file] "
+	    "[-instag hex] [-fingerprints file] "
 	    "[-mms n] [-policy bits]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *keyfile = NULL, *instagfile = NULL, *instag = NULL;
+    const char *keyfile = NULL, *instag = NULL;
     char *line = NULL;
     size_t cap = 0;
     int i;
@@ -731,7 +732,6 @@ int main(int argc, char **argv)
 	if (!strcmp(a, "-account")) account = argv[++i];
 	else if (!strcmp(a, "-peer")) peer = argv[++i];
 	else if (!strcmp(a, "-key")) keyfile = argv[++i];
-	else if (!strcmp(a, "-instag-file")) instagfile = argv[++i];
 	else if (!strcmp(a, "-instag")) instag = argv[++i];
 	else if (!strcmp(a, "-fingerprints")) fpfile = argv[++i];
 	else if (!strcmp(a, "-mms")) mms = atoi(argv[++i]);
@@ -772,11 +772,6 @@ int main(int argc, char **argv)
 	    return 1;
 	}
 	fclose(f);
-    } else if (instagfile) {
-	if (access(instagfile, R_OK) == 0)
-	    otrl_instag_read(us, instagfile);
-	if (!otrl_instag_find(us, account, PROTOCOL))
-	    otrl_instag_generate(us, instagfile, account, PROTOCOL);
     } else {
 	op_create_instag(NULL, account, PROTOCOL);
     }

@@ -6,12 +6,16 @@ import (
 	"math/big"
 	"os"
 	"regexp"
+	"strings"
 )
 
 // dsaField matches "(p #00FC...#)" in a libotr private key file. The test
 // keys are written by libotr itself, so this deliberately small reader is
 // enough; the product's importer is otr/internal/libotrfile.
 var dsaField = regexp.MustCompile(`\((p|q|g|y|x) #([0-9A-Fa-f]+)#\)`)
+
+// dsaNames are the key's numbers in the order of both encodings.
+var dsaNames = []string{"p", "q", "g", "y", "x"}
 
 // KeyBinary reads the first DSA key of a libotr private key file and
 // returns it in the encoding of otr.PrivateKey.MarshalBinary (a version
@@ -35,7 +39,7 @@ func KeyBinary(path string) ([]byte, error) {
 		vals[name] = v
 	}
 	out := []byte{1}
-	for _, name := range []string{"p", "q", "g", "y", "x"} {
+	for _, name := range dsaNames {
 		v, ok := vals[name]
 		if !ok {
 			return nil, fmt.Errorf("no DSA %s in %s", name, path)
@@ -45,4 +49,31 @@ func KeyBinary(path string) ([]byte, error) {
 		out = append(out, v.Bytes()...)
 	}
 	return out, nil
+}
+
+// WriteKeyFile writes key, in the encoding of otr.PrivateKey.MarshalBinary,
+// as a libotr private key file for account on protocol "irc", laid out as
+// libotr writes it, so a libotr peer can be started with a key the engine
+// generated.
+func WriteKeyFile(path, account string, key []byte) error {
+	if len(key) == 0 || key[0] != 1 {
+		return fmt.Errorf("not a marshalled OTR private key")
+	}
+	rest := key[1:]
+	var b strings.Builder
+	fmt.Fprintf(&b, "(privkeys\n (account\n(name %q)\n(protocol irc)\n(private-key \n (dsa \n", account)
+	for _, name := range dsaNames {
+		if len(rest) < 4 || uint32(len(rest)-4) < binary.BigEndian.Uint32(rest) {
+			return fmt.Errorf("truncated DSA %s", name)
+		}
+		n := binary.BigEndian.Uint32(rest)
+		v := rest[4 : 4+n]
+		rest = rest[4+n:]
+		if len(v) > 0 && v[0]&0x80 != 0 {
+			v = append([]byte{0}, v...) // libgcrypt writes MPIs signed
+		}
+		fmt.Fprintf(&b, "  (%s #%X#)\n", name, v)
+	}
+	b.WriteString("  )\n )\n )\n)\n")
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }

@@ -41,10 +41,7 @@ type Options struct {
 	KeyFile string
 	// InstanceTag fixes libotr's instance tag; 0 gives a fresh random one,
 	// as a restarted client would have.
-	InstanceTag uint32
-	// InstagFile is libotr's instance tags file, read at start; libotr
-	// generates a tag into it when it has none (ignored with InstanceTag).
-	InstagFile       string
+	InstanceTag      uint32
 	FingerprintsFile string // read at start and written by libotr, if set
 	MaxMessageSize   int    // 0 → 400; negative → never fragment
 	Policy           uint32 // 0 → libotr's default (PolicyOpportunistic)
@@ -172,9 +169,6 @@ func Launch(opts Options) (*Peer, error) {
 	if opts.InstanceTag != 0 {
 		args = append(args, "-instag", fmt.Sprintf("%08x", opts.InstanceTag))
 	}
-	if opts.InstagFile != "" && opts.InstanceTag == 0 {
-		args = append(args, "-instag-file", opts.InstagFile)
-	}
 	if opts.FingerprintsFile != "" {
 		args = append(args, "-fingerprints", opts.FingerprintsFile)
 	}
@@ -186,8 +180,8 @@ const potrPython = "/usr/bin/python3"
 
 // LaunchPotr starts a python-potr peer (OTR v2 only, the library of
 // weechat-otr) speaking the same line protocol (testpeers/potr/potrpeer.py;
-// commands SYMKEY, ADVANCE, MMS and POLL are not supported). InstanceTag,
-// InstagFile and FingerprintsFile are ignored. Without python3-potr the
+// commands SYMKEY, ADVANCE, MMS and POLL are not supported). InstanceTag
+// and FingerprintsFile are ignored. Without python3-potr the
 // error wraps ErrMissing.
 func LaunchPotr(opts Options) (*Peer, error) {
 	if err := exec.Command(potrPython, "-c", "import potr.compatcrypto").Run(); err != nil {
@@ -378,12 +372,6 @@ func (p *Peer) SMPAbort() (Result, error) { return p.Do("SMPABORT") }
 // SetPolicy changes libotr's policy bits.
 func (p *Peer) SetPolicy(bits uint32) error {
 	_, err := p.Do(fmt.Sprintf("POLICY 0x%x", bits))
-	return err
-}
-
-// SetMaxMessageSize changes the fragmentation limit (0 = none).
-func (p *Peer) SetMaxMessageSize(n int) error {
-	_, err := p.Do(fmt.Sprintf("MMS %d", n))
 	return err
 }
 

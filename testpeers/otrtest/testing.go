@@ -68,14 +68,6 @@ func (p *LibotrPeer) check(err error) {
 	}
 }
 
-// Do sends one raw command and returns what it produced.
-func (p *LibotrPeer) Do(command string) Result {
-	p.t.Helper()
-	r, err := p.Peer.Do(command)
-	p.check(err)
-	return r
-}
-
 // Recv hands received wire lines to the peer, one RECV each.
 func (p *LibotrPeer) Recv(lines ...string) Result {
 	p.t.Helper()
@@ -150,9 +142,6 @@ func (p *LibotrPeer) SMPAbort() Result {
 
 // SetPolicy changes libotr's policy bits.
 func (p *LibotrPeer) SetPolicy(bits uint32) { p.t.Helper(); p.check(p.Peer.SetPolicy(bits)) }
-
-// SetMaxMessageSize changes the fragmentation limit (0 = none).
-func (p *LibotrPeer) SetMaxMessageSize(n int) { p.t.Helper(); p.check(p.Peer.SetMaxMessageSize(n)) }
 
 // Advance moves libotr's clock forward.
 func (p *LibotrPeer) Advance(d time.Duration) { p.t.Helper(); p.check(p.Peer.Advance(d)) }

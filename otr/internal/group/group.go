@@ -134,9 +134,6 @@ func SubMulQ(r, a, x *big.Int) *big.Int {
 	return new(big.Int).SetBytes(natModQ(r).Sub(ax, modQ).Bytes(modQ))
 }
 
-// ModQ returns x mod q in constant time.
-func ModQ(x *big.Int) *big.Int { return new(big.Int).SetBytes(natModQ(x).Bytes(modQ)) }
-
 // RandomExponent returns n random bytes from rand as a secret exponent
 // (libotr uses 40 bytes for DH private keys and 192 for SMP randoms).
 func RandomExponent(rand io.Reader, n int) ([]byte, error) {

@@ -17,7 +17,7 @@ var (
 
 // Limits on what the parsers accept.
 const (
-	MaxFileSize = 16 << 20 // any of the three files
+	MaxFileSize = 16 << 20 // either file
 	maxDepth    = 16       // S-expression nesting
 	maxNodes    = 1 << 16  // S-expression atoms and lists
 	maxNumber   = 1024     // bytes of one DSA number (8192 bits)

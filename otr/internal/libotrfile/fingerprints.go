@@ -17,10 +17,6 @@ type Fingerprint struct {
 	Trust       string // "" when not trusted; libotr writes "smp" or "verified" otherwise
 }
 
-// Trusted reports whether the fingerprint was verified (libotr treats any
-// non-empty trust string as trusted).
-func (f Fingerprint) Trusted() bool { return f.Trust != "" }
-
 // ParseFingerprints reads a libotr fingerprints file. Empty lines are
 // skipped; any other line that libotr could not read is an error.
 func ParseFingerprints(data []byte) ([]Fingerprint, error) {

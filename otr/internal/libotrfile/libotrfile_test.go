@@ -62,16 +62,10 @@ func TestParseLibotrPrivateKeys(t *testing.T) {
 			t.Errorf("%q: %d/%d-bit DSA, want 1024/160", k.Account, k.P.BitLen(), k.Q.BitLen())
 		}
 	}
-	out, err := MarshalPrivateKeys(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out, data) {
-		t.Errorf("written file differs from libotr's:\n%s", out)
-	}
 }
 
-// The key files H3's libotr peer generated, with fingerprints from libotr.
+// The key files the libotr test peer generated, with the fingerprints
+// libotr printed.
 func TestParseTestpeerKeys(t *testing.T) {
 	var want = map[string]string{}
 	for _, line := range strings.Split(string(read(t, "../../testdata/fingerprints.txt")), "\n") {
@@ -92,9 +86,6 @@ func TestParseTestpeerKeys(t *testing.T) {
 		}
 		if got := human(keys[0]); got != fp {
 			t.Errorf("%s: fingerprint %s, libotr says %s", file, got, fp)
-		}
-		if out, _ := MarshalPrivateKeys(keys); !bytes.Equal(out, data) {
-			t.Errorf("%s: rewritten file differs", file)
 		}
 	}
 }
@@ -127,31 +118,6 @@ func TestOtherSexpForms(t *testing.T) {
 		n, err := parseSexp([]byte("(" + in + ")"))
 		if err != nil || len(n.list) != 1 || string(n.list[0].atom) != want {
 			t.Errorf("%s: %v %v", in, n, err)
-		}
-	}
-}
-
-func TestAtomEncoding(t *testing.T) {
-	for in, want := range map[string]string{
-		"alice":               "alice",
-		"prpl-irc":            "prpl-irc",
-		"alice@example.org":   `"alice@example.org"`,
-		"1abc":                `"1abc"`,
-		"":                    `""`,
-		"tab\there \"q\" 'x'": `"tab\there \"q\" \'x\'"`,
-		"zoë":                 `"zoë"`,
-		"\x00\x01":            "#0001#",
-		"\xff":                "#FF#",
-		"ctl\x01":             "#63746C01#",
-		"à":                   "#C3A0#", // 0xa0 counts as binary in libgcrypt
-	} {
-		got := string(appendAtom(nil, []byte(in)))
-		if got != want {
-			t.Errorf("%q → %s, want %s", in, got, want)
-		}
-		n, err := parseSexp([]byte("(" + got + ")"))
-		if err != nil || string(n.list[0].atom) != in {
-			t.Errorf("%s does not read back as %q: %v", got, in, err)
 		}
 	}
 }
@@ -205,9 +171,6 @@ func TestPrivateKeyErrors(t *testing.T) {
 	if k, err := ParsePrivateKeys([]byte(tiny)); err != nil || k[0].Y.Int64() != 18 {
 		t.Errorf("tiny key: %v", err)
 	}
-	if _, err := MarshalPrivateKeys([]PrivateKey{{Account: "a", Protocol: "b"}}); !errors.Is(err, ErrInvalidKey) {
-		t.Errorf("marshal of an empty key: %v", err)
-	}
 }
 
 func TestFingerprintsFile(t *testing.T) {
@@ -221,7 +184,7 @@ func TestFingerprintsFile(t *testing.T) {
 	}
 	// Written by gen.c from fingerprint bytes seed + 11*i.
 	f := fps[1]
-	if f.Username != "carol" || f.Account != "alice@irc.example.org" || f.Protocol != "prpl-irc" || f.Trust != "smp" || !f.Trusted() {
+	if f.Username != "carol" || f.Account != "alice@irc.example.org" || f.Protocol != "prpl-irc" || f.Trust != "smp" {
 		t.Errorf("entry 2: %+v", f)
 	}
 	for i := range 20 {
@@ -229,7 +192,7 @@ func TestFingerprintsFile(t *testing.T) {
 			t.Fatalf("entry 2 fingerprint %x", f.Fingerprint)
 		}
 	}
-	if fps[0].Trusted() || fps[3].Trusted() || fps[2].Trust != "verified" || fps[3].Account != `bob "the" builder` {
+	if fps[0].Trust != "" || fps[3].Trust != "" || fps[2].Trust != "verified" || fps[3].Account != `bob "the" builder` {
 		t.Errorf("trust/account fields: %+v", fps)
 	}
 	out, err := MarshalFingerprints(fps)
@@ -251,34 +214,5 @@ func TestFingerprintsFile(t *testing.T) {
 	}
 	if _, err := MarshalFingerprints([]Fingerprint{{Username: "a", Trust: "x\ny"}}); !errors.Is(err, ErrInvalidField) {
 		t.Errorf("newline in trust: %v", err)
-	}
-}
-
-func TestInstanceTagsFile(t *testing.T) {
-	data := read(t, "testdata/otr.instance_tags")
-	tags, err := ParseInstanceTags(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tags) != 3 || tags[0].Account != "zoë" || tags[0].Protocol != "matrix" || tags[0].Tag < minTag {
-		t.Fatalf("tags: %+v", tags)
-	}
-	out, err := MarshalInstanceTags(tags)
-	if err != nil || !bytes.Equal(out, data) {
-		t.Errorf("rewritten file differs (%v):\n%s", err, out)
-	}
-	if tags, err := ParseInstanceTags([]byte("a\tirc\t1234\r\n")); err != nil || tags[0].Tag != 0x1234 {
-		t.Errorf("short tag: %+v %v", tags, err)
-	}
-	for _, bad := range []string{"a\tirc\n", "a\tirc\t00000001\n", "a\tirc\t123456789\n", "a\tirc\txyz\n", "a\tirc\t\n", "a\tirc\t1234\textra\n", "a\tirc\t-100\n"} {
-		if _, err := ParseInstanceTags([]byte(bad)); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%q: %v", bad, err)
-		}
-	}
-	if _, err := MarshalInstanceTags([]InstanceTag{{Account: "a", Protocol: "b", Tag: 5}}); !errors.Is(err, ErrInvalidField) {
-		t.Errorf("tag 5: %v", err)
-	}
-	if _, err := MarshalInstanceTags([]InstanceTag{{Account: "a\n", Protocol: "b", Tag: 0x100}}); !errors.Is(err, ErrInvalidField) {
-		t.Errorf("newline in account: %v", err)
 	}
 }
