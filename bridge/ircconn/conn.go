@@ -52,6 +52,7 @@ type Conn struct {
 	casemap   Casemapping
 	chantypes string
 	statusmsg string
+	isup      ISupport  // the rest of ISUPPORT (isupport.go)
 	queue     []*outMsg // user messages and raw lines not yet started, in order
 	autoQueue []*outMsg // automatic messages not yet started, in order
 	wake      chan struct{}
@@ -153,6 +154,7 @@ func New(cfg Config) (*Conn, error) {
 	if cfg.Version == "" {
 		cfg.Version = "otrbridge"
 	}
+	cfg.Channels.setDefaults()
 	c := &Conn{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -165,6 +167,7 @@ func New(cfg Config) (*Conn, error) {
 		nick:       cfg.Nick,
 		caps:       map[string]bool{},
 		chantypes:  "#&",
+		isup:       defaultISupport(),
 		wake:       make(chan struct{}, 1),
 		proxy:      proxyDialer,
 		autoBudget: rate.NewLimiter(rate.Limit(cfg.AutoReplies.Rate), cfg.AutoReplies.Burst),

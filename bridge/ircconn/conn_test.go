@@ -29,10 +29,12 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 		t.Fatalf("USER %v", m.Params)
 	}
 	// multi-line LS
-	fc.send(":srv.test CAP * LS * :message-tags server-time sasl=PLAIN,EXTERNAL",
-		":srv.test CAP * LS :echo-message labeled-response batch away-notify account-tag chghost")
+	fc.send(":srv.test CAP * LS * :message-tags server-time sasl=PLAIN,EXTERNAL draft/chathistory extended-join",
+		":srv.test CAP * LS * :echo-message labeled-response batch away-notify account-tag chghost account-notify",
+		":srv.test CAP * LS :multi-prefix userhost-in-names invite-notify setname")
 	req := fc.expect(t, "CAP")
-	want := "message-tags server-time echo-message labeled-response account-tag batch chghost"
+	want := "message-tags server-time echo-message labeled-response account-tag batch chghost " +
+		"extended-join account-notify away-notify multi-prefix userhost-in-names invite-notify setname"
 	if req.Params[0] != "REQ" || req.Params[1] != want {
 		t.Fatalf("CAP %v, want REQ %q", req.Params, want)
 	}
@@ -53,8 +55,8 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 			t.Errorf("cap %s not recorded", name)
 		}
 	}
-	if c.HasCap("away-notify") {
-		t.Error("away-notify recorded but not requested")
+	if c.HasCap("draft/chathistory") {
+		t.Error("draft/chathistory recorded but not requested")
 	}
 	fc.send(":me!~u@host.example CHGHOST newuser cloak.example")
 	deadline := time.Now().Add(time.Second)

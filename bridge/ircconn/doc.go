@@ -108,6 +108,53 @@
 // messages are reported with Channel set, so that the bridge can ignore them.
 // CTCP VERSION, PING, TIME and CLIENTINFO are answered here (rate-limited).
 //
+// # What the server reports
+//
+// Everything below comes from the server on this connection, never from a
+// guess: a nick is a name anyone can take, and only the server can say who
+// is who. Where offered, the Conn asks for extended-join, account-notify,
+// away-notify, chghost, multi-prefix, userhost-in-names, invite-notify and
+// setname (besides message-tags, server-time,
+// echo-message, labeled-response, batch and account-tag), and reads
+// ISUPPORT (ISupport: PREFIX, CHANMODES, CHANTYPES, STATUSMSG, MONITOR,
+// WHOX, the lengths, MODES, TARGMAX/MAXTARGETS, CHANLIMIT), with the
+// defaults of RFC 1459 until the server announced its own.
+//
+// # Channels
+//
+// Join, JoinAll, Part, Topic, Kick, Invite and Mode validate their input
+// strictly (channel names against CHANTYPES and CHANNELLEN, keys, reasons
+// and topics against CR/LF/NUL and the server's lengths, modes against
+// PREFIX and CHANMODES) and fail with ErrBadChannel, ErrBadKey, ErrBadMode,
+// ErrBadLine or ErrLineTooLong before anything is written. They go through
+// the send queue like messages, each followed by a PING with a token: when
+// the PONG comes back, every reply to the command has come, so the call
+// returns the server's refusal as a *PeerError (473 invite only, 474
+// banned, 475 bad key, 471 full, 405 too many channels, 482 not operator,
+// 441, 442, ...), or nil, also for a change that changed nothing and got no
+// answer. Such numerics are then not reported as events; those that answer
+// no call (a Raw command, a message Send could not wait for) arrive as
+// ChannelError. A channel message the server refuses (404 +m, banned, +n)
+// fails its Send with a *PeerError where the server confirms messages.
+// JoinAll, for rejoining after a reconnect, packs channels into as few JOIN
+// lines as 512 bytes and TARGMAX allow.
+//
+// Per session the Conn tracks the channels we are in: members (status
+// prefixes, user, host, account, realname, away), topic and modes, from
+// JOIN, PART, KICK, QUIT, NICK, MODE, TOPIC, NAMES, AWAY, ACCOUNT, CHGHOST,
+// SETNAME and the answers of RefreshModes and RefreshMembers (WHO, WHOX
+// where offered). Each of these is also an event (Joined, Parted, Kicked,
+// Quit and NickChanged with the shared channels, ModeChanged parsed into
+// per-mode changes, TopicChanged, Names, WhoList, AwayChanged,
+// AccountChanged, HostChanged, RealnameChanged, Invited). A stranger can
+// fill a channel with clones, so the tracker is bounded
+// (Config.Channels): at most MaxChannels channels through Join
+// (ErrTooManyChannels), at most MaxMembers members with details per channel
+// and only a count beyond (about 250 bytes of heap per tracked member). The
+// state is updated by the reader before the event is queued, so a handler
+// may see state newer than the event it handles. After a reconnect we are
+// in no channel: rejoining is the caller's decision (JoinAll).
+//
 // # Privacy
 //
 // Message text, passwords and raw lines are never logged at any level, and no
@@ -180,6 +227,8 @@ type Config struct {
 	NickServNick     string
 
 	Flood FloodConfig
+	// Channels bounds the channel state tracker.
+	Channels ChannelConfig
 	// AutoReplies limits automatic messages (SendOptions.Automatic).
 	AutoReplies AutoReplyConfig
 

@@ -30,6 +30,22 @@ var (
 	// over the Config.AutoReplies budget, or not started before its
 	// StaleAfter. Nothing of it was written.
 	ErrDropped = errors.New("ircconn: automatic message dropped")
+	// ErrBadChannel: a channel name is empty, too long (CHANNELLEN), does
+	// not start with one of the server's CHANTYPES, or contains a space,
+	// comma, colon or control character; nothing was sent.
+	ErrBadChannel = errors.New("ircconn: invalid channel name")
+	// ErrBadKey: a channel key is too long (KEYLEN) or contains a space,
+	// comma or control character; nothing was sent.
+	ErrBadKey = errors.New("ircconn: invalid channel key")
+	// ErrBadMode: a mode change the server does not know, or with a missing,
+	// surplus or invalid parameter; nothing was sent.
+	ErrBadMode = errors.New("ircconn: invalid mode change")
+	// ErrTooManyChannels: joining would exceed Config.Channels.MaxChannels;
+	// nothing was sent.
+	ErrTooManyChannels = errors.New("ircconn: too many channels")
+	// ErrNotJoined: the server answered a JOIN with neither the JOIN nor an
+	// error (e.g. it forwarded us elsewhere without saying why).
+	ErrNotJoined = errors.New("ircconn: the server did not join us to the channel")
 	// ErrClosed: Close was called.
 	ErrClosed = errors.New("ircconn: closed")
 )

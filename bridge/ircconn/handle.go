@@ -46,6 +46,10 @@ var quietNumerics = map[string]bool{
 // handle processes one line from the server. A non-nil error ends the session.
 func (s *session) handle(m *ircmsg.Message) error {
 	c := s.c
+	// Only this goroutine touches the pending topic: no lock to look.
+	if s.track.topic != nil && m.Command != "333" {
+		s.flushTopic()
+	}
 	if label, direct, ok := s.labelOf(m); ok {
 		if done := s.handleLabeled(label, direct, m); done {
 			return nil
@@ -56,6 +60,7 @@ func (s *session) handle(m *ircmsg.Message) error {
 		s.send("PONG", m.Params...)
 		return nil
 	case "PONG":
+		s.handlePong(m)
 		return nil
 	case "ERROR":
 		return classifyERROR(param(m, 0), c.cfg.ServerPassword != "")
@@ -97,16 +102,37 @@ func (s *session) handle(m *ircmsg.Message) error {
 		s.handleNick(m)
 		return nil
 	case "CHGHOST":
-		c.mu.Lock()
-		if c.casemap.Fold(m.Nick()) == c.casemap.Fold(c.nick) && len(m.Params) >= 2 {
-			c.setHostLocked(m.Params[0], m.Params[1], hostShown)
-		}
-		c.mu.Unlock()
+		s.handleChghost(m)
 		return nil
 	case "QUIT":
-		nick := m.Nick()
-		c.emit(Quit{Nick: nick, Reason: param(m, 0)})
-		s.maybeReclaim(nick)
+		s.handleQuit(m)
+		return nil
+	case "JOIN":
+		s.handleJoin(m)
+		return nil
+	case "PART":
+		s.handlePart(m)
+		return nil
+	case "KICK":
+		s.handleKick(m)
+		return nil
+	case "TOPIC":
+		s.handleTopic(m)
+		return nil
+	case "MODE":
+		s.handleMode(m)
+		return nil
+	case "INVITE":
+		s.handleInvite(m)
+		return nil
+	case "AWAY":
+		s.handleAway(m)
+		return nil
+	case "ACCOUNT":
+		s.handleAccount(m)
+		return nil
+	case "SETNAME":
+		s.handleSetname(m)
 		return nil
 	}
 	if isNumeric(m.Command) {
@@ -265,6 +291,7 @@ func (s *session) handleNick(m *ircmsg.Message) {
 	}
 	c.mu.Lock()
 	self := c.casemap.Fold(old) == c.casemap.Fold(c.nick)
+	chans := s.track.rename(c.casemap.Fold, old, nw)
 	if self {
 		c.nick = nw
 		s.learnSelfLocked(m)
@@ -274,7 +301,7 @@ func (s *session) handleNick(m *ircmsg.Message) {
 		}
 	}
 	c.mu.Unlock()
-	c.emit(NickChanged{Old: old, New: nw, Self: self})
+	c.emit(NickChanged{Old: old, New: nw, Self: self, Channels: chans})
 	if !self {
 		s.maybeReclaim(old)
 	}
@@ -354,6 +381,16 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			s.maybeReclaim(nick)
 		}
 		c.emit(Numeric{Code: code, Params: append([]string(nil), m.Params...)}) // the caller may MONITOR too
+	case "324":
+		s.modesReply(m)
+	case "329":
+		// channel creation time: not used
+	case "331", "332", "333":
+		s.topicReply(m)
+	case "353":
+		s.namesReply(m)
+	case "366":
+		s.namesEnd(m)
 	case "900":
 		// logged in; the account name is not needed
 	case "903":
@@ -377,6 +414,9 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 	case "465", "463":
 		return &fatalError{Fatal, fmt.Errorf("banned from the server (%s): %s", code, lastParam(m))}
 	default:
+		if s.channelNumeric(m) || s.whoReply(m) || (code == "315" && s.whoEnd(m)) {
+			return nil
+		}
 		if nickErrors[code] {
 			return s.nickError(m)
 		}
@@ -423,7 +463,8 @@ func (s *session) awayChanged(nick, text string) bool {
 }
 
 // peerError fails the oldest unconfirmed line to the target (echo-message
-// mode) or reports the numeric as a PeerNotice.
+// mode) or reports the numeric as a PeerNotice (ChannelError for a
+// channel).
 func (s *session) peerError(m *ircmsg.Message) {
 	c := s.c
 	target := param(m, 1)
@@ -435,7 +476,12 @@ func (s *session) peerError(m *ircmsg.Message) {
 			return
 		}
 	}
+	channel := c.isChannelLocked(target)
 	c.mu.Unlock()
+	if channel {
+		c.emit(ChannelError{Channel: target, Code: m.Command, Text: lastParam(m)})
+		return
+	}
 	c.emit(PeerNotice{Nick: target, Code: m.Command, Text: lastParam(m)})
 }
 

@@ -16,7 +16,10 @@ import (
 
 // wantedCaps are requested when the server offers them.
 // chghost keeps our own host current (cloaks, vhosts), which LineBudget needs.
-var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch", "chghost"}
+// The others report what the server knows about users and channels
+// (channels.go).
+var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch", "chghost",
+	"extended-join", "account-notify", "away-notify", "multi-prefix", "userhost-in-names", "invite-notify", "setname"}
 
 // handleCAP follows CAP LS 302 → REQ → ACK/NAK → (SASL) → END.
 func (s *session) handleCAP(m *ircmsg.Message) error {
@@ -197,7 +200,7 @@ func (s *session) becomeReady() {
 	s.readying = true
 	nick := c.nick
 	want := c.wantNickLocked()
-	watch := s.monitor && c.casemap.Fold(nick) != c.casemap.Fold(want)
+	watch := c.isup.Monitor && c.casemap.Fold(nick) != c.casemap.Fold(want)
 	identify := c.cfg.NickServPassword != "" && !s.saslDone
 	caps := make([]string, 0, len(c.caps))
 	for k := range c.caps {
@@ -221,27 +224,4 @@ func (s *session) becomeReady() {
 	c.mu.Unlock()
 	c.setState(Connected, nil, 0)
 	c.kick()
-}
-
-// isupport reads the 005 tokens we use.
-func (s *session) isupport(m *ircmsg.Message) {
-	c := s.c
-	if len(m.Params) < 3 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, tok := range m.Params[1 : len(m.Params)-1] {
-		k, v, _ := strings.Cut(tok, "=")
-		switch strings.ToUpper(k) {
-		case "CASEMAPPING":
-			c.casemap = ParseCasemapping(v)
-		case "CHANTYPES":
-			c.chantypes = v
-		case "STATUSMSG":
-			c.statusmsg = v
-		case "MONITOR":
-			s.monitor = true
-		}
-	}
 }

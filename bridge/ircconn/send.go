@@ -15,8 +15,9 @@ import (
 type outMsg struct {
 	target string
 	kind   Kind
-	raw    bool // lines are complete protocol lines; no confirmation
-	auto   bool // SendOptions.Automatic: queued behind user messages
+	raw    bool    // lines are complete protocol lines; no confirmation
+	op     *chanOp // raw: a channel command, confirmed by its PONG (chanops.go)
+	auto   bool    // SendOptions.Automatic: queued behind user messages
 	lines  []string
 	done   chan sendResult // buffered 1
 
@@ -299,6 +300,9 @@ func (c *Conn) finishLocked(m *outMsg, err error) {
 func (s *session) buildLineLocked(m *outMsg, i int) ([]byte, error) {
 	c := s.c
 	if m.raw {
+		if i == 0 && m.op != nil {
+			s.startOpLocked(m)
+		}
 		return []byte(m.lines[i] + "\r\n"), nil
 	}
 	cmd, text := "PRIVMSG", m.lines[i]

@@ -50,8 +50,9 @@ type session struct {
 	capReqd    bool
 	saslDone   bool
 	nickTries  int
-	monitor    bool              // ISUPPORT MONITOR
 	away       map[string]string // last 301 text reported per folded nick
+	track      tracker           // channels we are in (channels.go)
+	ops        []*outMsg         // channel commands waiting for their PONG (chanops.go)
 }
 
 type prioLine struct {
@@ -72,6 +73,7 @@ func newSession(c *Conn) *session {
 		echoQ:       map[string][]*lineRef{},
 		capLS:       map[string]string{},
 		away:        map[string]string{},
+		track:       newTracker(c.cfg.Channels),
 		ctcpReplies: rate.NewLimiter(0.5, 3),
 	}
 }
@@ -158,6 +160,7 @@ func (c *Conn) serve(s *session) {
 	c.casemap = RFC1459
 	c.chantypes = "#&"
 	c.statusmsg = ""
+	c.isup = defaultISupport()
 	c.nick = c.wantNickLocked()
 	c.user, c.host, c.hostSure = "", "", hostUnknown
 	c.mu.Unlock()
