@@ -21,13 +21,16 @@ import (
 // is its commented example and the reference for every key.
 //
 // Ghost Matrix IDs are appservice.username_template applied to "<network key>.<casemapped nick>"
-// (so with the default template `irc_{{.}}`: @irc_libera.bob:example.com). Matrix encodes
+// (so with the default template `otrirc_{{.}}`: @otrirc_libera.bob:example.com). Matrix encodes
 // characters outside [a-z0-9.=-]: "_" becomes "__", "[" becomes "=5b", and so on.
 type Config struct {
 	Networks            map[string]*NetworkConfig `yaml:"networks"`
 	DisplaynameTemplate string                    `yaml:"displayname_template"`
 	Secret              string                    `yaml:"secret"`
 	OTR                 OTRConfig                 `yaml:"otr"`
+	// HomeserverMayReadMessages is the admin's explicit consent to run
+	// without end-to-bridge encryption (CheckEncryption).
+	HomeserverMayReadMessages bool `yaml:"homeserver_may_read_messages"`
 
 	displaynameTmpl *template.Template
 }
@@ -259,9 +262,19 @@ func (c *Config) FormatDisplayname(network, nick string) string {
 	return s
 }
 
-// upgradeConfig copies the user's `network:` section over the example and
-// replaces `secret: generate` with a random secret (saved back to the file).
+// upgradeConfig puts otrbridge's defaults for the rest of the config into
+// the base (mautrix's upgrader then copies the file's own values over
+// them), copies the user's `network:` section over the example and
+// replaces `secret: generate` with a random secret (saved back to the
+// file).
 func upgradeConfig(helper up.Helper) {
+	root, err := rootHelper(helper)
+	if err != nil {
+		// Running on mautrix's defaults (encryption off, mautrix-irc's
+		// namespace) must never happen silently.
+		panic(fmt.Errorf("otrbridge: %w; refusing to run on mautrix's defaults", err))
+	}
+	applyBridgeDefaults(root)
 	helper.Copy(up.Map, "networks")
 	helper.Copy(up.Str, "displayname_template")
 	if secret, ok := helper.Get(up.Str, "secret"); !ok || secret == "generate" || secret == "" {
@@ -272,6 +285,7 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str, "otr", "default_policy")
 	helper.Copy(up.List, "otr", "services")
 	helper.Copy(up.Str, "otr", "hold_timeout")
+	helper.Copy(up.Bool, "homeserver_may_read_messages")
 }
 
 // ExampleConfig is the commented `network:` section written by `-e`.
@@ -311,7 +325,7 @@ networks:
         otr_policy: ""
 # Display name of IRC users' ghosts. Fields: {{.Nick}}, {{.Network}} (the key), {{.NetworkName}}.
 # Ghost Matrix IDs are appservice.username_template applied to "<network key>.<nick in lower case>",
-# e.g. @irc_libera.bob:example.com.
+# e.g. @otrirc_libera.bob:example.com.
 displayname_template: "{{.Nick}} ({{.NetworkName}})"
 # Secret used to encrypt IRC passwords and OTR private keys in the database.
 # "generate" makes a random one on the first start (the config file must be writable then).
@@ -328,4 +342,9 @@ otr:
     services: [NickServ, ChanServ, MemoServ, OperServ, HostServ, BotServ, Global, SaslServ]
     # How long a message that must go out encrypted (policy always, or while a key
     # exchange runs) waits for the private conversation before it fails visibly.
-    hold_timeout: 60s`
+    hold_timeout: 60s
+# End-to-bridge encryption (the encryption: section below, on by default) keeps bridged messages
+# away from your homeserver. With encryption.allow or encryption.default off, the homeserver stores
+# every bridged message in plaintext, also those OTR protects on IRC, and the bridge refuses to start
+# unless this is true. Set it only if you accept that.
+homeserver_may_read_messages: false`

@@ -3,10 +3,13 @@ package e2e
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/otrbridge/otrbridge/internal/teststack"
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
@@ -40,7 +43,7 @@ func TestE2BE(t *testing.T) {
 		name string
 		run  func(t *testing.T)
 	}{
-		{"PortalEncrypted", func(t *testing.T) { e2bePortalEncrypted(t, u, room) }},
+		{"PortalEncrypted", func(t *testing.T) { e2bePortalEncrypted(t, e, u, room) }},
 		{"PrivateConversation", func(t *testing.T) { e2bePrivate(t, e, u, p, room) }},
 		{"SMP", func(t *testing.T) { e2beSMP(t, e, u, p, room) }},
 		{"ControlRoomSMP", func(t *testing.T) { e2beControlRoomSMP(t, e, u, p, room) }},
@@ -93,8 +96,23 @@ func e2beHomeserverChecks(t *testing.T, e *env, control, phase string) {
 }
 
 // e2bePortalEncrypted: the portal has m.room.encryption (Megolm) and the
-// client knows it.
-func e2bePortalEncrypted(t *testing.T, u *user, room string) {
+// client knows it. The stack wrote the bridge's config without an
+// `encryption:` section: encryption is on by the bridge's defaults, which
+// the config upgrader also wrote back into the file.
+func e2bePortalEncrypted(t *testing.T, e *env, u *user, room string) {
+	var cfg struct {
+		Encryption *struct{ Allow, Default bool } `yaml:"encryption"`
+	}
+	raw, err := os.ReadFile(e.bridge.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Encryption == nil || !cfg.Encryption.Allow || !cfg.Encryption.Default {
+		t.Errorf("the config the bridge wrote back has encryption %+v, want allow and default", cfg.Encryption)
+	}
 	st, err := u.mx.StateEvent(room, "m.room.encryption", "")
 	if err != nil {
 		t.Fatalf("portal has no m.room.encryption state: %v", err)

@@ -4,36 +4,34 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	_ "unsafe" // go:linkname
 
 	flag "maunium.net/go/mauflag"
 
 	"github.com/otrbridge/otrbridge/bridge"
 )
 
-// mxmain writes the example config itself on -e, but with mautrix's
-// defaults; otrbridge changes a few of them, so -e is handled here, writing
-// the connector's ExampleConfigFile.
+// mxmain writes its own example config on -e, with mautrix's defaults;
+// otrbridge's example (the connector's ExampleConfigFile) differs. main
+// lets mauflag parse the command line with mxmain's own flag set (mxmain
+// registers it on mauflag's default set when it is initialised) and reads
+// mxmain's -e and -c from mxmain's variables, so there is no second copy of
+// mxmain's flags to fall out of step with it.
 
-// exampleConfigRequested parses the command line with mxmain's flags and
-// reports whether -e was given and the config path (-c, default
-// config.yaml).
-func exampleConfigRequested(args []string) (string, bool) {
-	fs := flag.New(args)
-	configPath := fs.MakeFull("c", "config", "", "config.yaml").String()
-	write := fs.MakeFull("e", "generate-example-config", "", "false").Bool()
-	fs.MakeFull("n", "no-update", "", "false").Bool()
-	fs.MakeFull("r", "registration", "", "registration.yaml").String()
-	fs.MakeFull("g", "generate-registration", "", "false").Bool()
-	fs.MakeFull("v", "version", "", "false").Bool()
-	fs.Make().LongKey("version-json").Default("false").Bool()
-	fs.Make().LongKey("ignore-unsupported-database").Default("false").Bool()
-	fs.Make().LongKey("ignore-foreign-tables").Default("false").Bool()
-	fs.Make().LongKey("ignore-unsupported-server").Default("false").Bool()
-	fs.MakeHelpFlag()
-	if err := fs.Parse(); err != nil {
-		return "", false // mxmain reports the error
+//go:linkname mxmainWriteExampleConfig maunium.net/go/mautrix/bridgev2/matrix/mxmain.writeExampleConfig
+var mxmainWriteExampleConfig *bool
+
+//go:linkname mxmainConfigPath maunium.net/go/mautrix/bridgev2/matrix/mxmain.configPath
+var mxmainConfigPath *string
+
+// exampleConfigRequested reports whether -e was given and the config path
+// (-c). On a command line mxmain cannot parse it reports false: mxmain's
+// PreInit then prints the error and the help.
+func exampleConfigRequested() (string, bool) {
+	if err := flag.Parse(); err != nil {
+		return "", false
 	}
-	return *configPath, *write
+	return *mxmainConfigPath, *mxmainWriteExampleConfig
 }
 
 // writeExampleConfig behaves like mxmain's -e: it refuses to overwrite a

@@ -9,6 +9,7 @@ package main
 import (
 	"os"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 
 	"github.com/otrbridge/otrbridge/bridge"
@@ -31,12 +32,19 @@ func main() {
 		Connector:   connector,
 	}
 	m.InitVersion(Tag, Commit, BuildTime)
-	if path, ok := exampleConfigRequested(os.Args[1:]); ok {
+	if path, ok := exampleConfigRequested(); ok {
 		os.Exit(writeExampleConfig(path, connector))
 	}
 	m.PreInit()
 	// No message body, password or secret may reach the log at any level.
 	bridge.RedactLogging(&m.Config.Logging)
+	// Before anything connects: never run unencrypted portals by accident.
+	m.PostInit = func() {
+		if err := connector.CheckEncryption(*m.Log, m.Config.Encryption); err != nil {
+			m.Log.WithLevel(zerolog.FatalLevel).Err(err).Msg("Configuration error")
+			os.Exit(11)
+		}
+	}
 	m.Init()
 	m.Start()
 	code := m.WaitForInterrupt()

@@ -70,7 +70,11 @@ type BridgeOptions struct {
 	// Permissions adds or overrides bridge.permissions entries (MXID or
 	// domain → block, relay, commands, user, admin).
 	Permissions  map[string]string
-	Encryption   bool   // end-to-bridge encryption default for new portals
+	// Encryption leaves the config's `encryption:` section to the bridge's
+	// defaults (on, written in by the config upgrader); without it the
+	// bridge runs unencrypted portals with the admin's explicit consent
+	// (network.homeserver_may_read_messages).
+	Encryption   bool
 	LogLevel     string // default "debug"
 	Detach       bool
 	ExtraConfig  func(cfg map[string]any) // last-moment edits
@@ -87,7 +91,7 @@ type Bridge struct {
 	OutPath          string // stdout/stderr
 	Port             int    // appservice port
 	BotMXID          string
-	UsernamePrefix   string // ghost localpart prefix, "irc_"
+	UsernamePrefix   string // ghost localpart prefix, from appservice.username_template
 
 	mu   sync.Mutex
 	proc *process
@@ -106,7 +110,6 @@ func ConfigureBridge(o BridgeOptions) (*Bridge, error) {
 		RegistrationPath: filepath.Join(o.Dir, "registration.yaml"),
 		LogPath:          filepath.Join(o.Dir, "bridge.log"),
 		OutPath:          filepath.Join(o.Dir, "bridge.out"),
-		UsernamePrefix:   "irc_",
 	}
 	var err error
 	if b.Port, err = freePort(); err != nil {
@@ -169,9 +172,11 @@ func (b *Bridge) edit(cfg map[string]any) error {
 	as["public_address"] = ""
 	as["hostname"] = "127.0.0.1"
 	as["port"] = b.Port
-	if tmpl, ok := as["username_template"].(string); ok {
-		b.UsernamePrefix = strings.TrimSuffix(tmpl, "{{.}}")
+	tmpl, _ := as["username_template"].(string)
+	if !strings.HasSuffix(tmpl, "{{.}}") {
+		return fmt.Errorf("example config: appservice.username_template %q does not end in {{.}}", tmpl)
 	}
+	b.UsernamePrefix = strings.TrimSuffix(tmpl, "{{.}}")
 	bot := sub(as, "bot")
 	botName, _ := bot["username"].(string)
 	if botName == "" {
@@ -225,12 +230,13 @@ func (b *Bridge) edit(cfg map[string]any) error {
 	mx["message_error_notices"] = true
 	mx["federate_rooms"] = false
 
-	enc := sub(cfg, "encryption")
-	enc["allow"] = true
-	enc["default"] = o.Encryption
-	enc["appservice"] = false
-	enc["msc4190"] = false
-	enc["pickle_key"] = "pickle-" + randomToken(32)
+	if o.Encryption {
+		delete(cfg, "encryption")
+	} else {
+		enc := sub(cfg, "encryption")
+		enc["default"] = false
+		nw["homeserver_may_read_messages"] = true
+	}
 
 	delete(cfg, "double_puppet")
 	cfg["logging"] = map[string]any{
