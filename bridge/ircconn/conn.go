@@ -52,7 +52,9 @@ type Conn struct {
 	casemap   Casemapping
 	chantypes string
 	statusmsg string
-	isup      ISupport  // the rest of ISUPPORT (isupport.go)
+	isup      ISupport           // the rest of ISUPPORT (isupport.go)
+	watch     map[string]watched // watch list by folded nick (monitor.go)
+	watchSeq  uint64
 	queue     []*outMsg // user messages and raw lines not yet started, in order
 	autoQueue []*outMsg // automatic messages not yet started, in order
 	wake      chan struct{}
@@ -155,6 +157,7 @@ func New(cfg Config) (*Conn, error) {
 		cfg.Version = "otrbridge"
 	}
 	cfg.Channels.setDefaults()
+	cfg.Presence.setDefaults()
 	c := &Conn{
 		cfg:        cfg,
 		log:        cfg.Logger,
@@ -168,6 +171,7 @@ func New(cfg Config) (*Conn, error) {
 		caps:       map[string]bool{},
 		chantypes:  "#&",
 		isup:       defaultISupport(),
+		watch:      map[string]watched{},
 		wake:       make(chan struct{}, 1),
 		proxy:      proxyDialer,
 		autoBudget: rate.NewLimiter(rate.Limit(cfg.AutoReplies.Rate), cfg.AutoReplies.Burst),

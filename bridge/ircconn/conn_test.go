@@ -31,10 +31,10 @@ func TestRegistrationRequestsOfferedCaps(t *testing.T) {
 	// multi-line LS
 	fc.send(":srv.test CAP * LS * :message-tags server-time sasl=PLAIN,EXTERNAL draft/chathistory extended-join",
 		":srv.test CAP * LS * :echo-message labeled-response batch away-notify account-tag chghost account-notify",
-		":srv.test CAP * LS :multi-prefix userhost-in-names invite-notify setname")
+		":srv.test CAP * LS :multi-prefix userhost-in-names invite-notify setname extended-monitor")
 	req := fc.expect(t, "CAP")
 	want := "message-tags server-time echo-message labeled-response account-tag batch chghost " +
-		"extended-join account-notify away-notify multi-prefix userhost-in-names invite-notify setname"
+		"extended-join account-notify away-notify multi-prefix userhost-in-names invite-notify setname extended-monitor"
 	if req.Params[0] != "REQ" || req.Params[1] != want {
 		t.Fatalf("CAP %v, want REQ %q", req.Params, want)
 	}

@@ -113,8 +113,8 @@
 // Everything below comes from the server on this connection, never from a
 // guess: a nick is a name anyone can take, and only the server can say who
 // is who. Where offered, the Conn asks for extended-join, account-notify,
-// away-notify, chghost, multi-prefix, userhost-in-names, invite-notify and
-// setname (besides message-tags, server-time,
+// away-notify, chghost, multi-prefix, userhost-in-names, invite-notify,
+// setname and extended-monitor (besides message-tags, server-time,
 // echo-message, labeled-response, batch and account-tag), and reads
 // ISUPPORT (ISupport: PREFIX, CHANMODES, CHANTYPES, STATUSMSG, MONITOR,
 // WHOX, the lengths, MODES, TARGMAX/MAXTARGETS, CHANLIMIT), with the
@@ -154,6 +154,22 @@
 // state is updated by the reader before the event is queued, so a handler
 // may see state newer than the event it handles. After a reconnect we are
 // in no channel: rejoining is the caller's decision (JoinAll).
+//
+// # Presence
+//
+// Watch adds nicks to a watch list (at most Config.Presence.MaxWatched,
+// and the server's MONITOR limit less one slot kept for taking our own nick
+// back) and reports PeerOnline and PeerOffline for them, now and after
+// every reconnect, until Unwatch: with MONITOR where the server has it,
+// else by polling ISON in chunks every Config.Presence.PollInterval, one
+// poll at a time, only changes reported after the first answer. The server
+// sends NICK only to those who share a channel with the user: a watched
+// peer who renames elsewhere appears as PeerOffline of the old nick and
+// nothing more; when a NICK in a shared channel came first, PeerOffline
+// carries it as NewNick, and only then is the new nick known to be the same
+// connection. Every line Watch causes goes through the paced send queue,
+// but the watch list is for peers the user chose, not for every stranger
+// who writes.
 //
 // # Privacy
 //
@@ -229,6 +245,8 @@ type Config struct {
 	Flood FloodConfig
 	// Channels bounds the channel state tracker.
 	Channels ChannelConfig
+	// Presence bounds the presence watch (Watch).
+	Presence PresenceConfig
 	// AutoReplies limits automatic messages (SendOptions.Automatic).
 	AutoReplies AutoReplyConfig
 

@@ -46,6 +46,9 @@ var (
 	// ErrNotJoined: the server answered a JOIN with neither the JOIN nor an
 	// error (e.g. it forwarded us elsewhere without saying why).
 	ErrNotJoined = errors.New("ircconn: the server did not join us to the channel")
+	// ErrWatchFull: Watch would exceed Config.Presence.MaxWatched or the
+	// server's MONITOR limit; no nick was added.
+	ErrWatchFull = errors.New("ircconn: watch list full")
 	// ErrClosed: Close was called.
 	ErrClosed = errors.New("ircconn: closed")
 )

@@ -47,7 +47,9 @@ type CTCP struct {
 }
 
 // NickChanged reports a NICK change; Self is true when it is ours. The
-// server sends it only for users who share a channel with us (and for us).
+// server sends it only for users who share a channel with us (and for us):
+// a watched peer who shares none is reported as PeerOffline of the old nick
+// instead (see Watch).
 type NickChanged struct {
 	Old, New string
 	Self     bool
@@ -106,6 +108,9 @@ func (AccountChanged) event()  {}
 func (HostChanged) event()     {}
 func (RealnameChanged) event() {}
 func (ChannelError) event()    {}
+func (PeerOnline) event()      {}
+func (PeerOffline) event()     {}
+func (WatchFull) event()       {}
 
 func (s State) String() string {
 	switch s {
@@ -219,7 +224,8 @@ type WhoList struct {
 }
 
 // AwayChanged reports that a user went away (Message set) or came back
-// (away-notify, for users in a shared channel).
+// (away-notify, for users in a shared channel and, with extended-monitor,
+// watched ones).
 type AwayChanged struct {
 	Nick    string
 	Away    bool
@@ -249,4 +255,28 @@ type RealnameChanged struct {
 // Nick is set for errors about a member (441 not on channel).
 type ChannelError struct {
 	Channel, Nick, Code, Text string
+}
+
+// PeerOnline reports that a watched nick is on the network (MONITOR
+// RPL_MONONLINE, or the ISON poll). User and Host are empty when the server
+// does not say.
+type PeerOnline struct {
+	Nick, User, Host string
+}
+
+// PeerOffline reports that a watched nick is no longer on the network. The
+// server does not say why: quit, disconnect, or a nick change. NewNick is
+// set only when the server reported the change itself (a NICK in a shared
+// channel just before): only then is it the same connection.
+type PeerOffline struct {
+	Nick    string
+	NewNick string
+}
+
+// WatchFull reports watched nicks the server refused (MONITOR list full,
+// ERR_MONLISTFULL) or that did not fit under its limit after a reconnect;
+// they are no longer watched.
+type WatchFull struct {
+	Limit int
+	Nicks []string
 }

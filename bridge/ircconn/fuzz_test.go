@@ -27,7 +27,7 @@ func FuzzServerLine(f *testing.F) {
 		":s 353 me = #c :@+a!b@c %b +", ":s 353 me #c :a", ":s 353", ":s 366 me #c", ":s 366 me *", ":s 324 me #c +kl k 3",
 		":s 329 me #c 1", ":s 354 me 248 #c u h n G*@ acct :r", ":s 352 me #c u h s n H :0 r", ":s 315 me #c", ":s 354 me 248",
 		":s PONG s :otrb-1", ":s PONG", ":s 474 me #c :b", ":s 441 me n #c :x", ":s 470 me #c #d :f", ":s 472 me Z :u",
-		":s 404 me #c :m",
+		":s 404 me #c :m", ":s 730 me :x!u@h,y", ":s 731 me :x", ":s 734 me 5 x,y :full", ":s 303 me :x", ":s 303 me",
 		":s 005 me PREFIX=(ov)@+ CHANMODES=b,k,l,m MONITOR=1 :x", ":s 005 me -PREFIX CHANTYPES= :x",
 	} {
 		f.Add(seed)
@@ -51,7 +51,7 @@ func FuzzServerLine(f *testing.F) {
 		ref.msg.refs = []*lineRef{ref}
 		s.echoQ["x"] = []*lineRef{{msg: ref.msg, key: "x"}}
 		c.whois = &whoisReq{nick: "me", done: make(chan struct{})}
-		// A channel with members, commands in flight.
+		// A channel with members, commands in flight, watched nicks.
 		s.track.selfJoin(c.casemap.Fold, "#c", Member{Nick: "me"})
 		s.track.addMember(c.casemap.Fold, s.track.chans["#c"], Member{Nick: "a", User: "u", Host: "h"})
 		s.track.addMember(c.casemap.Fold, s.track.chans["#c"], Member{Nick: "b", Prefixes: "@"})
@@ -62,6 +62,8 @@ func FuzzServerLine(f *testing.F) {
 			om := &outMsg{raw: true, lines: []string{"X"}, op: op, done: make(chan sendResult, 1)}
 			s.startOpLocked(om)
 		}
+		c.watch["x"] = watched{nick: "x"}
+		s.pres.isonWait = [][]string{{"x", "y"}}
 		go func() {
 			for range s.prio {
 			}

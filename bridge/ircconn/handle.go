@@ -292,6 +292,9 @@ func (s *session) handleNick(m *ircmsg.Message) {
 	c.mu.Lock()
 	self := c.casemap.Fold(old) == c.casemap.Fold(c.nick)
 	chans := s.track.rename(c.casemap.Fold, old, nw)
+	if !self {
+		s.noteRenameLocked(old, nw)
+	}
 	if self {
 		c.nick = nw
 		s.learnSelfLocked(m)
@@ -375,12 +378,14 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			}
 		}
 		c.mu.Unlock()
-	case "731": // RPL_MONOFFLINE: the nick we want may be free now
-		for _, n := range strings.Split(lastParam(m), ",") {
-			nick, _, _ := strings.Cut(n, "!")
-			s.maybeReclaim(nick)
+	case "730", "731", "734":
+		s.monitorReply(m)
+	case "732", "733":
+		// MONITOR L: we never ask; the watch list is ours
+	case "303":
+		if !s.isonReply(m) {
+			c.emit(Numeric{Code: code, Params: append([]string(nil), m.Params...)})
 		}
-		c.emit(Numeric{Code: code, Params: append([]string(nil), m.Params...)}) // the caller may MONITOR too
 	case "324":
 		s.modesReply(m)
 	case "329":

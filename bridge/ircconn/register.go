@@ -17,9 +17,9 @@ import (
 // wantedCaps are requested when the server offers them.
 // chghost keeps our own host current (cloaks, vhosts), which LineBudget needs.
 // The others report what the server knows about users and channels
-// (channels.go).
+// (channels.go, monitor.go).
 var wantedCaps = []string{"message-tags", "server-time", "echo-message", "labeled-response", "account-tag", "batch", "chghost",
-	"extended-join", "account-notify", "away-notify", "multi-prefix", "userhost-in-names", "invite-notify", "setname"}
+	"extended-join", "account-notify", "away-notify", "multi-prefix", "userhost-in-names", "invite-notify", "setname", "extended-monitor"}
 
 // handleCAP follows CAP LS 302 → REQ → ACK/NAK → (SASL) → END.
 func (s *session) handleCAP(m *ircmsg.Message) error {
@@ -224,4 +224,5 @@ func (s *session) becomeReady() {
 	c.mu.Unlock()
 	c.setState(Connected, nil, 0)
 	c.kick()
+	go s.watchLoop()
 }

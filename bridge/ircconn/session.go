@@ -52,6 +52,7 @@ type session struct {
 	nickTries  int
 	away       map[string]string // last 301 text reported per folded nick
 	track      tracker           // channels we are in (channels.go)
+	pres       presence          // watched nicks (monitor.go)
 	ops        []*outMsg         // channel commands waiting for their PONG (chanops.go)
 }
 
@@ -74,6 +75,7 @@ func newSession(c *Conn) *session {
 		capLS:       map[string]string{},
 		away:        map[string]string{},
 		track:       newTracker(c.cfg.Channels),
+		pres:        newPresence(),
 		ctcpReplies: rate.NewLimiter(0.5, 3),
 	}
 }

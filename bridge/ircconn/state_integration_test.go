@@ -44,7 +44,7 @@ func TestInspIRCdCapsAndISupport(t *testing.T) {
 	c, rec := realConn(t, srv, "bridgeuser", nil)
 	rec.waitState(t, 10*time.Second, Connected)
 	for _, name := range []string{"extended-join", "account-notify", "away-notify", "chghost", "multi-prefix",
-		"userhost-in-names", "invite-notify", "setname", "message-tags", "server-time"} {
+		"userhost-in-names", "invite-notify", "setname", "extended-monitor", "message-tags", "server-time"} {
 		if !c.HasCap(name) {
 			t.Errorf("cap %s not negotiated", name)
 		}
@@ -349,6 +349,79 @@ func TestInspIRCdBadChannelInputSendsNothing(t *testing.T) {
 		if !strings.HasPrefix(l, "MODE #ok") && !strings.HasPrefix(l, "PING ") && !strings.HasPrefix(l, "PONG ") {
 			t.Errorf("on the wire after bad input: %.80q", l)
 		}
+	}
+}
+
+// Presence from the server: MONITOR online/offline, a rename seen in a
+// shared channel (NickChanged, then PeerOffline with NewNick) and one that
+// is not (only PeerOffline: the server sends no NICK), and the limit.
+func TestInspIRCdMonitor(t *testing.T) {
+	srv := teststack.InspIRCd(t, teststack.IRCOptions{})
+	c, rec := realConn(t, srv, "bridgeuser", nil)
+	rec.waitState(t, 10*time.Second, Connected)
+	peer := teststack.DialIRC(t, srv.Addr(), "peer", teststack.IRCClientOptions{})
+	if err := c.Watch("peer", "friend"); err != nil {
+		t.Fatal(err)
+	}
+	waitReal[PeerOnline](t, rec, "peer online", func(e PeerOnline) bool { return e.Nick == "peer" })
+	waitReal[PeerOffline](t, rec, "friend offline", func(e PeerOffline) bool { return e.Nick == "friend" })
+	friend := teststack.DialIRC(t, srv.Addr(), "friend", teststack.IRCClientOptions{})
+	waitReal[PeerOnline](t, rec, "friend comes", func(e PeerOnline) bool { return e.Nick == "friend" })
+
+	// Renamed without a shared channel: offline, and no NickChanged.
+	if err := peer.SetNick("peer_away"); err != nil {
+		t.Fatal(err)
+	}
+	if off := waitReal[PeerOffline](t, rec, "peer renamed", nil); off != (PeerOffline{Nick: "peer"}) {
+		t.Errorf("PeerOffline %+v", off)
+	}
+	// Back under the watched nick: online again.
+	if err := peer.SetNick("peer"); err != nil {
+		t.Fatal(err)
+	}
+	waitReal[PeerOnline](t, rec, "peer back", func(e PeerOnline) bool { return e.Nick == "peer" })
+	for _, e := range rec.all() {
+		if n, ok := e.(NickChanged); ok && !n.Self {
+			t.Errorf("NickChanged %+v without a shared channel", n)
+		}
+	}
+
+	// Renamed in a shared channel: the NICK, then the offline naming it.
+	if err := c.Join(ctx10(t), "#lobby", ""); err != nil {
+		t.Fatal(err)
+	}
+	do(t, friend, "JOIN #lobby")
+	waitReal[Joined](t, rec, "friend joins", func(j Joined) bool { return j.User.Nick == "friend" })
+	if err := friend.SetNick("friend2"); err != nil {
+		t.Fatal(err)
+	}
+	if n := waitReal[NickChanged](t, rec, "nick in channel", nil); n.Old != "friend" || n.New != "friend2" {
+		t.Errorf("NickChanged %+v", n)
+	}
+	if off := waitReal[PeerOffline](t, rec, "offline after nick", nil); off != (PeerOffline{Nick: "friend", NewNick: "friend2"}) {
+		t.Errorf("PeerOffline %+v", off)
+	}
+	// Quit: offline.
+	peer.Quit("bye")
+	waitReal[PeerOffline](t, rec, "peer quit", func(e PeerOffline) bool { return e.Nick == "peer" && e.NewNick == "" })
+	if on, known := c.Online("peer"); on || !known {
+		t.Errorf("Online(peer) %v %v", on, known)
+	}
+
+	// MONITOR=30 with one slot kept for our own nick: 29 at most.
+	var many []string
+	for i := range 28 {
+		many = append(many, "n"+itoa(i+10))
+	}
+	if err := c.Watch(many[:27]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Watch(many[27:]...); !errors.Is(err, ErrWatchFull) {
+		t.Errorf("30th nick: %v", err)
+	}
+	c.Unwatch("peer", "friend")
+	if err := c.Watch(many[27:]...); err != nil {
+		t.Errorf("after Unwatch: %v", err)
 	}
 }
 
