@@ -63,6 +63,10 @@ type IRCClient struct {
 	recentPeerErrors map[string]time.Time
 	// watch follows DM peers' nick changes without a shared channel.
 	watch *nickWatch
+	// strangers decides about messages from peers without a chat.
+	strangers *strangerGate
+	// ghosts are the ghost updates waiting to run off the IRC reader.
+	ghosts ghostRefresh
 	// loginWatcher receives the first connection result during login.
 	loginWatcher chan<- ircconn.StateChanged
 }
@@ -104,6 +108,7 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 		aliases: make(map[string]networkid.UserID),
 	}
 	c.watch = newNickWatch(c)
+	c.strangers = c.newStrangerGate()
 	otr, err := newOTRManager(c)
 	if err != nil {
 		return nil, err
@@ -231,6 +236,7 @@ func (c *IRCClient) sendDisconnectedByUser() {
 // when the login connects again.
 func (c *IRCClient) Disconnect() {
 	c.watch.halt()
+	c.strangers.stop()
 	if conn := c.connection(); conn != nil {
 		conn.Close()
 	}
@@ -338,13 +344,34 @@ func (c *IRCClient) lookupPeerID(ctx context.Context, nick string, remember bool
 			}
 		}
 		if remember {
-			c.mu.Lock()
-			c.aliases[folded] = uid
-			c.mu.Unlock()
+			c.rememberPeer(nick, uid)
 		}
 		return uid, nil
 	}
 	return "", fmt.Errorf("nick %s has been used by more than %d different peers", nick, maxNickReuse)
+}
+
+// maxCachedPeers bounds the aliases map: beyond it the entries that
+// lookupPeerID can work out again (a nick's own peer ID) are dropped; the
+// aliases of renamed peers stay, there is one per renamed portal.
+const maxCachedPeers = 4096
+
+// rememberPeer caches the peer ID of a nick that has a chat.
+func (c *IRCClient) rememberPeer(nick string, uid networkid.UserID) {
+	folded := c.fold(nick)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.aliases[folded] == uid {
+		return
+	}
+	if len(c.aliases) >= maxCachedPeers {
+		for key, id := range c.aliases {
+			if _, own, ok := parseUserID(id); ok && own == key {
+				delete(c.aliases, key)
+			}
+		}
+	}
+	c.aliases[folded] = uid
 }
 
 // peerRenamed moves the alias of a peer from its old to its new nick.

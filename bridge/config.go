@@ -30,7 +30,8 @@ type Config struct {
 	OTR                 OTRConfig                 `yaml:"otr"`
 	// HomeserverMayReadMessages is the admin's explicit consent to run
 	// without end-to-bridge encryption (CheckEncryption).
-	HomeserverMayReadMessages bool `yaml:"homeserver_may_read_messages"`
+	HomeserverMayReadMessages bool         `yaml:"homeserver_may_read_messages"`
+	Limits                    LimitsConfig `yaml:"limits"`
 
 	displaynameTmpl *template.Template
 }
@@ -171,6 +172,9 @@ func (c *Config) Validate() error {
 		}
 		c.OTR.holdTimeout = d
 	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
 	if len(c.Secret) < 16 || c.Secret == "generate" {
 		return errors.New("network.secret: must be at least 16 characters (set it to `generate` and start once with a writable config to get a random one)")
 	}
@@ -286,6 +290,7 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.List, "otr", "services")
 	helper.Copy(up.Str, "otr", "hold_timeout")
 	helper.Copy(up.Bool, "homeserver_may_read_messages")
+	upgradeLimits(helper)
 }
 
 // ExampleConfig is the commented `network:` section written by `-e`.
@@ -347,4 +352,5 @@ otr:
 # away from your homeserver. With encryption.allow or encryption.default off, the homeserver stores
 # every bridged message in plaintext, also those OTR protects on IRC, and the bridge refuses to start
 # unless this is true. Set it only if you accept that.
-homeserver_may_read_messages: false`
+homeserver_may_read_messages: false
+` + exampleLimits

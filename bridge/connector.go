@@ -32,6 +32,9 @@ type IRCConnector struct {
 
 	// newConn opens the IRC connection of a login; tests replace it.
 	newConn func(c *IRCClient) (ircConn, error)
+	// chatOpeners holds a slot per room or ghost being created for an IRC
+	// peer (newpeers.go).
+	chatOpeners chan struct{}
 
 	// passwordKey seals IRC passwords, otrKey OTR private keys; sealKeys
 	// derives both from network.secret.
@@ -56,8 +59,10 @@ func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	if ic.newConn == nil {
 		ic.newConn = dialIRC
 	}
+	ic.chatOpeners = make(chan struct{}, chatOpeners)
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(ircCommands()...)
+		proc.AddHandlers(requestCommands()...)
 		proc.AddHandlers(otrCommands()...)
 	}
 }

@@ -144,22 +144,7 @@ func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
 		c.managementNotice(ctx, fmt.Sprintf("%s: %s", e.From.Nick, ircfmt.Strip(e.Text)))
 		return
 	}
-	uid, err := c.peerID(ctx, e.From.Nick)
-	if err != nil {
-		c.log.Err(err).Msg("Dropping IRC message: no portal for the sender")
-		c.managementNotice(ctx, fmt.Sprintf("A message from %s could not be bridged: %v", e.From.Nick, err))
-		return
-	}
-	c.updateGhost(ctx, uid, e.From.Nick)
-	c.watch.seen(uid, e.From.Nick, e.From.User, e.From.Host)
-	link := c.link(uid, e.From.Nick)
-	link.userHost = e.From.User + "@" + e.From.Host
-	c.otr.Receive(ctx, link, otrsession.IncomingText{
-		Kind:  e.Kind,
-		Text:  e.Text,
-		Time:  e.Time,
-		MsgID: e.MsgID,
-	})
+	c.routeMessage(ctx, e)
 }
 
 // updateGhost sets the ghost's display name from its current nick.
@@ -289,7 +274,7 @@ func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, how string
 			c.log.Err(err).Msg("Failed to save portal after nick change")
 		}
 	}
-	c.updateGhost(ctx, uid, newNick)
+	c.refreshGhost(ctx, uid, newNick)
 	text := fmt.Sprintf("%s is now known as %s. This chat continues with %s.", oldNick, newNick, newNick)
 	if how != "" {
 		text = fmt.Sprintf("%s is now known as %s (detected by %s). This chat continues with %s.", oldNick, newNick, how, newNick)

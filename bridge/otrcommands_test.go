@@ -14,7 +14,7 @@ import (
 // The OTR commands must not replace bridgev2's or the IRC commands.
 func TestOTRCommandsDoNotShadowOthers(t *testing.T) {
 	taken := map[string]bool{"help": true, "login": true, "logout": true, "start-chat": true, "list-logins": true, "version": true, "cancel": true}
-	for _, h := range ircCommands() {
+	for _, h := range append(ircCommands(), requestCommands()...) {
 		taken[h.GetName()] = true
 	}
 	for _, h := range otrCommands() {

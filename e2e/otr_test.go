@@ -45,6 +45,7 @@ var otrScenarios = []otrScenario{
 	{name: "Emotes", run: testOTREmotes},
 	{name: "PeerHTML", run: testOTRPeerHTML},
 	{name: "ReplyRateLimit", run: testOTRReplyRateLimit},
+	{name: "FloodNewPeers", run: testFloodNewPeers, sqliteOnly: true},
 	{name: "Genkey", run: testOTRGenkey},
 	{name: "ImportKey", run: testOTRImportKey},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},

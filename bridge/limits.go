@@ -1,0 +1,81 @@
+package bridge
+
+import (
+	"fmt"
+	"time"
+
+	up "go.mau.fi/util/configupgrade"
+)
+
+// LimitsConfig is `network.limits`: what people on IRC can make the bridge
+// spend for one login (one Matrix user on one network). Anyone on IRC can
+// message a user, and every new person costs a room, a ghost, an invite
+// and an OTR conversation; every OTR message a peer sends can make the
+// bridge answer. Zero values take the defaults.
+type LimitsConfig struct {
+	// NewPeers people who never talked to the user before get a chat per
+	// NewPeersWindow (a burst of NewPeers, then one every window/NewPeers);
+	// messages from more are dropped and summarised in the control room.
+	// Defaults 10 and 1h.
+	NewPeers       int    `yaml:"new_peers"`
+	NewPeersWindow string `yaml:"new_peers_window"`
+	// MessageRequests: a new person's messages wait as a request in the
+	// control room until the user accepts (`accept <nick>`) or declines
+	// them, instead of opening a chat at once.
+	MessageRequests bool `yaml:"message_requests"`
+
+	newPeersWindow time.Duration
+}
+
+const (
+	defaultNewPeers       = 10
+	defaultNewPeersWindow = time.Hour
+)
+
+// NewPeerBudget returns how many new peers get a chat per window (valid
+// after Validate).
+func (l *LimitsConfig) NewPeerBudget() (int, time.Duration) {
+	n, w := l.NewPeers, l.newPeersWindow
+	if n <= 0 {
+		n = defaultNewPeers
+	}
+	if w <= 0 {
+		w = defaultNewPeersWindow
+	}
+	return n, w
+}
+
+// validate checks the section; it is part of Config.Validate.
+func (l *LimitsConfig) validate() error {
+	if l.NewPeers < 0 || l.NewPeers > 10000 {
+		return fmt.Errorf("network.limits.new_peers: %d must be between 0 (default %d) and 10000", l.NewPeers, defaultNewPeers)
+	}
+	l.newPeersWindow = 0
+	if l.NewPeersWindow != "" {
+		d, err := time.ParseDuration(l.NewPeersWindow)
+		if err != nil || d < time.Minute || d > 7*24*time.Hour {
+			return fmt.Errorf("network.limits.new_peers_window: %q must be a duration between 1m and 168h, e.g. 1h", l.NewPeersWindow)
+		}
+		l.newPeersWindow = d
+	}
+	return nil
+}
+
+// upgradeLimits copies the user's `limits:` over the example.
+func upgradeLimits(helper up.Helper) {
+	helper.Copy(up.Int, "limits", "new_peers")
+	helper.Copy(up.Str, "limits", "new_peers_window")
+	helper.Copy(up.Bool, "limits", "message_requests")
+}
+
+// exampleLimits is the `limits:` part of ExampleConfig.
+const exampleLimits = `# What people on IRC can make the bridge spend, per login (one Matrix user on one network).
+limits:
+    # People who never wrote to you before get a chat (a room, an invite) at most new_peers per
+    # new_peers_window; messages from more are not delivered and are summarised in the control room
+    # ("12 more people tried to message you; pm <nick> to answer").
+    new_peers: 10
+    new_peers_window: 1h
+    # true: a new person's messages wait as a request in the control room until you
+    # "accept <nick>" (or "decline <nick>") instead of opening a chat at once.
+    message_requests: false`

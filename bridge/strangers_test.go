@@ -1,0 +1,186 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2/networkid"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+)
+
+type summaries struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (s *summaries) add(text string) {
+	s.mu.Lock()
+	s.texts = append(s.texts, text)
+	s.mu.Unlock()
+}
+
+func (s *summaries) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.texts...)
+}
+
+func msgFrom(nick, text string) ircconn.Message {
+	return ircconn.Message{From: ircconn.Source{Nick: nick, User: "u", Host: "h"}, Kind: ircconn.Privmsg, Text: text, ToMe: true}
+}
+
+func stranger(i int) networkid.UserID { return networkid.UserID(fmt.Sprintf("local.s%d", i)) }
+
+func unknown() bool { return false }
+
+// A flood of new nicks: the budget's worth get a chat, the rest are
+// refused and summarised in one notice, at most one a minute.
+func TestStrangerBudgetAndSummary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var got summaries
+		g := newStrangerGate(3, time.Hour, false, got.add)
+		opened := 0
+		for i := range 40 {
+			_, v := g.route(stranger(i), msgFrom(fmt.Sprintf("s%d", i), "hi"), unknown)
+			switch v {
+			case verdictOpen:
+				opened++
+			case verdictRefused:
+			default:
+				t.Fatalf("stranger %d: verdict %d", i, v)
+			}
+		}
+		if opened != 3 {
+			t.Errorf("%d strangers got a chat, want 3", opened)
+		}
+		time.Sleep(summaryDelay + time.Second)
+		s := got.all()
+		if len(s) != 1 || !strings.HasPrefix(s[0], "37 more people tried to message you (s3, s4, s5, s6, s7 and 32 more)") ||
+			!strings.Contains(s[0], "`pm <nick>`") || !strings.Contains(s[0], "3 new people per 1h") {
+			t.Fatalf("summaries %q", s)
+		}
+		// More refusals soon after wait for the next minute.
+		g.route(stranger(100), msgFrom("s100", "hi"), unknown)
+		g.route(stranger(100), msgFrom("s100", "again"), unknown)
+		time.Sleep(summaryDelay + time.Second)
+		if n := len(got.all()); n != 1 {
+			t.Fatalf("%d summaries within a minute", n)
+		}
+		time.Sleep(summaryInterval)
+		s = got.all()
+		if len(s) != 2 || !strings.HasPrefix(s[1], "1 more person tried to message you (s100)") {
+			t.Fatalf("second summary %q", s)
+		}
+		// The budget refills: one new peer per window/3.
+		time.Sleep(20 * time.Minute)
+		if _, v := g.route(stranger(200), msgFrom("s200", "hi"), unknown); v != verdictOpen {
+			t.Errorf("after 20 minutes: verdict %d, want a chat", v)
+		}
+		g.stop()
+	})
+}
+
+// Lines from a peer whose room is being created wait and come out in
+// order; once the opening is over they are delivered at once.
+func TestStrangerOpeningKeepsOrder(t *testing.T) {
+	g := newStrangerGate(10, time.Hour, false, func(string) {})
+	uid := stranger(1)
+	if _, v := g.route(uid, msgFrom("s1", "one"), unknown); v != verdictOpen {
+		t.Fatalf("first line: verdict %d", v)
+	}
+	for _, text := range []string{"two", "three"} {
+		if _, v := g.route(uid, msgFrom("s1", text), func() bool { t.Fatal("looked up during the opening"); return false }); v != verdictKept {
+			t.Fatalf("%s: verdict %d", text, v)
+		}
+	}
+	var out []string
+	for {
+		m, ok := g.nextOpened(uid)
+		if !ok {
+			break
+		}
+		out = append(out, m.Text)
+	}
+	if strings.Join(out, " ") != "one two three" {
+		t.Errorf("delivered %q", out)
+	}
+	lines, v := g.route(uid, msgFrom("s1", "four"), func() bool { return true })
+	if v != verdictDeliver || len(lines) != 1 || lines[0].Text != "four" {
+		t.Errorf("after the opening: %d %v", v, lines)
+	}
+	for i := range maxOpeningLines + 10 {
+		g.route(stranger(2), msgFrom("s2", fmt.Sprint(i)), unknown)
+	}
+	n := 0
+	for _, ok := g.nextOpened(stranger(2)); ok; _, ok = g.nextOpened(stranger(2)) {
+		n++
+	}
+	if n != maxOpeningLines {
+		t.Errorf("%d lines kept for an opening, want %d", n, maxOpeningLines)
+	}
+}
+
+// With message requests a new peer waits in the control room: accept
+// opens the chat with the kept lines, decline drops them and what follows.
+func TestStrangerRequests(t *testing.T) {
+	g := newStrangerGate(10, time.Hour, true, func(string) {})
+	a, b := stranger(1), stranger(2)
+	if _, v := g.route(a, msgFrom("alice", "hi"), unknown); v != verdictRequest {
+		t.Fatalf("first line: verdict %d", v)
+	}
+	if _, v := g.route(a, msgFrom("alice", "are you there"), unknown); v != verdictKept {
+		t.Fatalf("second line: verdict %d", v)
+	}
+	g.route(b, msgFrom("bob", "buy now"), unknown)
+	if reqs := g.listRequests(); len(reqs) != 2 {
+		t.Fatalf("requests %+v", reqs)
+	}
+	from, ok := g.accept(a)
+	if !ok || from.Nick != "alice" || from.Host != "h" {
+		t.Fatalf("accept: %+v %v", from, ok)
+	}
+	var out []string
+	for m, ok := g.nextOpened(a); ok; m, ok = g.nextOpened(a) {
+		out = append(out, m.Text)
+	}
+	if strings.Join(out, "|") != "hi|are you there" {
+		t.Errorf("accepted lines %q", out)
+	}
+	if !g.decline(b) {
+		t.Error("decline found no request")
+	}
+	if _, v := g.route(b, msgFrom("bob", "again"), func() bool { return true }); v != verdictDeclined {
+		t.Errorf("after decline: verdict %d", v)
+	}
+	g.undecline(b)
+	if _, v := g.route(b, msgFrom("bob", "after pm"), func() bool { return true }); v != verdictDeliver {
+		t.Errorf("after pm: verdict %d", v)
+	}
+	// A request answered with `pm` instead of accept: its lines come first.
+	c := stranger(3)
+	g.route(c, msgFrom("carol", "first"), unknown)
+	lines, v := g.route(c, msgFrom("carol", "second"), func() bool { return true })
+	if v != verdictDeliver || len(lines) != 2 || lines[0].Text != "first" {
+		t.Errorf("request then pm: %d %v", v, lines)
+	}
+	// Requests are capped; beyond the cap new peers are refused.
+	g2 := newStrangerGate(1000, time.Hour, true, func(string) {})
+	for i := range maxRequests {
+		g2.route(stranger(i), msgFrom(fmt.Sprint("r", i), "hi"), unknown)
+	}
+	if _, v := g2.route(stranger(999), msgFrom("late", "hi"), unknown); v != verdictRefused {
+		t.Errorf("request %d: verdict %d", maxRequests+1, v)
+	}
+	g2.stop()
+	for i := range maxDeclined + 5 {
+		g2.decline(stranger(i))
+	}
+	if len(g2.declined) != maxDeclined || g2.declined[stranger(0)] {
+		t.Errorf("%d declined remembered", len(g2.declined))
+	}
+}

@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
+	"github.com/otrbridge/otrbridge/testpeers/otrtest"
+)
+
+// The flood scenarios: a hostile IRC user floods a bridged user while the
+// same user keeps a private conversation with a well-behaved libotr peer.
+// Each checks that what the flood can make the bridge spend is capped and
+// that the conversation beside it keeps its latency. Floods are bounded in
+// count and time; the server (the env's local InspIRCd) has no flood
+// limits, so only the bridge's own caps hold them.
+
+// floodLatencyLimit is the longest a message of the well-behaved
+// conversation may take, either way, while a flood runs (quiet: well
+// under a second; the shared test machine is slow).
+const floodLatencyLimit = 15 * time.Second
+
+// wellBehaved is a private OTR conversation between a Matrix user and a
+// libotr client.
+type wellBehaved struct {
+	u    *user
+	p    *otrPeer
+	room string
+	seq  int
+}
+
+// wellBehavedConversation logs a new user in to the local network and
+// starts a private conversation with a libotr peer.
+func (e *env) wellBehavedConversation(t *testing.T) *wellBehaved {
+	t.Helper()
+	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
+	u.mx.SendText(room, "!otr init")
+	p.goSecure(t, u, room)
+	return &wellBehaved{u: u, p: p, room: room}
+}
+
+// probe sends one message each way and returns how long each took to
+// arrive (Matrix to libotr, libotr to Matrix). It fails the test when one
+// does not arrive within floodLatencyLimit.
+func (w *wellBehaved) probe(t *testing.T) (m2i, i2m time.Duration) {
+	t.Helper()
+	w.seq++
+	out := w.u.e.text(fmt.Sprintf("well-behaved %d matrix to libotr", w.seq))
+	start := time.Now()
+	w.u.sendPortal(t, w.room, out)
+	if _, ok := w.p.WaitFor(floodLatencyLimit, func(l otrtest.Line) bool { return l.Kind == "MSG" && l.Text == out }); !ok {
+		t.Fatalf("message %d of the well-behaved conversation did not reach libotr within %s", w.seq, floodLatencyLimit)
+	}
+	m2i = time.Since(start)
+	in := w.u.e.text(fmt.Sprintf("well-behaved %d libotr to matrix", w.seq))
+	start = time.Now()
+	w.p.Send(in)
+	ghost := w.u.e.ghost(w.u.network, w.p.irc.Nick())
+	if _, err := w.u.mx.WaitMessage(floodLatencyLimit, w.room, ghost, func(ev teststack.MatrixEvent) bool { return ev.Body() == in }); err != nil {
+		t.Fatalf("message %d of the well-behaved conversation did not reach Matrix within %s: %v", w.seq, floodLatencyLimit, err)
+	}
+	return m2i, time.Since(start)
+}
+
+// latencies are the probes of one phase.
+type latencies struct{ m2i, i2m []time.Duration }
+
+func (l *latencies) add(m2i, i2m time.Duration) {
+	l.m2i = append(l.m2i, m2i)
+	l.i2m = append(l.i2m, i2m)
+}
+
+func (l latencies) String() string {
+	worst := func(d []time.Duration) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		return slices.Max(d).Round(time.Millisecond)
+	}
+	return fmt.Sprintf("%d probes, worst Matrix→IRC %s, IRC→Matrix %s", len(l.m2i), worst(l.m2i), worst(l.i2m))
+}
+
+// probeDuring runs flood on its own goroutine and probes the well-behaved
+// conversation until the flood has ended and settle has passed after it;
+// it returns the latencies measured and the flood's error.
+func (w *wellBehaved) probeDuring(t *testing.T, settle time.Duration, flood func() error) (latencies, error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- flood() }()
+	var (
+		lat     latencies
+		err     error
+		settled <-chan time.Time
+	)
+	for {
+		lat.add(w.probe(t))
+		select {
+		case err = <-done:
+			done = nil
+			settled = time.After(settle)
+		case <-settled:
+			return lat, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// portalInvites counts the chat rooms (not spaces) u was invited to after
+// since.
+func (u *user) portalInvites(since time.Time) map[string]bool {
+	rooms := map[string]bool{}
+	spaces := map[string]bool{}
+	evs := u.mx.Events()
+	for _, ev := range evs {
+		if ev.Type == "m.room.create" && ev.Str("type") == "m.space" {
+			spaces[ev.RoomID] = true
+		}
+	}
+	for _, ev := range evs {
+		if ev.Invite && ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == u.mx.UserID &&
+			ev.Str("membership") == "invite" && ev.Received.After(since) && !spaces[ev.RoomID] {
+			rooms[ev.RoomID] = true
+		}
+	}
+	return rooms
+}
+
+// newPeersBudget is the default of network.limits.new_peers: new IRC
+// users per window that get a room.
+const newPeersBudget = 10
+
+// testFloodNewPeers: 40 nicks (one connection changing nick, as clones
+// would) each send one message to a user. Only the first newPeersBudget of
+// them get a room; the rest are summarised in one control-room notice. The
+// user's private conversation beside the flood keeps its latency, and a
+// refused nick can still be answered with `pm`.
+func testFloodNewPeers(t *testing.T, e *env) {
+	const nicks = 40
+	w := e.wellBehavedConversation(t)
+	u := w.u
+	var before latencies
+	before.add(w.probe(t))
+	clone := teststack.DialIRC(t, e.irc.Addr(), e.unique("clone"), teststack.IRCClientOptions{})
+	prefix := e.unique("stranger")
+	start := time.Now()
+	during, err := w.probeDuring(t, 10*time.Second, func() error {
+		for i := 0; i < nicks; i++ {
+			if err := clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i)); err != nil {
+				return err
+			}
+			if err := clone.Send(fmt.Sprintf("PRIVMSG %s :hello, I am stranger %d", u.nick, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("flood: %v", err)
+	}
+	t.Logf("before: %s; during %d new nicks: %s", before, nicks, during)
+	summary := u.replyContaining(t, longWait, "more people tried to message you")
+	t.Logf("summary after %s: %q", summary.Received.Sub(start).Round(time.Millisecond), summary.Body())
+	if !strings.Contains(summary.Body(), "pm ") {
+		t.Errorf("the summary does not say how to answer (`pm <nick>`): %q", summary.Body())
+	}
+	rooms := u.portalInvites(start)
+	if len(rooms) > newPeersBudget {
+		t.Errorf("%d new nicks got %d rooms; at most %d allowed", nicks, len(rooms), newPeersBudget)
+	} else if len(rooms) == 0 {
+		t.Errorf("no new nick got a room: the budget is not used")
+	}
+	// A refused nick can be answered: `pm` opens the chat.
+	last := fmt.Sprintf("%s-%d", prefix, nicks-1)
+	room := u.pm(t, last)
+	text := e.text("answer to a refused stranger")
+	u.sendPortal(t, room, text)
+	if l := u.atPeer(t, clone); l.Text() != text {
+		t.Errorf("the refused stranger got %q, want %q", l.Text(), text)
+	}
+	w.probe(t)
+}
+
+// pm opens a chat with nick from the control room and joins it.
+func (u *user) pm(t testing.TB, nick string) string {
+	t.Helper()
+	reply := u.replyTo(t, u.say(t, "pm "+nick), "chat with", longWait)
+	room := roomIDPattern.FindString(reply.Body())
+	if room == "" {
+		t.Fatalf("no room in the reply to `pm %s`: %q", nick, reply.Body())
+	}
+	if err := u.mx.Join(room); err != nil {
+		t.Fatalf("join the chat with %s: %v", nick, err)
+	}
+	return room
+}
+
+var roomIDPattern = regexp.MustCompile(`![A-Za-z0-9]+:[A-Za-z0-9.:-]+`)
