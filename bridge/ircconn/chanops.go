@@ -112,7 +112,7 @@ func (op *chanOp) firstErr() error {
 	return nil
 }
 
-// run sends lines and the fence, and waits for the PONG.
+// runOp sends the lines and the fence, and waits for the PONG.
 func (c *Conn) runOp(ctx context.Context, op *chanOp, lines []string) error {
 	for _, l := range lines {
 		if len(l)+2 > 512 {
