@@ -99,14 +99,12 @@ func (c *Config) Policy(network string) string {
 	return c.OTR.DefaultPolicy
 }
 
-// IsService reports whether nick is a network service that never gets OTR
-// (the configured list, case-insensitively, plus anything ending in "Serv").
+// IsService reports whether nick is on the configured services list
+// (exact names, case-insensitively; no patterns: anyone can pick a nick
+// that fits one). Services get no OTR unless the user already has OTR
+// with that peer (otrsession decides that).
 func (c *Config) IsService(nick string) bool {
-	l := strings.ToLower(nick)
-	if strings.HasSuffix(l, "serv") {
-		return true
-	}
-	return slices.ContainsFunc(c.OTR.Services, func(s string) bool { return strings.ToLower(s) == l })
+	return slices.ContainsFunc(c.OTR.Services, func(s string) bool { return strings.EqualFold(s, nick) })
 }
 
 var (
@@ -343,7 +341,8 @@ otr:
     # always: send nothing unencrypted (messages wait for a private conversation or fail).
     # Per-peer and per-user overrides: "!otr policy".
     default_policy: manual
-    # Nicks that never get OTR or whitespace tags (anything ending in "Serv" is included anyway).
+    # Network services: exact nicks (no patterns) that get no OTR or whitespace tags, unless you
+    # already have OTR with whoever holds that nick (a fingerprint, a conversation, a policy of its own).
     services: [NickServ, ChanServ, MemoServ, OperServ, HostServ, BotServ, Global, SaslServ]
     # How long a message that must go out encrypted (policy always, or while a key
     # exchange runs) waits for the private conversation before it fails visibly.

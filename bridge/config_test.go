@@ -113,7 +113,7 @@ func TestFormatDisplayname(t *testing.T) {
 
 func TestIsService(t *testing.T) {
 	c := validConfig(t)
-	for nick, want := range map[string]bool{"NickServ": true, "nickserv": true, "FooServ": true, "Global": true, "bob": false, "Servant": false} {
+	for nick, want := range map[string]bool{"NickServ": true, "nickserv": true, "FooServ": false, "erinserv": false, "Global": true, "bob": false, "Servant": false} {
 		if got := c.IsService(nick); got != want {
 			t.Errorf("IsService(%q) = %v, want %v", nick, got, want)
 		}

@@ -40,6 +40,7 @@ var otrScenarios = []otrScenario{
 	{name: "PolicyAlwaysNoOTR", run: testOTRPolicyAlwaysNoOTR, sqliteOnly: true},
 	{name: "LongMessages", run: testOTRLongMessages, sqliteOnly: true},
 	{name: "PeerNickChange", run: testOTRNickChange},
+	{name: "ServiceRename", run: testOTRServiceRename},
 	{name: "PeerKeyChange", run: testOTRKeyChange},
 	{name: "PeerRestart", run: testOTRPeerRestart},
 	{name: "Emotes", run: testOTREmotes},

@@ -140,8 +140,8 @@ func (p *peer) decideAction(ctx context.Context, link PeerLink, id *identity, ev
 	}
 	fx := p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever && !evenWithoutOTR {
-		if p.m.bypass(link.Nick()) {
-			return fx, "", fmt.Errorf("%s is a service (or a channel): it never gets OTR", link.Nick())
+		if p.exempt {
+			return fx, "", fmt.Errorf("%s is a configured service (or a channel): it gets no OTR unless you give it a policy of its own (`!otr policy manual`)", link.Nick())
 		}
 		return fx, "", fmt.Errorf("OTR is off for %s (policy never); `!otr policy manual` or `opportunistic` turns it on", link.Nick())
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -79,8 +80,19 @@ func TestInfoContextsPolicyCommands(t *testing.T) {
 		if _, err := p.a.SetPolicy(ctx, p.la, "sometimes"); err == nil {
 			t.Fatal("bad policy accepted")
 		}
-		// Turning OTR off ends the private conversation.
-		if _, err := p.a.SetPolicy(ctx, p.la, "never"); err != nil {
+		// Turning OTR off does not end the private conversation: it stays
+		// private (and messages encrypted) until the user finishes it.
+		if r, err := p.a.SetPolicy(ctx, p.la, "never"); err != nil || !strings.Contains(r, "not affected") {
+			t.Fatalf("policy never while private: %q %v", r, err)
+		}
+		if err := send(p.a, p.la, ircconn.Privmsg, "still private"); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, "bob reads it", func() bool { return slices.Contains(p.lb.deliveredTexts(), "still private") })
+		if p.la.wireContains("still private") || p.la.state() != StatePrivateUnverified {
+			t.Fatalf("policy never downgraded the conversation (state %s)", p.la.state())
+		}
+		if _, err := p.a.Finish(ctx, p.la); err != nil {
 			t.Fatal(err)
 		}
 		settled(t, "plaintext", func() bool { return p.la.state() == StatePlaintext })

@@ -14,8 +14,11 @@
 //     processed once the key is there; Send waits for it (at most
 //     Config.HoldTimeout).
 //   - Policy: per-peer override → user default → Config.DefaultPolicy
-//     (db.Policies). Services (Config.IsService) and channels never get
-//     OTR or whitespace tags.
+//     (db.Policies). Channels, and services (Config.IsService, exact
+//     names) the user has no OTR history with, get no OTR or whitespace
+//     tags. A policy applies to new conversations: a private, finished or
+//     restart-interrupted one is never turned into plaintext by a policy
+//     (or a rename), only by Finish.
 //   - Send: encrypted when private (emotes as "/me ..."), fragments sized to
 //     min(Config.MaxFragmentSize, PeerLink.LineBudget), all lines of one
 //     message in one PeerLink.SendLines (room is left for a rename to a
@@ -25,8 +28,8 @@
 //     message that does not go out in time fails with a *SendError
 //     (ErrNotPrivate). After the peer ended the conversation Send fails
 //     with ErrFinished and sends nothing. SendResult says whether a message
-//     went out unencrypted although OTR is on; the first one after a
-//     private period also gets a notice.
+//     went out unencrypted; the first one after a private period also
+//     gets a notice.
 //   - Receive: OTR protocol lines (queries with libotr's HTML explanation,
 //     fragments, errors, AKE, SMP) never reach Matrix; decrypted text is
 //     delivered (HTML from Pidgin reduced to IRC formatting, "/me"

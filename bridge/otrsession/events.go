@@ -30,6 +30,7 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 		p.logEvent(ev)
 		fx = append(fx, p.applyEvent(ctx, now, ev, u)...)
 	}
+	p.syncPolicy()
 	return append(fx, p.stateEffect())
 }
 
@@ -256,6 +257,13 @@ func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSuccee
 
 func (p *peer) finishedError() error {
 	return &SendError{Err: ErrFinished, Text: fmt.Sprintf("Not sent: %s has ended the private conversation, and nothing was sent. Run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", p.link.Nick())}
+}
+
+// recoveringWithoutOTRError refuses a message after a restart cut off a
+// private conversation with a peer whose policy is now never: only the
+// user's `finish` may turn it into plaintext.
+func (p *peer) recoveringWithoutOTRError() error {
+	return &SendError{Err: ErrNotPrivate, Text: fmt.Sprintf("Not sent: a bridge restart cut off your private conversation with %s, and OTR is now off for this chat (policy never). Nothing was sent. Run `!otr finish` to continue unencrypted, or set a policy with OTR (`!otr policy manual`) and start a new private conversation with `!otr init`.", p.link.Nick())}
 }
 
 func (p *peer) expiredError() error {

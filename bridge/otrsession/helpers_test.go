@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,6 +244,8 @@ type managerOpts struct {
 	gen    func(io.Reader) (*otr.PrivateKey, error)
 	log    io.Writer // nil: no logging
 	secret string    // "" : testSecret
+	// services is the configured services list.
+	services []string
 }
 
 func newManager(t testing.TB, d *db.Database, user string, o managerOpts) *Manager {
@@ -264,6 +267,9 @@ func newManager(t testing.TB, d *db.Database, user string, o managerOpts) *Manag
 	f, err := New(Config{
 		DB: d, Seal: k, User: id.UserID(user), Network: "net", DefaultPolicy: o.policy,
 		GenerateKey: o.gen, Log: log, Account: "me@net",
+		IsService: func(nick string) bool {
+			return slices.ContainsFunc(o.services, func(s string) bool { return strings.EqualFold(s, nick) })
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

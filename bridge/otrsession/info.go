@@ -46,8 +46,8 @@ func (m *Manager) Info(ctx context.Context, link PeerLink) (string, error) {
 		b.WriteString("Messages are held until a new private conversation is up (the bridge restarted during the last one).\n")
 	}
 	scope := map[db.Scope]string{db.ScopeNone: "network default", db.ScopeUser: "your default on this network", db.ScopePeer: "set for this chat"}[p.policyScope]
-	if m.bypass(nick) {
-		scope = "services never get OTR"
+	if p.exempt {
+		scope = "a configured service: no OTR"
 	}
 	fmt.Fprintf(&b, "Policy: %s (%s).\n", policyName(p.policy), scope)
 	p.mu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +32,9 @@ type Config struct {
 	// DefaultPolicy is the network's policy from the config ("never",
 	// "manual", "opportunistic", "always"); empty means opportunistic.
 	DefaultPolicy string
-	// IsService reports nicks that never get OTR (NickServ, *Serv, ...).
+	// IsService reports nicks on the configured services list (exact
+	// names, no patterns). They get no OTR, unless the user already has
+	// OTR with the peer (see peer.isExempt). Nil: no services.
 	IsService func(nick string) bool
 	// MaxFragmentSize caps OTR lines (the network's max_fragment_size);
 	// the peer's LineBudget caps them further. 0 means 400.
@@ -94,7 +95,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("otrsession: default policy: %w", err)
 	}
 	if cfg.IsService == nil {
-		cfg.IsService = func(nick string) bool { return strings.HasSuffix(strings.ToLower(nick), "serv") }
+		cfg.IsService = func(string) bool { return false }
 	}
 	if cfg.MaxFragmentSize <= 0 {
 		cfg.MaxFragmentSize = 400
@@ -204,11 +205,6 @@ func (m *Manager) takeRestartMarker(key string) bool {
 	}
 	delete(m.restarts, key)
 	return true
-}
-
-// bypass reports peers that never get OTR: services and channels.
-func (m *Manager) bypass(nick string) bool {
-	return nick == "" || strings.ContainsRune("#&!+", rune(nick[0])) || m.cfg.IsService(nick)
 }
 
 // tickInterval is how often the engines' timers run.

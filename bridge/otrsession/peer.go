@@ -34,6 +34,7 @@ type peer struct {
 	policy      otr.Policy
 	policyScope db.Scope
 	policyValid bool
+	exempt      bool // a channel or a configured service: no OTR (isExempt)
 	// recovering: the bridge restarted during a private conversation;
 	// messages are held (fail closed) until it is private again or the
 	// user runs `finish`.
@@ -86,36 +87,60 @@ func newPeer(m *Manager, link PeerLink) *peer {
 		replies: rate.NewLimiter(rate.Every(m.cfg.ReplyInterval), m.cfg.ReplyBurst)}
 }
 
-// loadPolicy resolves the peer's policy: service/channel → never, else
-// peer override → user default → network default. Called with mu held.
+// loadPolicy resolves the peer's policy: exempt (service/channel) →
+// never, else peer override → user default → network default. Called
+// with mu held.
 func (p *peer) loadPolicy(ctx context.Context) error {
 	if p.policyValid {
 		return nil
 	}
-	pol, scope, err := p.m.resolvePolicy(ctx, p.link.Nick(), p.key)
+	pol, scope, err := p.resolvePolicy(ctx)
 	if err != nil {
 		return err
 	}
 	p.policy, p.policyScope, p.policyValid = pol, scope, true
-	if p.conv != nil {
-		p.conv.SetPolicy(p.effectivePolicy())
-	}
+	p.syncPolicy()
 	return nil
 }
 
+// effectivePolicy is the engine's policy: the peer's, except that a
+// protected conversation (conversationProtected) keeps OTR on under policy
+// never, so that the engine still reads, answers and ends it, and that
+// messages are held while the bridge recovers from a restart. Called with
+// mu held.
 func (p *peer) effectivePolicy() otr.Policy {
 	pol := p.policy
-	if p.recovering && pol != otr.PolicyNever {
+	if pol == otr.PolicyNever && p.conversationProtected() {
+		pol = otr.PolicyManual
+	}
+	if p.recovering {
 		pol |= otr.RequireEncryption
 	}
 	return pol
 }
 
-func (p *peer) setRecovering(r bool) {
-	p.recovering = r
+// syncPolicy gives the engine the effective policy again after the
+// conversation's state may have changed. Called with mu held.
+func (p *peer) syncPolicy() {
 	if p.conv != nil {
 		p.conv.SetPolicy(p.effectivePolicy())
 	}
+}
+
+// conversationProtected reports a conversation that no policy may turn
+// into plaintext: private, finished by the peer (until the user runs
+// `finish`), or cut off by a bridge restart while private. Called with mu
+// held.
+func (p *peer) conversationProtected() bool {
+	if p.recovering {
+		return true
+	}
+	return p.conv != nil && p.conv.Info().State != otr.Plaintext
+}
+
+func (p *peer) setRecovering(r bool) {
+	p.recovering = r
+	p.syncPolicy()
 }
 
 // nickSlack is the longest nick we expect a peer to rename to: the

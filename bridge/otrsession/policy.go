@@ -10,14 +10,21 @@ import (
 	"github.com/otrbridge/otrbridge/otr"
 )
 
-// resolvePolicy finds the policy for a peer: services and channels never
-// get OTR; otherwise the user's override for the peer, else the user's
-// default for the network, else the network's default from the config.
-func (m *Manager) resolvePolicy(ctx context.Context, nick, key string) (otr.Policy, db.Scope, error) {
-	if m.bypass(nick) {
+// resolvePolicy finds the policy for the peer: exempt peers (channels,
+// configured services) never get OTR; otherwise the user's override for
+// the peer, else the user's default for the network, else the network's
+// default from the config. Called with mu held.
+func (p *peer) resolvePolicy(ctx context.Context) (otr.Policy, db.Scope, error) {
+	m := p.m
+	exempt, err := p.isExempt(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	p.exempt = exempt
+	if exempt {
 		return otr.PolicyNever, db.ScopeNone, nil
 	}
-	name, scope, err := m.cfg.DB.Policies.Effective(ctx, m.cfg.User, m.cfg.Network, key)
+	name, scope, err := m.cfg.DB.Policies.Effective(ctx, m.cfg.User, m.cfg.Network, p.key)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -29,6 +36,34 @@ func (m *Manager) resolvePolicy(ctx context.Context, nick, key string) (otr.Poli
 		return 0, 0, err
 	}
 	return pol, scope, nil
+}
+
+// isExempt reports a peer that never gets OTR: a channel, or a nick on
+// the configured services list that the user has never had OTR with. A
+// nick is only a name: anyone may take a free service name, or be given
+// one by an oper (SANICK), so a peer with a conversation, a stored
+// fingerprint or a policy of its own keeps OTR whatever it is called.
+// Called with mu held.
+func (p *peer) isExempt(ctx context.Context) (bool, error) {
+	m := p.m
+	nick := p.link.Nick()
+	if isChannel(nick) {
+		return true, nil
+	}
+	if !m.cfg.IsService(nick) || p.conv != nil {
+		return false, nil
+	}
+	_, own, err := m.cfg.DB.Policies.Get(ctx, m.cfg.User, m.cfg.Network, p.key)
+	if err != nil || own {
+		return false, err
+	}
+	fps, err := m.cfg.DB.Fingerprints.List(ctx, m.cfg.User, m.cfg.Network, p.key)
+	return err == nil && len(fps) == 0, err
+}
+
+// isChannel reports a channel name (channels never get OTR).
+func isChannel(name string) bool {
+	return name == "" || strings.ContainsRune("#&!+", rune(name[0]))
 }
 
 // Policy tells the policy for the peer and where it comes from.
@@ -46,12 +81,13 @@ func (m *Manager) Policy(ctx context.Context, link PeerLink) (string, error) {
 }
 
 // SetPolicy sets the policy for the peer: never, manual, opportunistic,
-// always, or reset (back to the user's default). Turning OTR off ends a
-// private conversation.
+// always, or reset (back to the user's default). A policy of its own
+// gives a configured service OTR too. A new policy applies to the next
+// conversation: a private or finished one stays as it is until `finish`.
 func (m *Manager) SetPolicy(ctx context.Context, link PeerLink, policy string) (string, error) {
 	nick := link.Nick()
-	if m.bypass(nick) {
-		return "", fmt.Errorf("%s is a service (or a channel): it never gets OTR", nick)
+	if isChannel(nick) {
+		return "", fmt.Errorf("%s is a channel: channels never get OTR", nick)
 	}
 	p := m.peer(link)
 	word := strings.ToLower(policy)
@@ -67,11 +103,11 @@ func (m *Manager) SetPolicy(ctx context.Context, link PeerLink, policy string) (
 			return "", err
 		}
 	}
-	m.applyPolicy(ctx, p)
+	live := m.applyPolicy(ctx, p)
 	p.mu.Lock()
 	pol := p.policy
 	p.mu.Unlock()
-	return fmt.Sprintf("OTR policy for %s is now %s.", nick, policyName(pol)), nil
+	return fmt.Sprintf("OTR policy for %s is now %s.%s", nick, policyName(pol), live), nil
 }
 
 // DefaultPolicy tells the user's default policy on the network.
@@ -103,28 +139,43 @@ func (m *Manager) SetDefaultPolicy(ctx context.Context, policy string) (string, 
 			return "", err
 		}
 	}
+	live := 0
 	for _, p := range m.allPeers() {
-		m.applyPolicy(ctx, p)
+		if m.applyPolicy(ctx, p) != "" {
+			live++
+		}
 	}
-	return fmt.Sprintf("Your OTR policy on %s is now %s (chats with their own policy keep it).", m.cfg.Network, word), nil
+	text := fmt.Sprintf("Your OTR policy on %s is now %s (chats with their own policy keep it).", m.cfg.Network, word)
+	if live > 0 {
+		text += fmt.Sprintf(" %d private or finished conversation(s) are not affected until you run `finish` in them.", live)
+	}
+	return text, nil
 }
 
-// applyPolicy reloads a peer's policy; turning OTR off ends its private
-// conversation.
-func (m *Manager) applyPolicy(ctx context.Context, p *peer) {
+// applyPolicy reloads a peer's policy. Turning OTR off drops a
+// conversation that is not private (messages waiting for one fail); a
+// private or finished conversation is never ended by a policy: that is
+// what `finish` is for. It returns a remark for the user about such a
+// conversation (empty if there is none).
+func (m *Manager) applyPolicy(ctx context.Context, p *peer) string {
 	p.mu.Lock()
 	p.policyValid = false
 	if err := p.loadPolicy(ctx); err != nil {
 		p.mu.Unlock()
 		m.log.Err(err).Msg("Failed to reload OTR policy")
-		return
+		return ""
 	}
 	var fx []effect
-	if p.policy == otr.PolicyNever && p.conv != nil {
+	remark := ""
+	switch {
+	case p.conversationProtected():
+		remark = fmt.Sprintf(" The current conversation with %s is not affected: it stays %s until you run `!otr finish`.", p.link.Nick(), p.state())
+	case p.policy == otr.PolicyNever && p.conv != nil:
 		p.setRecovering(false)
 		fx = p.endConversation(ctx, time.Now(), errPolicyOff)
 	}
 	p.release(ctx, fx)
+	return remark
 }
 
 var errPolicyOff = &SendError{Err: ErrNotPrivate, Text: "Not sent: OTR was turned off for this chat while the message waited for a private conversation."}

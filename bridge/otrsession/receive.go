@@ -55,7 +55,7 @@ func (p *peer) decideReceive(ctx context.Context, link PeerLink, msg IncomingTex
 		p.policy, _ = otr.ParsePolicy(m.cfg.DefaultPolicy)
 	}
 	fx := p.restartEffects(ctx)
-	if p.policy == otr.PolicyNever && p.conv == nil {
+	if p.policy == otr.PolicyNever && p.conv == nil && !p.recovering {
 		return append(fx, p.receiveWithoutOTR(msg, "OTR is off for this chat (`!otr policy` changes that)"))
 	}
 	id := m.identity()
@@ -122,10 +122,10 @@ func (p *peer) restartEffects(ctx context.Context) []effect {
 	}
 	p.clearMarker(ctx)
 	text := fmt.Sprintf("The bridge restarted, which ended your private conversation with %s (its keys are never stored). ", p.link.Nick())
+	p.setRecovering(true)
 	if p.policy == otr.PolicyNever {
-		text += "OTR is now off for this chat; messages are sent unencrypted."
+		text += "OTR is now off for this chat (policy never), but nothing is sent unencrypted until you run `!otr finish`."
 	} else {
-		p.setRecovering(true)
 		text += "Your messages wait until a new private conversation is up (it starts automatically when you send one, or with `!otr init`); `!otr finish` continues unencrypted instead."
 	}
 	return []effect{p.notice(text)}

@@ -40,19 +40,20 @@ const whitespaceTagRoom = 32
 type SendResult struct {
 	// Encrypted: every line went out inside the private conversation.
 	Encrypted bool
-	// Unencrypted: the message went out in plaintext although OTR is
-	// enabled for the peer (opportunistic or manual policy before a
-	// private conversation exists). Mark the Matrix message as such.
+	// Unencrypted: the message went out in plaintext (no private
+	// conversation under a manual or opportunistic policy, or OTR off for
+	// the peer). Mark the Matrix message as such.
 	Unencrypted bool
 	// Held: the message waited for a private conversation first.
 	Held bool
 }
 
 // Send sends one Matrix message to the peer: encrypted when the
-// conversation is private; held until it is (or failing) when policy
-// requires encryption; refused when the peer finished the conversation;
-// in plaintext otherwise (with a whitespace tag under opportunistic
-// policy, and reported as Unencrypted). It returns once the message is on
+// conversation is private, whatever the policy says; held until it is
+// (or failing) when policy requires encryption or a restart cut a private
+// conversation off; refused when the peer finished the conversation; in
+// plaintext otherwise (with a whitespace tag under opportunistic policy),
+// always reported as Unencrypted. It returns once the message is on
 // its way (confirmed where the server offers it); an error means it was
 // not sent, and its text is meant for the Matrix user.
 //
@@ -120,15 +121,15 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 	}
 	d.fx = p.restartEffects(ctx)
 	if p.policy == otr.PolicyNever {
-		// No OTR, but through the peer's queue, after anything queued.
-		lines := splitPlaintext(msg.Lines, link.LineBudget(msg.Kind))
-		if len(lines) == 0 {
-			d.err = errEmpty
+		if p.recovering {
+			d.err = p.recoveringWithoutOTRError()
 			return d
 		}
-		d.unit = make(chan error, 1)
-		p.enqueue(ctx, msg.Kind, lines, d.unit)
-		return d
+		if !p.conversationProtected() {
+			p.sendWithoutOTR(ctx, msg, &d)
+			return d
+		}
+		// Private or finished: the engine encrypts or refuses.
 	}
 	if len(msg.Lines) == 0 {
 		d.err = errEmpty
@@ -183,6 +184,28 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 	}
 	d.result = SendResult{Encrypted: encrypt, Unencrypted: !encrypt, Held: len(d.held) > 0}
 	return d
+}
+
+// sendWithoutOTR queues msg in plaintext for a peer without OTR (policy
+// never), through the peer's queue after anything queued. Called with mu
+// held.
+func (p *peer) sendWithoutOTR(ctx context.Context, msg OutgoingText, d *sendDecision) {
+	lines := splitPlaintext(msg.Lines, p.link.LineBudget(msg.Kind))
+	if len(lines) == 0 {
+		d.err = errEmpty
+		return
+	}
+	d.unit = make(chan error, 1)
+	p.enqueue(ctx, msg.Kind, lines, d.unit)
+	d.result = SendResult{Unencrypted: true}
+	if !p.noticedSentPT {
+		p.noticedSentPT = true
+		why := "OTR is off for this chat (policy never)"
+		if p.exempt {
+			why = "it is a configured service, which gets no OTR"
+		}
+		d.fx = append(d.fx, p.notice(fmt.Sprintf("Messages to %s are sent UNENCRYPTED: %s.", p.link.Nick(), why)))
+	}
 }
 
 // encode runs the message through the engine: the wire lines to send now,

@@ -266,7 +266,7 @@ func TestStormRateLimited(t *testing.T) {
 func TestServicesNeverGetOTR(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newDB(t)
-		f := newManager(t, d, "@alice:example.org", managerOpts{policy: "always", keys: []string{"otrbridge.key"}})
+		f := newManager(t, d, "@alice:example.org", managerOpts{policy: "always", keys: []string{"otrbridge.key"}, services: []string{"NickServ"}})
 		l := newLink("net", "NickServ")
 		if err := send(f, l, ircconn.Privmsg, "IDENTIFY hunter2"); err != nil {
 			t.Fatal(err)
