@@ -30,6 +30,10 @@ type IRCConnector struct {
 	// upgraded in Start.
 	DB *db.Database
 
+	// selfSign keeps the bridge running where the homeserver refuses the
+	// bot's cross-signing keys (nil without encryption.self_sign).
+	selfSign *selfSignGuard
+
 	// newConn opens the IRC connection of a login; tests replace it.
 	newConn func(c *IRCClient) (ircConn, error)
 	// chatOpeners holds a slot per room or ghost being created for an IRC
@@ -60,6 +64,7 @@ func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 		ic.newConn = dialIRC
 	}
 	ic.chatOpeners = make(chan struct{}, chatOpeners)
+	ic.guardSelfSign()
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(ircCommands()...)
 		proc.AddHandlers(requestCommands()...)
@@ -74,6 +79,7 @@ func (ic *IRCConnector) Start(ctx context.Context) error {
 	if err := ic.DB.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "otrbridge"}
 	}
+	go ic.tellAdminsSelfSignFailed(ic.Bridge.BackgroundCtx)
 	return nil
 }
 

@@ -30,6 +30,10 @@ var bridgeDefaults = []struct {
 	// to-device keys through its own /sync).
 	{up.Bool, "true", []string{"encryption", "allow"}},
 	{up.Bool, "true", []string{"encryption", "default"}},
+	// Cross-sign the bot's device where the homeserver lets an appservice
+	// upload signing keys; where it does not (Dendrite), the bridge runs on
+	// and tells the admins once (selfsign.go).
+	{up.Bool, "true", []string{"encryption", "self_sign"}},
 	// A namespace of its own, so that otrbridge can be registered beside
 	// mautrix-irc (appservice id "irc", @ircbot, @irc_...), heisenbridge
 	// (@irc_.* exclusively) and matrix-appservice-irc.

@@ -52,8 +52,8 @@ type otrbridgeDefaults struct {
 
 func (d *otrbridgeDefaults) check(t *testing.T) {
 	t.Helper()
-	if e := d.Encryption; !e.Allow || !e.Default || e.Appservice || e.MSC4190 {
-		t.Errorf("encryption = %+v, want allow and default on, appservice and msc4190 off", e)
+	if e := d.Encryption; !e.Allow || !e.Default || !e.SelfSign || e.Appservice || e.MSC4190 {
+		t.Errorf("encryption = %+v, want allow, default and self_sign on, appservice and msc4190 off", e)
 	}
 	if d.Database.Type != "sqlite3-fk-wal" || !strings.Contains(d.Database.URI, "_txlock=immediate") {
 		t.Errorf("database = %+v, want sqlite3-fk-wal with _txlock=immediate", d.Database)

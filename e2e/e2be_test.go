@@ -48,6 +48,7 @@ func TestE2BE(t *testing.T) {
 		{"SMP", func(t *testing.T) { e2beSMP(t, e, u, p, room) }},
 		{"ControlRoomSMP", func(t *testing.T) { e2beControlRoomSMP(t, e, u, p, room) }},
 		{"BridgeRestart", func(t *testing.T) { e2beBridgeRestart(t, e, u, p, room) }},
+		{"SelfSignRefusedOnce", func(t *testing.T) { e2beSelfSignRefused(t, e) }},
 		{"PortalFromIRC", func(t *testing.T) { room2 = e2bePortalFromIRC(t, e, u) }},
 		{"OnlyCiphertext", func(t *testing.T) { e2beOnlyCiphertext(t, u, room, room2, u.control) }},
 	}
@@ -122,6 +123,46 @@ func e2bePortalEncrypted(t *testing.T, e *env, u *user, room string) {
 	}
 	if err := u.enc.WaitRoomEncrypted(wait, room); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// e2beSelfSignRefused: Dendrite 0.13.8 refuses the bot's cross-signing
+// keys (encryption.self_sign is on by default). The bridge ran on (the
+// steps before used it, across a restart), logged why, and told the admin
+// exactly once, in an encrypted control room it opened for them.
+func e2beSelfSignRefused(t *testing.T, e *env) {
+	a := e.admin
+	inv, err := a.mx.WaitInvite(wait, e.bridge.BotMXID)
+	if err != nil {
+		t.Fatalf("the admin got no control room: %v", err)
+	}
+	if err := a.mx.Join(inv.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	a.control = inv.RoomID
+	a.decryptedNotice(t, inv.RoomID, "could not be cross-signed")
+	// Each start logs why (the log rotates at a restart).
+	logs, _ := filepath.Glob(filepath.Join(e.bridge.Opts.Dir, "*.log*"))
+	warnings := 0
+	for _, f := range logs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warnings += strings.Count(string(b), "Cross-signing the bridge bot's device failed")
+	}
+	if warnings != 2 {
+		t.Errorf("the logs %v have the cross-signing warning %d times, want once per start (2)", logs, warnings)
+	}
+	// The restart did not repeat the notice.
+	notices := 0
+	for _, ev := range a.mx.Messages(inv.RoomID) {
+		if strings.Contains(ev.Body(), "could not be cross-signed") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Errorf("the admin was told %d times, want once", notices)
 	}
 }
 

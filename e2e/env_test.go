@@ -53,7 +53,10 @@ type env struct {
 	irc      *teststack.IRCServer
 	floodIRC *teststack.IRCServer
 	bridge   *teststack.Bridge
-	admin    *teststack.MatrixClient
+	// admin has admin permission; in a stack with encryption it is an
+	// encrypted client registered before the bridge starts (the bridge
+	// tells it that cross-signing failed).
+	admin *user
 	dbKind   string
 	// persistent envs outlive the test that created them (benchmarks share
 	// one across runs): helpers register no per-test cleanups.
@@ -102,6 +105,10 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	// lines gets the connection killed while a paced one does not.
 	e.floodIRC = teststack.InspIRCd(t, teststack.IRCOptions{FloodLimits: true, FloodBurst: 8, FloodRate: 2.5})
 	e.hs = teststack.Dendrite(t, teststack.HSOptions{})
+	if o.encryption {
+		enc := e.hs.RegisterEncryptedUser(t, "admin", "password-admin")
+		e.admin = &user{e: e, mx: enc.Plain, enc: enc}
+	}
 	bin := bridgeBinary(t)
 	e.bridge = teststack.StartBridge(t, teststack.BridgeOptions{
 		Binary: bin,

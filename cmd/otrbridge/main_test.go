@@ -126,8 +126,8 @@ func TestUpgradedConfigIsPrivateByDefault(t *testing.T) {
 		} `yaml:"appservice"`
 	}
 	readYAML(t, filepath.Join(dir, "config.yaml"), &cfg)
-	if e := cfg.Encryption; !e.Allow || !e.Default {
-		t.Errorf("written config: encryption %+v, want allow and default", e)
+	if e := cfg.Encryption; !e.Allow || !e.Default || !e.SelfSign {
+		t.Errorf("written config: encryption %+v, want allow, default and self_sign", e)
 	}
 	if a := cfg.AppService; a.ID != "otrbridge" || a.Bot.Username != "otrbot" || a.UsernameTemplate != "otrirc_{{.}}" {
 		t.Errorf("written config: appservice %+v", a)
