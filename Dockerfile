@@ -14,10 +14,16 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG TAG=docker
-ARG COMMIT=unknown
-RUN CGO_ENABLED=1 go build -tags goolm -trimpath \
-	-ldflags "-s -w -X main.Tag=${TAG} -X main.Commit=${COMMIT} -X 'main.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)'" \
+# Version and commit for --version: from the build arguments, else from git
+# when the build context has the repository (see the Makefile for the same).
+ARG TAG=
+ARG RELEASE=
+ARG COMMIT=
+RUN TAG="${TAG:-$(git describe --exact-match --tags --match 'v[0-9]*' 2>/dev/null || true)}" \
+	&& RELEASE="${RELEASE:-$(git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null || true)}" \
+	&& COMMIT="${COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}" \
+	&& CGO_ENABLED=1 go build -tags goolm -trimpath -buildvcs=false \
+	-ldflags "-s -w -X main.Tag=${TAG} -X main.Release=${RELEASE} -X main.Commit=${COMMIT} -X main.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	-o /out/otrbridge ./cmd/otrbridge
 
 FROM debian:trixie-slim

@@ -7,8 +7,16 @@ export GOFLAGS
 
 all: build
 
+# The version comes from git tags (vX.Y.Z, see CHANGELOG.md): the release
+# this commit is, or the last one before it; --version shows it with the commit.
+GIT_TAG     := $(shell git describe --exact-match --tags --match 'v[0-9]*' 2>/dev/null)
+GIT_RELEASE := $(shell git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null)
+GIT_COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.Tag=$(GIT_TAG) -X main.Release=$(GIT_RELEASE) -X main.Commit=$(GIT_COMMIT) \
+	-X main.BuildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
 build:
-	go build -o otrbridge ./cmd/otrbridge
+	go build -ldflags "$(LDFLAGS)" -o otrbridge ./cmd/otrbridge
 
 deps:
 	scripts/install-deps.sh

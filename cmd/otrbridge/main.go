@@ -4,10 +4,12 @@
 //	otrbridge -e -c config.yaml     write the example config
 //	otrbridge -g -c config.yaml     write registration.yaml (-r to choose the path)
 //	otrbridge -c config.yaml        run
+//	otrbridge --version             version and commit
 package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
@@ -15,23 +17,18 @@ import (
 	"github.com/otrbridge/otrbridge/bridge"
 )
 
-// Set at build time with -ldflags "-X main.Tag=... -X main.Commit=... -X main.BuildTime=...".
-var (
-	Tag       = "unknown"
-	Commit    = "unknown"
-	BuildTime = "unknown"
-)
-
 func main() {
 	connector := &bridge.IRCConnector{}
+	info, _ := debug.ReadBuildInfo()
+	version, tag := releaseVersion(Tag, Release, info)
 	m := mxmain.BridgeMain{
 		Name:        "otrbridge",
 		URL:         "https://github.com/otrbridge/otrbridge",
 		Description: "A Matrix bridge for IRC direct messages with off-the-record encryption.",
-		Version:     "0.1.0",
+		Version:     version,
 		Connector:   connector,
 	}
-	m.InitVersion(Tag, Commit, BuildTime)
+	m.InitVersion(tag, Commit, BuildTime)
 	if path, ok := exampleConfigRequested(); ok {
 		os.Exit(writeExampleConfig(path, connector))
 	}

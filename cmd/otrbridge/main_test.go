@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -178,5 +179,53 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestReleaseVersion(t *testing.T) {
+	stamped := func(v string) *debug.BuildInfo { return &debug.BuildInfo{Main: debug.Module{Version: v}} }
+	for _, tc := range []struct {
+		tag, release string
+		info         *debug.BuildInfo
+		version, rel string
+	}{
+		{"v0.2.0", "v0.2.0", nil, "v0.2.0", "v0.2.0"},
+		{"", "v0.2.0", nil, "v0.2.0", ""},
+		{"unknown", "unknown", stamped("v0.3.0"), "v0.3.0", "v0.3.0"},
+		{"unknown", "unknown", stamped("v0.3.1-0.20260101120000-abcdef123456"), "v0.3.1", ""},
+		{"unknown", "unknown", stamped("v0.3.0+dirty"), "v0.3.0", ""},
+		{"unknown", "unknown", stamped("(devel)"), "v0.0.0", ""},
+		{"", "", nil, "v0.0.0", ""},
+	} {
+		v, r := releaseVersion(tc.tag, tc.release, tc.info)
+		if v != tc.version || r != tc.rel {
+			t.Errorf("releaseVersion(%q, %q, %v) = %q, %q; want %q, %q", tc.tag, tc.release, tc.info, v, r, tc.version, tc.rel)
+		}
+	}
+}
+
+// --version names the release and the commit the Makefile stamped in.
+func TestVersionFlag(t *testing.T) {
+	dir := t.TempDir()
+	root, err := teststack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ ldflags, want string }{
+		{"-X main.Tag=v1.2.3 -X main.Release=v1.2.3 -X main.Commit=0123456789abcdef0123456789abcdef01234567 -X main.BuildTime=2026-01-02T03:04:05Z",
+			"otrbridge v1.2.3 (built at Fri, 02 Jan 2026 03:04:05 UTC"},
+		{"-X main.Tag= -X main.Release=v1.2.3 -X main.Commit=0123456789abcdef0123456789abcdef01234567",
+			"otrbridge v1.2.3+dev.01234567 (built with"},
+	} {
+		bin := filepath.Join(dir, "otrbridge")
+		build := exec.Command("go", "build", "-tags", "goolm", "-ldflags", tc.ldflags, "-o", bin, "./cmd/otrbridge")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		out, err := exec.Command(bin, "--version").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), tc.want) {
+			t.Errorf("--version with %s: %q, %v; want %q…", tc.ldflags, out, err, tc.want)
+		}
 	}
 }

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"runtime/debug"
+	"strings"
+)
+
+// The Makefile and the Dockerfile set these from git with -ldflags:
+//
+//	-X main.Tag=$(git describe --exact-match --tags --match 'v[0-9]*')   # empty between releases
+//	-X main.Release=$(git describe --tags --abbrev=0 --match 'v[0-9]*')  # the last release tag
+//	-X main.Commit=$(git rev-parse HEAD) -X main.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+//
+// Without them the version and commit come from Go's own VCS stamp in the
+// binary, where the build made one.
+var (
+	Tag       = "unknown"
+	Release   = "unknown"
+	Commit    = "unknown"
+	BuildTime = "unknown"
+)
+
+// releaseVersion returns the release this build is, or comes after, and the
+// release tag when the build is exactly that release. Releases are the git
+// tags vX.Y.Z that CHANGELOG.md lists. Without tags from -ldflags it reads
+// the version Go stamps from git: "v0.2.0" on the tagged commit, a
+// pseudo-version such as "v0.2.1-0.20260101120000-abcdef123456" after it,
+// "+dirty" with local changes, "(devel)" without a stamp.
+func releaseVersion(tag, release string, info *debug.BuildInfo) (version, releaseTag string) {
+	set := func(s string) bool { return s != "" && s != "unknown" }
+	switch {
+	case set(tag):
+		return tag, tag
+	case set(release):
+		return release, ""
+	case info == nil || !strings.HasPrefix(info.Main.Version, "v"):
+		return "v0.0.0", ""
+	}
+	v := info.Main.Version
+	if base, _, found := strings.Cut(v, "-"); found {
+		return base, ""
+	}
+	if base, _, found := strings.Cut(v, "+"); found {
+		return base, ""
+	}
+	return v, v
+}
