@@ -67,6 +67,8 @@ type IRCClient struct {
 	strangers *strangerGate
 	// ghosts are the ghost updates waiting to run off the IRC reader.
 	ghosts ghostRefresh
+	// services limits the service notices shown in the control room.
+	services *serviceNotices
 	// loginWatcher receives the first connection result during login.
 	loginWatcher chan<- ircconn.StateChanged
 }
@@ -109,6 +111,7 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 	}
 	c.watch = newNickWatch(c)
 	c.strangers = c.newStrangerGate()
+	c.services = newServiceNotices()
 	otr, err := newOTRManager(c)
 	if err != nil {
 		return nil, err
@@ -237,6 +240,7 @@ func (c *IRCClient) sendDisconnectedByUser() {
 func (c *IRCClient) Disconnect() {
 	c.watch.halt()
 	c.strangers.stop()
+	c.services.stop()
 	if conn := c.connection(); conn != nil {
 		conn.Close()
 	}

@@ -141,7 +141,7 @@ func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
 		return // a message to ourselves has no peer
 	}
 	if e.Kind == ircconn.Notice && c.ic.Config.IsService(e.From.Nick) {
-		c.managementNotice(ctx, fmt.Sprintf("%s: %s", e.From.Nick, ircfmt.Strip(e.Text)))
+		c.serviceNotice(ctx, e)
 		return
 	}
 	c.routeMessage(ctx, e)

@@ -199,3 +199,63 @@ func (u *user) pm(t testing.TB, nick string) string {
 }
 
 var roomIDPattern = regexp.MustCompile(`![A-Za-z0-9]+:[A-Za-z0-9.:-]+`)
+
+// testFloodNotices: a peer's client sends a thousand malformed OTR
+// messages, and a nick named like a service sends fifty notices asking for
+// the user's password. The peer's portal gets one notice at once and one
+// count a minute later, not a thousand; the control room shows service
+// notices only labelled as IRC text and only a few of them. The private
+// conversation beside the flood keeps its latency.
+func testFloodNotices(t *testing.T, e *env) {
+	const junk, fakes = 1000, 50
+	w := e.wellBehavedConversation(t)
+	u := w.u
+	var before latencies
+	before.add(w.probe(t))
+	storm := teststack.DialIRC(t, e.irc.Addr(), e.unique("storm"), teststack.IRCClientOptions{})
+	room := u.pm(t, storm.Nick())
+	fake := teststack.DialIRC(t, e.irc.Addr(), fmt.Sprintf("Help%dServ", e.seq.Add(1)), teststack.IRCClientOptions{})
+	const bait = "your session expired, reply with your password"
+	start := time.Now()
+	during, err := w.probeDuring(t, 10*time.Second, func() error {
+		for i := 0; i < junk; i++ {
+			if err := storm.Send(fmt.Sprintf("PRIVMSG %s :?OTR:AAMD%08dbWFsZm9ybWVkIGp1bms.", u.nick, i)); err != nil {
+				return err
+			}
+			if i < fakes {
+				if err := fake.Send("NOTICE " + u.nick + " :" + bait); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("flood: %v", err)
+	}
+	t.Logf("before: %s; during %d junk OTR lines and %d fake service notices: %s", before, junk, fakes, during)
+	summary := u.notice(t, room, "more malformed OTR messages from "+storm.Nick()+" were ignored in the last minute", longWait)
+	t.Logf("count after %s: %q", summary.Received.Sub(start).Round(time.Millisecond), summary.Body())
+	var portal []string
+	for _, ev := range u.mx.Messages(room) {
+		if ev.MsgType() == "m.notice" && strings.Contains(ev.Body(), "malformed") {
+			portal = append(portal, ev.Body())
+		}
+	}
+	if len(portal) > 2 {
+		t.Errorf("%d notices about malformed messages in the portal, want the first and one count:\n  %s", len(portal), strings.Join(portal, "\n  "))
+	}
+	shown := 0
+	for _, ev := range u.mx.Messages(u.control) {
+		if !strings.Contains(ev.Body(), bait) {
+			continue
+		}
+		shown++
+		if !strings.HasPrefix(ev.Body(), "[IRC notice from "+fake.Nick()) {
+			t.Errorf("a notice from %s reached the control room without the IRC label: %q", fake.Nick(), ev.Body())
+		}
+	}
+	if limit := 5 + int(time.Since(start)/(10*time.Second)) + 1; shown > limit {
+		t.Errorf("%d of %d fake service notices reached the control room; at most %d allowed", shown, fakes, limit)
+	}
+}

@@ -42,8 +42,10 @@ func testLoginNickServ(t *testing.T, e *env) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// NickServ's answer is shown in the control room.
-	u.replyContaining(t, wait, "identified")
+	// NickServ's answer is shown in the control room, labelled as IRC text.
+	if ev := u.replyContaining(t, wait, "identified"); !strings.HasPrefix(ev.Body(), "[IRC notice from NickServ on ") {
+		t.Errorf("NickServ's notice is not labelled as IRC text: %q", ev.Body())
+	}
 	// The password message was redacted, or the bot said it could not.
 	redacted := false
 	if _, err := u.mx.WaitEvent(shortWait, func(ev teststack.MatrixEvent) bool {

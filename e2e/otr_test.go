@@ -47,6 +47,7 @@ var otrScenarios = []otrScenario{
 	{name: "PeerHTML", run: testOTRPeerHTML},
 	{name: "ReplyRateLimit", run: testOTRReplyRateLimit},
 	{name: "FloodNewPeers", run: testFloodNewPeers, sqliteOnly: true},
+	{name: "FloodNotices", run: testFloodNotices, sqliteOnly: true},
 	{name: "Genkey", run: testOTRGenkey},
 	{name: "ImportKey", run: testOTRImportKey},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},

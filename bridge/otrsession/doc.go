@@ -37,8 +37,11 @@
 //     with Annotation "unencrypted". Every event becomes a notice: private
 //     conversation started (both fingerprints, how to verify), refreshed,
 //     ended by the peer, a NEW key for a known peer (loud; trust never
-//     carries over), SMP asked/progress/result, unreadable messages. Every
-//     change of State goes to PeerLink.ShowState.
+//     carries over), SMP asked/progress/result, unreadable messages. What
+//     a peer's client sends that is ignored or unreadable (malformed OTR
+//     messages, unreadable ones, OTR errors) is shown once and then
+//     counted: one notice per kind and minute (noise.go). Every change of
+//     State goes to PeerLink.ShowState.
 //   - Trust store: db.Fingerprints.Seen on every new session, SetTrust on
 //     SMP success when otr.SMPSucceeded.SetTrust says so, Trust/Distrust/
 //     Forget. db.Private markers survive a restart: the next contact with

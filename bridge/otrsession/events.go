@@ -27,6 +27,9 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 	fx := []effect{throttled}
 	fx = append(fx, p.deliveries(now, out, in)...)
 	for _, ev := range out.Events {
+		if k, ok := noiseKindOf(ev); ok && !p.admitNoise(now, k) {
+			continue // counted for the next summary (noise.go)
+		}
 		p.logEvent(ev)
 		fx = append(fx, p.applyEvent(ctx, now, ev, u)...)
 	}
@@ -98,6 +101,9 @@ func (p *peer) deliveries(now time.Time, out otr.Output, in *IncomingText) []eff
 			}
 		} else if strings.HasPrefix(strings.TrimSpace(text), "?OTR") {
 			// An OTR v1 query, an unknown version: never shown raw.
+			if !p.admitNoise(now, noiseUnsupported) {
+				continue
+			}
 			fx = append(fx, p.notice(fmt.Sprintf("%s's client sent an OTR message the bridge does not support (OTR v1 or an unknown version); it was ignored.", p.link.Nick())))
 			continue
 		} else if unencrypted {

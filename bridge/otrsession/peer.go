@@ -51,6 +51,8 @@ type peer struct {
 	// limit is being hit (and the user was told).
 	replies   *rate.Limiter
 	throttled bool
+	// noise counts what the peer's client sent that was ignored, per kind.
+	noise [noiseKinds]noiseCount
 
 	queryAt time.Time // when the peer last sent a query (libotr's explanation lines follow)
 	// akePendingUntil: the user asked for a private conversation (`init`);
@@ -318,15 +320,15 @@ func (p *peer) endConversation(ctx context.Context, now time.Time, drop error) [
 	return fx
 }
 
-// tick runs the engine's timers.
+// tick runs the engine's timers and shows the noise counted in an
+// interval that is over.
 func (p *peer) tick(now time.Time) {
 	p.mu.Lock()
-	if p.conv == nil {
-		p.mu.Unlock()
-		return
+	fx := p.noiseSummaries(now)
+	if p.conv != nil {
+		fx = append(fx, p.handleOutput(p.m.ctx, now, p.conv.Tick(now), nil, false)...)
 	}
-	out := p.conv.Tick(now)
-	p.release(p.m.ctx, p.handleOutput(p.m.ctx, now, out, nil, false))
+	p.release(p.m.ctx, fx)
 }
 
 // secureSignal returns a channel closed at the next GoneSecure. Called
