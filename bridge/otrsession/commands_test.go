@@ -119,6 +119,7 @@ func TestTrustForgetAndFinishAll(t *testing.T) {
 		if _, err := p.a.Trust(ctx, p.la, strings.ToLower(bobFP.String())); err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait()
 		if p.la.state() != StatePrivateVerified || trustOf(t, p.da, "@alice:example.org", "net.bob", bobFP) != db.TrustManual {
 			t.Fatal("trust by fingerprint failed")
 		}
@@ -235,6 +236,7 @@ func TestUnreadableStoredKey(t *testing.T) {
 		}
 		f2.Receive(ctx, l, IncomingText{Text: "?OTRv23?"})
 		f2.Receive(ctx, l, IncomingText{Text: "plain words"})
+		synctest.Wait()
 		if got := l.deliveredTexts(); len(got) != 1 || got[0] != "plain words" || !l.hasNotice("OTR key is unusable") {
 			t.Fatalf("delivered %q, notices %q", got, l.notices)
 		}

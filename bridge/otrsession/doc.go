@@ -55,8 +55,17 @@
 // Every call decides under the peer's lock: engine calls, state changes,
 // and the wire lines queued in order on the peer's send queue (one
 // goroutine writes them through PeerLink.SendLines). What the Matrix user
-// sees (Deliver, Notice, ShowState) is collected as effects and run after
-// the lock by the peer's release, in the order of the decisions.
+// sees (Deliver, Notice, ShowState) is collected as effects and queued, in
+// the order of the decisions, on the peer's effect queue, whose goroutine
+// (running only while the queue is not empty) calls the PeerLink. So no
+// call here waits for the homeserver: Receive, the key exchange and the
+// replies to the peer go on while Matrix is slow. The queue is bounded:
+// what a peer's lines cause beyond 512 KiB per peer or 4 MiB per login is
+// refused, counted and reported to the user in one notice once the queue
+// drained (a state change and everything the user causes always queue).
+// The state is shown once per change, after the notices about it and
+// before the messages that depend on it; a new portal has no OTR topic,
+// which says plaintext, so nothing is shown until the state changes.
 //
 // Send may block until a held message goes out (at most HoldTimeout, 60 s
 // by default); with bridgev2's portal_event_buffer > 0 (the default) the

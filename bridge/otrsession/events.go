@@ -43,7 +43,7 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 // held.
 func (p *peer) queueWire(now time.Time, out otr.Output, auto bool) (*unit, effect) {
 	if len(out.Wire) == 0 {
-		return nil, nil
+		return nil, effect{}
 	}
 	mustSend := false
 	for _, ev := range out.Events {
@@ -57,14 +57,14 @@ func (p *peer) queueWire(now time.Time, out otr.Output, auto bool) (*unit, effec
 		if p.throttled && auto {
 			p.throttled = false
 		}
-		return p.enqueue(p.m.ctx, ircconn.Privmsg, out.Wire, nil), nil
+		return p.enqueue(p.m.ctx, ircconn.Privmsg, out.Wire, nil), effect{}
 	case !p.throttled:
 		p.throttled = true
 		p.m.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")
 		return nil, p.notice(fmt.Sprintf("%s's OTR client keeps asking for replies (queries, errors or key exchanges); the bridge is answering at most once every %s for now.",
 			p.link.Nick(), p.m.cfg.ReplyInterval))
 	}
-	return nil, nil
+	return nil, effect{}
 }
 
 // deliveries turns the engine's messages into deliveries: decrypted text

@@ -46,6 +46,36 @@ type fakeLink struct {
 	states    []State
 	sendErr   error
 	remote    func(kind ircconn.Kind, line string)
+	// order is every Matrix-side call in order ("deliver: text",
+	// "notice: text", "state: private (unverified)").
+	order []string
+	// gate, while open (not closed), holds every Matrix-side call: a
+	// homeserver that does not answer.
+	gate chan struct{}
+}
+
+// holdMatrix makes the Matrix-side calls wait until the returned func
+// is called.
+func (l *fakeLink) holdMatrix() (release func()) {
+	g := make(chan struct{})
+	l.mu.Lock()
+	l.gate = g
+	l.mu.Unlock()
+	return func() { close(g) }
+}
+
+// matrixCall waits at the gate, if any, then records what the call shows.
+func (l *fakeLink) matrixCall(entry string, record func()) {
+	l.mu.Lock()
+	g := l.gate
+	l.mu.Unlock()
+	if g != nil {
+		<-g
+	}
+	l.mu.Lock()
+	record()
+	l.order = append(l.order, entry)
+	l.mu.Unlock()
 }
 
 func newLink(network, nick string) *fakeLink {
@@ -107,21 +137,21 @@ func (l *fakeLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 }
 
 func (l *fakeLink) Deliver(ctx context.Context, msg IncomingText) {
-	l.mu.Lock()
-	l.delivered = append(l.delivered, msg)
-	l.mu.Unlock()
+	l.matrixCall("deliver: "+msg.Text, func() { l.delivered = append(l.delivered, msg) })
 }
 
 func (l *fakeLink) Notice(ctx context.Context, text string) {
-	l.mu.Lock()
-	l.notices = append(l.notices, text)
-	l.mu.Unlock()
+	l.matrixCall("notice: "+text, func() { l.notices = append(l.notices, text) })
 }
 
 func (l *fakeLink) ShowState(ctx context.Context, s State) {
+	l.matrixCall("state: "+s.String(), func() { l.states = append(l.states, s) })
+}
+
+func (l *fakeLink) calls() []string {
 	l.mu.Lock()
-	l.states = append(l.states, s)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.order...)
 }
 
 func (l *fakeLink) snapshot() (wire []string, delivered []IncomingText, notices []string, states []State) {

@@ -35,7 +35,10 @@ type IncomingText struct {
 }
 
 // PeerLink is what the session manager can do with one peer: the IRC side
-// (SendLines) and the Matrix side (Deliver, Notice, ShowState).
+// (SendLines) and the Matrix side (Deliver, Notice, ShowState). The
+// manager calls the Matrix side from the peer's effect queue, one call at a
+// time and in order for each peer; those calls may take as long as the
+// homeserver does, nothing on the IRC side waits for them.
 type PeerLink interface {
 	// PeerID is the stable ID of the peer (ghost and portal ID); it does not
 	// change when the peer changes nick.
@@ -54,6 +57,7 @@ type PeerLink interface {
 	// Notice shows a bridge notice in the DM portal (creating it if needed).
 	Notice(ctx context.Context, text string)
 	// ShowState shows the state of the conversation at a glance (the DM
-	// portal's topic); it is called at every change.
+	// portal's topic); it is called at every change (not for the
+	// plaintext state of a new peer: no topic says just that).
 	ShowState(ctx context.Context, s State)
 }

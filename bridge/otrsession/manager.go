@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,6 +72,13 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// effectBytes is what the effects of all peers waiting for the Matrix
+	// side hold; runners counts the peers whose queue runs.
+	effectBytes       atomic.Int64
+	runners           runners
+	peerEffectBudget  int
+	loginEffectBudget int64
+
 	mu       sync.Mutex
 	peers    map[networkid.UserID]*peer
 	ident    *identity
@@ -112,7 +120,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ReplyInterval <= 0 {
 		cfg.ReplyInterval = 6 * time.Second
 	}
-	m := &Manager{cfg: cfg, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{}}
+	m := &Manager{cfg: cfg, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{},
+		peerEffectBudget: peerEffectBudget, loginEffectBudget: loginEffectBudget}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	markers, err := cfg.DB.Private.List(m.ctx, cfg.User)
 	if err != nil {
@@ -140,9 +149,10 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Close stops the ticker and fails messages still waiting. Private
-// conversations are not ended on the wire (their markers stay, so the next
-// start tells the portals).
+// Close stops the ticker, fails messages still waiting and lets the
+// effects already queued reach the Matrix side (for at most
+// closeDrainTimeout). Private conversations are not ended on the wire
+// (their markers stay, so the next start tells the portals).
 func (m *Manager) Close() {
 	m.cancel()
 	m.wg.Wait()
@@ -159,6 +169,11 @@ func (m *Manager) Close() {
 			delete(p.held, hid)
 		}
 		p.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeDrainTimeout)
+	defer cancel()
+	if err := m.waitEffects(ctx); err != nil {
+		m.log.Warn().Int64("queued_bytes", m.effectBytes.Load()).Msg("Closing with notices or messages for Matrix still queued: the homeserver does not answer")
 	}
 }
 

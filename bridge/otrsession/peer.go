@@ -24,8 +24,10 @@ type peer struct {
 	key string // trust store peer column
 
 	// mu guards everything below and the conversation.
-	mu    sync.Mutex
-	order effectOrder
+	mu sync.Mutex
+	// effects are what the Matrix user sees of the peer, waiting to be
+	// shown (it has a lock of its own).
+	effects effectQueue
 
 	link      PeerLink // most recent link (current nick)
 	conv      *otr.Conversation
@@ -61,8 +63,9 @@ type peer struct {
 	// secureCh is closed at the next GoneSecure (for Sends waiting for it).
 	secureCh chan struct{}
 
+	// shown is the state last shown (stateUnshown: none is known to be
+	// shown). A portal starts without an OTR topic, which says plaintext.
 	shown         State
-	shownValid    bool
 	warnedPlain   bool // "unencrypted message received" notice given for this private session
 	noticedBypass bool // "OTR is off for this peer" notice given
 	noticedSentPT bool // "sent unencrypted" notice given since the last private session

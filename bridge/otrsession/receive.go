@@ -41,7 +41,7 @@ func looksLikeOTR(text string) bool { return strings.Contains(text, "?OTR") }
 func (m *Manager) Receive(ctx context.Context, link PeerLink, msg IncomingText) {
 	p := m.peer(link)
 	p.mu.Lock()
-	p.release(ctx, p.decideReceive(ctx, link, msg))
+	p.releaseReceived(ctx, p.decideReceive(ctx, link, msg))
 }
 
 // decideReceive is Receive's part under the lock: it runs the line through
@@ -101,14 +101,14 @@ func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []ef
 func (p *peer) receiveWithoutOTR(msg IncomingText, why string) effect {
 	if looksLikeOTR(msg.Text) || isQueryExplanation(msg.Text) {
 		if p.noticedBypass {
-			return nil
+			return effect{}
 		}
 		p.noticedBypass = true
 		return p.notice(fmt.Sprintf("%s is trying to talk off the record, but %s; their OTR messages are not shown.", p.link.Nick(), why))
 	}
 	msg.Text = otr.StripWhitespaceTag(msg.Text)
 	if strings.TrimSpace(msg.Text) == "" {
-		return nil
+		return effect{}
 	}
 	return p.deliver(msg)
 }
@@ -121,6 +121,7 @@ func (p *peer) restartEffects(ctx context.Context) []effect {
 		return nil
 	}
 	p.clearMarker(ctx)
+	p.shown = stateUnshown // the topic may still say private
 	text := fmt.Sprintf("The bridge restarted, which ended your private conversation with %s (its keys are never stored). ", p.link.Nick())
 	p.setRecovering(true)
 	if p.policy == otr.PolicyNever {
@@ -149,7 +150,7 @@ func (m *Manager) drainPending() {
 			} else {
 				fx = p.receive(m.ctx, id, pl.msg)
 			}
-			p.release(m.ctx, fx)
+			p.releaseReceived(m.ctx, fx)
 		}
 	}
 }

@@ -22,6 +22,10 @@ const (
 	// StateFinished: the peer ended the private conversation; sending is
 	// refused until `!otr finish` or `!otr init`.
 	StateFinished
+
+	// stateUnshown: the state shown in the portal is not known (after a
+	// restart that cut a private conversation off).
+	stateUnshown State = -1
 )
 
 func (s State) String() string {
