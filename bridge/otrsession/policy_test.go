@@ -89,6 +89,7 @@ func TestServiceExemptionNeedsNoHistory(t *testing.T) {
 		if err != nil || !res.Unencrypted {
 			t.Fatalf("to a service: %+v %v", res, err)
 		}
+		synctest.Wait()
 		if !svc.hasNotice("UNENCRYPTED") {
 			t.Error("no notice that messages to the service are sent unencrypted")
 		}
