@@ -164,6 +164,24 @@ func dialIRC(c *IRCClient) (ircConn, error) {
 		Logger:             c.log.With().Str("component", "ircconn").Logger(),
 		Handler:            c.handleEvent,
 	}
+	if c.meta.ServerPassword != "" {
+		password, err := c.ic.passwordKey.OpenString(c.meta.ServerPassword, serverPasswordAD(c.login.ID))
+		if err != nil {
+			return nil, errPasswordUnreadable
+		}
+		cfg.ServerPassword = password
+	}
+	if c.meta.Auth == authCertFP && (c.meta.ClientCert == "" || !n.UseTLS()) {
+		return nil, errCertFPNeedsTLS
+	}
+	if c.meta.ClientCert != "" && n.UseTLS() {
+		cert, err := c.ic.openClientCert(c.login.ID, c.meta.ClientCert)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCertificate = &cert
+		cfg.SASLExternal = c.meta.Auth == authCertFP
+	}
 	if c.meta.Password != "" {
 		password, err := c.ic.passwordKey.OpenString(c.meta.Password, string(c.login.ID))
 		if err != nil {
@@ -186,6 +204,8 @@ func dialIRC(c *IRCClient) (ircConn, error) {
 	}
 	return conn, nil
 }
+
+var errCertFPNeedsTLS = errors.New("this login uses a client certificate (certfp), which needs TLS, and the network is now configured without it")
 
 var errPasswordUnreadable = errors.New("the stored IRC password cannot be decrypted (was network.secret changed?); log in again")
 

@@ -48,12 +48,35 @@ func ircCommands() []commands.CommandHandler {
 			Help:          commands.HelpMeta{Section: HelpSectionIRC, Description: "Send a raw IRC line; replies are shown for a few seconds (bridge admins only).", Args: "[_network_] <_line_>"},
 			RequiresAdmin: true, RequiresLogin: true,
 		},
+		certificateCommand,
 		&commands.FullHandler{
 			Func: fnStatus, Name: "status",
 			Help:          commands.HelpMeta{Section: HelpSectionIRC, Description: "Show your IRC connections: network, nick and state."},
 			RequiresLogin: true,
 		},
 	}
+}
+
+// inControlRoom reports whether a command about the IRC connection runs in
+// the control room, and otherwise says where it belongs: in a DM portal
+// such a command would act on the whole network, not on the chat.
+func inControlRoom(ce *commands.Event) bool {
+	if ce.Portal == nil {
+		return true
+	}
+	ce.Reply("`%s` is about your IRC connection: use it in the control room (your chat with the bot), without the prefix.", ce.Command)
+	return false
+}
+
+// noExtraArgs reports whether args has at most max words, and otherwise
+// shows the usage: an argument a command does not take is an error, never
+// ignored.
+func noExtraArgs(ce *commands.Event, args []string, max int, usage string) bool {
+	if len(args) <= max {
+		return true
+	}
+	ce.Reply("Unexpected %q. Usage: `%s`", strings.Join(args[max:], " "), usage)
+	return false
 }
 
 // commandClient picks the login a command applies to: the portal's login in

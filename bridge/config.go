@@ -44,6 +44,7 @@ type NetworkConfig struct {
 	TLS                   *bool       `yaml:"tls"`
 	TLSInsecureSkipVerify bool        `yaml:"tls_insecure_skip_verify"`
 	ServerPassword        string      `yaml:"server_password"`
+	AskServerPassword     bool        `yaml:"ask_server_password"`
 	Proxy                 string      `yaml:"proxy"`
 	ProxyOnly             bool        `yaml:"proxy_only"`
 	MaxLineBytes          int         `yaml:"max_line_bytes"`
@@ -308,6 +309,9 @@ networks:
         tls_insecure_skip_verify: false
         # Server password (PASS), if the server needs one.
         server_password: ""
+        # true: each user gives their own server password at login (a bouncer such as ZNC:
+        # "user/network:password"); it replaces server_password for that login.
+        ask_server_password: false
         # SOCKS5 proxy for every connection to this network, e.g. Tor: socks5://127.0.0.1:9050.
         # The proxy resolves the address (no DNS query from here); each login gets its own proxy
         # credentials (with Tor: its own circuit) unless the URL has user:password. Empty: direct.

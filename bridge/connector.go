@@ -34,18 +34,24 @@ type IRCConnector struct {
 	// bot's cross-signing keys (nil without encryption.self_sign).
 	selfSign *selfSignGuard
 
+	// pendingCerts are client certificates shown during a login that is
+	// not saved yet.
+	pendingCerts pendingCerts
+
 	// newConn opens the IRC connection of a login; tests replace it.
 	newConn func(c *IRCClient) (ircConn, error)
 	// chatOpeners holds a slot per room or ghost being created for an IRC
 	// peer (newpeers.go).
 	chatOpeners chan struct{}
 
-	// passwordKey seals IRC passwords, otrKey OTR private keys; sealKeys
-	// derives both from network.secret.
+	// passwordKey seals IRC passwords, otrKey OTR private keys, certKey
+	// the private keys of CertFP client certificates; sealKeys derives
+	// them from network.secret.
 	keysOnce    sync.Once
 	keysErr     error
 	passwordKey *seal.Key
 	otrKey      *seal.Key
+	certKey     *seal.Key
 }
 
 var (
@@ -54,8 +60,12 @@ var (
 	_ bridgev2.IdentifierValidatingNetwork = (*IRCConnector)(nil)
 )
 
-// sealPurposePassword labels the key that encrypts IRC passwords at rest.
-const sealPurposePassword = "otrbridge irc password v1"
+// sealPurposePassword labels the key that encrypts IRC passwords at rest,
+// sealPurposeClientCert the one for CertFP client certificates.
+const (
+	sealPurposePassword   = "otrbridge irc password v1"
+	sealPurposeClientCert = "otrbridge irc client certificate v1"
+)
 
 func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	ic.Bridge = br
@@ -91,7 +101,10 @@ func (ic *IRCConnector) sealKeys() error {
 		if ic.passwordKey, ic.keysErr = seal.NewKey(ic.Config.Secret, sealPurposePassword); ic.keysErr != nil {
 			return
 		}
-		ic.otrKey, ic.keysErr = seal.NewKey(ic.Config.Secret, otrsession.SealPurpose)
+		if ic.otrKey, ic.keysErr = seal.NewKey(ic.Config.Secret, otrsession.SealPurpose); ic.keysErr != nil {
+			return
+		}
+		ic.certKey, ic.keysErr = seal.NewKey(ic.Config.Secret, sealPurposeClientCert)
 	})
 	if ic.keysErr != nil {
 		return fmt.Errorf("network.secret: %w", ic.keysErr)
@@ -178,15 +191,22 @@ type GhostMetadata struct {
 	Nick string `json:"nick,omitempty"`
 }
 
-// LoginMetadata is stored with every login. The password is sealed with a
-// key derived from network.secret; the database alone never yields it.
+// LoginMetadata is stored with every login. Passwords and the client
+// certificate are sealed with keys derived from network.secret, bound to
+// the login ID; the database alone never yields them.
 type LoginMetadata struct {
 	Network string `json:"network"`
 	Nick    string `json:"nick"`
-	// Auth is "", "sasl" or "nickserv".
+	// Auth is "", "sasl", "nickserv" or "certfp" (SASL EXTERNAL).
 	Auth        string `json:"auth,omitempty"`
 	SASLAccount string `json:"sasl_account,omitempty"`
 	Password    string `json:"password_sealed,omitempty"`
+	// ServerPassword is the user's own server password (PASS), where the
+	// network asks every user for one (a bouncer).
+	ServerPassword string `json:"server_password_sealed,omitempty"`
+	// ClientCert is the login's CertFP certificate and private key (PEM),
+	// presented on every TLS connection once it exists.
+	ClientCert string `json:"client_cert_sealed,omitempty"`
 	// Disconnected is set by the `disconnect` command: the login stays
 	// offline, also across restarts, until `reconnect`.
 	Disconnected bool `json:"disconnected,omitempty"`

@@ -23,10 +23,16 @@ const (
 	authNone     = "none"
 	authSASL     = "sasl"
 	authNickServ = "nickserv"
+	authCertFP   = "certfp"
+
+	// How a certfp login uses its certificate.
+	certFPExternal = "external" // SASL EXTERNAL while connecting
+	certFPPresent  = "present"  // only present it; services log in by it
 
 	stepNetwork  = "org.otrbridge.irc.network"
 	stepAuth     = "org.otrbridge.irc.auth"
 	stepPassword = "org.otrbridge.irc.password"
+	stepCertFP   = "org.otrbridge.irc.certfp"
 	stepComplete = "org.otrbridge.irc.complete"
 )
 
@@ -36,7 +42,7 @@ const loginWait = 45 * time.Second
 func (ic *IRCConnector) GetLoginFlows() []bridgev2.LoginFlow {
 	return []bridgev2.LoginFlow{{
 		Name:        "IRC nick",
-		Description: "Connect to one of the configured IRC networks with a nick, optionally with SASL or NickServ",
+		Description: "Connect to one of the configured IRC networks with a nick, optionally with SASL, NickServ or a client certificate (CertFP)",
 		ID:          loginFlowID,
 	}}
 }
@@ -48,14 +54,19 @@ func (ic *IRCConnector) CreateLogin(ctx context.Context, user *bridgev2.User, fl
 	return &ircLogin{ic: ic, user: user}, nil
 }
 
-// ircLogin asks for network and nick, then how to authenticate, then the
-// password if any; it connects once to check the result.
+// ircLogin asks for network and nick, then the user's server password
+// where the network asks for one, how to authenticate, then the password
+// or the certificate; it connects once to check the result.
 type ircLogin struct {
 	ic       *IRCConnector
 	user     *bridgev2.User
 	override *bridgev2.UserLogin
 
 	network, nick, auth, account string
+	serverPassword               string
+	// clientCert is the sealed certificate of a certfp login: the one the
+	// login being replaced had, or a new one.
+	clientCert string
 }
 
 var (
@@ -118,9 +129,11 @@ func (l *ircLogin) SubmitUserInput(ctx context.Context, input map[string]string)
 		return l.submitNetwork(ctx, input)
 	case l.auth == "":
 		return l.submitAuth(ctx, input)
+	case l.auth == authCertFP:
+		return l.finish(ctx, "", input["certfp"] == certFPExternal)
 	default:
 		l.account = input["account"]
-		return l.finish(ctx, input["password"])
+		return l.finish(ctx, input["password"], false)
 	}
 }
 
@@ -147,30 +160,63 @@ func (l *ircLogin) submitNetwork(ctx context.Context, input map[string]string) (
 		return nil, errAlreadyLoggedIn
 	}
 	l.network, l.nick = network, nick
+	options := []string{authNone, authSASL, authNickServ}
+	instructions := "How should the bridge identify you? `none` (no password), `sasl` (SASL PLAIN with an account and password), `nickserv` (IDENTIFY to NickServ after connecting)"
+	if l.ic.Config.Networks[network].UseTLS() {
+		options = append(options, authCertFP)
+		instructions += " or `certfp` (a client certificate the bridge makes for you, no password)"
+	}
+	var fields []bridgev2.LoginInputDataField
+	if l.ic.Config.Networks[network].AskServerPassword {
+		fields = append(fields, bridgev2.LoginInputDataField{
+			Type:        bridgev2.LoginInputFieldTypePassword,
+			ID:          "server_password",
+			Name:        "server password",
+			Description: "This network asks each user for their own server password (for a bouncer, e.g. `user/network:password`).",
+			Validate:    validatePassword,
+		})
+		instructions = "First your server password, then: " + instructions
+		if warning := l.redactionWarning(ctx); warning != "" {
+			instructions = warning + "\n\n" + instructions
+		}
+	}
+	fields = append(fields, bridgev2.LoginInputDataField{
+		Type:    bridgev2.LoginInputFieldTypeSelect,
+		ID:      "auth",
+		Name:    "authentication",
+		Options: options,
+		Validate: func(s string) (string, error) {
+			s = strings.ToLower(strings.TrimSpace(s))
+			if !slices.Contains(options, s) {
+				return "", fmt.Errorf("answer %s", strings.Join(options, ", "))
+			}
+			return s, nil
+		},
+	})
 	return &bridgev2.LoginStep{
-		Type:         bridgev2.LoginStepTypeUserInput,
-		StepID:       stepAuth,
-		Instructions: "How should the bridge identify you? `none` (no password), `sasl` (SASL PLAIN with an account and password) or `nickserv` (IDENTIFY to NickServ after connecting).",
-		UserInputParams: &bridgev2.LoginUserInputParams{Fields: []bridgev2.LoginInputDataField{{
-			Type:    bridgev2.LoginInputFieldTypeSelect,
-			ID:      "auth",
-			Name:    "authentication",
-			Options: []string{authNone, authSASL, authNickServ},
-			Validate: func(s string) (string, error) {
-				s = strings.ToLower(strings.TrimSpace(s))
-				if s != authNone && s != authSASL && s != authNickServ {
-					return "", fmt.Errorf("answer none, sasl or nickserv")
-				}
-				return s, nil
-			},
-		}}},
+		Type:            bridgev2.LoginStepTypeUserInput,
+		StepID:          stepAuth,
+		Instructions:    instructions + ".",
+		UserInputParams: &bridgev2.LoginUserInputParams{Fields: fields},
 	}, nil
+}
+
+// validatePassword accepts a password that fits on one IRC line.
+func validatePassword(s string) (string, error) {
+	if s == "" || strings.ContainsAny(s, "\r\n\x00") {
+		return "", fmt.Errorf("the password must not be empty or contain line breaks")
+	}
+	return s, nil
 }
 
 func (l *ircLogin) submitAuth(ctx context.Context, input map[string]string) (*bridgev2.LoginStep, error) {
 	l.auth = input["auth"]
-	if l.auth == authNone {
-		return l.finish(ctx, "")
+	l.serverPassword = input["server_password"]
+	switch l.auth {
+	case authNone:
+		return l.finish(ctx, "", false)
+	case authCertFP:
+		return l.certFPStep()
 	}
 	fields := []bridgev2.LoginInputDataField{}
 	if l.auth == authSASL {
@@ -190,15 +236,10 @@ func (l *ircLogin) submitAuth(ctx context.Context, input map[string]string) (*br
 		})
 	}
 	fields = append(fields, bridgev2.LoginInputDataField{
-		Type: bridgev2.LoginInputFieldTypePassword,
-		ID:   "password",
-		Name: "password",
-		Validate: func(s string) (string, error) {
-			if s == "" || strings.ContainsAny(s, "\r\n\x00") {
-				return "", fmt.Errorf("the password must not be empty or contain line breaks")
-			}
-			return s, nil
-		},
+		Type:     bridgev2.LoginInputFieldTypePassword,
+		ID:       "password",
+		Name:     "password",
+		Validate: validatePassword,
 	})
 	instructions := "Your password message will be removed from this room as soon as the bridge has read it."
 	if warning := l.redactionWarning(ctx); warning != "" {
@@ -240,18 +281,34 @@ func (l *ircLogin) botCanRedact(ctx context.Context, room id.RoomID) (bool, erro
 	return levels.GetUserLevel(l.ic.Bridge.Bot.GetMXID()) >= levels.Redact(), nil
 }
 
-func (l *ircLogin) finish(ctx context.Context, password string) (*bridgev2.LoginStep, error) {
+// finish saves the login and connects. external: a certfp login logs in
+// with SASL EXTERNAL (else it only presents the certificate).
+func (l *ircLogin) finish(ctx context.Context, password string, external bool) (*bridgev2.LoginStep, error) {
+	if l.ic.passwordKey == nil {
+		return nil, errors.New("the bridge is not started")
+	}
 	loginID := makeLoginID(l.network, l.user.MXID)
 	meta := &LoginMetadata{Network: l.network, Nick: l.nick}
 	if password != "" {
-		if l.ic.passwordKey == nil {
-			return nil, errors.New("the bridge is not started")
-		}
 		meta.Auth = l.auth
 		if l.auth == authSASL {
 			meta.SASLAccount = l.account
 		}
 		meta.Password = l.ic.passwordKey.SealString(password, string(loginID))
+	}
+	if l.serverPassword != "" {
+		meta.ServerPassword = l.ic.passwordKey.SealString(l.serverPassword, serverPasswordAD(loginID))
+	}
+	// A certificate stays with the login (its fingerprint may be
+	// registered with the account) whatever the new way to log in is.
+	meta.ClientCert = l.clientCert
+	if meta.ClientCert == "" && l.override != nil && l.override.ID == loginID {
+		if old, ok := l.override.Metadata.(*LoginMetadata); ok {
+			meta.ClientCert = old.ClientCert
+		}
+	}
+	if l.auth == authCertFP && external {
+		meta.Auth = authCertFP
 	}
 	return l.complete(ctx, loginID, meta)
 }
@@ -290,6 +347,9 @@ func (l *ircLogin) complete(ctx context.Context, loginID networkid.UserLoginID, 
 	case <-ctx.Done():
 	}
 	client.setLoginWatcher(nil)
+	// Kept with the login now; a login refused above keeps it pending, so
+	// that trying again shows the same certificate.
+	l.ic.pendingCerts.drop(loginID)
 	return &bridgev2.LoginStep{
 		Type:           bridgev2.LoginStepTypeComplete,
 		StepID:         stepComplete,
@@ -301,7 +361,7 @@ func (l *ircLogin) complete(ctx context.Context, loginID networkid.UserLoginID, 
 // postRedactionWarning repeats, after the password was sent, that it is
 // still visible when the bot could not redact it.
 func (l *ircLogin) postRedactionWarning(ctx context.Context, meta *LoginMetadata) string {
-	if meta.Password == "" || l.user.ManagementRoom == "" {
+	if (meta.Password == "" && meta.ServerPassword == "") || l.user.ManagementRoom == "" {
 		return ""
 	}
 	if can, err := l.botCanRedact(ctx, l.user.ManagementRoom); err == nil && can {

@@ -56,8 +56,8 @@ type env struct {
 	// admin has admin permission; in a stack with encryption it is an
 	// encrypted client registered before the bridge starts (the bridge
 	// tells it that cross-signing failed).
-	admin *user
-	dbKind   string
+	admin  *user
+	dbKind string
 	// persistent envs outlive the test that created them (benchmarks share
 	// one across runs): helpers register no per-test cleanups.
 	persistent bool

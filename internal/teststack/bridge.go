@@ -53,6 +53,15 @@ type BridgeNetwork struct {
 	TLS        bool // connect to IRC.TLSPort without verification
 	FloodBurst int  // 0 leaves the bridge default
 	FloodRate  float64
+	// Address and Port, when set, replace IRC's (e.g. a host name to be
+	// resolved by a proxy, a watched port in front of IRC).
+	Address string
+	Port    int
+	// Proxy and ProxyOnly are the network's SOCKS5 settings.
+	Proxy     string
+	ProxyOnly bool
+	// AskServerPassword makes each user give their own server password.
+	AskServerPassword bool
 }
 
 // BridgeOptions describes a bridge wired to a local stack.
@@ -69,7 +78,7 @@ type BridgeOptions struct {
 	Admin string
 	// Permissions adds or overrides bridge.permissions entries (MXID or
 	// domain → block, relay, commands, user, admin).
-	Permissions  map[string]string
+	Permissions map[string]string
 	// Encryption leaves the config's `encryption:` section to the bridge's
 	// defaults (on, written in by the config upgrader); without it the
 	// bridge runs unencrypted portals with the admin's explicit consent
@@ -200,9 +209,18 @@ func (b *Bridge) edit(cfg map[string]any) error {
 		if n.TLS {
 			port = n.IRC.TLSPort
 		}
+		address := n.IRC.Host
+		if n.Address != "" {
+			address = n.Address
+		}
+		if n.Port != 0 {
+			port = n.Port
+		}
 		entry := map[string]any{
-			"name": n.Name, "address": n.IRC.Host, "port": port,
+			"name": n.Name, "address": address, "port": port,
 			"tls": n.TLS, "tls_insecure_skip_verify": n.TLS,
+			"proxy": n.Proxy, "proxy_only": n.ProxyOnly,
+			"ask_server_password": n.AskServerPassword,
 		}
 		if n.FloodBurst > 0 || n.FloodRate > 0 {
 			entry["flood"] = map[string]any{"burst": n.FloodBurst, "rate": n.FloodRate}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -92,7 +93,7 @@ func ConnectServices(s *IRCServer, o ServicesOptions) (*Services, error) {
 		o.Mechanisms = []string{"EXTERNAL", "PLAIN"}
 	}
 	sv := &Services{
-		sid: servicesSID, accounts: o.Accounts, mechs: o.Mechanisms,
+		sid: servicesSID, accounts: maps.Clone(o.Accounts), mechs: o.Mechanisms,
 		sessions: map[string]*saslSession{}, pong: make(chan struct{}, 1),
 	}
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.ServicesPort)), 5*time.Second)
@@ -243,8 +244,21 @@ func (sv *Services) sasl(uid, mode string, data []string) {
 	}
 }
 
+// SetAccount adds or replaces an account, as NickServ's REGISTER and
+// CERT ADD do: later SASL attempts see it.
+func (sv *Services) SetAccount(name string, a ServiceAccount) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.accounts == nil {
+		sv.accounts = map[string]ServiceAccount{}
+	}
+	sv.accounts[name] = a
+}
+
 // check returns the account the client proved, or "".
 func (sv *Services) check(sess *saslSession, data string) string {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
 	var payload []byte
 	if data != "+" {
 		var err error
