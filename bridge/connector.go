@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/otrbridge/otrbridge/bridge/otrsession"
@@ -69,6 +70,12 @@ const (
 
 func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	ic.Bridge = br
+	// bridgev2's error notices are sent unencrypted even into encrypted
+	// rooms; the connector sends its own (failure.go).
+	if mc, ok := br.Matrix.(*matrix.Connector); ok && mc.Config.Matrix.MessageErrorNotices {
+		mc.Config.Matrix.MessageErrorNotices = false
+		br.Log.Info().Msg("matrix.message_error_notices is turned off: bridgev2 would send them unencrypted; otrbridge sends its own notices")
+	}
 	ic.DB = db.New(br.DB.Database, br.Log.With().Str("db_section", "otrbridge").Logger())
 	if ic.newConn == nil {
 		ic.newConn = dialIRC

@@ -51,6 +51,10 @@ var bridgeDefaults = []struct {
 	{up.Str, "all", []string{"bridge", "bridge_status_notices"}},
 	// Matrix notices are messages too: bridge them (as IRC NOTICEs).
 	{up.Bool, "true", []string{"bridge", "bridge_notices"}},
+	// bridgev2's error notices are unencrypted even in encrypted rooms:
+	// the connector sends its own (and turns these off if a config sets
+	// them).
+	{up.Bool, "false", []string{"matrix", "message_error_notices"}},
 }
 
 // applyBridgeDefaults sets otrbridge's defaults in the base config of h.

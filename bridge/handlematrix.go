@@ -28,11 +28,11 @@ var (
 // HandleMatrixMessage sends a Matrix message to the peer of a DM portal. It
 // returns only after the IRC server confirmed the message (or, without
 // echo-message/labeled-response, after it was written); any failure becomes
-// a visible error on the Matrix message.
+// a visible error on the Matrix message (reportFailure).
 func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
 	p, err := c.portalPeer(ctx, msg.Portal)
 	if err != nil {
-		return nil, err
+		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
 	quote := ""
 	if msg.ReplyTo != nil {
@@ -40,14 +40,14 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 	}
 	out, err := c.convertOutgoing(ctx, msg.Content)
 	if err != nil {
-		return nil, userError(err)
+		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
 	if quote != "" {
 		out.Lines = append([]string{quote}, out.Lines...)
 	}
 	out.Event = msg.Event.ID
 	if err := c.sendToPeer(ctx, p, out); err != nil {
-		return nil, err
+		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
 	}
 	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
 		ID:        networkid.MessageID("mx:" + msg.Event.ID),
@@ -61,15 +61,18 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
 	p, err := c.portalPeer(ctx, msg.Portal)
 	if err != nil {
-		return err
+		return c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
 	out, err := c.convertOutgoing(ctx, msg.Content)
 	if err != nil {
-		return userError(err)
+		return c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
 	out.Lines[0] = "* " + out.Lines[0]
 	out.Event = msg.Event.ID
-	return c.sendToPeer(ctx, p, out)
+	if err := c.sendToPeer(ctx, p, out); err != nil {
+		return c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
+	}
+	return nil
 }
 
 // sendToPeer sends one converted Matrix message through the peer's OTR
@@ -79,7 +82,7 @@ func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.
 	res, err := c.otr.Send(ctx, p, out)
 	if err != nil {
 		c.notePeerError(err)
-		return sendError(err)
+		return err
 	}
 	if res.Unencrypted && out.Event != "" {
 		c.markUnencrypted(ctx, p, out.Event)
@@ -125,12 +128,12 @@ func (c *IRCClient) peerErrorShown(code, nick string) bool {
 // portalPeer returns the peer of a DM portal of this login.
 func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*peerLink, error) {
 	if portal.Receiver != c.login.ID {
-		return nil, userError(errNotDMPortal)
+		return nil, errNotDMPortal
 	}
 	uid := networkid.UserID(portal.ID)
 	network, folded, ok := parseUserID(uid)
 	if !ok || network != c.meta.Network {
-		return nil, userError(errNotDMPortal)
+		return nil, errNotDMPortal
 	}
 	nick := folded
 	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
@@ -286,49 +289,4 @@ func shorten(s string, max int) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// userError marks an error as certain and shows it to the sender.
-func userError(err error) error {
-	return bridgev2.WrapErrorInStatus(err).
-		WithMessage(err.Error()).
-		WithIsCertain(true).
-		WithSendNotice(true).
-		WithStatus(event.MessageStatusFail).
-		WithErrorReason(event.MessageStatusUnsupported)
-}
-
-// sendError explains an IRC delivery failure to the sender.
-func sendError(err error) error {
-	var st bridgev2.MessageStatus
-	if errors.As(err, &st) {
-		return err // already explained
-	}
-	msg := err.Error()
-	certain := true
-	var pe *ircconn.PeerError
-	switch {
-	case errors.As(err, &pe):
-		msg = "Not delivered: " + peerNumericText(pe.Code, pe.Target, pe.Text)
-	case errors.Is(err, ircconn.ErrNotConnected):
-		msg = "Not sent: the bridge is not connected to IRC and the connection did not come back in time."
-	case errors.Is(err, ircconn.ErrStopped), errors.Is(err, ircconn.ErrClosed):
-		msg = "Not sent: the IRC connection is stopped (rejected credentials, a ban, or `disconnect`); use `reconnect`."
-	case errors.Is(err, ircconn.ErrConnectionLost):
-		msg = "Maybe not delivered: the IRC connection dropped before the server confirmed this message. It was not resent."
-		certain = false
-	case errors.Is(err, ircconn.ErrUnconfirmed):
-		msg = "Maybe not delivered: the IRC server did not confirm this message in time."
-		certain = false
-	case errors.Is(err, errUserDisconnected):
-		msg = "Not sent: " + errUserDisconnected.Error()
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		msg = "Not sent: timed out waiting for the IRC connection."
-	}
-	return bridgev2.WrapErrorInStatus(err).
-		WithMessage(msg).
-		WithIsCertain(certain).
-		WithSendNotice(true).
-		WithStatus(event.MessageStatusFail).
-		WithErrorReason(event.MessageStatusNetworkError)
 }

@@ -74,7 +74,10 @@ func TestShorten(t *testing.T) {
 	}
 }
 
-func TestSendErrorExplains(t *testing.T) {
+// A failed message is explained in the bridge's own notice (the nick, the
+// server's text); the status bridgev2 sends unencrypted carries a fixed
+// text only, and an unconfirmed message is retriable, not failed.
+func TestSendFailureExplains(t *testing.T) {
 	for _, tc := range []struct {
 		err     error
 		want    string
@@ -87,16 +90,27 @@ func TestSendErrorExplains(t *testing.T) {
 		{ircconn.ErrConnectionLost, "Maybe not delivered", false},
 		{ircconn.ErrUnconfirmed, "did not confirm", false},
 	} {
-		err := sendError(tc.err)
+		f := sendFailure(tc.err)
+		notice := f.notice("$event")
+		if !strings.Contains(notice.Body, tc.want) || f.certain != tc.certain || notice.RelatesTo.GetReplyTo() != "$event" {
+			t.Errorf("sendFailure(%v): notice %q, certain=%v; want %q, certain=%v", tc.err, notice.Body, f.certain, tc.want, tc.certain)
+		}
 		var st bridgev2.MessageStatus
-		if !errors.As(err, &st) {
-			t.Fatalf("sendError(%v) is not a MessageStatus", tc.err)
+		if err := error(f.status()); !errors.As(err, &st) || !errors.Is(err, tc.err) {
+			t.Fatalf("status of %v: %v does not wrap the cause", tc.err, err)
 		}
-		if !strings.Contains(st.Message, tc.want) || !st.SendNotice || st.IsCertain != tc.certain || st.Status != event.MessageStatusFail {
-			t.Errorf("sendError(%v) = %+v, want message containing %q, notice, certain=%v", tc.err, st, tc.want, tc.certain)
+		want := event.MessageStatusFail
+		if !tc.certain {
+			want = event.MessageStatusRetriable
 		}
-		if !errors.Is(err, tc.err) {
-			t.Errorf("sendError(%v) does not wrap the cause", tc.err)
+		mss := st.ToMSSEvent(&bridgev2.MessageStatusEventInfo{SourceEventID: "$event"})
+		if st.SendNotice || st.Status != want || st.IsCertain != tc.certain {
+			t.Errorf("status of %v: %+v, want %s without bridgev2's notice", tc.err, st, want)
+		}
+		for _, s := range []string{mss.Message, mss.InternalError} {
+			if strings.Contains(s, "bob") || strings.Contains(s, "No such nick") || strings.Contains(s, "identified") {
+				t.Errorf("the status event of %v carries detail: %q", tc.err, s)
+			}
 		}
 	}
 }

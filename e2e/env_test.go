@@ -66,6 +66,9 @@ type env struct {
 
 	mu      sync.Mutex
 	secrets []string // every message text the tests sent, for the log grep
+	// plainEvents are events sent unencrypted into encrypted rooms on
+	// purpose (plainOnPurpose).
+	plainEvents map[string]bool
 }
 
 // relayOnly is a local user with bridge permission "relay" (no login).

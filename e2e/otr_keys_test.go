@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/otrbridge/otrbridge/otr"
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
@@ -181,88 +178,6 @@ func (u *user) uploadFile(t *testing.T, room, name string, data []byte) string {
 		t.Fatalf("send %s: %v", name, err)
 	}
 	return id
-}
-
-// testOTRImportKey: `import-key` in the control room, then libotr's
-// otr.private_key and otr.fingerprints sent as files: the bridge uses the
-// imported key (the libotr peer sees its fingerprint), the peer verified in
-// libotr shows as verified, and `export-fingerprints` writes it back in
-// libotr's format.
-func testOTRImportKey(t *testing.T, e *env) {
-	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
-	nick := p.irc.Nick()
-	dir, keyFP, peerFP := libotrFiles(t, u.nick+"@irc.local", nick)
-	if peerFP != p.Fingerprint {
-		t.Fatalf("the peer on IRC has key %s, the fingerprints file has %s", p.Fingerprint, peerFP)
-	}
-	old := u.ownFingerprint(t)
-	if old == keyFP {
-		t.Fatal("the bridge already had the key to import")
-	}
-
-	// Key files belong in the control room, not in a portal.
-	u.portalCommand(t, room, "import-key", "in the control room")
-	u.command(t, "import-key")
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	e.rememberPrivateKey(t, read("otr.private_key"))
-	id := u.uploadFile(t, u.control, "otr.private_key", read("otr.private_key"))
-	rep := u.replyTo(t, id, "Imported the key", longWait)
-	if got := fingerprintIn(t, rep.Body()); got != keyFP {
-		t.Errorf("after the import the bridge says fingerprint %s, the key file has %s", got, keyFP)
-	}
-	u.checkFileGone(t, id)
-	id = u.uploadFile(t, u.control, "otr.fingerprints", read("otr.fingerprints"))
-	rep = u.replyTo(t, id, "fingerprint(s)", longWait)
-	if !strings.Contains(rep.Body(), "Imported 1 fingerprint(s), 1 of them verified") {
-		t.Errorf("fingerprints import: %s", rep.Body())
-	}
-	u.replyTo(t, id, "Both files imported", wait)
-	u.checkFileGone(t, id)
-	if now := u.ownFingerprint(t); now != keyFP {
-		t.Errorf("`fingerprint` says %s after the import, want %s", now, keyFP)
-	}
-
-	// The libotr peer on IRC now talks to the imported key, and the bridge
-	// trusts the peer as libotr did.
-	u.mx.SendText(room, "!otr init")
-	p.goSecure(t, u, room)
-	if got := p.Info().TheirFP; got != keyFP {
-		t.Errorf("the libotr peer sees fingerprint %s, want the imported %s", got, keyFP)
-	}
-	u.waitTopic(t, room, "private (verified)")
-	info := u.portalCommand(t, room, "info", p.Fingerprint[:8])
-	if !strings.Contains(info.Body(), "verified by you") || !strings.Contains(info.Body(), "libotr import") {
-		t.Errorf("`info` does not show the imported trust: %s", info.Body())
-	}
-	e.exchange(t, u, p, room, "imported key")
-
-	// Export: the peer's fingerprint with its trust, a libotr file in the
-	// reply's code block.
-	exp := u.command(t, "export-fingerprints")
-	_, pre, ok := strings.Cut(exp.HTML(), "<pre><code>")
-	file, _, ok2 := strings.Cut(pre, "</code></pre>")
-	if !ok || !ok2 {
-		t.Fatalf("export-fingerprints has no code block: %q", exp.HTML())
-	}
-	fps, err := otr.ParseLibotrFingerprints(strings.NewReader(html.UnescapeString(file)))
-	if err != nil {
-		t.Fatalf("export-fingerprints is not a libotr fingerprints file: %v\n%s", err, file)
-	}
-	found := false
-	for _, kf := range fps {
-		if strings.EqualFold(kf.Username, nick) && normFP(fmt.Sprintf("%x", kf.Fingerprint[:])) == peerFP && kf.Trust == "verified" {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("export-fingerprints has no verified entry for %s %s:\n%s", nick, peerFP, file)
-	}
 }
 
 // checkFileGone: a file with key material sent to the control room is

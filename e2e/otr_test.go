@@ -49,7 +49,7 @@ var otrScenarios = []otrScenario{
 	{name: "FloodNewPeers", run: testFloodNewPeers, sqliteOnly: true},
 	{name: "FloodNotices", run: testFloodNotices, sqliteOnly: true},
 	{name: "Genkey", run: testOTRGenkey},
-	{name: "ImportKey", run: testOTRImportKey},
+	{name: "ImportKeyNeedsEncryption", run: testOTRImportKeyNeedsEncryption},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},
 }
 

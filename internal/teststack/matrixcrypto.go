@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/attachment"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -257,6 +258,36 @@ func (c *EncryptedClient) SendEncrypted(roomID string, content map[string]any) (
 // SendText sends an encrypted m.text.
 func (c *EncryptedClient) SendText(roomID, body string) (string, error) {
 	return c.SendEncrypted(roomID, map[string]any{"msgtype": "m.text", "body": body})
+}
+
+// SendFile sends data as an encrypted attachment (m.file): the file is
+// encrypted with a fresh key before the upload, so the homeserver's media
+// store holds only ciphertext, and the key travels in the Megolm-encrypted
+// event, as Element does.
+func (c *EncryptedClient) SendFile(roomID, name string, data []byte) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	file := attachment.NewEncryptedFile()
+	up, err := c.cli.UploadBytes(ctx, file.Encrypt(data), "application/octet-stream")
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", name, err)
+	}
+	content := event.MessageEventContent{
+		MsgType:  event.MsgFile,
+		Body:     name,
+		FileName: name,
+		File:     &event.EncryptedFileInfo{EncryptedFile: *file, URL: up.ContentURI.CUString()},
+		Info:     &event.FileInfo{Size: len(data), MimeType: "application/octet-stream"},
+	}
+	raw, err := json.Marshal(&content)
+	if err != nil {
+		return "", err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", err
+	}
+	return c.SendEncrypted(roomID, m)
 }
 
 // SendEmote sends an encrypted m.emote.
