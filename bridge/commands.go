@@ -35,7 +35,7 @@ func ircCommands() []commands.CommandHandler {
 		},
 		&commands.FullHandler{
 			Func: fnDisconnect, Name: "disconnect",
-			Help:          commands.HelpMeta{Section: HelpSectionIRC, Description: "Disconnect from IRC and stay offline (also across bridge restarts) until `reconnect`.", Args: "[_network_]"},
+			Help:          commands.HelpMeta{Section: HelpSectionIRC, Description: "Disconnect from IRC and stay offline (also across bridge restarts) until `reconnect`. In a DM, `!otr disconnect` ends the private conversation instead, as in bitlbee.", Args: "[_network_]"},
 			RequiresLogin: true, RequiresLoginPermission: true,
 		},
 		&commands.FullHandler{
@@ -121,6 +121,9 @@ func commandClient(ce *commands.Event, minArgs int) (*IRCClient, []string) {
 }
 
 func fnNick(ce *commands.Event) {
+	if !inControlRoom(ce) {
+		return
+	}
 	c, args := commandClient(ce, 1)
 	if c == nil {
 		return
@@ -153,8 +156,11 @@ func fnNick(ce *commands.Event) {
 }
 
 func fnReconnect(ce *commands.Event) {
-	c, _ := commandClient(ce, 0)
-	if c == nil {
+	if !inControlRoom(ce) {
+		return
+	}
+	c, args := commandClient(ce, 0)
+	if c == nil || !noExtraArgs(ce, args, 0, "reconnect [network]") {
 		return
 	}
 	if c.meta.Disconnected {
@@ -174,8 +180,14 @@ func fnReconnect(ce *commands.Event) {
 }
 
 func fnDisconnect(ce *commands.Event) {
-	c, _ := commandClient(ce, 0)
-	if c == nil {
+	if ce.Portal != nil {
+		// bitlbee's `otr disconnect`: a DM user means the conversation,
+		// never the whole network.
+		otrFinish.Func(ce)
+		return
+	}
+	c, args := commandClient(ce, 0)
+	if c == nil || !noExtraArgs(ce, args, 0, "disconnect [network]") {
 		return
 	}
 	c.meta.Disconnected = true
@@ -245,6 +257,9 @@ func formatWhois(w ircconn.WhoisInfo) string {
 }
 
 func fnRaw(ce *commands.Event) {
+	if !inControlRoom(ce) {
+		return
+	}
 	c, args := commandClient(ce, 1)
 	if c == nil {
 		return
@@ -272,6 +287,9 @@ func fnRaw(ce *commands.Event) {
 }
 
 func fnStatus(ce *commands.Event) {
+	if !noExtraArgs(ce, ce.Args, 0, "status") {
+		return
+	}
 	var b strings.Builder
 	for _, login := range ce.User.GetUserLogins() {
 		c, ok := login.Client.(*IRCClient)

@@ -27,26 +27,16 @@ func otrCommands() []commands.CommandHandler {
 	return []commands.CommandHandler{
 		otrCommand("init", []string{"start"}, "", "Start a private (OTR) conversation.", aboutPeer,
 			func(o *otrCall) (string, error) {
-				peer, _, err := o.peer()
+				peer, err := o.peerOnly()
 				if err != nil {
 					return "", err
 				}
 				return o.c.otr.Init(o.ctx, peer)
 			}),
-		otrCommand("finish", []string{"end"}, "[*]", "End the private conversation (`*`: all of them) and continue unencrypted.", aboutPeer,
-			func(o *otrCall) (string, error) {
-				if len(o.args) > 0 && o.args[0] == "*" {
-					return o.c.otr.FinishAll(o.ctx), nil
-				}
-				peer, _, err := o.peer()
-				if err != nil {
-					return "", err
-				}
-				return o.c.otr.Finish(o.ctx, peer)
-			}),
+		otrFinish,
 		otrCommand("refresh", nil, "", "Renew the keys of the private conversation.", aboutPeer,
 			func(o *otrCall) (string, error) {
-				peer, _, err := o.peer()
+				peer, err := o.peerOnly()
 				if err != nil {
 					return "", err
 				}
@@ -54,7 +44,7 @@ func otrCommands() []commands.CommandHandler {
 			}),
 		otrCommand("info", []string{"otr-status"}, "", "Show the state, both fingerprints, the session ID and the policy.", aboutPeer,
 			func(o *otrCall) (string, error) {
-				peer, _, err := o.peer()
+				peer, err := o.peerOnly()
 				if err != nil {
 					return "", err
 				}
@@ -62,10 +52,16 @@ func otrCommands() []commands.CommandHandler {
 			}),
 		otrCommand("contexts", nil, "", "List every peer and peer instance with their OTR state.", aboutLogin,
 			func(o *otrCall) (string, error) {
+				if err := o.noArgs(o.args); err != nil {
+					return "", err
+				}
 				return o.c.otr.Contexts(), nil
 			}),
 		otrCommand("fingerprint", nil, "", "Show your own OTR fingerprint.", aboutLogin,
 			func(o *otrCall) (string, error) {
+				if err := o.noArgs(o.args); err != nil {
+					return "", err
+				}
 				return o.c.otr.Fingerprint(o.ctx)
 			}),
 		otrCommand("trust", nil, "[fingerprint]", "Mark the peer's fingerprint (the current one, or the one given) as verified by you.", aboutPeer,
@@ -103,7 +99,7 @@ func otrCommands() []commands.CommandHandler {
 				}
 				return o.c.otr.AnswerSMP(o.ctx, peer, strings.Join(args, " "))
 			}),
-		otrCommand("authq", []string{"smpq"}, "<question> <secret>", "Verify the peer with a question and its answer (the question ends with `?` or is one word).", withSecret,
+		otrCommand("authq", []string{"smpq"}, "<question> <secret>", "Verify the peer with a question and its answer: `\"question\" secret` (irssi), `[question] secret` (znc-otr), or a question ending with `?` (or of one word) and the secret.", withSecret,
 			func(o *otrCall) (string, error) {
 				peer, args, err := o.peer()
 				if err != nil {
@@ -117,7 +113,7 @@ func otrCommands() []commands.CommandHandler {
 			}),
 		otrCommand("authabort", nil, "", "Abort a verification in progress.", aboutPeer,
 			func(o *otrCall) (string, error) {
-				peer, _, err := o.peer()
+				peer, err := o.peerOnly()
 				if err != nil {
 					return "", err
 				}
@@ -127,7 +123,10 @@ func otrCommands() []commands.CommandHandler {
 			runPolicy),
 		otrCommand("genkey", nil, "[confirm]", "Replace your OTR key (your fingerprint changes; peers must verify you again).", aboutLogin,
 			func(o *otrCall) (string, error) {
-				if len(o.args) == 0 || !strings.EqualFold(o.args[0], "confirm") {
+				if len(o.args) > 1 || len(o.args) == 1 && !strings.EqualFold(o.args[0], "confirm") {
+					return "", o.noArgs(o.args)
+				}
+				if len(o.args) == 0 {
 					return "This replaces your OTR key on " + o.c.meta.Network + ": your fingerprint changes, every private conversation ends, " +
 						"and your peers see a new-key warning and must verify you again. Run `!otr genkey confirm` to go ahead.", nil
 				}
@@ -142,6 +141,9 @@ func otrCommands() []commands.CommandHandler {
 		},
 		otrCommand("export-fingerprints", nil, "", "Show the trust store in libotr's fingerprints file format.", aboutLogin,
 			func(o *otrCall) (string, error) {
+				if err := o.noArgs(o.args); err != nil {
+					return "", err
+				}
 				b, err := o.c.otr.ExportFingerprints(o.ctx)
 				if err != nil {
 					return "", err
@@ -150,6 +152,19 @@ func otrCommands() []commands.CommandHandler {
 			}),
 	}
 }
+
+// otrFinish also answers `!otr disconnect` in a DM portal (fnDisconnect).
+var otrFinish = otrCommand("finish", []string{"end"}, "[*]", "End the private conversation (`*`: all of them) and continue unencrypted.", aboutPeer,
+	func(o *otrCall) (string, error) {
+		if len(o.args) == 1 && o.args[0] == "*" {
+			return o.c.otr.FinishAll(o.ctx), nil
+		}
+		peer, err := o.peerOnly()
+		if err != nil {
+			return "", err
+		}
+		return o.c.otr.Finish(o.ctx, peer)
+	})
 
 // otrCommandKind says what an OTR command acts on.
 type otrCommandKind int
@@ -171,7 +186,7 @@ type otrCall struct {
 	ce   *commands.Event
 	c    *IRCClient
 	args []string // without the network key
-	// usage is the control-room form, for a missing nick.
+	// usage is the command's usage where it runs (control room or DM).
 	usage string
 	// peerID is the peer the command turned out to be about (for the log).
 	peerID networkid.UserID
@@ -180,7 +195,12 @@ type otrCall struct {
 // otrCommand makes the handler of one OTR command: it picks the login,
 // runs run and shows its reply or error.
 func otrCommand(name string, aliases []string, args, description string, kind otrCommandKind, run func(o *otrCall) (string, error)) *commands.FullHandler {
-	usage := fmt.Sprintf("usage: `%s`", strings.TrimSpace(name+" <nick> "+args))
+	nick := " <nick> "
+	if kind == aboutLogin {
+		nick = " "
+	}
+	usage := fmt.Sprintf("usage: `%s`", strings.TrimSpace(name+nick+args))
+	portalUsage := fmt.Sprintf("usage: `!otr %s`", strings.TrimSpace(name+" "+args))
 	if kind != aboutLogin {
 		args = strings.TrimSpace("[_nick_] " + args)
 	}
@@ -204,6 +224,9 @@ func otrCommand(name string, aliases []string, args, description string, kind ot
 				return
 			}
 			o := &otrCall{ctx: ce.Ctx, ce: ce, c: c, args: args, usage: usage}
+			if ce.Portal != nil {
+				o.usage = portalUsage
+			}
 			reply, err := run(o)
 			logOTRCommand(c.login.Log, name, kind == withSecret, o.peerID, err)
 			if err != nil {
@@ -234,6 +257,25 @@ func (o *otrCall) peer() (otrsession.PeerLink, []string, error) {
 	return o.peerNamed(o.args[0], o.args[1:])
 }
 
+// peerOnly is peer for the commands that take nothing after the peer.
+func (o *otrCall) peerOnly() (otrsession.PeerLink, error) {
+	peer, rest, err := o.peer()
+	if err != nil {
+		return nil, err
+	}
+	return peer, o.noArgs(rest)
+}
+
+// noArgs fails on arguments a command does not take, instead of ignoring
+// them (`init bob` in a DM with alice must not start OTR with alice).
+// Only commands without a secret use it: it quotes the arguments.
+func (o *otrCall) noArgs(rest []string) error {
+	if len(rest) == 0 {
+		return nil
+	}
+	return fmt.Errorf("unexpected %q; %s", strings.Join(rest, " "), o.usage)
+}
+
 // peerNamed returns the peer that has nick now.
 func (o *otrCall) peerNamed(nick string, rest []string) (otrsession.PeerLink, []string, error) {
 	p, err := o.c.peerByNick(o.ctx, nick)
@@ -255,6 +297,9 @@ func runPolicy(o *otrCall) (string, error) {
 		if len(args) == 1 {
 			return o.c.otr.DefaultPolicy(o.ctx)
 		}
+		if err := o.noArgs(args[2:]); err != nil {
+			return "", err
+		}
 		return o.c.otr.SetDefaultPolicy(o.ctx, args[1])
 	case o.ce.Portal == nil && len(args) == 0:
 		return o.c.otr.DefaultPolicy(o.ctx)
@@ -275,6 +320,9 @@ func runPolicy(o *otrCall) (string, error) {
 	if len(args) == 0 {
 		return o.c.otr.Policy(o.ctx, peer)
 	}
+	if err := o.noArgs(args[1:]); err != nil {
+		return "", err
+	}
 	return o.c.otr.SetPolicy(o.ctx, peer, args[0])
 }
 
@@ -282,18 +330,49 @@ func isPolicyWord(s string) bool {
 	return db.Policy(strings.ToLower(s)).Valid() || strings.EqualFold(s, "reset")
 }
 
+// errAuthqUsage explains authq's forms; it never quotes what was typed
+// (the secret).
+var errAuthqUsage = errors.New("usage: `authq \"question\" secret`, `authq [question] secret`, or `authq <question> <secret>` where a question of several words ends with `?`")
+
 // splitQuestion splits the arguments of `authq` into the question and the
-// secret: the question ends at the first word ending in "?" (unless that
-// is the last word), else it is the first word.
+// secret. It reads irssi's quoted form (`"Where did we meet?" "at the
+// lighthouse"`, the secret's quotes optional) and znc-otr's
+// (`[Where did we meet?] at the lighthouse`); without either the question
+// ends at the first word ending in "?" (unless that is the last word),
+// else it is the first word.
 func splitQuestion(args []string) (question, secret string, err error) {
-	if len(args) < 2 {
-		return "", "", errors.New("usage: `authq <question> <secret>` (a question of several words ends with `?`)")
+	text := strings.Join(args, " ")
+	switch {
+	case strings.HasPrefix(text, `"`):
+		var ok bool
+		if question, secret, ok = strings.Cut(text[1:], `"`); !ok {
+			return "", "", errAuthqUsage
+		}
+		secret = strings.TrimSpace(secret)
+		if len(secret) >= 2 && strings.HasPrefix(secret, `"`) && strings.HasSuffix(secret, `"`) {
+			secret = secret[1 : len(secret)-1]
+		}
+	case strings.HasPrefix(text, "["):
+		var ok bool
+		if question, secret, ok = strings.Cut(text[1:], "]"); !ok {
+			return "", "", errAuthqUsage
+		}
+		secret = strings.TrimSpace(secret)
+	default:
+		if len(args) < 2 {
+			return "", "", errAuthqUsage
+		}
+		i := slices.IndexFunc(args, func(a string) bool { return strings.HasSuffix(a, "?") })
+		if i < 0 || i == len(args)-1 {
+			i = 0
+		}
+		question, secret = strings.Join(args[:i+1], " "), strings.Join(args[i+1:], " ")
 	}
-	i := slices.IndexFunc(args, func(a string) bool { return strings.HasSuffix(a, "?") })
-	if i < 0 || i == len(args)-1 {
-		i = 0
+	question = strings.TrimSpace(question)
+	if question == "" || secret == "" {
+		return "", "", errAuthqUsage
 	}
-	return strings.Join(args[:i+1], " "), strings.Join(args[i+1:], " "), nil
+	return question, secret, nil
 }
 
 // exportReply shows a libotr fingerprints file. Replies are rendered as

@@ -49,21 +49,31 @@ func TestOTRCommandHelpNamesTheNick(t *testing.T) {
 
 func TestSplitQuestion(t *testing.T) {
 	for _, tc := range []struct {
-		args             []string
+		text             string
 		question, secret string
 	}{
-		{[]string{"Where", "did", "we", "meet?", "in", "Berlin"}, "Where did we meet?", "in Berlin"},
-		{[]string{"colour", "blue", "green"}, "colour", "blue green"},
-		{[]string{"really?", "yes?"}, "really?", "yes?"},
-		{[]string{"what", "is", "it?"}, "what", "is it?"}, // "?" on the last word: that is the secret
+		{"Where did we meet? in Berlin", "Where did we meet?", "in Berlin"},
+		{"colour blue green", "colour", "blue green"},
+		{"really? yes?", "really?", "yes?"},
+		{"what is it?", "what", "is it?"}, // "?" on the last word: that is the secret
+		// irssi: /otr authq "question" secret, the secret quoted or not.
+		{`"Where did we meet?" "at the lighthouse"`, "Where did we meet?", "at the lighthouse"},
+		{`"Where did we meet?" at the lighthouse`, "Where did we meet?", "at the lighthouse"},
+		{`"Our cat's name" Felix`, "Our cat's name", "Felix"},
+		// znc-otr: [question] secret.
+		{"[Where did we meet?] at the lighthouse", "Where did we meet?", "at the lighthouse"},
+		{"[colour] blue", "colour", "blue"},
 	} {
-		q, s, err := splitQuestion(tc.args)
+		q, s, err := splitQuestion(strings.Fields(tc.text))
 		if err != nil || q != tc.question || s != tc.secret {
-			t.Errorf("splitQuestion(%q) = %q, %q, %v; want %q, %q", tc.args, q, s, err, tc.question, tc.secret)
+			t.Errorf("splitQuestion(%q) = %q, %q, %v; want %q, %q", tc.text, q, s, err, tc.question, tc.secret)
 		}
 	}
-	if _, _, err := splitQuestion([]string{"alone"}); err == nil || !strings.Contains(err.Error(), "usage") {
-		t.Errorf("one word: %v", err)
+	for _, bad := range []string{"alone", `"unclosed question secret`, "[unclosed secret", `"question only"`, "[question only]", `"" secret`} {
+		// The usage, which never quotes the input (the secret).
+		if _, _, err := splitQuestion(strings.Fields(bad)); err != errAuthqUsage {
+			t.Errorf("splitQuestion(%q): %v, want the usage", bad, err)
+		}
 	}
 }
 

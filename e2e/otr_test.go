@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -469,6 +470,25 @@ func testOTRSMPQuestion(t *testing.T, e *env) {
 	p.event(t, "smp", "SUCCESS")
 	u.notice(t, room, "succeeded", longWait)
 	u.waitTopic(t, room, "private (verified)")
+	u.waitRedacted(t, room, id)
+
+	// Again in irssi's form: a quoted question with spaces, a quoted secret.
+	const question = "Where did we first meet?"
+	id, err = u.mx.SendText(room, `!otr authq "`+question+`" "`+answer+`"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = p.event(t, "smp", "ASK_FOR_ANSWER")
+	if got, err := hex.DecodeString(q.Args["question"]); err != nil || string(got) != question {
+		t.Errorf("libotr got the question %q (%v), want %q", got, err, question)
+	}
+	p.SMPAnswer(answer)
+	p.event(t, "smp", "SUCCESS")
+	if _, err := u.mx.WaitMessageAfter(longWait, id, room, "", func(ev teststack.MatrixEvent) bool {
+		return strings.Contains(ev.Body(), "succeeded")
+	}); err != nil {
+		t.Errorf("no success notice after the quoted authq: %v", err)
+	}
 	u.waitRedacted(t, room, id)
 }
 

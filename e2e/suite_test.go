@@ -26,6 +26,7 @@ var scenarios = []scenario{
 	{name: "FloodPacing", run: testFloodPacing, sqliteOnly: true},
 	{name: "PeerNickChange", run: testPeerNickChange},
 	{name: "NoSuchNick", run: testNoSuchNick},
+	{name: "CommandPlaces", run: testCommandPlaces, sqliteOnly: true},
 	{name: "LoginNickServ", run: testLoginNickServ},
 	{name: "Permissions", run: testPermissions},
 	{name: "ConnectionStaysUp", run: testConnectionStaysUp, sqliteOnly: true},
