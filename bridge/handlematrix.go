@@ -38,7 +38,7 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 	if msg.ReplyTo != nil {
 		quote = c.replyQuote(ctx, msg.Portal, msg.Content, msg.ReplyTo, p)
 	}
-	out, err := c.convertOutgoing(ctx, msg.Content)
+	out, err := c.convertOutgoing(ctx, p, msg.Content)
 	if err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
@@ -63,7 +63,7 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 	if err != nil {
 		return c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
-	out, err := c.convertOutgoing(ctx, msg.Content)
+	out, err := c.convertOutgoing(ctx, p, msg.Content)
 	if err != nil {
 		return c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
@@ -142,10 +142,11 @@ func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*p
 	return c.link(uid, nick), nil
 }
 
-// convertOutgoing turns Matrix content into IRC lines: HTML becomes IRC
-// formatting codes, each line of a multi-line message becomes its own IRC
-// line, and files become links.
-func (c *IRCClient) convertOutgoing(ctx context.Context, content *event.MessageEventContent) (otrsession.OutgoingText, error) {
+// convertOutgoing turns Matrix content into IRC lines for p: HTML becomes
+// IRC formatting codes, each line of a multi-line message becomes its own
+// IRC line, and files become links, which go outside OTR: in a private
+// conversation the user is told before a link is made (CheckOutsideOTR).
+func (c *IRCClient) convertOutgoing(ctx context.Context, p *peerLink, content *event.MessageEventContent) (otrsession.OutgoingText, error) {
 	out := otrsession.OutgoingText{Kind: ircconn.Privmsg}
 	content.RemoveReplyFallback()
 	if content.RelatesTo.GetReplyTo() != "" && content.Format != event.FormatHTML {
@@ -166,6 +167,13 @@ func (c *IRCClient) convertOutgoing(ctx context.Context, content *event.MessageE
 			text = content.Body
 		}
 	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio:
+		out.OutsideOTR = "this file"
+		if name := content.GetFileName(); name != "" {
+			out.OutsideOTR = "the file " + shorten(name, maxQuoteBytes)
+		}
+		if err := c.otr.CheckOutsideOTR(ctx, p, out.OutsideOTR); err != nil {
+			return out, err
+		}
 		link, err := c.mediaLink(ctx, content)
 		if err != nil {
 			return out, err

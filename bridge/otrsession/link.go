@@ -19,6 +19,11 @@ type OutgoingText struct {
 	// Event is the Matrix event being sent; empty for messages that have
 	// no event.
 	Event id.EventID
+	// OutsideOTR names what the message only links to, such as "the file
+	// report.pdf": content fetched from the link, outside OTR. In a
+	// private conversation such a message is sent only after the user was
+	// told and sent it again; under policy always never.
+	OutsideOTR string
 }
 
 // IncomingText is one message received from the peer.

@@ -279,3 +279,82 @@ func TestInitHoldsMessagesUntilPrivate(t *testing.T) {
 		}
 	})
 }
+
+// A link to a file is content outside OTR: in a private conversation it is
+// refused once with the explanation and goes out (encrypted) when sent
+// again; a new private session asks again; under policy always it is
+// never sent.
+func TestLinkOutsideOTR(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, "opportunistic", "opportunistic")
+		p.secure(t)
+		file := OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"report.pdf: https://bridge.example/media/x"}, OutsideOTR: "the file report.pdf"}
+		_, err := p.a.Send(context.Background(), p.la, file)
+		if !errors.Is(err, ErrOutsideOTR) || !strings.Contains(err.Error(), "Send it again") || !strings.Contains(err.Error(), "report.pdf") {
+			t.Fatalf("first send: %v", err)
+		}
+		if p.la.wireContains("https://") || len(p.lb.deliveredTexts()) != 0 {
+			t.Fatal("the refused link went out")
+		}
+		if rep, err := p.a.Send(context.Background(), p.la, file); err != nil || !rep.Encrypted {
+			t.Fatalf("second send: %+v, %v", rep, err)
+		}
+		settled(t, "bob gets the link", func() bool { return contains(p.lb.deliveredTexts(), file.Lines[0]) })
+		if p.la.wireContains("https://") {
+			t.Fatal("the link went out in plaintext")
+		}
+		// A plain message is not affected.
+		if err := send(p.a, p.la, ircconn.Privmsg, "just text"); err != nil {
+			t.Fatal(err)
+		}
+		// New keys, a new private session: asked again.
+		if _, err := p.a.Refresh(context.Background(), p.la); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, "refreshed", func() bool { return p.la.hasNotice("was refreshed") })
+		if _, err := p.a.Send(context.Background(), p.la, file); !errors.Is(err, ErrOutsideOTR) {
+			t.Fatalf("after a refresh: %v, want asked again", err)
+		}
+	})
+}
+
+func TestLinkOutsideOTRPolicyAlways(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, "always", "opportunistic")
+		p.secure(t)
+		file := OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"report.pdf: https://bridge.example/media/x"}, OutsideOTR: "the file report.pdf"}
+		for range 2 {
+			_, err := p.a.Send(context.Background(), p.la, file)
+			if !errors.Is(err, ErrOutsideOTR) || !strings.Contains(err.Error(), "always") {
+				t.Fatalf("send under policy always: %v", err)
+			}
+		}
+		if p.la.wireContains("https://") || len(p.lb.deliveredTexts()) != 0 {
+			t.Fatal("a link went out under policy always")
+		}
+	})
+}
+
+// CheckOutsideOTR answers before the link exists, as Send would: nothing to
+// say without a private conversation, once the explanation in one, then
+// the link goes out.
+func TestCheckOutsideOTR(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, "manual", "manual")
+		ctx := context.Background()
+		if err := p.a.CheckOutsideOTR(ctx, p.la, "the file a.png"); err != nil {
+			t.Fatalf("without a private conversation: %v", err)
+		}
+		p.secure(t)
+		if err := p.a.CheckOutsideOTR(ctx, p.la, "the file a.png"); !errors.Is(err, ErrOutsideOTR) {
+			t.Fatalf("in a private conversation: %v", err)
+		}
+		if err := p.a.CheckOutsideOTR(ctx, p.la, "the file a.png"); err != nil {
+			t.Fatalf("after the explanation: %v", err)
+		}
+		file := OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"a.png: https://bridge.example/media/y"}, OutsideOTR: "the file a.png"}
+		if rep, err := p.a.Send(ctx, p.la, file); err != nil || !rep.Encrypted {
+			t.Fatalf("send: %+v, %v", rep, err)
+		}
+	})
+}

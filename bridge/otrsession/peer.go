@@ -69,6 +69,11 @@ type peer struct {
 	warnedPlain   bool // "unencrypted message received" notice given for this private session
 	noticedBypass bool // "OTR is off for this peer" notice given
 	noticedSentPT bool // "sent unencrypted" notice given since the last private session
+	// linksAllowed: the user was told that links (files) go outside OTR
+	// and sent one again, in the private session linksSSID (zero while
+	// the key exchange runs).
+	linksAllowed bool
+	linksSSID    [8]byte
 }
 
 type pendingLine struct {

@@ -20,6 +20,9 @@ var (
 	// ErrNotPrivate: policy requires encryption and no private
 	// conversation came up in time; nothing was sent.
 	ErrNotPrivate = errors.New("otrsession: no private conversation")
+	// ErrOutsideOTR: a link to content outside OTR (OutgoingText.OutsideOTR)
+	// was refused, or held back until the user sends it again.
+	ErrOutsideOTR = errors.New("otrsession: content outside OTR")
 )
 
 // SendError is a message that was not sent, with an explanation for the
@@ -157,11 +160,12 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 		d.err = p.finishedError()
 		return d
 	}
-	// While a key exchange runs (or was asked for with `init`), even an
-	// opportunistic policy holds messages: the user expects privacy.
-	akeRunning := inf.State == otr.Plaintext && (inf.ExpectedVersion != 0 || now.Before(p.akePendingUntil))
-	require := p.effectivePolicy()&otr.RequireEncryption != 0
-	encrypt := inf.State == otr.Encrypted || require || akeRunning
+	encrypt, require, akeRunning := p.expectsPrivacy(inf, now)
+	if msg.OutsideOTR != "" && encrypt {
+		if d.err = p.linkOutsideOTR(link, msg.OutsideOTR, require, inf.SSID); d.err != nil {
+			return d
+		}
+	}
 	wire, other, err := p.encode(conv, now, msg, encrypt, akeRunning && !require, &d)
 	if err != nil {
 		d.err = err
@@ -184,6 +188,60 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 	}
 	d.result = SendResult{Encrypted: encrypt, Unencrypted: !encrypt, Held: len(d.held) > 0}
 	return d
+}
+
+// expectsPrivacy tells how a message goes out in the conversation's state
+// inf: encrypt (private, required by policy, or a key exchange running),
+// require (the policy allows nothing else), akeRunning. Called with mu
+// held.
+func (p *peer) expectsPrivacy(inf otr.Info, now time.Time) (encrypt, require, akeRunning bool) {
+	// While a key exchange runs (or was asked for with `init`), even an
+	// opportunistic policy holds messages: the user expects privacy.
+	akeRunning = inf.State == otr.Plaintext && (inf.ExpectedVersion != 0 || now.Before(p.akePendingUntil))
+	require = p.effectivePolicy()&otr.RequireEncryption != 0
+	return inf.State == otr.Encrypted || require || akeRunning, require, akeRunning
+}
+
+// CheckOutsideOTR answers, before a link to content outside OTR is made
+// (a public link to a file), whether Send would refuse a message with
+// OutgoingText.OutsideOTR set to what, with the same explanation. A
+// refusal in a private conversation is the user being told: the next check
+// and the send go through.
+func (m *Manager) CheckOutsideOTR(ctx context.Context, link PeerLink, what string) error {
+	p := m.peer(link)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.loadPolicy(ctx); err != nil {
+		m.log.Err(err).Msg("Failed to resolve OTR policy")
+		return &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
+	}
+	var inf otr.Info
+	if p.conv != nil {
+		inf = p.conv.Info()
+	}
+	encrypt, require, _ := p.expectsPrivacy(inf, time.Now())
+	if !encrypt {
+		return nil
+	}
+	return p.linkOutsideOTR(link, what, require, inf.SSID)
+}
+
+// linkOutsideOTR decides about a message that links to content outside
+// OTR (a file) where the user expects privacy: never under policy always;
+// in a private conversation (or one being set up) only once the user was
+// told and sent it again. Called with mu held.
+func (p *peer) linkOutsideOTR(link PeerLink, what string, require bool, ssid [8]byte) error {
+	outside := what + " cannot go inside OTR: only a link to it would, and whoever has the link downloads it from " +
+		"this bridge, outside the private conversation (your homeserver keeps a copy too)."
+	if require {
+		return &SendError{Err: ErrOutsideOTR, Text: fmt.Sprintf("Not sent: %s Your OTR policy for %s is always.", outside, link.Nick())}
+	}
+	if p.linksAllowed && p.linksSSID == ssid {
+		return nil
+	}
+	p.linksAllowed, p.linksSSID = true, ssid
+	return &SendError{Err: ErrOutsideOTR, Text: "Not sent yet: this is a private conversation, and " + outside +
+		" Send it again to send the link anyway (for the rest of this private conversation)."}
 }
 
 // sendWithoutOTR queues msg in plaintext for a peer without OTR (policy
