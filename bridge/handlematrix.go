@@ -244,22 +244,33 @@ func (c *IRCClient) replyQuote(ctx context.Context, portal *bridgev2.Portal, con
 	if replyTo.SenderID == p.id {
 		who = p.nick
 	}
-	snippet := fallbackSnippet(content.Body)
-	if snippet == "" && portal.MXID != "" && replyTo.MXID != "" {
-		fetchCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		evt, err := c.ic.Bridge.Bot.GetEvent(fetchCtx, portal.MXID, replyTo.MXID)
-		cancel()
-		if err == nil && evt != nil {
-			if mc := evt.Content.AsMessage(); mc != nil {
-				snippet = mc.Body
-			}
-		}
+	snippet := shorten(firstLine(ircfmt.Strip(fallbackSnippet(content.Body))), maxQuoteBytes)
+	if snippet == "" {
+		snippet = c.messageSnippet(ctx, portal, replyTo)
 	}
-	snippet = shorten(firstLine(ircfmt.Strip(snippet)), maxQuoteBytes)
 	if snippet == "" {
 		return fmt.Sprintf("> <%s> …", who)
 	}
 	return fmt.Sprintf("> <%s> %s", who, snippet)
+}
+
+// messageSnippet is the beginning of a bridged message's first line, read
+// back from the room (decrypted where it is encrypted); "" if it cannot be.
+func (c *IRCClient) messageSnippet(ctx context.Context, portal *bridgev2.Portal, msg *database.Message) string {
+	if portal.MXID == "" || msg == nil || msg.MXID == "" {
+		return ""
+	}
+	fetchCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	evt, err := c.ic.Bridge.Bot.GetEvent(fetchCtx, portal.MXID, msg.MXID)
+	cancel()
+	if err != nil || evt == nil {
+		return ""
+	}
+	mc := evt.Content.AsMessage()
+	if mc == nil {
+		return ""
+	}
+	return shorten(firstLine(ircfmt.Strip(mc.Body)), maxQuoteBytes)
 }
 
 // fallbackSnippet extracts the quoted text of a reply fallback

@@ -128,3 +128,18 @@ func TestPeerErrorShownOnce(t *testing.T) {
 	}
 	c.notePeerError(ircconn.ErrNotConnected) // not a peer error: ignored
 }
+
+func TestReactionText(t *testing.T) {
+	for _, tc := range []struct{ key, snippet, want string }{
+		{"👍", "see you at 8", "reacted 👍 to: see you at 8"},
+		{"👍", "", "reacted 👍"},
+		{"mxc://example.org/abc", "hi", "reacted with an image to: hi"},
+		{"ok\r\nQUIT :bye\x00", "hi", "reacted okQUIT :bye to: hi"},
+		{strings.Repeat("🎉", 20), "", "reacted " + strings.Repeat("🎉", 7) + "…"},
+		{" \t ", "", "reacted with an empty reaction"},
+	} {
+		if got := reactionText(tc.key, tc.snippet); got != tc.want {
+			t.Errorf("reactionText(%q, %q) = %q, want %q", tc.key, tc.snippet, got, tc.want)
+		}
+	}
+}

@@ -167,7 +167,7 @@ var roomFeatures = &event.RoomFeatures{
 	Reply:           event.CapLevelPartialSupport,
 	Edit:            event.CapLevelPartialSupport,
 	Delete:          event.CapLevelRejected,
-	Reaction:        event.CapLevelRejected,
+	Reaction:        event.CapLevelPartialSupport,
 }
 
 func (c *IRCClient) GetCapabilities(ctx context.Context, portal *bridgev2.Portal) *event.RoomFeatures {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/otrbridge/otrbridge/internal/teststack"
 )
 
 // testCommandPlaces: commands act where they belong. In a DM portal
@@ -36,5 +38,68 @@ func testCommandPlaces(t *testing.T, e *env) {
 	}
 	if rep := u.command(t, "status"); !strings.Contains(rep.Body(), "connected") || strings.Contains(rep.Body(), "disconnected by you") {
 		t.Errorf("status after the refused commands: %q", rep.Body())
+	}
+}
+
+// testReactionsAndJoin: a reaction reaches the peer as a short emote
+// quoting the message, with a success status; one that cannot go is
+// explained in a notice replying to it. The user's own join to the new
+// chat gets no failed status.
+func testReactionsAndJoin(t *testing.T, e *env) {
+	u, peer := e.loggedIn(t, netLocal)
+	first := e.text("react to this")
+	room := u.portalFromIRC(t, peer, first)
+	var target, join string
+	for _, ev := range u.mx.Events() {
+		switch {
+		case ev.RoomID != room:
+		case ev.IsMessage() && ev.Body() == first:
+			target = ev.EventID
+		case ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == u.mx.UserID && ev.Str("membership") == "join":
+			join = ev.EventID
+		}
+	}
+	if target == "" || join == "" {
+		t.Fatalf("the ghost's message (%q) or the user's join (%q) is not in the portal", target, join)
+	}
+	react := func(key string) string {
+		id, err := u.mx.SendEvent(room, "m.reaction", map[string]any{
+			"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": target, "key": key},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id := react("👍")
+	l := u.atPeer(t, peer)
+	if act, ok := l.Action(); !ok || act != "reacted 👍 to: "+first {
+		t.Errorf("the peer got %q, want the emote \"reacted 👍 to: %s\"", l.Text(), first)
+	}
+	if st := u.messageStatus(t, room, id, wait); st.Str("status") != "SUCCESS" {
+		t.Errorf("reaction status %v", st.Content)
+	}
+	// The join came before the reaction: its status was sent before the
+	// reaction's, and it is not a failure.
+	for _, ev := range u.mx.Events() {
+		rel, _ := ev.Content["m.relates_to"].(map[string]any)
+		if ev.RoomID == room && ev.Type == "com.beeper.message_send_status" && rel != nil && rel["event_id"] == join && ev.Str("status") != "SUCCESS" {
+			t.Errorf("the user's own join got the status %v", ev.Content)
+		}
+	}
+
+	// The peer leaves IRC: the next reaction fails, visibly.
+	peer.Quit("bye")
+	id = react("🎉")
+	notice, err := u.mx.WaitMessageAfter(longWait, id, room, e.bridge.BotMXID, func(ev teststack.MatrixEvent) bool {
+		rel, _ := ev.Content["m.relates_to"].(map[string]any)
+		inReply, _ := rel["m.in_reply_to"].(map[string]any)
+		return ev.MsgType() == "m.notice" && inReply != nil && inReply["event_id"] == id
+	})
+	if err != nil {
+		t.Fatalf("no notice about the reaction that could not go: %v\nseen:%s", err, u.roomTranscript(room))
+	}
+	if !strings.Contains(notice.Body(), "not") {
+		t.Errorf("notice %q", notice.Body())
 	}
 }

@@ -27,6 +27,7 @@ var scenarios = []scenario{
 	{name: "PeerNickChange", run: testPeerNickChange},
 	{name: "NoSuchNick", run: testNoSuchNick},
 	{name: "CommandPlaces", run: testCommandPlaces, sqliteOnly: true},
+	{name: "ReactionsAndJoin", run: testReactionsAndJoin, sqliteOnly: true},
 	{name: "LoginNickServ", run: testLoginNickServ},
 	{name: "Permissions", run: testPermissions},
 	{name: "ConnectionStaysUp", run: testConnectionStaysUp, sqliteOnly: true},

@@ -1,0 +1,18 @@
+package bridge
+
+import (
+	"context"
+
+	"maunium.net/go/mautrix/bridgev2"
+)
+
+var _ bridgev2.MembershipHandlingNetworkAPI = (*IRCClient)(nil)
+
+// HandleMatrixMembership: membership in a DM portal has no IRC side (the
+// peer is on IRC whatever happens in the room), so joining, leaving and
+// inviting there are accepted as they are. Without this bridgev2 reports
+// the user's own join to every new chat as failed ("does not support
+// changing group membership").
+func (c *IRCClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	return nil, nil
+}

@@ -1,0 +1,80 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"unicode"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+	"github.com/otrbridge/otrbridge/bridge/otrsession"
+)
+
+// IRC has no reactions. A reaction in a DM portal goes to the peer as a
+// short emote, the way IRC users write one ("* alice reacted 👍 to: see
+// you at 8"), through the same path as a message: inside OTR in a private
+// conversation, refused and explained like a message when it cannot go.
+// Taking a reaction back is not sent: IRC cannot take a line back, and a
+// second line about it would be noise.
+
+var _ bridgev2.ReactionHandlingNetworkAPI = (*IRCClient)(nil)
+
+// maxReactionKeyBytes bounds the reaction's key in the emote: usually one
+// emoji, but any text is allowed.
+const maxReactionKeyBytes = 32
+
+func (c *IRCClient) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (bridgev2.MatrixReactionPreResponse, error) {
+	return bridgev2.MatrixReactionPreResponse{
+		SenderID: makeUserID(c.meta.Network, c.fold(c.ownNick()), 1),
+		Emoji:    msg.Content.RelatesTo.Key,
+	}, nil
+}
+
+func (c *IRCClient) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (*database.Reaction, error) {
+	p, err := c.portalPeer(ctx, msg.Portal)
+	if err != nil {
+		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
+	}
+	text := reactionText(msg.Content.RelatesTo.Key, c.messageSnippet(ctx, msg.Portal, msg.TargetMessage))
+	// No Event: the 🔓 marker is for messages, not for reactions.
+	out := otrsession.OutgoingText{Kind: ircconn.Action, Lines: []string{text}}
+	if err := c.sendToPeer(ctx, p, out); err != nil {
+		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
+	}
+	return &database.Reaction{}, nil
+}
+
+func (c *IRCClient) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) error {
+	return nil
+}
+
+// reactionText is the emote for a reaction with key to the message that
+// begins with snippet ("" if unknown).
+func reactionText(key, snippet string) string {
+	what := "reacted " + reactionKey(key)
+	if snippet == "" {
+		return what
+	}
+	return what + " to: " + snippet
+}
+
+// reactionKey shows a reaction's key on one IRC line: custom emoji (an
+// image) are named, control characters dropped, long keys shortened.
+func reactionKey(key string) string {
+	if strings.HasPrefix(key, "mxc://") {
+		return "with an image"
+	}
+	key = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, key)
+	key = shorten(strings.TrimSpace(key), maxReactionKeyBytes)
+	if key == "" {
+		return "with an empty reaction"
+	}
+	return key
+}
