@@ -28,6 +28,8 @@ type ircConn interface {
 	SetNick(ctx context.Context, nick string) error
 	Whois(ctx context.Context, nick string) (ircconn.WhoisInfo, error)
 	Raw(ctx context.Context, line string) error
+	Watch(nicks ...string) error
+	Unwatch(nicks ...string)
 	State() ircconn.State
 	Nick() string
 	LineBudget(target string, kind ircconn.Kind) int
@@ -243,6 +245,7 @@ func (c *IRCClient) Connect(ctx context.Context) {
 		c.sendDisconnectedByUser()
 		return
 	}
+	c.watch.watchAll()
 	c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
 	conn.Start()
 }
@@ -258,7 +261,6 @@ func (c *IRCClient) sendDisconnectedByUser() {
 // Disconnect closes the connection for good: bridgev2 makes a new client
 // when the login connects again.
 func (c *IRCClient) Disconnect() {
-	c.watch.halt()
 	c.strangers.stop()
 	c.services.stop()
 	if conn := c.connection(); conn != nil {

@@ -44,6 +44,12 @@ func ircCommands() []commands.CommandHandler {
 			RequiresLogin: true, RequiresLoginPermission: true,
 		},
 		&commands.FullHandler{
+			Func: fnFollow, Name: "follow",
+			Help: commands.HelpMeta{Section: HelpSectionIRC, Description: "Move a chat to the peer's new nick, when you know the peer changed nick where the bridge cannot see it " +
+				"(in the chat: `follow <new nick>`; in the control room: `follow <old nick> <new nick>`).", Args: "[_network_] [_old nick_] <_new nick_>"},
+			RequiresLogin: true, RequiresLoginPermission: true,
+		},
+		&commands.FullHandler{
 			Func: fnRaw, Name: "raw",
 			Help:          commands.HelpMeta{Section: HelpSectionIRC, Description: "Send a raw IRC line; replies are shown for a few seconds (bridge admins only).", Args: "[_network_] <_line_>"},
 			RequiresAdmin: true, RequiresLogin: true,

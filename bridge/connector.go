@@ -187,8 +187,9 @@ type PortalMetadata struct {
 	// Nick is the peer's current nick (original case). It differs from the
 	// nick in the portal ID after the peer changed nick.
 	Nick string `json:"nick,omitempty"`
-	// UserHost is the peer's last seen "user@host", used to find the peer
-	// again after a nick change we did not see (nickwatch.go).
+	// UserHost is the peer's last seen "user@host": after the peer left,
+	// a user with the same one may be suggested, never followed
+	// (nickwatch.go).
 	UserHost string `json:"userhost,omitempty"`
 }
 

@@ -31,8 +31,18 @@ func (c *IRCClient) handleEvent(evt ircconn.Event) {
 	case ircconn.NickChanged:
 		c.handleNick(ctx, e)
 	case ircconn.Quit:
-		if portal, _ := c.existingPortal(ctx, e.Nick); portal != nil {
-			c.sendNotice(ctx, portal, fmt.Sprintf("%s has quit IRC (%s)", e.Nick, ircfmt.Strip(e.Reason)))
+		c.watch.offline(ctx, e.Nick, "quit: "+ircfmt.Strip(e.Reason))
+	case ircconn.PeerOffline:
+		if e.NewNick == "" { // else NickChanged reported the rename
+			c.watch.offline(ctx, e.Nick, "")
+		}
+	case ircconn.PeerOnline:
+		c.watch.online(ctx, e.Nick)
+	case ircconn.AccountChanged:
+		c.watch.setAccount(e.Nick, e.Account)
+	case ircconn.Joined:
+		if !e.Self && e.Account != "" {
+			c.watch.setAccount(e.User.Nick, e.Account)
 		}
 	case ircconn.NickRejected:
 		if e.Registered {
@@ -98,10 +108,8 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 			}
 		}
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
-		c.watch.start()
 		go c.announceRestarted(ctx)
 	case ircconn.TransientDisconnect:
-		c.watch.halt()
 		msg := "connection lost"
 		if e.Err != nil {
 			msg = e.Err.Error()
@@ -111,15 +119,12 @@ func (c *IRCClient) handleState(ctx context.Context, e ircconn.StateChanged) {
 		}
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateTransientDisconnect, Error: "irc-disconnected", Message: msg})
 	case ircconn.BadCredentials:
-		c.watch.halt()
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateBadCredentials, Error: "irc-bad-credentials",
 			Message: errText(e.Err, "the server rejected the password") + "; use `relogin` to enter new credentials"})
 	case ircconn.Fatal:
-		c.watch.halt()
 		c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateUnknownError, Error: "irc-fatal",
 			Message: errText(e.Err, "the server refused the connection") + "; not retrying, use `reconnect` to try again"})
 	case ircconn.Disconnected:
-		c.watch.halt()
 		if c.meta.Disconnected {
 			c.sendDisconnectedByUser()
 		}
@@ -249,25 +254,32 @@ func convertIncoming(ctx context.Context, portal *bridgev2.Portal, intent bridge
 	}}}, nil
 }
 
+// handleNick follows a rename the server reported: a NICK from a user in a
+// channel we share, so the same connection.
 func (c *IRCClient) handleNick(ctx context.Context, e ircconn.NickChanged) {
 	if e.Self {
 		c.managementNotice(ctx, fmt.Sprintf("You are now known as %s on %s.", e.New, c.networkName()))
 		return
 	}
-	c.renamePeer(ctx, e.Old, e.New, "")
+	text := fmt.Sprintf("%s is now known as %s (the server reported the change). This chat continues with %s.", e.Old, e.New, e.New)
+	if account := c.watch.accountOf(e.Old); account != "" {
+		text += fmt.Sprintf(" %s is identified to the network's services as %q.", e.New, account)
+	}
+	c.renamePeer(ctx, e.Old, e.New, text)
 }
 
 // renamePeer moves the DM portal of oldNick to newNick: the same room, the
-// same ghost (with a new display name) and the same OTR session. how says how the change was detected when it was not a NICK
-// message.
-func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, how string) {
+// same ghost (with a new display name) and the same OTR session, with
+// notice saying why. Only the server's report of a rename or the user's
+// `follow` may call it.
+func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, notice string) {
 	portal, uid := c.existingPortal(ctx, oldNick)
 	if portal == nil {
 		c.forgetNick(oldNick)
 		return
 	}
 	c.peerRenamed(oldNick, newNick, uid)
-	c.watch.renamed(uid, newNick)
+	c.watch.renamed(uid, oldNick, newNick)
 	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
 		meta.Nick = newNick
 		if err := portal.Save(ctx); err != nil {
@@ -275,11 +287,7 @@ func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, how string
 		}
 	}
 	c.refreshGhost(ctx, uid, newNick)
-	text := fmt.Sprintf("%s is now known as %s. This chat continues with %s.", oldNick, newNick, newNick)
-	if how != "" {
-		text = fmt.Sprintf("%s is now known as %s (detected by %s). This chat continues with %s.", oldNick, newNick, how, newNick)
-	}
-	c.sendNotice(ctx, portal, text)
+	c.sendNotice(ctx, portal, notice)
 	c.otr.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
 }
 

@@ -95,7 +95,7 @@ func (c *IRCClient) hasChat(ctx context.Context, uid networkid.UserID) bool {
 func (c *IRCClient) receiveFromPeer(ctx context.Context, uid networkid.UserID, e ircconn.Message) {
 	c.rememberPeer(e.From.Nick, uid)
 	c.refreshGhost(ctx, uid, e.From.Nick)
-	c.watch.seen(uid, e.From.Nick, e.From.User, e.From.Host)
+	c.watch.seen(uid, e.From.Nick, e.From.User, e.From.Host, e.Account)
 	link := c.link(uid, e.From.Nick)
 	link.userHost = e.From.User + "@" + e.From.Host
 	c.otr.Receive(ctx, link, otrsession.IncomingText{

@@ -2,183 +2,317 @@ package bridge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
 
-// Following a peer's nick change without a shared channel.
+// Following DM peers: their presence and their renames, from what the
+// server reports and nothing else.
 //
-// IRC tells us about a NICK only when we share a channel with the peer,
-// and DM partners usually share none. So the bridge watches its DM peers:
-// every presenceInterval it asks ISON which of them are online. When a peer
-// that was online disappears, it asks WHO for users with the peer's last
-// seen user name (ident) and host; if exactly one user has both, under a
-// nick that belongs to no other portal, that is the peer under a new nick,
-// and the portal follows it as it does for a NICK seen in a channel.
-// Users who are invisible (+i) are not listed by WHO to strangers, so this
-// finds only visible ones; a NICK seen in a shared channel always works.
+// Every peer with a chat is watched (ircconn's Watch: MONITOR, or a bounded
+// ISON poll where the server has none), so the bridge learns at once when
+// a peer leaves the network. A chat follows a rename only when the server
+// reported it for the same connection: a NICK in a channel the bridge
+// shares with the peer (ircconn.NickChanged). Without a shared channel the
+// server says no more than "the old nick is gone" (PeerOffline without
+// NewNick), exactly as for a quit.
+//
+// Then the bridge may look for the peer by the user name and host it last
+// had (WHO). That is a guess: the user name is whatever the client sends,
+// and hosts are shared (NAT, shells, webchat gateways, bouncers). A single
+// match is only suggested in the chat, with the command that follows it
+// (`follow <nick>`); until the user runs it, messages still go to the old
+// nick (and fail while nobody has it), never to the suggested one.
 
 const (
-	presenceInterval = 5 * time.Second
-	// isonChunk keeps ISON lines far below 512 bytes.
-	isonChunk = 20
 	// whoTimeout drops WHO queries whose end never came.
 	whoTimeout = 30 * time.Second
+	// presenceQuiet is the least time between two notices that a peer
+	// left (each followed by at most one that it is back): a peer that
+	// reconnects in a loop gets no more.
+	presenceQuiet = 30 * time.Second
 )
 
+// watchedPeer is what the bridge knows of a peer with a chat.
 type watchedPeer struct {
 	uid        networkid.UserID
 	nick       string
 	user, host string
-	online     bool
+	// account is the peer's services account as the server last reported
+	// it (account-tag, extended-join, account-notify, WHOX); "" if not
+	// logged in or not known.
+	account string
+	// online is the presence last reported; known is false before the
+	// first report.
+	online, known bool
+	// goneAt is when the chat was last told that the peer left;
+	// goneShown: that notice was the last, so a return is told too.
+	goneAt    time.Time
+	goneShown bool
 }
 
+// whoQuery is a WHO for the user name a peer had when it went offline.
 type whoQuery struct {
-	peer       *watchedPeer
-	oldNick    string
-	user, host string
-	matches    []string
-	started    time.Time
+	uid              networkid.UserID
+	oldNick, account string
+	user, host       string
+	matches          []whoMatch
+	started          time.Time
 }
 
-// nickWatch is the presence watch of one client.
+type whoMatch struct{ nick, account string }
+
+// nickWatch follows the peers of one client.
 type nickWatch struct {
 	c *IRCClient
-	// rename is called when a peer was found under a new nick.
-	rename func(ctx context.Context, oldNick, newNick string)
+	// notice posts a notice into a peer's chat; hasChat reports a nick
+	// the user has a chat with. Tests replace both.
+	notice  func(ctx context.Context, uid networkid.UserID, text string)
+	hasChat func(ctx context.Context, nick string) bool
 
-	mu      sync.Mutex
-	peers   map[networkid.UserID]*watchedPeer
-	queries map[string]*whoQuery // by WHO mask (the ident)
-	stop    chan struct{}
+	mu       sync.Mutex
+	peers    map[networkid.UserID]*watchedPeer
+	queries  map[string]*whoQuery // by user name
+	fullSaid bool                 // "watch list full" logged
 }
 
 func newNickWatch(c *IRCClient) *nickWatch {
-	w := &nickWatch{c: c, peers: make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery)}
-	w.rename = func(ctx context.Context, oldNick, newNick string) {
-		// The new nick must not already be another peer of this login.
-		if other, _ := c.existingPortal(ctx, newNick); other != nil {
-			return
-		}
-		c.renamePeer(ctx, oldNick, newNick, "same user name and host")
-	}
-	return w
+	return &nickWatch{c: c, notice: c.peerNotice,
+		hasChat: func(ctx context.Context, nick string) bool {
+			portal, _ := c.existingPortal(ctx, nick)
+			return portal != nil
+		},
+		peers: make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery)}
 }
 
-// seen records a peer's current nick and user@host (from a message).
-func (w *nickWatch) seen(uid networkid.UserID, nick, user, host string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// peerLocked returns the peer state of uid, creating it. Called with mu
+// held.
+func (w *nickWatch) peerLocked(uid networkid.UserID, nick string) *watchedPeer {
 	p := w.peers[uid]
 	if p == nil {
-		p = &watchedPeer{uid: uid}
+		p = &watchedPeer{uid: uid, nick: nick}
 		w.peers[uid] = p
 	}
-	p.nick = nick
+	return p
+}
+
+// byNickLocked finds the peer that has nick now. Called with mu held.
+func (w *nickWatch) byNickLocked(nick string) *watchedPeer {
+	folded := w.c.fold(nick)
+	for _, p := range w.peers {
+		if w.c.fold(p.nick) == folded {
+			return p
+		}
+	}
+	return nil
+}
+
+// known registers a peer from a stored chat (presence not known yet).
+func (w *nickWatch) known(uid networkid.UserID, nick, userHost string) {
+	user, host, _ := strings.Cut(userHost, "@")
+	w.mu.Lock()
+	p := w.peerLocked(uid, nick)
 	if user != "" && host != "" {
 		p.user, p.host = user, host
 	}
-	p.online = true
+	w.mu.Unlock()
 }
 
-// renamed updates a peer after a nick change.
-func (w *nickWatch) renamed(uid networkid.UserID, nick string) {
+// seen records a message from a peer with a chat: its nick, user@host and
+// account now, and that it is online.
+func (w *nickWatch) seen(uid networkid.UserID, nick, user, host, account string) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if p := w.peers[uid]; p != nil {
-		p.nick = nick
-		p.online = true
+	p := w.peerLocked(uid, nick)
+	added := w.c.fold(p.nick) != w.c.fold(nick) || !p.known
+	p.nick, p.online, p.known = nick, true, true
+	if user != "" && host != "" {
+		p.user, p.host = user, host
 	}
-}
-
-// start begins polling; it is called when the connection is registered.
-func (w *nickWatch) start() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stop != nil {
-		return
-	}
-	w.stop = make(chan struct{})
-	go w.loop(w.stop)
-}
-
-// halt stops polling (connection lost or closed).
-func (w *nickWatch) halt() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stop != nil {
-		close(w.stop)
-		w.stop = nil
-	}
-	w.queries = make(map[string]*whoQuery)
-}
-
-func (w *nickWatch) loop(stop chan struct{}) {
-	t := time.NewTicker(presenceInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			w.poll()
-		}
-	}
-}
-
-func (w *nickWatch) poll() {
-	conn := w.c.connection()
-	if conn == nil || conn.State() != ircconn.Connected {
-		return
-	}
-	w.mu.Lock()
-	var nicks []string
-	for _, p := range w.peers {
-		if p.online && p.user != "" {
-			nicks = append(nicks, p.nick)
-		}
-	}
-	for mask, q := range w.queries {
-		if time.Since(q.started) > whoTimeout {
-			delete(w.queries, mask)
-		}
+	if account != "" {
+		p.account = account
 	}
 	w.mu.Unlock()
-	for len(nicks) > 0 {
-		n := min(len(nicks), isonChunk)
-		ctx, cancel := context.WithTimeout(context.Background(), presenceInterval)
-		err := conn.Raw(ctx, "ISON "+strings.Join(nicks[:n], " "))
-		cancel()
-		if err != nil {
-			return
-		}
-		nicks = nicks[n:]
+	if added {
+		w.watch(nick)
 	}
 }
 
-// handleNumeric consumes ISON and WHO replies; it reports whether the
-// numeric belonged to the watch.
+// sent records that a message reached a peer: it is online.
+func (w *nickWatch) sent(uid networkid.UserID, nick string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p := w.peers[uid]; p != nil && w.c.fold(p.nick) == w.c.fold(nick) {
+		p.online, p.known = true, true
+	}
+}
+
+// watchAll asks the server to report the presence of every known peer
+// (after the connection exists; ircconn keeps the list across
+// reconnects).
+func (w *nickWatch) watchAll() {
+	w.mu.Lock()
+	nicks := make([]string, 0, len(w.peers))
+	for _, p := range w.peers {
+		nicks = append(nicks, p.nick)
+	}
+	w.mu.Unlock()
+	for _, n := range nicks {
+		w.watch(n)
+	}
+}
+
+// watch adds one nick to the connection's watch list. A full list leaves
+// the nick unwatched: its peer's departure is then noticed only when a
+// message to it fails.
+func (w *nickWatch) watch(nick string) {
+	conn := w.c.connection()
+	if conn == nil {
+		return
+	}
+	err := conn.Watch(nick)
+	if errors.Is(err, ircconn.ErrWatchFull) {
+		w.mu.Lock()
+		said := w.fullSaid
+		w.fullSaid = true
+		w.mu.Unlock()
+		if !said {
+			w.c.log.Warn().Err(err).Msg("The presence watch list is full; further peers are not watched")
+		}
+		return
+	}
+	if err != nil {
+		w.c.log.Warn().Err(err).Msg("Failed to watch a peer's presence")
+	}
+}
+
+// renamed follows a rename the server reported for the same connection.
+func (w *nickWatch) renamed(uid networkid.UserID, oldNick, newNick string) {
+	w.mu.Lock()
+	p := w.peerLocked(uid, newNick)
+	p.nick, p.online, p.known = newNick, true, true
+	w.mu.Unlock()
+	if conn := w.c.connection(); conn != nil && w.c.fold(oldNick) != w.c.fold(newNick) {
+		conn.Unwatch(oldNick)
+	}
+	w.watch(newNick)
+}
+
+// accountOf returns the services account last reported for a peer's
+// current nick.
+func (w *nickWatch) accountOf(nick string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p := w.byNickLocked(nick); p != nil {
+		return p.account
+	}
+	return ""
+}
+
+// setAccount records a services login (account) or logout ("") of a nick.
+func (w *nickWatch) setAccount(nick, account string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p := w.byNickLocked(nick); p != nil {
+		p.account = account
+	}
+}
+
+// online handles the server's report that a watched nick is on IRC.
+func (w *nickWatch) online(ctx context.Context, nick string) {
+	w.mu.Lock()
+	p := w.byNickLocked(nick)
+	if p == nil {
+		w.mu.Unlock()
+		return
+	}
+	tell := p.known && !p.online && p.goneShown
+	p.online, p.known, p.goneShown = true, true, false
+	uid := p.uid
+	delete(w.queries, p.user)
+	w.mu.Unlock()
+	if tell {
+		w.notice(ctx, uid, fmt.Sprintf("%s is on IRC again.", nick))
+	}
+}
+
+// offline handles the server's report that a peer left: quit (why is the
+// server's reason), disconnected, or renamed without a shared channel.
+// Only a peer known to be online has left: the first report of a nick and
+// the second report of one departure (MONITOR's and the QUIT) change
+// nothing.
+func (w *nickWatch) offline(ctx context.Context, nick, why string) {
+	w.mu.Lock()
+	p := w.byNickLocked(nick)
+	if p == nil {
+		w.mu.Unlock()
+		return
+	}
+	left := p.known && p.online
+	p.online, p.known = false, true
+	if !left {
+		w.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	tell := now.Sub(p.goneAt) >= presenceQuiet
+	if tell {
+		p.goneAt, p.goneShown = now, true
+	}
+	uid := p.uid
+	var q *whoQuery
+	if p.user != "" && w.queries[p.user] == nil {
+		q = &whoQuery{uid: uid, oldNick: p.nick, account: p.account, user: p.user, host: p.host, started: time.Now()}
+		w.queries[p.user] = q
+	}
+	w.mu.Unlock()
+	if tell {
+		w.notice(ctx, uid, goneText(nick, why))
+	}
+	if q != nil {
+		w.ask(ctx, q)
+	}
+}
+
+// whoToken marks our WHOX queries.
+const whoToken = "317"
+
+// ask sends the WHO for the user name a peer had.
+func (w *nickWatch) ask(ctx context.Context, q *whoQuery) {
+	conn := w.c.connection()
+	if conn == nil {
+		return
+	}
+	// "u" matches the mask against user names; %tuhna asks for token,
+	// user, host, nick and account.
+	qctx, cancel := context.WithTimeout(ctx, whoTimeout)
+	defer cancel()
+	if err := conn.Raw(qctx, "WHO "+q.user+" u%tuhna,"+whoToken); err != nil {
+		w.mu.Lock()
+		delete(w.queries, q.user)
+		w.mu.Unlock()
+	}
+}
+
+// handleNumeric consumes the replies to our WHO queries; it reports
+// whether the numeric was one.
 func (w *nickWatch) handleNumeric(ctx context.Context, e ircconn.Numeric) bool {
 	switch e.Code {
-	case "303": // RPL_ISON: <me> :<nicks online>
-		if len(e.Params) < 2 {
-			return false
-		}
-		w.isonReply(ctx, strings.Fields(e.Params[len(e.Params)-1]))
-		return true
-	case "354": // WHOX: <me> <token> <user> <host> <nick>
-		if len(e.Params) < 5 || e.Params[1] != whoToken {
+	case "354": // WHOX: <me> <token> <user> <host> <nick> <account>
+		if len(e.Params) < 6 || e.Params[1] != whoToken {
 			return false
 		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if q := w.queries[e.Params[2]]; q != nil && q.user == e.Params[2] && strings.EqualFold(q.host, e.Params[3]) {
-			q.matches = append(q.matches, e.Params[4])
+		if q := w.queries[e.Params[2]]; q != nil && strings.EqualFold(q.host, e.Params[3]) && len(q.matches) < 2 {
+			q.matches = append(q.matches, whoMatch{nick: e.Params[4], account: whoxAccount(e.Params[5])})
 		}
 		return true
 	case "315": // RPL_ENDOFWHO: <me> <mask> :End of /WHO list.
@@ -188,89 +322,146 @@ func (w *nickWatch) handleNumeric(ctx context.Context, e ircconn.Numeric) bool {
 		w.mu.Lock()
 		q := w.queries[e.Params[1]]
 		delete(w.queries, e.Params[1])
+		for mask, old := range w.queries {
+			if time.Since(old.started) > whoTimeout {
+				delete(w.queries, mask)
+			}
+		}
 		w.mu.Unlock()
 		if q == nil {
 			return false
 		}
-		w.whoDone(ctx, q)
+		w.suggest(ctx, q)
 		return true
 	}
 	return false
 }
 
-// whoToken marks our WHOX queries.
-const whoToken = "317"
-
-func (w *nickWatch) isonReply(ctx context.Context, online []string) {
-	c := w.c
-	isOnline := make(map[string]bool, len(online))
-	for _, n := range online {
-		isOnline[c.fold(n)] = true
+// whoxAccount reads WHOX's account field ("0": not logged in).
+func whoxAccount(s string) string {
+	if s == "0" || s == "*" {
+		return ""
 	}
-	var gone []*whoQuery
-	w.mu.Lock()
-	for _, p := range w.peers {
-		if !p.online || p.user == "" || isOnline[c.fold(p.nick)] {
-			continue
-		}
-		p.online = false
-		if _, busy := w.queries[p.user]; busy {
-			continue
-		}
-		q := &whoQuery{peer: p, oldNick: p.nick, user: p.user, host: p.host, started: time.Now()}
-		w.queries[p.user] = q
-		gone = append(gone, q)
-	}
-	w.mu.Unlock()
-	conn := c.connection()
-	if conn == nil {
-		return
-	}
-	for _, q := range gone {
-		// "u" matches the mask against user names; %tnuh asks for token, user, host, nick.
-		line := "WHO " + q.user + " u%tuhn," + whoToken
-		qctx, cancel := context.WithTimeout(ctx, presenceInterval)
-		if err := conn.Raw(qctx, line); err != nil {
-			w.mu.Lock()
-			delete(w.queries, q.user)
-			w.mu.Unlock()
-		}
-		cancel()
-	}
+	return s
 }
 
-func (w *nickWatch) whoDone(ctx context.Context, q *whoQuery) {
+// suggest offers the one user WHO found under another nick with the
+// user name and host the peer had: it may be the peer, and the user
+// decides (`follow`).
+func (w *nickWatch) suggest(ctx context.Context, q *whoQuery) {
 	c := w.c
 	if len(q.matches) != 1 {
-		return // gone, or ambiguous: do not guess
+		return // gone, or ambiguous: nothing to offer
 	}
-	newNick := q.matches[0]
-	if c.fold(newNick) == c.fold(q.oldNick) || validateNick(newNick) != nil {
+	m := q.matches[0]
+	if c.fold(m.nick) == c.fold(q.oldNick) || validateNick(m.nick) != nil {
 		return
 	}
-	w.rename(ctx, q.oldNick, newNick)
+	if w.hasChat(ctx, m.nick) {
+		return // someone the user already has a chat with
+	}
+	text := fmt.Sprintf("%s might now be %s: that user has the same user name and host (%s@%s). Anyone can use the same user name, "+
+		"and many people share a host, so this is a guess: messages keep going to %s only. If you know that %s is %s, "+
+		"`%s follow %s` moves this chat to %s.",
+		q.oldNick, m.nick, q.user, q.host, q.oldNick, m.nick, q.oldNick, c.commandPrefix(), m.nick, m.nick)
+	if said := accountRemark(q.oldNick, q.account, m.nick, m.account); said != "" {
+		text += " " + said
+	}
+	w.notice(ctx, q.uid, text)
 }
 
-// known registers a peer from a stored portal (not known to be online).
-func (w *nickWatch) known(uid networkid.UserID, nick, userHost string) {
-	user, host, ok := strings.Cut(userHost, "@")
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.peers[uid] != nil {
+// accountRemark says what the network's services report about two nicks'
+// accounts: the same account on both is the services' word that they are
+// one person (not the bridge's, and no substitute for OTR's fingerprint).
+func accountRemark(oldNick, oldAccount, newNick, newAccount string) string {
+	switch {
+	case oldAccount != "" && oldAccount == newAccount:
+		return fmt.Sprintf("Both are identified to the network's services as %q.", oldAccount)
+	case oldAccount != "" && newAccount == "":
+		return fmt.Sprintf("%s was identified to services as %q; %s is not identified.", oldNick, oldAccount, newNick)
+	case oldAccount != "":
+		return fmt.Sprintf("%s was identified to services as %q, %s as %q: not the same account.", oldNick, oldAccount, newNick, newAccount)
+	case newAccount != "":
+		return fmt.Sprintf("%s is identified to services as %q; %s's account was not known.", newNick, newAccount, oldNick)
+	}
+	return ""
+}
+
+// goneText tells a peer's chat that the peer left IRC.
+func goneText(nick, why string) string {
+	text := fmt.Sprintf("%s is no longer on IRC (quit, disconnected, or changed nick where the bridge cannot see it).", nick)
+	if why != "" {
+		text = fmt.Sprintf("%s has left IRC (%s).", nick, why)
+	}
+	return text + fmt.Sprintf(" Messages to %s fail until someone has that nick again.", nick)
+}
+
+// peerNotice posts a notice into a peer's existing chat.
+func (c *IRCClient) peerNotice(ctx context.Context, uid networkid.UserID, text string) {
+	portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
+	if err != nil {
+		c.log.Err(err).Msg("Failed to look up a peer's chat")
 		return
 	}
-	p := &watchedPeer{uid: uid, nick: nick}
-	if ok && user != "" && host != "" {
-		p.user, p.host = user, host
-	}
-	w.peers[uid] = p
+	c.sendNotice(ctx, portal, text)
 }
 
-// sent marks a peer online after a message reached it.
-func (w *nickWatch) sent(uid networkid.UserID, nick string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if p := w.peers[uid]; p != nil && p.nick == nick {
-		p.online = true
+// commandPrefix is what commands in a chat start with.
+func (c *IRCClient) commandPrefix() string {
+	if c.ic != nil && c.ic.Bridge != nil && c.ic.Bridge.Config != nil && c.ic.Bridge.Config.CommandPrefix != "" {
+		return c.ic.Bridge.Config.CommandPrefix
+	}
+	return "!otr"
+}
+
+// fnFollow is `follow`: the user says that a peer now has another nick
+// (told out of band, or confirming the bridge's suggestion). The chat then
+// goes to the new nick; OTR decides whether it is the same person (a key
+// the peer never had is announced as NEW).
+func fnFollow(ce *commands.Event) {
+	c, args := commandClient(ce, 1)
+	if c == nil {
+		return
+	}
+	var oldNick, newNick string
+	switch {
+	case ce.Portal != nil && len(args) == 1:
+		p, err := c.portalPeer(ce.Ctx, ce.Portal)
+		if err != nil {
+			ce.Reply("%v", err)
+			return
+		}
+		oldNick, newNick = p.nick, args[0]
+	case ce.Portal == nil && len(args) == 2:
+		oldNick, newNick = args[0], args[1]
+	default:
+		ce.Reply("Usage: in the chat `%s follow <new nick>`; in the control room `follow <old nick> <new nick>`.", c.commandPrefix())
+		return
+	}
+	if err := validateNick(newNick); err != nil {
+		ce.Reply("%v", err)
+		return
+	}
+	if c.fold(oldNick) == c.fold(newNick) {
+		ce.Reply("The chat already goes to %s.", oldNick)
+		return
+	}
+	if portal, _ := c.existingPortal(ce.Ctx, oldNick); portal == nil {
+		ce.Reply("You have no chat with %s.", oldNick)
+		return
+	}
+	if other, _ := c.existingPortal(ce.Ctx, newNick); other != nil {
+		ce.Reply("You already have a chat with %s; the chat with %s stays as it is.", newNick, oldNick)
+		return
+	}
+	text := fmt.Sprintf("This chat now goes to %s instead of %s, because you said so (`follow`). The bridge cannot confirm that %s is %s: "+
+		"verify it with OTR (`%s init`; a key %s never had is announced as NEW), and `%s follow %s` goes back.",
+		newNick, oldNick, newNick, oldNick, c.commandPrefix(), oldNick, c.commandPrefix(), oldNick)
+	if account := c.watch.accountOf(oldNick); account != "" {
+		text += fmt.Sprintf(" %s was identified to the network's services as %q.", oldNick, account)
+	}
+	c.renamePeer(ce.Ctx, oldNick, newNick, text)
+	if ce.Portal == nil {
+		ce.Reply("The chat with %s now goes to %s.", oldNick, newNick)
 	}
 }

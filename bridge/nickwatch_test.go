@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -10,10 +12,11 @@ import (
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
 
-// fakeConn records raw lines; everything else is inert.
+// fakeConn records raw lines and the watch list; everything else is inert.
 type fakeConn struct {
-	mu  sync.Mutex
-	raw []string
+	mu      sync.Mutex
+	raw     []string
+	watched []string
 }
 
 func (f *fakeConn) Start()            {}
@@ -33,6 +36,21 @@ func (f *fakeConn) Raw(_ context.Context, line string) error {
 	f.raw = append(f.raw, line)
 	return nil
 }
+func (f *fakeConn) Watch(nicks ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range nicks {
+		if !slices.Contains(f.watched, n) {
+			f.watched = append(f.watched, n)
+		}
+	}
+	return nil
+}
+func (f *fakeConn) Unwatch(nicks ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watched = slices.DeleteFunc(f.watched, func(n string) bool { return slices.Contains(nicks, n) })
+}
 func (f *fakeConn) State() ircconn.State                { return ircconn.Connected }
 func (f *fakeConn) Nick() string                        { return "me" }
 func (f *fakeConn) LineBudget(string, ircconn.Kind) int { return 400 }
@@ -43,75 +61,125 @@ func (f *fakeConn) lines() []string {
 	defer f.mu.Unlock()
 	return append([]string(nil), f.raw...)
 }
+func (f *fakeConn) watchList() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Sorted(slices.Values(f.watched))
+}
 
-func watchWithFake(t *testing.T) (*nickWatch, *fakeConn, *[][2]string) {
+type watchNotice struct {
+	uid  networkid.UserID
+	text string
+}
+
+func watchWithFake(t *testing.T) (*nickWatch, *fakeConn, *[]watchNotice) {
 	t.Helper()
 	fc := &fakeConn{}
 	c := &IRCClient{aliases: map[string]networkid.UserID{}}
 	var conn ircConn = fc
 	c.conn.Store(&conn)
 	w := newNickWatch(c)
-	var renames [][2]string
-	w.rename = func(_ context.Context, oldNick, newNick string) {
-		renames = append(renames, [2]string{oldNick, newNick})
+	var notices []watchNotice
+	w.notice = func(_ context.Context, uid networkid.UserID, text string) {
+		notices = append(notices, watchNotice{uid, text})
 	}
-	return w, fc, &renames
+	w.hasChat = func(_ context.Context, nick string) bool { return strings.EqualFold(nick, "carol") }
+	return w, fc, &notices
 }
 
-func TestNickWatchFindsRenamedPeer(t *testing.T) {
+// A peer that goes offline is reported in its chat; one user found by WHO
+// with its user name and host is only suggested (with the command that
+// follows it and what services say about the accounts), never followed.
+func TestNickWatchSuggestsNeverFollows(t *testing.T) {
 	ctx := context.Background()
-	w, fc, renames := watchWithFake(t)
-	w.seen("local.bob", "Bob", "~bob", "host.example")
-	w.seen("local.carol", "carol", "carol", "other.example")
-
-	w.poll()
-	if got := fc.lines(); len(got) != 1 || (got[0] != "ISON Bob carol" && got[0] != "ISON carol Bob") {
-		t.Fatalf("poll sent %q", got)
+	w, fc, notices := watchWithFake(t)
+	w.seen("local.bob", "Bob", "~bob", "host.example", "bobacct")
+	w.seen("local.dave", "dave", "dave", "other.example", "")
+	if got := fc.watchList(); !slices.Equal(got, []string{"Bob", "dave"}) {
+		t.Fatalf("watched %q", got)
 	}
-	// Bob is gone, carol is still there (case-insensitively).
-	if !w.handleNumeric(ctx, ircconn.Numeric{Code: "303", Params: []string{"me", "CAROL"}}) {
-		t.Fatal("ISON reply not consumed")
-	}
+	w.offline(ctx, "BOB", "")
 	got := fc.lines()
-	if len(got) != 2 || got[1] != "WHO ~bob u%tuhn,"+whoToken {
-		t.Fatalf("after ISON: %q", got)
+	if len(got) != 1 || got[0] != "WHO ~bob u%tuhna,"+whoToken {
+		t.Fatalf("after offline: %q", got)
+	}
+	if len(*notices) != 1 || !strings.Contains((*notices)[0].text, "no longer on IRC") {
+		t.Fatalf("notices %v", *notices)
+	}
+	// MONITOR's report and the QUIT of one departure: one notice.
+	w.offline(ctx, "Bob", "quit: bye")
+	if len(*notices) != 1 || len(fc.lines()) != 1 {
+		t.Fatalf("the second report of one departure did something: %v %q", *notices, fc.lines())
 	}
 	// One user with the same user name and host, one with another host.
-	w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", whoToken, "~bob", "HOST.example", "Bobby"}})
-	w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", whoToken, "~bob", "elsewhere", "impostor"}})
+	w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", whoToken, "~bob", "HOST.example", "mallory", "0"}})
+	w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", whoToken, "~bob", "elsewhere", "impostor", "0"}})
 	if !w.handleNumeric(ctx, ircconn.Numeric{Code: "315", Params: []string{"me", "~bob", "End of /WHO list."}}) {
 		t.Fatal("end of WHO not consumed")
 	}
-	if len(*renames) != 1 || (*renames)[0] != [2]string{"Bob", "Bobby"} {
-		t.Fatalf("renames = %v", *renames)
+	if len(*notices) != 2 {
+		t.Fatalf("no suggestion: %v", *notices)
 	}
-	// A second ISON without Bob does not ask again: he is already offline.
-	w.handleNumeric(ctx, ircconn.Numeric{Code: "303", Params: []string{"me", "carol"}})
-	if n := len(fc.lines()); n != 2 {
-		t.Errorf("asked WHO again for a peer already known offline (%d lines)", n)
+	s := (*notices)[1]
+	for _, want := range []string{"might now be mallory", "guess", "follow mallory", `identified to services as "bobacct"; mallory is not identified`} {
+		if s.uid != "local.bob" || !strings.Contains(s.text, want) {
+			t.Errorf("suggestion lacks %q: %s", want, s.text)
+		}
+	}
+	if p := w.peers["local.bob"]; p.nick != "Bob" {
+		t.Errorf("the peer's nick changed to %s on a guess", p.nick)
+	}
+	// Back online: told once, and the watch did not move.
+	w.online(ctx, "bob")
+	if len(*notices) != 3 || !strings.Contains((*notices)[2].text, "on IRC again") {
+		t.Fatalf("notices %v", *notices)
+	}
+	if got := fc.watchList(); !slices.Equal(got, []string{"Bob", "dave"}) {
+		t.Fatalf("watched %q", got)
 	}
 }
 
+// No suggestion for a first report, nobody found, two users found, the
+// same nick, or a nick the user has a chat with.
 func TestNickWatchDoesNotGuess(t *testing.T) {
 	ctx := context.Background()
-	for name, matches := range map[string][]string{"quit": nil, "ambiguous": {"b1", "b2"}, "same nick": {"bob"}} {
-		w, _, renames := watchWithFake(t)
-		w.seen("local.bob", "bob", "bob", "h")
-		w.handleNumeric(ctx, ircconn.Numeric{Code: "303", Params: []string{"me", ""}})
+	for name, matches := range map[string][]string{"gone": nil, "ambiguous": {"b1", "b2"}, "same nick": {"bob"}, "has a chat": {"Carol"}} {
+		w, _, notices := watchWithFake(t)
+		w.seen("local.bob", "bob", "bob", "h", "")
+		w.offline(ctx, "bob", "")
 		for _, m := range matches {
-			w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", whoToken, "bob", "h", m}})
+			w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", whoToken, "bob", "h", m, "0"}})
 		}
 		w.handleNumeric(ctx, ircconn.Numeric{Code: "315", Params: []string{"me", "bob", "End"}})
-		if len(*renames) != 0 {
-			t.Errorf("%s: renamed %v", name, *renames)
+		if len(*notices) != 1 {
+			t.Errorf("%s: notices %v", name, *notices)
 		}
+	}
+	w, fc, notices := watchWithFake(t)
+	w.known("local.bob", "bob", "bob@h")
+	w.offline(ctx, "bob", "")
+	if len(*notices) != 0 || len(fc.lines()) != 0 {
+		t.Errorf("the first report (offline) did something: %v %q", *notices, fc.lines())
+	}
+}
+
+// A rename the server reported moves the watch to the new nick.
+func TestNickWatchFollowsServerRename(t *testing.T) {
+	w, fc, _ := watchWithFake(t)
+	w.seen("local.bob", "bob", "bob", "h", "")
+	w.renamed("local.bob", "bob", "bobby")
+	if got := fc.watchList(); !slices.Equal(got, []string{"bobby"}) {
+		t.Fatalf("watched %q", got)
+	}
+	if p := w.peers["local.bob"]; p.nick != "bobby" || !p.online {
+		t.Errorf("peer after the rename: %+v", p)
 	}
 }
 
 func TestNickWatchIgnoresForeignReplies(t *testing.T) {
 	w, _, _ := watchWithFake(t)
 	ctx := context.Background()
-	if w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", "999", "u", "h", "n"}}) {
+	if w.handleNumeric(ctx, ircconn.Numeric{Code: "354", Params: []string{"me", "999", "u", "h", "n", "0"}}) {
 		t.Error("a WHOX reply with another token was consumed")
 	}
 	if w.handleNumeric(ctx, ircconn.Numeric{Code: "315", Params: []string{"me", "#chan", "End"}}) {
@@ -119,5 +187,20 @@ func TestNickWatchIgnoresForeignReplies(t *testing.T) {
 	}
 	if w.handleNumeric(ctx, ircconn.Numeric{Code: "311", Params: []string{"me", "x"}}) {
 		t.Error("an unrelated numeric was consumed")
+	}
+}
+
+func TestAccountRemark(t *testing.T) {
+	for _, tc := range []struct{ oldAcc, newAcc, want string }{
+		{"frank", "frank", `Both are identified to the network's services as "frank"`},
+		{"frank", "", `mallory is not identified`},
+		{"frank", "mal", `not the same account`},
+		{"", "mal", `frank's account was not known`},
+		{"", "", ""},
+	} {
+		got := accountRemark("frank", tc.oldAcc, "mallory", tc.newAcc)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("accountRemark(%q, %q) = %q, want %q", tc.oldAcc, tc.newAcc, got, tc.want)
+		}
 	}
 }

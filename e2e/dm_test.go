@@ -270,11 +270,13 @@ func testFloodPacing(t *testing.T, e *env) {
 	}
 }
 
-// testPeerNickChange: the portal follows the peer's new nick.
+// testPeerNickChange: the portal follows the peer's new nick, which the
+// server reports because the bridge shares a channel with the peer.
 func testPeerNickChange(t *testing.T, e *env) {
 	u, peer := e.loggedIn(t, netLocal)
 	oldNick := peer.Nick()
 	room := u.portalFromIRC(t, peer, e.text("before the nick change"))
+	e.shareChannel(t, u, peer)
 	newNick := e.unique("renamed")
 	if err := peer.SetNick(newNick); err != nil {
 		t.Fatal(err)

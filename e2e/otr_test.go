@@ -42,6 +42,7 @@ var otrScenarios = []otrScenario{
 	{name: "LongMessages", run: testOTRLongMessages, sqliteOnly: true},
 	{name: "PeerNickChange", run: testOTRNickChange},
 	{name: "ServiceRename", run: testOTRServiceRename},
+	{name: "IdentHostGuess", run: testIdentHostGuess},
 	{name: "PeerKeyChange", run: testOTRKeyChange},
 	{name: "PeerRestart", run: testOTRPeerRestart},
 	{name: "Emotes", run: testOTREmotes},
@@ -278,12 +279,13 @@ func testOTRLongMessages(t *testing.T, e *env) {
 	}
 }
 
-// testOTRNickChange: the peer changes nick mid-conversation; the private
-// conversation continues.
+// testOTRNickChange: the peer changes nick mid-conversation (the bridge
+// sees it in a channel they share); the private conversation continues.
 func testOTRNickChange(t *testing.T, e *env) {
 	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
 	u.mx.SendText(room, "!otr init")
 	p.goSecure(t, u, room)
+	e.shareChannel(t, u, p.irc)
 	e.exchange(t, u, p, room, "before nick")
 	newNick := e.unique("renamedotr")
 	if err := p.glue.SetNick(newNick); err != nil {
