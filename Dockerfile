@@ -28,7 +28,7 @@ RUN TAG="${TAG:-$(git describe --exact-match --tags --match 'v[0-9]*' 2>/dev/nul
 
 FROM debian:trixie-slim
 RUN apt-get update \
-	&& apt-get install -y --no-install-recommends ca-certificates tzdata \
+	&& apt-get install -y --no-install-recommends ca-certificates tzdata curl \
 	&& rm -rf /var/lib/apt/lists/* \
 	&& useradd --system --uid 1337 --user-group --home-dir /data --no-create-home otrbridge \
 	&& mkdir -p /data && chown otrbridge:otrbridge /data
@@ -40,5 +40,8 @@ VOLUME /data
 # The appservice listener (appservice.port); set appservice.hostname to
 # 0.0.0.0 in the config so the homeserver can reach it.
 EXPOSE 29340
+# Ready once connected to the homeserver (the appservice's own endpoint).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+	CMD curl -fsS http://127.0.0.1:29340/_matrix/mau/ready || exit 1
 ENTRYPOINT ["/usr/local/bin/otrbridge"]
 CMD ["-c", "/data/config.yaml", "-r", "/data/registration.yaml"]

@@ -35,6 +35,7 @@ type ircConn interface {
 	LineBudget(target string, kind ircconn.Kind) int
 	Casefold(name string) string
 	HasCap(name string) bool
+	QueueLen() (user, automatic int)
 }
 
 // IRCClient is the bridgev2.NetworkAPI of one login: one IRC connection of

@@ -30,8 +30,9 @@ type Config struct {
 	OTR                 OTRConfig                 `yaml:"otr"`
 	// HomeserverMayReadMessages is the admin's explicit consent to run
 	// without end-to-bridge encryption (CheckEncryption).
-	HomeserverMayReadMessages bool         `yaml:"homeserver_may_read_messages"`
-	Limits                    LimitsConfig `yaml:"limits"`
+	HomeserverMayReadMessages bool          `yaml:"homeserver_may_read_messages"`
+	Limits                    LimitsConfig  `yaml:"limits"`
+	Metrics                   MetricsConfig `yaml:"metrics"`
 
 	displaynameTmpl *template.Template
 }
@@ -174,6 +175,9 @@ func (c *Config) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
+	if err := c.Metrics.validate(); err != nil {
+		return err
+	}
 	if len(c.Secret) < 16 || c.Secret == "generate" {
 		return errors.New("network.secret: must be at least 16 characters (set it to `generate` and start once with a writable config to get a random one)")
 	}
@@ -290,6 +294,8 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str, "otr", "hold_timeout")
 	helper.Copy(up.Bool, "homeserver_may_read_messages")
 	upgradeLimits(helper)
+	helper.Copy(up.Bool, "metrics", "enabled")
+	helper.Copy(up.Str, "metrics", "listen")
 }
 
 // ExampleConfig is the commented `network:` section written by `-e`.
@@ -356,4 +362,10 @@ otr:
 # every bridged message in plaintext, also those OTR protects on IRC, and the bridge refuses to start
 # unless this is true. Set it only if you accept that.
 homeserver_may_read_messages: false
+# Prometheus metrics at http://<listen>/metrics: IRC connections, portals, OTR sessions by state, key
+# exchanges, messages by direction and result, send queues. No label names a user; still, the numbers
+# show when your users are active, so listen must be a loopback address.
+metrics:
+    enabled: false
+    listen: 127.0.0.1:29341
 ` + exampleLimits

@@ -38,6 +38,8 @@ type IRCConnector struct {
 	// pendingCerts are client certificates shown during a login that is
 	// not saved yet.
 	pendingCerts pendingCerts
+	// metrics counts for Prometheus; nil with network.metrics off.
+	metrics *bridgeMetrics
 
 	// newConn opens the IRC connection of a login; tests replace it.
 	newConn func(c *IRCClient) (ircConn, error)
@@ -59,6 +61,7 @@ var (
 	_ bridgev2.NetworkConnector            = (*IRCConnector)(nil)
 	_ bridgev2.ConfigValidatingNetwork     = (*IRCConnector)(nil)
 	_ bridgev2.IdentifierValidatingNetwork = (*IRCConnector)(nil)
+	_ bridgev2.StoppableNetwork            = (*IRCConnector)(nil)
 )
 
 // sealPurposePassword labels the key that encrypts IRC passwords at rest,
@@ -82,6 +85,9 @@ func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	}
 	ic.chatOpeners = make(chan struct{}, chatOpeners)
 	ic.guardSelfSign()
+	if ic.Config.Metrics.Enabled {
+		ic.metrics = newBridgeMetrics(ic)
+	}
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(ircCommands()...)
 		proc.AddHandlers(requestCommands()...)
@@ -96,8 +102,21 @@ func (ic *IRCConnector) Start(ctx context.Context) error {
 	if err := ic.DB.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "otrbridge"}
 	}
+	if ic.metrics != nil {
+		err := ic.metrics.serve(ic.Config.Metrics.Listen, func(err error) {
+			ic.Bridge.Log.Err(err).Msg("The metrics server stopped")
+		})
+		if err != nil {
+			return err
+		}
+	}
 	go ic.tellAdminsSelfSignFailed(ic.Bridge.BackgroundCtx)
 	return nil
+}
+
+// Stop ends the metrics server (bridgev2.StoppableNetwork).
+func (ic *IRCConnector) Stop() {
+	ic.metrics.stop()
 }
 
 // sealKeys derives the keys that encrypt IRC passwords and OTR private keys

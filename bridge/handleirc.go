@@ -183,6 +183,11 @@ var incomingCounter atomic.Uint64
 // queueIncoming turns a message from a peer into a Matrix message from the
 // peer's ghost in the DM portal.
 func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg otrsession.IncomingText) {
+	if msg.Encrypted {
+		c.ic.metrics.message(toMatrix, resultEncrypted)
+	} else {
+		c.ic.metrics.message(toMatrix, resultPlaintext)
+	}
 	msgID := msg.MsgID
 	if msgID == "" {
 		msgID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(incomingCounter.Add(1), 36)

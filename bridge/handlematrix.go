@@ -81,8 +81,14 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.OutgoingText) error {
 	res, err := c.otr.Send(ctx, p, out)
 	if err != nil {
+		c.ic.metrics.message(toIRC, resultFailed)
 		c.notePeerError(err)
 		return err
+	}
+	if res.Encrypted {
+		c.ic.metrics.message(toIRC, resultEncrypted)
+	} else {
+		c.ic.metrics.message(toIRC, resultPlaintext)
 	}
 	if res.Unencrypted && out.Event != "" {
 		c.markUnencrypted(ctx, p, out.Event)

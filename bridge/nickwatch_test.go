@@ -56,6 +56,7 @@ func (f *fakeConn) Nick() string                        { return "me" }
 func (f *fakeConn) LineBudget(string, ircconn.Kind) int { return 400 }
 func (f *fakeConn) Casefold(s string) string            { return ircconn.RFC1459.Fold(s) }
 func (f *fakeConn) HasCap(string) bool                  { return false }
+func (f *fakeConn) QueueLen() (int, int)                { return 0, 0 }
 func (f *fakeConn) lines() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -24,6 +24,7 @@ func newOTRManager(c *IRCClient) (*otrsession.Manager, error) {
 		Resolve:         c.peerByNick,
 		Account:         c.login.RemoteName,
 		Log:             c.login.Log.With().Str("component", "otr").Logger(),
+		OnEvent:         c.ic.metrics.otrEvent,
 	})
 }
 

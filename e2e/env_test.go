@@ -123,6 +123,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		DatabaseType: dbType,
 		DatabaseURI:  dbURI,
 		Encryption:   o.encryption,
+		Metrics:      true,
 		Admin:        "@admin:" + e.hs.ServerName,
 		Permissions: map[string]string{
 			"@" + relayOnly + ":" + e.hs.ServerName: "relay",

@@ -52,6 +52,7 @@ var otrScenarios = []otrScenario{
 	{name: "FloodNotices", run: testFloodNotices, sqliteOnly: true},
 	{name: "Genkey", run: testOTRGenkey},
 	{name: "ImportKeyNeedsEncryption", run: testOTRImportKeyNeedsEncryption},
+	{name: "Metrics", run: testOTRMetrics, sqliteOnly: true},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},
 }
 

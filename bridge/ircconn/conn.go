@@ -480,6 +480,14 @@ func (c *Conn) HasCap(name string) bool {
 	return c.caps[name]
 }
 
+// QueueLen returns how many user messages and how many automatic replies
+// wait for their turn to be sent (for metrics).
+func (c *Conn) QueueLen() (user, automatic int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), len(c.autoQueue)
+}
+
 // LineBudget returns how many bytes of text fit in one line of the given
 // kind to target, so that the line the server relays,
 // ":nick!user@host PRIVMSG target :text\r\n", stays within 512 bytes.

@@ -12,10 +12,16 @@ import (
 // the log: never message texts, SMP questions, error texts from the peer
 // or keys. Per-message events are not logged.
 func (p *peer) logEvent(ev otr.Event) {
-	named := func(name string) *zerolog.Event { return p.m.log.Info().Str("otr_event", name) }
+	var name string
+	named := func(n string) *zerolog.Event {
+		name = n
+		return p.m.log.Info().Str("otr_event", n)
+	}
 	var e *zerolog.Event
+	refreshed := false
 	switch ev := ev.(type) {
 	case otr.GoneSecure:
+		refreshed = ev.Refreshed
 		e = named("secure").Int("version", ev.Version).Uint32("instance", uint32(ev.Instance)).
 			Str("fingerprint", ev.Fingerprint.String()).Bool("refreshed", ev.Refreshed)
 	case otr.GoneInsecure:
@@ -46,4 +52,7 @@ func (p *peer) logEvent(ev otr.Event) {
 		return
 	}
 	e.Str("peer", p.key).Msg("OTR event")
+	if p.m.cfg.OnEvent != nil {
+		p.m.cfg.OnEvent(name, refreshed)
+	}
 }

@@ -88,6 +88,7 @@ func (p *peer) deliveries(now time.Time, out otr.Output, in *IncomingText) []eff
 			}
 		}
 		text := m.Text
+		msg.Encrypted = m.Encrypted
 		if m.Encrypted {
 			msg.Kind = ircconn.Privmsg
 			if rest, ok := strings.CutPrefix(text, "/me "); ok {

@@ -37,6 +37,8 @@ type IncomingText struct {
 	// Annotation, when set, is a bridge remark shown with the message
 	// (e.g. "unencrypted"), visibly apart from the text.
 	Annotation string
+	// Encrypted: the message came inside the private conversation.
+	Encrypted bool
 }
 
 // PeerLink is what the session manager can do with one peer: the IRC side

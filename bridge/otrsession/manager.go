@@ -59,6 +59,11 @@ type Config struct {
 	// ReplyBurst, then one per ReplyInterval. 0 means 10 and 6 s.
 	ReplyBurst    int
 	ReplyInterval time.Duration
+	// OnEvent, when set, is told the name of each OTR event the manager
+	// logs ("secure", "ended_by_peer", "smp_succeeded", ...; see
+	// logEvent) and, for "secure", whether it was a refresh (for metrics).
+	// It must not block.
+	OnEvent func(name string, refreshed bool)
 }
 
 // Manager keeps the OTR sessions of one login: one otr.Conversation per

@@ -30,7 +30,7 @@ func TestNoiseIsCoalesced(t *testing.T) {
 		synctest.Wait()
 		_, delivered, notices, _ := l.snapshot()
 		if len(delivered) != 1 {
-			t.Fatalf("protocol noise delivered: %q", delivered)
+			t.Fatalf("protocol noise delivered: %+v", delivered)
 		}
 		if len(notices) != 2 {
 			t.Fatalf("%d notices during the flood, want one per kind:\n%s", len(notices), strings.Join(notices, "\n"))

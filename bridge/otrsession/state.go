@@ -40,6 +40,24 @@ func (s State) String() string {
 	return "plaintext"
 }
 
+// SessionStates counts the peers the manager keeps by the state of their
+// conversation (for metrics).
+func (m *Manager) SessionStates() map[State]int {
+	m.mu.Lock()
+	peers := make([]*peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	counts := make(map[State]int, 4)
+	for _, p := range peers {
+		p.mu.Lock()
+		counts[p.state()]++
+		p.mu.Unlock()
+	}
+	return counts
+}
+
 // RestartedPeers lists the peers (their IDs) whose private conversation a
 // bridge restart cut off and who have not been told yet. The bridge may
 // call Announce for each right after the login connects instead of

@@ -83,9 +83,12 @@ type BridgeOptions struct {
 	// defaults (on, written in by the config upgrader); without it the
 	// bridge runs unencrypted portals with the admin's explicit consent
 	// (network.homeserver_may_read_messages).
-	Encryption   bool
-	LogLevel     string // default "debug"
-	Detach       bool
+	Encryption bool
+	LogLevel   string // default "debug"
+	Detach     bool
+	// Metrics serves the bridge's Prometheus metrics on a free loopback
+	// port (Bridge.MetricsURL).
+	Metrics      bool
 	ExtraConfig  func(cfg map[string]any) // last-moment edits
 	ExtraArgs    []string
 	GenerateOnly bool // write config and registration, do not start
@@ -101,6 +104,7 @@ type Bridge struct {
 	Port             int    // appservice port
 	BotMXID          string
 	UsernamePrefix   string // ghost localpart prefix, from appservice.username_template
+	MetricsURL       string // with BridgeOptions.Metrics
 
 	mu   sync.Mutex
 	proc *process
@@ -228,6 +232,15 @@ func (b *Bridge) edit(cfg map[string]any) error {
 		nets[n.Key] = entry
 	}
 	nw["networks"] = nets
+	if o.Metrics {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		nw["metrics"] = map[string]any{"enabled": true, "listen": listen}
+		b.MetricsURL = "http://" + listen + "/metrics"
+	}
 	nw["secret"] = "test-secret-" + randomToken(32)
 
 	br := sub(cfg, "bridge")
