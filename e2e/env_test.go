@@ -124,6 +124,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		DatabaseURI:  dbURI,
 		Encryption:   o.encryption,
 		Metrics:      true,
+		PublicMedia:  true,
 		Admin:        "@admin:" + e.hs.ServerName,
 		Permissions: map[string]string{
 			"@" + relayOnly + ":" + e.hs.ServerName: "relay",

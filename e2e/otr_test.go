@@ -53,6 +53,7 @@ var otrScenarios = []otrScenario{
 	{name: "Genkey", run: testOTRGenkey},
 	{name: "ImportKeyNeedsEncryption", run: testOTRImportKeyNeedsEncryption},
 	{name: "Metrics", run: testOTRMetrics, sqliteOnly: true},
+	{name: "FileOutsideOTR", run: testOTRFileOutsideOTR},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},
 }
 

@@ -88,7 +88,10 @@ type BridgeOptions struct {
 	Detach     bool
 	// Metrics serves the bridge's Prometheus metrics on a free loopback
 	// port (Bridge.MetricsURL).
-	Metrics      bool
+	Metrics bool
+	// PublicMedia turns on public media links (how files reach IRC),
+	// served on the appservice port.
+	PublicMedia  bool
 	ExtraConfig  func(cfg map[string]any) // last-moment edits
 	ExtraArgs    []string
 	GenerateOnly bool // write config and registration, do not start
@@ -183,6 +186,10 @@ func (b *Bridge) edit(cfg map[string]any) error {
 	as := sub(cfg, "appservice")
 	as["address"] = "http://127.0.0.1:" + strconv.Itoa(b.Port)
 	as["public_address"] = ""
+	if o.PublicMedia {
+		as["public_address"] = as["address"]
+		sub(cfg, "public_media")["enabled"] = true
+	}
 	as["hostname"] = "127.0.0.1"
 	as["port"] = b.Port
 	tmpl, _ := as["username_template"].(string)
