@@ -30,7 +30,9 @@ func testOTRFileOutsideOTR(t *testing.T, e *env) {
 	}
 
 	u.uploadFile(t, room, "notes.txt", data)
-	l, ok := p.WaitFor(longWait, func(l otrtest.Line) bool { return l.Kind == "MSG" && strings.Contains(l.Text, "/_mautrix/publicmedia/") })
+	l, ok := p.WaitFor(longWait, func(l otrtest.Line) bool {
+		return l.Kind == "MSG" && strings.Contains(l.Text, "/_mautrix/publicmedia/")
+	})
 	if !ok {
 		t.Fatal("the peer got no link after the file was sent again")
 	}
