@@ -107,8 +107,9 @@ func demo(dir, bridgeBin string) error {
   Matrix login       user alice, password %s
                      any client works, e.g. Element with that homeserver;
                      end-to-bridge encryption is off in this demo config
-                     (encryption.default) so the scripted client can read
-                     the chats
+                     (encryption.default, with the explicit consent
+                     network.homeserver_may_read_messages) so the scripted
+                     client can read the chats
   IRC server         127.0.0.1 port %d, no TLS, e.g.
                        irssi -c 127.0.0.1 -p %d -n dave
                      then /msg alice hello and a new chat appears in Matrix;
