@@ -25,6 +25,7 @@ type ircConn interface {
 	Reconnect()
 	Close()
 	Send(ctx context.Context, target string, kind ircconn.Kind, lines []string) (ircconn.Receipt, error)
+	SendWith(ctx context.Context, target string, kind ircconn.Kind, lines []string, opts ircconn.SendOptions) (ircconn.Receipt, error)
 	SetNick(ctx context.Context, nick string) error
 	Whois(ctx context.Context, nick string) (ircconn.WhoisInfo, error)
 	Raw(ctx context.Context, line string) error
@@ -164,6 +165,7 @@ func dialIRC(c *IRCClient) (ircConn, error) {
 		Username:           identFor(c.meta.Nick),
 		Realname:           "otrbridge",
 		Flood:              ircconn.FloodConfig{Burst: n.Flood.Burst, Rate: n.Flood.Rate},
+		AutoReplies:        c.ic.Config.Limits.autoReplyConfig(),
 		Logger:             c.log.With().Str("component", "ircconn").Logger(),
 		Handler:            c.handleEvent,
 	}
@@ -460,6 +462,16 @@ func (p *peerLink) LineBudget(kind ircconn.Kind) int {
 }
 
 func (p *peerLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []string) error {
+	return p.send(ctx, kind, lines, ircconn.SendOptions{})
+}
+
+// SendReply sends an automatic OTR reply in ircconn's automatic class:
+// behind the user's messages, within network.limits.auto_replies.
+func (p *peerLink) SendReply(ctx context.Context, lines []string) error {
+	return p.send(ctx, ircconn.Privmsg, lines, ircconn.SendOptions{Automatic: true})
+}
+
+func (p *peerLink) send(ctx context.Context, kind ircconn.Kind, lines []string, opts ircconn.SendOptions) error {
 	conn, err := p.c.getConn()
 	if err != nil {
 		return err
@@ -467,7 +479,7 @@ func (p *peerLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 	if p.c.meta.Disconnected {
 		return errUserDisconnected
 	}
-	if _, err = conn.Send(ctx, p.nick, kind, lines); err != nil {
+	if _, err = conn.SendWith(ctx, p.nick, kind, lines, opts); err != nil {
 		return err
 	}
 	p.c.watch.sent(p.id, p.nick)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
 
 // LimitsConfig is `network.limits`: what people on IRC can make the bridge
@@ -23,8 +25,26 @@ type LimitsConfig struct {
 	// control room until the user accepts (`accept <nick>`) or declines
 	// them, instead of opening a chat at once.
 	MessageRequests bool `yaml:"message_requests"`
+	// AutoReplies bounds the OTR messages the bridge sends by itself (key
+	// exchanges, answers to queries, errors and SMP messages) on one
+	// connection: a burst, then a rate per second; beyond it they are
+	// dropped. The user's own messages always go first and are never
+	// dropped. Defaults 20 and 0.5.
+	AutoReplies AutoReplyLimits `yaml:"auto_replies"`
 
 	newPeersWindow time.Duration
+}
+
+// AutoReplyLimits is a token bucket of automatic messages.
+type AutoReplyLimits struct {
+	Burst int     `yaml:"burst"`
+	Rate  float64 `yaml:"rate"`
+}
+
+// autoReplyConfig is the connection's budget for automatic messages
+// (zero values: ircconn's defaults).
+func (l *LimitsConfig) autoReplyConfig() ircconn.AutoReplyConfig {
+	return ircconn.AutoReplyConfig{Burst: l.AutoReplies.Burst, Rate: l.AutoReplies.Rate}
 }
 
 const (
@@ -58,6 +78,9 @@ func (l *LimitsConfig) validate() error {
 		}
 		l.newPeersWindow = d
 	}
+	if l.AutoReplies.Burst < 0 || l.AutoReplies.Rate < 0 {
+		return fmt.Errorf("network.limits.auto_replies: burst and rate must not be negative")
+	}
 	return nil
 }
 
@@ -66,6 +89,8 @@ func upgradeLimits(helper up.Helper) {
 	helper.Copy(up.Int, "limits", "new_peers")
 	helper.Copy(up.Str, "limits", "new_peers_window")
 	helper.Copy(up.Bool, "limits", "message_requests")
+	helper.Copy(up.Int, "limits", "auto_replies", "burst")
+	helper.Copy(up.Int|up.Float, "limits", "auto_replies", "rate")
 }
 
 // exampleLimits is the `limits:` part of ExampleConfig.
@@ -78,4 +103,10 @@ limits:
     new_peers_window: 1h
     # true: a new person's messages wait as a request in the control room until you
     # "accept <nick>" (or "decline <nick>") instead of opening a chat at once.
-    message_requests: false`
+    message_requests: false
+    # OTR messages the bridge sends by itself (key exchanges, answers to queries and errors),
+    # which anyone can provoke, per connection: a burst, then per second; more are dropped.
+    # Your own messages always go first and are never dropped.
+    auto_replies:
+        burst: 20
+        rate: 0.5`

@@ -26,6 +26,9 @@ func (f *fakeConn) Close()            {}
 func (f *fakeConn) Send(context.Context, string, ircconn.Kind, []string) (ircconn.Receipt, error) {
 	return ircconn.Receipt{}, nil
 }
+func (f *fakeConn) SendWith(context.Context, string, ircconn.Kind, []string, ircconn.SendOptions) (ircconn.Receipt, error) {
+	return ircconn.Receipt{}, nil
+}
 func (f *fakeConn) SetNick(context.Context, string) error { return nil }
 func (f *fakeConn) Whois(context.Context, string) (ircconn.WhoisInfo, error) {
 	return ircconn.WhoisInfo{}, nil

@@ -53,7 +53,7 @@ func (c *IRCClient) resolveNick(ctx context.Context, nick string, createChat boo
 		UserInfo: c.userInfo(nick),
 	}
 	if createChat {
-		c.strangers.undecline(uid)
+		c.strangers.opened(uid)
 		portal, err := c.ic.Bridge.GetPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
 		if err != nil {
 			return nil, fmt.Errorf("getting portal: %w", err)

@@ -39,8 +39,9 @@ const (
 	summaryDelay    = 5 * time.Second
 	summaryInterval = time.Minute
 	// summaryNicks is how many refused nicks a summary names;
-	// maxRefusedSeen bounds the nicks remembered to count each person
-	// once per summary (beyond it every line counts).
+	// maxRefusedSeen bounds the refused peers remembered until the next
+	// summary (each counted once, their lines refused at once); beyond
+	// it every line is looked at and counted.
 	summaryNicks   = 5
 	maxRefusedSeen = 1000
 )
@@ -100,10 +101,11 @@ type strangerGate struct {
 	pending  map[networkid.UserID]*peerLines // message requests
 	declined map[networkid.UserID]bool
 	order    []networkid.UserID // declined, oldest first
-	// refused strangers since the last summary.
+	// refused strangers since the last summary; their later lines are
+	// refused without a look at the database until then.
 	refused      int
 	refusedNicks []string
-	refusedSeen  map[string]bool
+	refusedSeen  map[networkid.UserID]bool
 	flush        *time.Timer
 	lastSummary  time.Time
 }
@@ -133,6 +135,10 @@ func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known fu
 		g.mu.Unlock()
 		return nil, verdictDeclined
 	}
+	if g.refusedSeen[uid] {
+		g.mu.Unlock()
+		return nil, verdictRefused
+	}
 	g.mu.Unlock()
 	isKnown := known()
 
@@ -154,10 +160,10 @@ func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known fu
 		req.add(msg, maxRequestLines)
 		return nil, verdictKept
 	case g.requests && len(g.pending) >= maxRequests:
-		g.refuseLocked(msg.From.Nick)
+		g.refuseLocked(uid, msg.From.Nick)
 		return nil, verdictRefused
 	case !g.budget.Allow():
-		g.refuseLocked(msg.From.Nick)
+		g.refuseLocked(uid, msg.From.Nick)
 		return nil, verdictRefused
 	case g.requests:
 		p := &peerLines{since: time.Now()}
@@ -222,10 +228,12 @@ func (g *strangerGate) decline(uid networkid.UserID) bool {
 	return had
 }
 
-// undecline forgets that uid was declined (the user opened a chat).
-func (g *strangerGate) undecline(uid networkid.UserID) {
+// opened forgets that uid was declined or refused: the user opened a
+// chat with them.
+func (g *strangerGate) opened(uid networkid.UserID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	delete(g.refusedSeen, uid)
 	if !g.declined[uid] {
 		return
 	}
@@ -258,18 +266,16 @@ func (g *strangerGate) listRequests() []request {
 
 // refuseLocked counts a refused stranger and schedules the summary.
 // Called with mu held.
-func (g *strangerGate) refuseLocked(nick string) {
+func (g *strangerGate) refuseLocked(uid networkid.UserID, nick string) {
 	if g.refusedSeen == nil {
-		g.refusedSeen = map[string]bool{}
+		g.refusedSeen = map[networkid.UserID]bool{}
 	}
-	if !g.refusedSeen[nick] {
-		if len(g.refusedSeen) < maxRefusedSeen {
-			g.refusedSeen[nick] = true
-		}
-		g.refused++
-		if len(g.refusedNicks) < summaryNicks {
-			g.refusedNicks = append(g.refusedNicks, nick)
-		}
+	if len(g.refusedSeen) < maxRefusedSeen {
+		g.refusedSeen[uid] = true
+	}
+	g.refused++
+	if len(g.refusedNicks) < summaryNicks {
+		g.refusedNicks = append(g.refusedNicks, nick)
 	}
 	if g.flush != nil {
 		return

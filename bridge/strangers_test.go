@@ -157,7 +157,7 @@ func TestStrangerRequests(t *testing.T) {
 	if _, v := g.route(b, msgFrom("bob", "again"), func() bool { return true }); v != verdictDeclined {
 		t.Errorf("after decline: verdict %d", v)
 	}
-	g.undecline(b)
+	g.opened(b)
 	if _, v := g.route(b, msgFrom("bob", "after pm"), func() bool { return true }); v != verdictDeliver {
 		t.Errorf("after pm: verdict %d", v)
 	}

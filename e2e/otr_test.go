@@ -50,6 +50,8 @@ var otrScenarios = []otrScenario{
 	{name: "ReplyRateLimit", run: testOTRReplyRateLimit},
 	{name: "FloodNewPeers", run: testFloodNewPeers, sqliteOnly: true},
 	{name: "FloodNotices", run: testFloodNotices, sqliteOnly: true},
+	{name: "FloodAutoReplies", run: testFloodAutoReplies, sqliteOnly: true},
+	{name: "FloodFragments", run: testFloodFragments, sqliteOnly: true},
 	{name: "Genkey", run: testOTRGenkey},
 	{name: "ImportKeyNeedsEncryption", run: testOTRImportKeyNeedsEncryption},
 	{name: "Metrics", run: testOTRMetrics, sqliteOnly: true},

@@ -51,6 +51,11 @@
 //   - Time: a ticker expires held messages; automatic replies to a peer
 //     are rate limited (Config.ReplyBurst, then one per ReplyInterval) so
 //     two misbehaving clients cannot keep each other busy.
+//   - Strangers: automatic replies (answers to the peer's queries, errors,
+//     key exchange and SMP messages) go out through PeerLink.SendReply,
+//     behind the user's own messages and within the connection's budget;
+//     a dropped one is explained like noise. Incomplete fragmented
+//     messages of all peers share one budget (fragmentBudget).
 //
 // Every call decides under the peer's lock: engine calls, state changes,
 // and the wire lines queued in order on the peer's send queue (one

@@ -53,11 +53,11 @@ func (p *peer) queueWire(now time.Time, out otr.Output, auto bool) (*unit, effec
 		}
 	}
 	switch {
-	case !auto || mustSend || p.replies.AllowN(now, 1):
-		if p.throttled && auto {
-			p.throttled = false
-		}
+	case !auto || mustSend:
 		return p.enqueue(p.m.ctx, ircconn.Privmsg, out.Wire, nil), effect{}
+	case p.replies.AllowN(now, 1):
+		p.throttled = false
+		return p.enqueueReply(out.Wire), effect{}
 	case !p.throttled:
 		p.throttled = true
 		p.m.log.Warn().Str("peer", p.key).Msg("Rate-limiting automatic OTR replies")

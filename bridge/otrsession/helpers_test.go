@@ -45,6 +45,8 @@ type fakeLink struct {
 	notices   []string
 	states    []State
 	sendErr   error
+	replyErr  error
+	replies   int // lines sent with SendReply (also in wire)
 	remote    func(kind ircconn.Kind, line string)
 	// order is every Matrix-side call in order ("deliver: text",
 	// "notice: text", "state: private (unverified)").
@@ -134,6 +136,19 @@ func (l *fakeLink) SendLines(ctx context.Context, kind ircconn.Kind, lines []str
 		}
 	}
 	return nil
+}
+
+// SendReply records automatic replies apart (replies) and fails with
+// replyErr if set.
+func (l *fakeLink) SendReply(ctx context.Context, lines []string) error {
+	l.mu.Lock()
+	if err := l.replyErr; err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	l.replies += len(lines)
+	l.mu.Unlock()
+	return l.SendLines(ctx, ircconn.Privmsg, lines)
 }
 
 func (l *fakeLink) Deliver(ctx context.Context, msg IncomingText) {

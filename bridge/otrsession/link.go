@@ -42,7 +42,7 @@ type IncomingText struct {
 }
 
 // PeerLink is what the session manager can do with one peer: the IRC side
-// (SendLines) and the Matrix side (Deliver, Notice, ShowState). The
+// (SendLines, SendReply) and the Matrix side (Deliver, Notice, ShowState). The
 // manager calls the Matrix side from the peer's effect queue, one call at a
 // time and in order for each peer; those calls may take as long as the
 // homeserver does, nothing on the IRC side waits for them.
@@ -58,6 +58,12 @@ type PeerLink interface {
 	// interleaved with another message) and waits for the server's
 	// confirmation where the server offers it. Each line must fit LineBudget.
 	SendLines(ctx context.Context, kind ircconn.Kind, lines []string) error
+	// SendReply sends an automatic OTR reply (to the peer's key exchange,
+	// query, error or SMP message) as one PRIVMSG unit, like SendLines but
+	// as an automatic message: after the user's own messages, within the
+	// connection's budget for automatic messages, and dropped with an error
+	// wrapping ircconn.ErrDropped when it cannot go out in time.
+	SendReply(ctx context.Context, lines []string) error
 	// Deliver shows a message from the peer in the DM portal (creating the
 	// portal if needed).
 	Deliver(ctx context.Context, msg IncomingText)

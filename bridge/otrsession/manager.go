@@ -83,12 +83,23 @@ type Manager struct {
 	runners           runners
 	peerEffectBudget  int
 	loginEffectBudget int64
+	// fragments caps the memory incomplete incoming messages hold over
+	// all peers of the login.
+	fragments *otr.FragmentBudget
 
 	mu       sync.Mutex
 	peers    map[networkid.UserID]*peer
 	ident    *identity
 	restarts map[string]bool // peers with a private-conversation marker from before a restart
 }
+
+// fragmentBudget is what incomplete incoming messages may hold over all
+// peers of one login: room for about ten of the largest messages a Matrix
+// event can carry (64 KiB, some 90 KiB as OTR) arriving at once. Each
+// conversation holds at most 256 KiB on its own (the engine's cap), so a
+// few peers sending fragments without end cannot together hold more than
+// this; the engine drops their oldest incomplete messages first.
+const fragmentBudget = 1 << 20
 
 // New creates the manager and starts its ticker. The identity key is loaded
 // (or generated, in the background) when OTR is first needed.
@@ -126,7 +137,8 @@ func New(cfg Config) (*Manager, error) {
 		cfg.ReplyInterval = 6 * time.Second
 	}
 	m := &Manager{cfg: cfg, log: cfg.Log, peers: map[networkid.UserID]*peer{}, restarts: map[string]bool{},
-		peerEffectBudget: peerEffectBudget, loginEffectBudget: loginEffectBudget}
+		peerEffectBudget: peerEffectBudget, loginEffectBudget: loginEffectBudget,
+		fragments: otr.NewFragmentBudget(fragmentBudget)}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	markers, err := cfg.DB.Private.List(m.ctx, cfg.User)
 	if err != nil {

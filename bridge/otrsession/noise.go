@@ -9,12 +9,12 @@ import (
 
 // Protocol noise: what a peer's client sent that the bridge ignored or
 // could not read (malformed OTR messages, unreadable ones, OTR error
-// messages, OTR versions it does not speak). Any peer can send thousands
-// of such lines, and each used to become a notice (and a log line). Each
-// kind is now shown once; what follows within noiseInterval is counted,
-// and one notice (and one log line) per kind and interval tells how many
-// more there were: "37 more malformed OTR messages from bob were ignored
-// in the last minute."
+// messages, OTR versions it does not speak), and automatic replies to the
+// peer that the connection dropped. Any peer can cause thousands of these,
+// so each kind is shown once; what follows within noiseInterval is
+// counted, and one notice (and one log line) per kind and interval tells
+// how many more there were: "37 more malformed OTR messages from bob were
+// ignored in the last minute."
 
 // noiseInterval is the least time between two notices of one kind of
 // noise from one peer.
@@ -27,6 +27,9 @@ const (
 	noiseUnreadable
 	noiseError
 	noiseUnsupported
+	// noiseDropped: an automatic reply to the peer that the connection
+	// dropped (too many automatic messages at once).
+	noiseDropped
 	noiseKinds
 )
 
@@ -77,7 +80,7 @@ func (p *peer) noiseSummaries(now time.Time) []effect {
 	return fx
 }
 
-var noiseNames = [noiseKinds]string{"malformed", "unreadable", "error_received", "unsupported"}
+var noiseNames = [noiseKinds]string{"malformed", "unreadable", "error_received", "unsupported", "reply_dropped"}
 
 func noiseSummary(k noiseKind, n int, nick string) string {
 	switch k {
@@ -87,6 +90,14 @@ func noiseSummary(k noiseKind, n int, nick string) string {
 		return fmt.Sprintf("%d more encrypted messages from %s could not be read in the last minute (see above).", n, nick)
 	case noiseError:
 		return fmt.Sprintf("%s's OTR client reported %d more errors in the last minute.", nick, n)
+	case noiseDropped:
+		return fmt.Sprintf("%d more automatic OTR replies to %s were dropped in the last minute.", n, nick)
 	}
 	return fmt.Sprintf("%d more OTR messages from %s in a version the bridge does not support were ignored in the last minute.", n, nick)
+}
+
+// droppedReplyText explains the first automatic reply to a peer that was
+// dropped.
+func droppedReplyText(nick string) string {
+	return fmt.Sprintf("An automatic OTR reply to %s was not sent: too many automatic replies (key exchanges, answers to queries) on this connection at once, possibly provoked by others. If %s is starting a private conversation, `!otr init` tries again; your own messages are never dropped.", nick, nick)
 }

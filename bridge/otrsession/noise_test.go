@@ -62,3 +62,51 @@ func TestNoiseIsCoalesced(t *testing.T) {
 		}
 	})
 }
+
+// Answers to what the peer sends go out as automatic replies; what the
+// user asks for does not. A reply the connection drops is explained once,
+// then counted.
+func TestAutomaticReplies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newManager(t, newDB(t), "@alice:example.org", managerOpts{policy: "manual", keys: []string{"otrbridge.key"}})
+		l := newLink("net", "asker")
+		ctx := context.Background()
+		f.Receive(ctx, l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTRv3?"})
+		synctest.Wait()
+		w, _, _, _ := l.snapshot()
+		if len(w) == 0 || l.replies != len(w) {
+			t.Fatalf("%d lines answered the query, %d of them as automatic replies", len(w), l.replies)
+		}
+		if _, err := f.Init(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		w2, _, _, _ := l.snapshot()
+		if len(w2) == len(w) || l.replies != len(w) {
+			t.Fatalf("the user's init went out as an automatic reply (%d lines, %d automatic)", len(w2), l.replies)
+		}
+		l.mu.Lock()
+		l.replyErr = fmt.Errorf("%w: over the budget", ircconn.ErrDropped)
+		l.mu.Unlock()
+		for range 5 {
+			f.Receive(ctx, l, IncomingText{Kind: ircconn.Privmsg, Text: "?OTRv3?"})
+		}
+		synctest.Wait()
+		_, _, notices, _ := l.snapshot()
+		dropped := 0
+		for _, n := range notices {
+			if strings.Contains(n, "automatic OTR reply to asker was not sent") {
+				dropped++
+			}
+		}
+		if dropped != 1 {
+			t.Fatalf("%d notices about dropped replies, want 1:\n%s", dropped, strings.Join(notices, "\n"))
+		}
+		time.Sleep(noiseInterval + 2*tickInterval)
+		synctest.Wait()
+		if !l.hasNotice("4 more automatic OTR replies to asker were dropped in the last minute.") {
+			_, _, notices, _ = l.snapshot()
+			t.Errorf("no count of dropped replies:\n%s", strings.Join(notices, "\n"))
+		}
+	})
+}

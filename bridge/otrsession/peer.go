@@ -2,6 +2,7 @@ package otrsession
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -83,10 +84,12 @@ type pendingLine struct {
 
 // unit is one batch of wire lines sent as one unit.
 type unit struct {
-	ctx     context.Context
-	link    PeerLink
-	kind    ircconn.Kind
-	lines   []string
+	ctx   context.Context
+	link  PeerLink
+	kind  ircconn.Kind
+	lines []string
+	// reply: an automatic reply, sent with PeerLink.SendReply.
+	reply   bool
 	done    bool
 	err     error
 	waiters []chan error
@@ -182,13 +185,14 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 		return nil, err
 	}
 	conv, err := otr.NewConversation(otr.Config{
-		PrivateKey:   id.key,
-		InstanceTag:  id.tag,
-		Policy:       p.effectivePolicy(),
-		FragmentSize: p.fragmentSize(),
-		Rand:         p.m.cfg.Rand,
-		HoldTimeout:  p.m.cfg.HoldTimeout,
-		Trusted:      func(fp otr.Fingerprint) bool { return p.trust[fp].Trusted() },
+		PrivateKey:     id.key,
+		InstanceTag:    id.tag,
+		Policy:         p.effectivePolicy(),
+		FragmentSize:   p.fragmentSize(),
+		Rand:           p.m.cfg.Rand,
+		HoldTimeout:    p.m.cfg.HoldTimeout,
+		Trusted:        func(fp otr.Fingerprint) bool { return p.trust[fp].Trusted() },
+		FragmentBudget: p.m.fragments,
 	})
 	if err != nil {
 		return nil, err
@@ -210,13 +214,22 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 // enqueue queues lines to be sent as one unit after everything queued
 // before; waiter (if not nil) gets the result. Called with mu held.
 func (p *peer) enqueue(ctx context.Context, kind ircconn.Kind, lines []string, waiter chan error) *unit {
-	if len(lines) == 0 {
+	return p.enqueueUnit(&unit{ctx: ctx, link: p.link, kind: kind, lines: lines}, waiter)
+}
+
+// enqueueReply queues an automatic reply (PeerLink.SendReply). Called with
+// mu held.
+func (p *peer) enqueueReply(lines []string) *unit {
+	return p.enqueueUnit(&unit{ctx: p.m.ctx, link: p.link, kind: ircconn.Privmsg, lines: lines, reply: true}, nil)
+}
+
+func (p *peer) enqueueUnit(u *unit, waiter chan error) *unit {
+	if len(u.lines) == 0 {
 		if waiter != nil {
 			waiter <- nil
 		}
 		return nil
 	}
-	u := &unit{ctx: ctx, link: p.link, kind: kind, lines: lines}
 	if waiter != nil {
 		u.waiters = append(u.waiters, waiter)
 	}
@@ -250,16 +263,30 @@ func (p *peer) writeLoop() {
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		ctx, cancel := context.WithTimeout(u.ctx, autoSendTimeout)
-		err := u.link.SendLines(ctx, u.kind, u.lines)
-		cancel()
-		if err != nil {
-			p.m.log.Warn().Err(err).Int("lines", len(u.lines)).Msg("Sending OTR lines failed")
+		var err error
+		if u.reply {
+			err = u.link.SendReply(ctx, u.lines)
+		} else {
+			err = u.link.SendLines(ctx, u.kind, u.lines)
 		}
+		cancel()
 		p.mu.Lock()
 		u.done, u.err = true, err
 		ws := u.waiters
 		u.waiters = nil
-		p.mu.Unlock()
+		var fx []effect
+		switch {
+		case u.reply && errors.Is(err, ircconn.ErrDropped):
+			// Too many automatic messages on the connection (strangers'
+			// key exchanges count too): counted like noise.
+			p.m.log.Debug().Str("peer", p.key).Msg("Automatic OTR reply dropped")
+			if p.admitNoise(time.Now(), noiseDropped) {
+				fx = append(fx, p.notice(droppedReplyText(p.link.Nick())))
+			}
+		case err != nil:
+			p.m.log.Warn().Err(err).Int("lines", len(u.lines)).Bool("automatic", u.reply).Msg("Sending OTR lines failed")
+		}
+		p.release(p.m.ctx, fx)
 		for _, w := range ws {
 			w <- err
 		}
