@@ -1,8 +1,8 @@
 // Package db is otrbridge's own storage in the bridge database: OTR
-// identities, the fingerprint trust store and OTR policy overrides. The
-// tables live beside bridgev2's as a dbutil child database with its own
-// version table ("otrbridge_version"); the SQL is in package migrations and
-// runs on SQLite and PostgreSQL alike.
+// identities, the fingerprint trust store, OTR policy overrides and the IRC
+// channels users joined. The tables live beside bridgev2's as a dbutil child
+// database with its own version table ("otrbridge_version"); the SQL is in
+// package migrations and runs on SQLite and PostgreSQL alike.
 //
 // Users are Matrix user IDs, networks the configured network names, peers the
 // casemapped nicks DM portals are keyed by: callers casemap before calling.
@@ -34,6 +34,7 @@ type Database struct {
 	Fingerprints *FingerprintStore
 	Policies     *PolicyStore
 	Private      *PrivateStore
+	Channels     *ChannelStore
 }
 
 // New wraps the bridge's database (bridgev2's Bridge.DB.Database).
@@ -45,6 +46,7 @@ func New(parent *dbutil.Database, log zerolog.Logger) *Database {
 		Fingerprints: &FingerprintStore{db: d},
 		Policies:     &PolicyStore{db: d},
 		Private:      &PrivateStore{db: d},
+		Channels:     &ChannelStore{db: d},
 	}
 }
 

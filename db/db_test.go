@@ -35,6 +35,7 @@ var scenarios = []struct {
 	{"Policies", testPolicies},
 	{"Constraints", testConstraints},
 	{"PrivateMarkers", testPrivateMarkers},
+	{"Channels", testChannels},
 }
 
 func TestSQLite(t *testing.T) {
@@ -465,5 +466,57 @@ func testPrivateMarkers(t *testing.T, d *Database, user id.UserID) {
 	}
 	if l, _ := d.Private.List(ctx, other); len(l) != 1 {
 		t.Fatalf("Clear touched another user's marker: %+v", l)
+	}
+}
+
+func testChannels(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	other := id.UserID(string(user) + ".other")
+	put := func(c *Channel) {
+		t.Helper()
+		if err := d.Channels.Put(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(&Channel{User: user, Network: "libera", Channel: "#otr", Name: "#OTR", AddedAt: t0.Add(time.Minute)})
+	put(&Channel{User: user, Network: "libera", Channel: "#go", Name: "#go", SealedKey: []byte{1, 2}, AddedAt: t0})
+	put(&Channel{User: user, Network: "oftc", Channel: "#otr", Name: "#otr", AddedAt: t0})
+	put(&Channel{User: other, Network: "libera", Channel: "#otr", Name: "#otr", AddedAt: t0})
+
+	l, err := d.Channels.List(ctx, user, "libera")
+	if err != nil || len(l) != 2 {
+		t.Fatalf("List = %+v, %v", l, err)
+	}
+	if l[0].Channel != "#go" || !bytes.Equal(l[0].SealedKey, []byte{1, 2}) || !l[0].AddedAt.Equal(t0) || l[0].User != user || l[0].Network != "libera" {
+		t.Fatalf("first channel = %+v (want #go, oldest first, with its key)", l[0])
+	}
+	if l[1].Channel != "#otr" || l[1].Name != "#OTR" || l[1].SealedKey != nil {
+		t.Fatalf("second channel = %+v", l[1])
+	}
+
+	// Joining again with a new key and spelling updates both, keeps the time.
+	put(&Channel{User: user, Network: "libera", Channel: "#otr", Name: "#Otr", SealedKey: []byte{3}, AddedAt: t0.Add(time.Hour)})
+	l, _ = d.Channels.List(ctx, user, "libera")
+	if len(l) != 2 || l[1].Name != "#Otr" || !bytes.Equal(l[1].SealedKey, []byte{3}) || !l[1].AddedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after a second Put: %+v", l)
+	}
+
+	if ok, err := d.Channels.Remove(ctx, user, "libera", "#otr"); !ok || err != nil {
+		t.Fatalf("Remove = %v, %v", ok, err)
+	}
+	if ok, _ := d.Channels.Remove(ctx, user, "libera", "#otr"); ok {
+		t.Fatal("second Remove found the channel")
+	}
+	if l, _ := d.Channels.List(ctx, other, "libera"); len(l) != 1 {
+		t.Fatalf("Remove touched another user's channel: %+v", l)
+	}
+	if l, _ := d.Channels.List(ctx, user, "oftc"); len(l) != 1 {
+		t.Fatalf("Remove touched another network: %+v", l)
+	}
+	if err := d.Channels.Put(ctx, &Channel{User: user, Network: "libera", Name: "#x"}); err == nil {
+		t.Fatal("Put without a casemapped channel succeeded")
+	}
+	if err := d.Channels.Put(ctx, &Channel{User: user, Network: "libera", Channel: "#x"}); err == nil {
+		t.Fatal("Put without a name succeeded")
 	}
 }
