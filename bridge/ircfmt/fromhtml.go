@@ -1,6 +1,7 @@
 package ircfmt
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -16,10 +17,18 @@ import (
 // the reply fallback (mx-reply) is dropped. Text that is not valid HTML is
 // handled the way a browser would.
 func HTMLToIRC(formatted string) string {
+	return HTMLToIRCWithPills(formatted, nil)
+}
+
+// HTMLToIRCWithPills is HTMLToIRC where a Matrix pill of a user (a link to
+// https://matrix.to/#/@user:server) is written as pill(user ID) instead of
+// the link text, when pill returns true: in a channel, a mention must become
+// the IRC nick the others know, not the Matrix display name.
+func HTMLToIRCWithPills(formatted string, pill func(userID string) (string, bool)) string {
 	nodes, err := html.ParseFragment(strings.NewReader(formatted), &html.Node{
 		Type: html.ElementNode, DataAtom: atom.Body, Data: "body",
 	})
-	w := htmlWriter{}
+	w := htmlWriter{pill: pill}
 	if err != nil {
 		// The tree builder gives up on absurd nesting (more than 512 open
 		// elements); keep the text and line breaks, drop the formatting.
@@ -36,6 +45,8 @@ func HTMLToIRC(formatted string) string {
 }
 
 type htmlWriter struct {
+	// pill, if set, names the Matrix users that pills mention.
+	pill    func(userID string) (string, bool)
 	buf     []byte
 	emitted state
 	// pendingBreaks counts line breaks not yet written: they are written
@@ -226,6 +237,12 @@ func (w *htmlWriter) listMarker() string {
 // is the URL or the link is a Matrix pill (a mention shows as the name).
 func (w *htmlWriter) link(n *html.Node, st state, children func(state)) {
 	href := strings.TrimSpace(attr(n, "href"))
+	if user := pillUser(href); user != "" && w.pill != nil {
+		if name, ok := w.pill(user); ok {
+			w.text(name, st)
+			return
+		}
+	}
 	start := len(w.buf)
 	children(st)
 	if href == "" || strings.HasPrefix(href, "https://matrix.to/#/") {
@@ -240,6 +257,24 @@ func (w *htmlWriter) link(n *html.Node, st state, children func(state)) {
 		return
 	}
 	w.text(" ("+href+")", state{})
+}
+
+// pillUser returns the user ID a matrix.to link points to ("" if it is not
+// a user link): "https://matrix.to/#/@bob:example.org?via=x" and its
+// percent-encoded form give "@bob:example.org".
+func pillUser(href string) string {
+	rest, ok := strings.CutPrefix(href, "https://matrix.to/#/")
+	if !ok {
+		return ""
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	if u, err := url.PathUnescape(rest); err == nil {
+		rest = u
+	}
+	if !strings.HasPrefix(rest, "@") || !strings.Contains(rest, ":") || strings.ContainsAny(rest, "/ ") {
+		return ""
+	}
+	return rest
 }
 
 func sameURL(text, href string) bool {
