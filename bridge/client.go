@@ -37,6 +37,7 @@ type ircConn interface {
 	Casefold(name string) string
 	HasCap(name string) bool
 	QueueLen() (user, automatic int)
+	channelConn
 }
 
 // IRCClient is the bridgev2.NetworkAPI of one login: one IRC connection of
@@ -168,6 +169,7 @@ func dialIRC(c *IRCClient) (ircConn, error) {
 		AutoReplies:        c.ic.Config.Limits.autoReplyConfig(),
 		Logger:             c.log.With().Str("component", "ircconn").Logger(),
 		Handler:            c.handleEvent,
+		Channels:           ircconn.ChannelConfig{MaxChannels: c.ic.Config.Channels.MaxPerUser},
 	}
 	if c.meta.ServerPassword != "" {
 		password, err := c.ic.passwordKey.OpenString(c.meta.ServerPassword, serverPasswordAD(c.login.ID))

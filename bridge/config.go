@@ -30,9 +30,10 @@ type Config struct {
 	OTR                 OTRConfig                 `yaml:"otr"`
 	// HomeserverMayReadMessages is the admin's explicit consent to run
 	// without end-to-bridge encryption (CheckEncryption).
-	HomeserverMayReadMessages bool          `yaml:"homeserver_may_read_messages"`
-	Limits                    LimitsConfig  `yaml:"limits"`
-	Metrics                   MetricsConfig `yaml:"metrics"`
+	HomeserverMayReadMessages bool           `yaml:"homeserver_may_read_messages"`
+	Limits                    LimitsConfig   `yaml:"limits"`
+	Metrics                   MetricsConfig  `yaml:"metrics"`
+	Channels                  ChannelsConfig `yaml:"channels"`
 
 	displaynameTmpl *template.Template
 }
@@ -178,6 +179,9 @@ func (c *Config) Validate() error {
 	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
+	if err := c.Channels.validate(); err != nil {
+		return err
+	}
 	if len(c.Secret) < 16 || c.Secret == "generate" {
 		return errors.New("network.secret: must be at least 16 characters (set it to `generate` and start once with a writable config to get a random one)")
 	}
@@ -296,6 +300,7 @@ func upgradeConfig(helper up.Helper) {
 	upgradeLimits(helper)
 	helper.Copy(up.Bool, "metrics", "enabled")
 	helper.Copy(up.Str, "metrics", "listen")
+	upgradeChannels(helper)
 }
 
 // ExampleConfig is the commented `network:` section written by `-e`.
@@ -368,4 +373,4 @@ homeserver_may_read_messages: false
 metrics:
     enabled: false
     listen: 127.0.0.1:29341
-` + exampleLimits
+` + exampleLimits + exampleChannels

@@ -41,6 +41,9 @@ type IRCConnector struct {
 	// metrics counts for Prometheus; nil with network.metrics off.
 	metrics *bridgeMetrics
 
+	// channels are the channel rooms and who is in them.
+	channels *channelHub
+
 	// newConn opens the IRC connection of a login; tests replace it.
 	newConn func(c *IRCClient) (ircConn, error)
 	// chatOpeners holds a slot per room or ghost being created for an IRC
@@ -88,10 +91,14 @@ func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	if ic.Config.Metrics.Enabled {
 		ic.metrics = newBridgeMetrics(ic)
 	}
+	ic.channels = newChannelHub(ic)
+	// Leaving a channel's room parts the channel: bridgev2 must pass leaves on.
+	br.Config.BridgeMatrixLeave = true
 	if proc, ok := br.Commands.(*commands.Processor); ok {
 		proc.AddHandlers(ircCommands()...)
 		proc.AddHandlers(requestCommands()...)
 		proc.AddHandlers(otrCommands()...)
+		proc.AddHandlers(channelCommands()...)
 	}
 }
 

@@ -23,6 +23,9 @@ import (
 // it from one goroutine per connection, in order.
 func (c *IRCClient) handleEvent(evt ircconn.Event) {
 	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
+	if c.handleChannelEvent(evt) {
+		return
+	}
 	switch e := evt.(type) {
 	case ircconn.StateChanged:
 		c.handleState(ctx, e)

@@ -30,6 +30,9 @@ var (
 // echo-message/labeled-response, after it was written); any failure becomes
 // a visible error on the Matrix message (reportFailure).
 func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	if isChannelPortal(msg.Portal.PortalKey) {
+		return c.handleChannelMessage(ctx, msg)
+	}
 	p, err := c.portalPeer(ctx, msg.Portal)
 	if err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
@@ -38,7 +41,7 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 	if msg.ReplyTo != nil {
 		quote = c.replyQuote(ctx, msg.Portal, msg.Content, msg.ReplyTo, p)
 	}
-	out, err := c.convertOutgoing(ctx, p, msg.Content)
+	out, err := c.convertOutgoing(ctx, p, msg.Content, nil)
 	if err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
@@ -59,11 +62,14 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 // HandleMatrixEdit sends an edit as a new message starting with "* ", the
 // IRC convention for corrections.
 func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
+	if isChannelPortal(msg.Portal.PortalKey) {
+		return c.handleChannelEdit(ctx, msg)
+	}
 	p, err := c.portalPeer(ctx, msg.Portal)
 	if err != nil {
 		return c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
-	out, err := c.convertOutgoing(ctx, p, msg.Content)
+	out, err := c.convertOutgoing(ctx, p, msg.Content, nil)
 	if err != nil {
 		return c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
@@ -152,7 +158,9 @@ func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*p
 // IRC formatting codes, each line of a multi-line message becomes its own
 // IRC line, and files become links, which go outside OTR: in a private
 // conversation the user is told before a link is made (CheckOutsideOTR).
-func (c *IRCClient) convertOutgoing(ctx context.Context, p *peerLink, content *event.MessageEventContent) (otrsession.OutgoingText, error) {
+// In a channel p is nil (there is no OTR) and pill names the users Matrix
+// pills mention (see ircfmt.HTMLToIRCWithPills); a nil pill keeps their text.
+func (c *IRCClient) convertOutgoing(ctx context.Context, p *peerLink, content *event.MessageEventContent, pill func(string) (string, bool)) (otrsession.OutgoingText, error) {
 	out := otrsession.OutgoingText{Kind: ircconn.Privmsg}
 	content.RemoveReplyFallback()
 	if content.RelatesTo.GetReplyTo() != "" && content.Format != event.FormatHTML {
@@ -168,7 +176,7 @@ func (c *IRCClient) convertOutgoing(ctx context.Context, p *peerLink, content *e
 			out.Kind = ircconn.Action
 		}
 		if content.Format == event.FormatHTML && content.FormattedBody != "" {
-			text = ircfmt.HTMLToIRC(content.FormattedBody)
+			text = ircfmt.HTMLToIRCWithPills(content.FormattedBody, pill)
 		} else {
 			text = content.Body
 		}
@@ -177,8 +185,10 @@ func (c *IRCClient) convertOutgoing(ctx context.Context, p *peerLink, content *e
 		if name := content.GetFileName(); name != "" {
 			out.OutsideOTR = "the file " + shorten(name, maxQuoteBytes)
 		}
-		if err := c.otr.CheckOutsideOTR(ctx, p, out.OutsideOTR); err != nil {
-			return out, err
+		if p != nil {
+			if err := c.otr.CheckOutsideOTR(ctx, p, out.OutsideOTR); err != nil {
+				return out, err
+			}
 		}
 		link, err := c.mediaLink(ctx, content)
 		if err != nil {
@@ -250,6 +260,11 @@ func (c *IRCClient) replyQuote(ctx context.Context, portal *bridgev2.Portal, con
 	if replyTo.SenderID == p.id {
 		who = p.nick
 	}
+	return c.quoteLine(ctx, portal, content, replyTo, who)
+}
+
+// quoteLine renders "> <who> first words of the replied message".
+func (c *IRCClient) quoteLine(ctx context.Context, portal *bridgev2.Portal, content *event.MessageEventContent, replyTo *database.Message, who string) string {
 	snippet := shorten(firstLine(ircfmt.Strip(fallbackSnippet(content.Body))), maxQuoteBytes)
 	if snippet == "" {
 		snippet = c.messageSnippet(ctx, portal, replyTo)

@@ -32,7 +32,7 @@ func TestConvertOutgoing(t *testing.T) {
 			RelatesTo: &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: "$x"}}}, ircconn.Privmsg, []string{"new"}},
 	} {
 		content := tc.content
-		out, err := c.convertOutgoing(context.Background(), nil, &content)
+		out, err := c.convertOutgoing(context.Background(), nil, &content, nil)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -45,7 +45,7 @@ func TestConvertOutgoing(t *testing.T) {
 		{MsgType: event.MsgText, Body: " \n\n "},
 		{MsgType: event.MsgLocation, Body: "geo:1,2"},
 	} {
-		if _, err := c.convertOutgoing(context.Background(), nil, &content); err == nil {
+		if _, err := c.convertOutgoing(context.Background(), nil, &content, nil); err == nil {
 			t.Errorf("convertOutgoing(%+v) = nil error", content)
 		}
 	}

@@ -8,11 +8,15 @@ import (
 
 var _ bridgev2.MembershipHandlingNetworkAPI = (*IRCClient)(nil)
 
-// HandleMatrixMembership: membership in a DM portal has no IRC side (the
-// peer is on IRC whatever happens in the room), so joining, leaving and
+// HandleMatrixMembership: in a channel room membership is the channel's
+// (channelmatrix.go). Membership in a DM portal has no IRC side (the peer
+// is on IRC whatever happens in the room), so joining, leaving and
 // inviting there are accepted as they are. Without this bridgev2 reports
 // the user's own join to every new chat as failed ("does not support
 // changing group membership").
 func (c *IRCClient) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	if isChannelPortal(msg.Portal.PortalKey) {
+		return c.handleChannelMembership(ctx, msg)
+	}
 	return nil, nil
 }

@@ -14,9 +14,10 @@ import (
 
 // fakeConn records raw lines and the watch list; everything else is inert.
 type fakeConn struct {
-	mu      sync.Mutex
-	raw     []string
-	watched []string
+	channelConn // channel operations: unused by these tests
+	mu          sync.Mutex
+	raw         []string
+	watched     []string
 }
 
 func (f *fakeConn) Start()            {}

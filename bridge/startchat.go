@@ -70,17 +70,34 @@ func (c *IRCClient) resolveNick(ctx context.Context, nick string, createChat boo
 	return resp, nil
 }
 
-// CreateChatWithGhost handles a Matrix user inviting a ghost to a new DM.
+// CreateChatWithGhost handles a Matrix user inviting a ghost to a new DM,
+// as clients do when someone clicks a channel member and sends a message.
+// A ghost of a nick (no ".<n>" suffix) means whoever has that nick now, so
+// it goes through peerID like `pm <nick>` and a DM from IRC: all three reach
+// the same DM portal, also after the nick changed hands (bridgev2 then
+// redirects the new room to the ghost of that peer).
 func (c *IRCClient) CreateChatWithGhost(ctx context.Context, ghost *bridgev2.Ghost) (*bridgev2.CreateChatResponse, error) {
 	network, folded, ok := parseUserID(ghost.ID)
 	if !ok || network != c.meta.Network {
 		return nil, fmt.Errorf("%w: %s is not on %s", bridgev2.ErrResolveIdentifierTryNext, ghost.ID, c.meta.Network)
 	}
+	uid := ghost.ID
+	if uid == makeUserID(network, folded, 1) {
+		var err error
+		if uid, err = c.peerID(ctx, folded); err != nil {
+			return nil, err
+		}
+		if uid != ghost.ID {
+			if ghost, err = c.ic.Bridge.GetGhostByID(ctx, uid); err != nil {
+				return nil, fmt.Errorf("getting ghost: %w", err)
+			}
+		}
+	}
 	nick := folded
-	if meta, ok := ghost.Metadata.(*GhostMetadata); ok && meta.Nick != "" {
+	if meta, ok := ghost.Metadata.(*GhostMetadata); ok && meta.Nick != "" && c.fold(meta.Nick) == folded {
 		nick = meta.Nick
 	}
-	portal, err := c.ic.Bridge.GetPortalByKey(ctx, portalKeyFor(ghost.ID, c.login.ID))
+	portal, err := c.ic.Bridge.GetPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
 	if err != nil {
 		return nil, fmt.Errorf("getting portal: %w", err)
 	}
@@ -91,9 +108,10 @@ func (c *IRCClient) CreateChatWithGhost(ctx context.Context, ghost *bridgev2.Gho
 		ghost.UpdateInfo(ctx, c.userInfo(nick))
 	}
 	return &bridgev2.CreateChatResponse{
-		PortalKey:  portal.PortalKey,
-		Portal:     portal,
-		PortalInfo: c.chatInfo(ghost.ID),
+		PortalKey:      portal.PortalKey,
+		Portal:         portal,
+		PortalInfo:     c.chatInfo(uid),
+		DMRedirectedTo: uid,
 	}, nil
 }
 
@@ -120,6 +138,9 @@ func (c *IRCClient) chatInfo(uid networkid.UserID) *bridgev2.ChatInfo {
 }
 
 func (c *IRCClient) GetChatInfo(ctx context.Context, portal *bridgev2.Portal) (*bridgev2.ChatInfo, error) {
+	if isChannelPortal(portal.PortalKey) {
+		return c.channelChatInfo(portal)
+	}
 	uid := networkid.UserID(portal.ID)
 	if network, _, ok := parseUserID(uid); !ok || network != c.meta.Network {
 		return nil, errNotDMPortal

@@ -129,6 +129,11 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		Permissions: map[string]string{
 			"@" + relayOnly + ":" + e.hs.ServerName: "relay",
 		},
+		ExtraConfig: func(cfg map[string]any) {
+			// Low enough that the channel limit scenario reaches it quickly.
+			nw, _ := cfg["network"].(map[string]any)
+			nw["channels"] = map[string]any{"max_per_user": channelLimit}
+		},
 	})
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -57,6 +57,7 @@ var otrScenarios = []otrScenario{
 	{name: "Metrics", run: testOTRMetrics, sqliteOnly: true},
 	{name: "FileOutsideOTR", run: testOTRFileOutsideOTR},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},
+	{name: "ChannelMeetThenOTR", run: testChannelMeetThenOTR},
 }
 
 // TestOTR runs the off-the-record scenarios (issue 4) against one stack:

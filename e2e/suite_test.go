@@ -33,6 +33,12 @@ var scenarios = []scenario{
 	{name: "ConnectionStaysUp", run: testConnectionStaysUp, sqliteOnly: true},
 	{name: "ReconnectAfterIRCRestart", run: testReconnectAfterIRCRestart},
 	{name: "BridgeRestart", run: testBridgeRestart},
+	{name: "ChannelJoinTalk", run: testChannelJoinTalk},
+	{name: "ChannelBadInput", run: testChannelBadInput, sqliteOnly: true},
+	{name: "ChannelLimit", run: testChannelLimit, sqliteOnly: true},
+	{name: "ChannelShared", run: testChannelShared},
+	{name: "ChannelOps", run: testChannelOps},
+	{name: "ChannelRestartRejoin", run: testChannelRestartRejoin},
 }
 
 func runSuite(t *testing.T, e *env, pg bool) {
