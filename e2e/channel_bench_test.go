@@ -126,6 +126,7 @@ func BenchmarkChannelSustained(b *testing.B) {
 	}
 
 	b.ResetTimer()
+	cpu0 := e.cpuSnapshot()
 	total := seconds * perSecond
 	sent := make(map[string]time.Time, total)
 	var mu sync.Mutex
@@ -147,6 +148,7 @@ func BenchmarkChannelSustained(b *testing.B) {
 	}
 	backlog := time.Since(lastSent)
 	b.StopTimer()
+	cpu := e.cpuSnapshot().since(cpu0)
 
 	var lat []time.Duration
 	for _, ev := range u.mx.Messages(room) {
@@ -158,7 +160,11 @@ func BenchmarkChannelSustained(b *testing.B) {
 	if len(sent) > 0 {
 		b.Fatalf("%d of %d lines never arrived", len(sent), total)
 	}
-	b.Logf("%d lines in %s, the last one %s after it was written", total, lastSent.Sub(start).Round(time.Millisecond), backlog.Round(time.Millisecond))
+	b.Logf("%d lines in %s, the last one %s after it was written; CPU: bridge %.1f s, Dendrite %.1f s, InspIRCd %.1f s, machine busy %.0f of %.0f core-seconds (load %s)",
+		total, lastSent.Sub(start).Round(time.Millisecond), backlog.Round(time.Millisecond),
+		cpu["bridge"], cpu["dendrite"], cpu["inspircd"], cpu["machine_busy"], cpu["machine_total"], loadAvg())
 	b.ReportMetric(backlog.Seconds(), "backlog-s")
+	b.ReportMetric(cpu["bridge"]*1000/float64(total), "bridge-CPU-ms/line")
+	b.ReportMetric(cpu["dendrite"]*1000/float64(total), "dendrite-CPU-ms/line")
 	reportPercentiles(b, lat)
 }
