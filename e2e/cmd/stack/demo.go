@@ -21,9 +21,9 @@ func say(who, format string, args ...any) {
 	}
 }
 
-// demo starts the stack and the bridge, then plays an off-the-record
-// conversation between a Matrix user (alice) and an IRC user (bob, a
-// libotr client) through the bridge.
+// demo starts the stack and the bridge, then plays how a Matrix user
+// (alice) meets an IRC user (bob, a libotr client) in a channel and talks
+// to him off the record through the bridge.
 func demo(dir, bridgeBin string) error {
 	bin, err := filepath.Abs(bridgeBin)
 	if err != nil {
@@ -139,7 +139,8 @@ func randomWord() string {
 const step = 60 * time.Second
 
 // play logs alice in to IRC through the control room, puts bob (libotr)
-// on IRC, opens the chat with him and plays the private conversation.
+// on IRC, has them meet in #lobby, opens the chat with him from his name
+// there and plays the private conversation.
 func play(stateDir string, alice *teststack.MatrixClient, ircAddr string, b *teststack.Bridge) (err error) {
 	bot := b.BotMXID
 	control, err := alice.CreateDM(bot)
@@ -187,21 +188,78 @@ func play(stateDir string, alice *teststack.MatrixClient, ircAddr string, b *tes
 	peer := bob.Peer
 	say("[irc] bob", "connects with a libotr 4.1.1 client (policy manual, new key)")
 	say("[libotr] bob", "fingerprint %s", peer.HumanFP)
-	if _, err := alice.SendText(control, "pm bob"); err != nil {
+
+	// They meet in a channel: alice joins #lobby from Matrix, bob says
+	// hello there in plain text (a channel has no OTR).
+	if err := command("join #lobby", "Joined #lobby"); err != nil {
 		return err
 	}
-	say("[matrix] alice", "pm bob")
 	inv, err := alice.WaitChatInvite(step, "")
 	if err != nil {
-		return fmt.Errorf("waiting for the chat with bob: %w", err)
+		return fmt.Errorf("waiting for the room of #lobby: %w", err)
 	}
-	if err := alice.Join(inv.RoomID); err != nil {
+	lobby := inv.RoomID
+	if err := alice.Join(lobby); err != nil {
 		return err
 	}
-	say("[matrix]", "a direct chat %s with bob's ghost opens; alice joins", inv.RoomID)
-	scene := &otrScene{alice: alice, aliceNick: "alice", portal: inv.RoomID,
-		ghost: b.GhostMXID("local", "bob"), peer: peer, irc: bob.Client}
+	pinned, err := alice.WaitMessage(step, lobby, bot, func(ev teststack.MatrixEvent) bool {
+		return strings.Contains(ev.Body(), "plaintext on IRC")
+	})
+	if err != nil {
+		return fmt.Errorf("the room of #lobby has no plaintext notice: %w", err)
+	}
+	say("[matrix]", "the room of #lobby opens (%s); alice joins. Pinned by the bot: %s", lobby, firstSentence(pinned.Body()))
+	if err := bob.Client.Send("JOIN #lobby"); err != nil {
+		return err
+	}
+	if err := waitSeen(bob.Client, func(l teststack.IRCLine) bool {
+		return l.Command() == "366" && strings.EqualFold(l.Param(1), "#lobby")
+	}); err != nil {
+		return fmt.Errorf("bob did not join #lobby: %w", err)
+	}
+	hello := "hi all, anyone here who uses OTR?"
+	bob.Client.Privmsg("#lobby", hello)
+	say("[irc] bob", "joins #lobby and says: %s", hello)
+	ghost := b.GhostMXID("local", "bob")
+	if _, err := alice.WaitMessage(step, lobby, ghost, func(ev teststack.MatrixEvent) bool { return ev.Body() == hello }); err != nil {
+		return fmt.Errorf("bob's line never reached #lobby in Matrix: %w", err)
+	}
+	say("[matrix] #lobby", "<bob> %s", hello)
+
+	// One click: a direct chat with bob's ghost from #lobby's member list
+	// (what Element does on "Message"); the bridge makes it bob's DM portal.
+	dm, err := alice.CreateDM(ghost)
+	if err != nil {
+		return fmt.Errorf("open a direct chat with %s: %w", ghost, err)
+	}
+	say("[matrix] alice", "clicks bob in #lobby and messages him: a new direct chat with %s", ghost)
+	if _, err := alice.WaitMessage(step, dm, "", func(ev teststack.MatrixEvent) bool {
+		return strings.Contains(ev.Body(), "portal created")
+	}); err != nil {
+		return fmt.Errorf("the direct chat with bob did not become his portal: %w", err)
+	}
+	say("[matrix]", "it is the chat with bob (%s), the same one `pm bob` or a /msg from bob opens; OTR works here", dm)
+	scene := &otrScene{alice: alice, aliceNick: "alice", portal: dm, ghost: ghost, peer: peer, irc: bob.Client}
 	return scene.play()
+}
+
+// waitSeen polls until c has received a line matching f (without moving
+// the read cursor the OTR glue reads from).
+func waitSeen(c *teststack.IRCClient, f func(teststack.IRCLine) bool) error {
+	for deadline := time.Now().Add(step); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c.Seen(f) {
+			return nil
+		}
+	}
+	return fmt.Errorf("not within %s", step)
+}
+
+// firstSentence is s up to its first full stop.
+func firstSentence(s string) string {
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
 }
 
 func firstLine(s string) string {
