@@ -29,7 +29,9 @@ const chatOpeners = 4
 func (c *IRCClient) newStrangerGate() *strangerGate {
 	n, window := c.ic.Config.Limits.NewPeerBudget()
 	return newStrangerGate(n, window, c.ic.Config.Limits.MessageRequests, func(text string) {
-		c.managementNotice(c.log.WithContext(c.ic.Bridge.BackgroundCtx), c.onNetwork(text))
+		goSafe(c.log, "strangers summary", func() {
+			c.managementNotice(c.log.WithContext(c.ic.Bridge.BackgroundCtx), c.onNetwork(text))
+		})
 	})
 }
 
@@ -57,9 +59,9 @@ func (c *IRCClient) routeMessage(ctx context.Context, e ircconn.Message) {
 			c.receiveFromPeer(ctx, uid, m)
 		}
 	case verdictOpen:
-		go c.openChat(uid, e.From.Nick, e.From.User+"@"+e.From.Host)
+		goSafe(c.log, "open chat", func() { c.openChat(uid, e.From.Nick, e.From.User+"@"+e.From.Host) })
 	case verdictRequest:
-		go c.managementNotice(ctx, c.onNetwork(requestText(e.From.Nick, c.commandNetwork())))
+		goSafe(c.log, "message request", func() { c.managementNotice(ctx, c.onNetwork(requestText(e.From.Nick, c.commandNetwork()))) })
 	case verdictRefused:
 		c.log.Debug().Str("peer", string(uid)).Msg("New peer over the budget: message dropped")
 	}
@@ -110,8 +112,9 @@ func (c *IRCClient) receiveFromPeer(ctx context.Context, uid networkid.UserID, e
 // lines that waited for it.
 func (c *IRCClient) openChat(uid networkid.UserID, nick, userHost string) {
 	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
+	var err error
 	c.ic.chatOpeners <- struct{}{}
-	err := c.createChat(ctx, uid, nick, userHost)
+	safely(c.log, "create chat", func() { err = c.createChat(ctx, uid, nick, userHost) })
 	<-c.ic.chatOpeners
 	if err != nil {
 		// Delivering still tries: bridgev2 creates the room with the
@@ -123,7 +126,7 @@ func (c *IRCClient) openChat(uid networkid.UserID, nick, userHost string) {
 		if !ok {
 			return
 		}
-		c.receiveFromPeer(ctx, uid, m)
+		safely(c.log, "receive", func() { c.receiveFromPeer(ctx, uid, m) })
 	}
 }
 
@@ -187,7 +190,7 @@ func (c *IRCClient) refreshGhost(ctx context.Context, uid networkid.UserID, nick
 			}
 			delete(r.next, uid)
 			r.mu.Unlock()
-			c.updateGhost(ctx, uid, nick)
+			safely(c.log, "ghost update", func() { c.updateGhost(ctx, uid, nick) })
 		}
 	}()
 }

@@ -57,7 +57,16 @@ type watchedPeer struct {
 	// goneShown: that notice was the last, so a return is told too.
 	goneAt    time.Time
 	goneShown bool
+	// active is when the peer was last added, seen or renamed.
+	active time.Time
 }
+
+// maxWatchedPeers bounds the peers followed per login: beyond it the one
+// active longest ago is no longer followed (its chat stays; a message
+// from it follows it again). Chats come at the pace of the login's new
+// peer budget, so only a login targeted for months gets there, and the
+// server's own watch list is smaller anyway (ircconn.ErrWatchFull).
+const maxWatchedPeers = 2048
 
 // whoQuery is a WHO for the user name a peer had when it went offline.
 type whoQuery struct {
@@ -98,10 +107,33 @@ func newNickWatch(c *IRCClient) *nickWatch {
 func (w *nickWatch) peerLocked(uid networkid.UserID, nick string) *watchedPeer {
 	p := w.peers[uid]
 	if p == nil {
+		if len(w.peers) >= maxWatchedPeers {
+			w.forgetOldestLocked()
+		}
 		p = &watchedPeer{uid: uid, nick: nick}
 		w.peers[uid] = p
 	}
+	p.active = time.Now()
 	return p
+}
+
+// forgetOldestLocked stops following the peer active longest ago. Called
+// with mu held.
+func (w *nickWatch) forgetOldestLocked() {
+	var oldest *watchedPeer
+	for _, p := range w.peers {
+		if oldest == nil || p.active.Before(oldest.active) {
+			oldest = p
+		}
+	}
+	if oldest == nil {
+		return
+	}
+	delete(w.peers, oldest.uid)
+	delete(w.queries, oldest.user)
+	if conn := w.c.connection(); conn != nil {
+		conn.Unwatch(oldest.nick)
+	}
 }
 
 // byNickLocked finds the peer that has nick now. Called with mu held.

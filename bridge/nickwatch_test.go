@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -207,5 +208,24 @@ func TestAccountRemark(t *testing.T) {
 		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("accountRemark(%q, %q) = %q, want %q", tc.oldAcc, tc.newAcc, got, tc.want)
 		}
+	}
+}
+
+// The peers followed per login are bounded: beyond the cap the one active
+// longest ago is no longer followed, and its nick leaves the watch list.
+func TestNickWatchBounded(t *testing.T) {
+	w, fc, _ := watchWithFake(t)
+	for i := range maxWatchedPeers + 10 {
+		nick := "peer" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + strconv.Itoa(i)
+		w.seen(networkid.UserID("local."+nick), nick, "u", "h", "")
+	}
+	w.mu.Lock()
+	n := len(w.peers)
+	w.mu.Unlock()
+	if n != maxWatchedPeers {
+		t.Errorf("%d peers followed, want %d", n, maxWatchedPeers)
+	}
+	if got := len(fc.watchList()); got != maxWatchedPeers {
+		t.Errorf("%d nicks watched, want %d", got, maxWatchedPeers)
 	}
 }

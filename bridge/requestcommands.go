@@ -51,7 +51,7 @@ func fnAccept(ce *commands.Event) {
 		ce.Reply("There is no message request from %s. `pm %s` opens a chat anyway.", args[0], args[0])
 		return
 	}
-	go c.openChat(uid, from.Nick, from.User+"@"+from.Host)
+	goSafe(c.log, "open chat", func() { c.openChat(uid, from.Nick, from.User+"@"+from.Host) })
 	ce.Reply("Opening the chat with %s.", from.Nick)
 }
 

@@ -50,7 +50,7 @@ func (c *IRCClient) serviceNotice(ctx context.Context, e ircconn.Message) {
 		s.mu.Lock()
 		s.hidden++
 		if s.flush == nil {
-			s.flush = time.AfterFunc(serviceNoticeEvery, func() { c.flushServiceNotices(ctx) })
+			s.flush = time.AfterFunc(serviceNoticeEvery, func() { goSafe(c.log, "service notices", func() { c.flushServiceNotices(ctx) }) })
 		}
 		s.mu.Unlock()
 		return

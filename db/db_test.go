@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ var scenarios = []struct {
 	{"IdentitySealed", testIdentitySealed},
 	{"Fingerprints", testFingerprints},
 	{"FingerprintIsolation", testFingerprintIsolation},
+	{"FingerprintHistoryCapped", testFingerprintHistoryCapped},
 	{"MovePeer", testMovePeer},
 	{"ConcurrentSeen", testConcurrentSeen},
 	{"Policies", testPolicies},
@@ -518,5 +520,56 @@ func testChannels(t *testing.T, d *Database, user id.UserID) {
 	}
 	if err := d.Channels.Put(ctx, &Channel{User: user, Network: "libera", Channel: "#x"}); err == nil {
 		t.Fatal("Put without a name succeeded")
+	}
+}
+
+// A peer presenting a new key in every key exchange, under many nicks,
+// keeps a bounded history: the unverified keys seen longest ago go, the
+// verified ones and the one just seen stay.
+func testFingerprintHistoryCapped(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	if _, err := d.Fingerprints.Seen(ctx, user, "libera", "mallory", "mallory", fp(200), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Fingerprints.SetTrust(ctx, user, "libera", "mallory", fp(200), TrustSMP, "SMP", t0); err != nil {
+		t.Fatal(err)
+	}
+	const keys = MaxFingerprintsPerPeer + 10
+	var last *SeenResult
+	for i := 1; i <= keys; i++ {
+		res, err := d.Fingerprints.Seen(ctx, user, "libera", "mallory", fmt.Sprintf("nick%d", i), fp(byte(i)), t0.Add(time.Duration(i)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res
+	}
+	all, err := d.Fingerprints.List(ctx, user, "libera", "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != MaxFingerprintsPerPeer {
+		t.Fatalf("%d fingerprints kept, want %d", len(all), MaxFingerprintsPerPeer)
+	}
+	kept := map[byte]bool{}
+	for _, f := range all {
+		kept[f.Fingerprint[0]] = true
+	}
+	if !kept[200] || !kept[keys] || kept[1] || !kept[keys-MaxFingerprintsPerPeer+2] {
+		t.Errorf("kept %v: want the verified key, the newest and the %d seen last", kept, MaxFingerprintsPerPeer-1)
+	}
+	if !last.New || len(last.Others) != MaxFingerprintsPerPeer-1 {
+		t.Errorf("last Seen: new %v, %d others", last.New, len(last.Others))
+	}
+	for i := 1; i <= MaxNicksPerFingerprint+5; i++ {
+		if _, err := d.Fingerprints.Seen(ctx, user, "libera", "mallory", fmt.Sprintf("alias%d", i), fp(200), t0.Add(time.Duration(100+i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := d.Fingerprints.Get(ctx, user, "libera", "mallory", fp(200))
+	if err != nil || f == nil {
+		t.Fatal(err)
+	}
+	if len(f.Nicks) != MaxNicksPerFingerprint || f.Nicks[len(f.Nicks)-1] != fmt.Sprintf("alias%d", MaxNicksPerFingerprint+5) {
+		t.Errorf("nicks kept: %v", f.Nicks)
 	}
 }

@@ -32,6 +32,16 @@ func (t Trust) Trusted() bool { return t == TrustManual || t == TrustSMP }
 // bytes; OTRv4's are 56).
 const MaxFingerprintLength = 64
 
+// The history of one peer is capped: a peer (or whoever uses its nick)
+// can present a new key in every key exchange. Beyond MaxFingerprintsPerPeer
+// Seen forgets the unverified fingerprints seen longest ago (verified ones
+// stay: only the user makes those); beyond MaxNicksPerFingerprint the nicks
+// seen longest ago with one key.
+const (
+	MaxFingerprintsPerPeer = 16
+	MaxNicksPerFingerprint = 16
+)
+
 // Fingerprint is one key a peer has used, with the trust the user put in it.
 type Fingerprint struct {
 	User        id.UserID
@@ -121,6 +131,9 @@ func (s *FingerprintStore) Seen(ctx context.Context, user id.UserID, network, pe
 		if err != nil {
 			return err
 		}
+		if err := s.capHistory(ctx, user, network, peer, fp, res.New); err != nil {
+			return err
+		}
 		all, err := s.list(ctx, user, network, peer)
 		if err != nil {
 			return err
@@ -141,6 +154,46 @@ func (s *FingerprintStore) Seen(ctx context.Context, user id.UserID, network, pe
 		return nil, fmt.Errorf("record fingerprint for %s on %s: %w", peer, network, err)
 	}
 	return res, nil
+}
+
+// capHistory keeps a peer's history within MaxFingerprintsPerPeer (when a
+// new fingerprint was added) and fp's nicks within MaxNicksPerFingerprint.
+// It runs inside Seen's transaction.
+func (s *FingerprintStore) capHistory(ctx context.Context, user id.UserID, network, peer string, fp []byte, added bool) error {
+	if added {
+		var n int
+		err := s.db.QueryRow(ctx, "SELECT COUNT(*) FROM otr_fingerprint WHERE user_mxid=$1 AND network=$2 AND peer=$3",
+			user, network, peer).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if excess := n - MaxFingerprintsPerPeer; excess > 0 {
+			// Nicks first: SQLite without foreign_keys=ON does not cascade.
+			const oldest = `(SELECT fingerprint FROM otr_fingerprint
+				WHERE user_mxid=$1 AND network=$2 AND peer=$3 AND trust='none' AND fingerprint<>$4
+				ORDER BY last_seen, first_seen LIMIT $5)`
+			for _, table := range []string{"otr_fingerprint_nick", "otr_fingerprint"} {
+				_, err := s.db.Exec(ctx, "DELETE FROM "+table+
+					" WHERE user_mxid=$1 AND network=$2 AND peer=$3 AND fingerprint IN "+oldest,
+					user, network, peer, fp, excess)
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var n int
+	err := s.db.QueryRow(ctx, "SELECT COUNT(*) FROM otr_fingerprint_nick WHERE user_mxid=$1 AND network=$2 AND peer=$3 AND fingerprint=$4",
+		user, network, peer, fp).Scan(&n)
+	if err != nil || n <= MaxNicksPerFingerprint {
+		return err
+	}
+	_, err = s.db.Exec(ctx, `
+		DELETE FROM otr_fingerprint_nick WHERE user_mxid=$1 AND network=$2 AND peer=$3 AND fingerprint=$4 AND nick IN
+			(SELECT nick FROM otr_fingerprint_nick WHERE user_mxid=$1 AND network=$2 AND peer=$3 AND fingerprint=$4
+			ORDER BY last_seen, first_seen LIMIT $5)`,
+		user, network, peer, fp, n-MaxNicksPerFingerprint)
+	return err
 }
 
 // SetTrust sets the trust in a fingerprint already seen (ErrNotFound

@@ -38,7 +38,9 @@ func bridgeBinary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		binPath, buildErr = teststack.BuildBridge(dir)
+		// faultinject: peers named "panic…" make the bridge panic on
+		// purpose (bridge/otrsession/fault_inject.go, testPanicInOnePeer).
+		binPath, buildErr = teststack.BuildBridge(dir, "faultinject")
 	})
 	if buildErr != nil {
 		t.Fatalf("build the bridge: %v", buildErr)

@@ -444,3 +444,80 @@ func bridgeLogLines(t *testing.T, e *env) []string {
 // MiB), the rooms of the admitted new peers, and the garbage collector's
 // slack over the lines parsed.
 const fragmentFloodGrowth = 8 << 20
+
+// injectedPanic is the value of the panics the bridge's faultinject build
+// injects (bridge/otrsession/fault_inject.go); it must never be logged.
+const injectedPanic = "otrbridge injected panic value"
+
+// testPanicInOnePeer: three peers make the bridge panic on purpose (its
+// test build does so for nicks starting with "panic…"): while deciding
+// about every line of one, when showing anything of another in Matrix,
+// when sending to the third. Each panic is logged without its value or
+// any message text and costs that peer only: the user's private
+// conversation beside them and another user's go on with their latency,
+// and each peer is answered again after its panic.
+func testPanicInOnePeer(t *testing.T, e *env) {
+	w := e.wellBehavedConversation(t)
+	other := e.wellBehavedConversation(t)
+	u := w.u
+	var before latencies
+	before.add(w.probe(t))
+	before.add(other.probe(t))
+	recv := teststack.DialIRC(t, e.irc.Addr(), e.unique("panicreceive"), teststack.IRCClientOptions{})
+	shown := teststack.DialIRC(t, e.irc.Addr(), e.unique("paniceffect"), teststack.IRCClientOptions{})
+	write := teststack.DialIRC(t, e.irc.Addr(), e.unique("panicwrite"), teststack.IRCClientOptions{})
+	var texts []string
+	for i := 0; i < 2; i++ {
+		for _, c := range []*teststack.IRCClient{recv, shown} {
+			text := e.text(fmt.Sprintf("line %d from %s", i, c.Nick()))
+			texts = append(texts, text)
+			c.Privmsg(u.nick, text)
+		}
+		var during latencies
+		during.add(w.probe(t))
+		during.add(other.probe(t))
+		t.Logf("round %d: %s", i, during)
+	}
+	room := u.pm(t, write.Nick())
+	for i := 0; i < 2; i++ {
+		text := e.text(fmt.Sprintf("message %d to %s", i, write.Nick()))
+		texts = append(texts, text)
+		u.sendPortal(t, room, text)
+	}
+	var after latencies
+	after.add(w.probe(t))
+	after.add(other.probe(t))
+	t.Logf("before: %s; after the panics: %s", before, after)
+	if _, err := write.WaitPrivmsg(shortWait, u.nick, false); err == nil {
+		t.Errorf("a message reached %s although sending to it panics", write.Nick())
+	}
+
+	recovered := map[string]int{}
+	out, err := os.ReadFile(e.bridge.OutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range append(bridgeLogLines(t, e), strings.Split(string(out), "\n")...) {
+		if strings.Contains(l, "Recovered from a panic") {
+			for _, where := range []string{"receive", "effect", "write"} {
+				if strings.Contains(l, `"where":"`+where+`"`) {
+					recovered[where]++
+				}
+			}
+		}
+		if strings.Contains(l, injectedPanic) {
+			t.Errorf("the log holds a panic's value: %.200s", l)
+		}
+		for _, text := range texts {
+			if strings.Contains(l, text) {
+				t.Errorf("the log holds a message text: %.200s", l)
+			}
+		}
+	}
+	t.Logf("panics recovered: %v", recovered)
+	for _, where := range []string{"receive", "effect", "write"} {
+		if recovered[where] < 2 {
+			t.Errorf("%d panics recovered %s, want one for each of 2 lines", recovered[where], where)
+		}
+	}
+}

@@ -52,6 +52,7 @@ var otrScenarios = []otrScenario{
 	{name: "FloodNotices", run: testFloodNotices, sqliteOnly: true},
 	{name: "FloodAutoReplies", run: testFloodAutoReplies, sqliteOnly: true},
 	{name: "FloodFragments", run: testFloodFragments, sqliteOnly: true},
+	{name: "PanicInOnePeer", run: testPanicInOnePeer, sqliteOnly: true},
 	{name: "Genkey", run: testOTRGenkey},
 	{name: "ImportKeyNeedsEncryption", run: testOTRImportKeyNeedsEncryption},
 	{name: "Metrics", run: testOTRMetrics, sqliteOnly: true},

@@ -55,7 +55,10 @@
 //     key exchange and SMP messages) go out through PeerLink.SendReply,
 //     behind the user's own messages and within the connection's budget;
 //     a dropped one is explained like noise. Incomplete fragmented
-//     messages of all peers share one budget (fragmentBudget).
+//     messages of all peers share one budget (fragmentBudget). A peer idle
+//     for 30 minutes that holds nothing that matters is forgotten; a
+//     private conversation never is (idle.go). A panic costs one peer,
+//     fail closed, never the login (recover.go).
 //
 // Every call decides under the peer's lock: engine calls, state changes,
 // and the wire lines queued in order on the peer's send queue (one

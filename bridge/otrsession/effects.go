@@ -161,7 +161,7 @@ func (p *peer) runEffects() {
 		q.items = q.items[1:]
 		q.mu.Unlock()
 
-		qe.e.run(qe.ctx)
+		p.runEffect(qe)
 
 		q.mu.Lock()
 		q.bytes -= qe.e.cost

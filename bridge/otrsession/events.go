@@ -3,6 +3,7 @@ package otrsession
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -223,18 +224,10 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure)
 		return fx
 	}
 	if res != nil && res.New && len(res.Others) > 0 {
-		var was []string
-		for _, o := range res.Others {
-			s := fingerprintText(o.Fingerprint)
-			if o.Trust.Trusted() {
-				s += " (verified)"
-			}
-			was = append(was, s)
-		}
 		notice(fmt.Sprintf("⚠️ WARNING: %s is using a NEW OTR key: %s. Until now you knew %s by %s. "+
 			"This happens when %s reinstalls or uses another client, but it is also what an impostor looks like. "+
 			"Trust does NOT carry over: verify the new key (`!otr auth <secret>` or compare fingerprints out of band) before saying anything sensitive.",
-			nick, ev.Fingerprint, nick, strings.Join(was, ", "), nick))
+			nick, ev.Fingerprint, nick, formerKeys(res.Others), nick))
 	}
 	ours := p.convIdent.key.Public().Fingerprint()
 	status := fmt.Sprintf("%s's fingerprint is NOT verified yet. Verify it with a secret only you two know (`!otr auth <secret>` or `!otr authq <question> <secret>`), or compare both fingerprints with %s over another channel and run `!otr trust`.", nick, nick)
@@ -305,4 +298,37 @@ func shorten(s string, max int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// maxFormerKeys bounds the earlier keys a new-key warning names: a peer
+// can present a new key in every key exchange.
+const maxFormerKeys = 3
+
+// formerKeys names a peer's earlier keys for the new-key warning: the
+// verified ones first, then the most recently seen, at most maxFormerKeys,
+// and how many more there are.
+func formerKeys(others []*db.Fingerprint) string {
+	sorted := slices.Clone(others)
+	slices.SortStableFunc(sorted, func(a, b *db.Fingerprint) int {
+		if a.Trust.Trusted() != b.Trust.Trusted() {
+			if a.Trust.Trusted() {
+				return -1
+			}
+			return 1
+		}
+		return b.LastSeen.Compare(a.LastSeen)
+	})
+	var names []string
+	for _, o := range sorted[:min(len(sorted), maxFormerKeys)] {
+		s := fingerprintText(o.Fingerprint)
+		if o.Trust.Trusted() {
+			s += " (verified)"
+		}
+		names = append(names, s)
+	}
+	text := strings.Join(names, ", ")
+	if more := len(sorted) - len(names); more > 0 {
+		text += fmt.Sprintf(" and %d other key(s) seen longer ago", more)
+	}
+	return text
 }

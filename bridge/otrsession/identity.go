@@ -48,7 +48,15 @@ func (m *Manager) startIdentity() *identity {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		id.key, id.tag, id.err = m.loadOrGenerate(m.ctx, false)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					logPanic(m.log, r, "", "identity")
+					id.err = errors.New("an internal error stopped loading it (logged)")
+				}
+			}()
+			id.key, id.tag, id.err = m.loadOrGenerate(m.ctx, false)
+		}()
 		if id.err != nil {
 			m.log.Err(id.err).Msg("OTR identity unavailable")
 		}

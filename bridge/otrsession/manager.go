@@ -87,10 +87,12 @@ type Manager struct {
 	// all peers of the login.
 	fragments *otr.FragmentBudget
 
-	mu       sync.Mutex
-	peers    map[networkid.UserID]*peer
-	ident    *identity
-	restarts map[string]bool // peers with a private-conversation marker from before a restart
+	mu    sync.Mutex
+	peers map[networkid.UserID]*peer
+	// evictedAt is when idle peers were last looked for (idle.go).
+	evictedAt time.Time
+	ident     *identity
+	restarts  map[string]bool // peers with a private-conversation marker from before a restart
 }
 
 // fragmentBudget is what incomplete incoming messages may hold over all
@@ -207,6 +209,7 @@ func (m *Manager) peer(link PeerLink) *peer {
 		p = newPeer(m, link)
 		m.peers[link.PeerID()] = p
 	}
+	p.lastUsed = time.Now()
 	return p
 }
 
@@ -214,7 +217,11 @@ func (m *Manager) peer(link PeerLink) *peer {
 func (m *Manager) existingPeer(uid networkid.UserID) *peer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.peers[uid]
+	p := m.peers[uid]
+	if p != nil {
+		p.lastUsed = time.Now()
+	}
+	return p
 }
 
 func (m *Manager) allPeers() []*peer {
@@ -242,11 +249,13 @@ func (m *Manager) takeRestartMarker(key string) bool {
 // tickInterval is how often the engines' timers run.
 const tickInterval = time.Second
 
-// tick runs the engines' timers: held messages expire.
+// tick runs the engines' timers (held messages expire) and forgets idle
+// peers.
 func (m *Manager) tick(now time.Time) {
 	for _, p := range m.allPeers() {
 		p.tick(now)
 	}
+	m.evictIdle(now)
 }
 
 // PeerRenamed keeps the conversation: it is keyed by the peer ID.

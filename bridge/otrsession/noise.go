@@ -9,8 +9,8 @@ import (
 
 // Protocol noise: what a peer's client sent that the bridge ignored or
 // could not read (malformed OTR messages, unreadable ones, OTR error
-// messages, OTR versions it does not speak), and automatic replies to the
-// peer that the connection dropped. Any peer can cause thousands of these,
+// messages, OTR versions it does not speak), automatic replies to the
+// peer that the connection dropped, and what a panic stopped (recover.go). Any peer can cause thousands of these,
 // so each kind is shown once; what follows within noiseInterval is
 // counted, and one notice (and one log line) per kind and interval tells
 // how many more there were: "37 more malformed OTR messages from bob were
@@ -30,6 +30,8 @@ const (
 	// noiseDropped: an automatic reply to the peer that the connection
 	// dropped (too many automatic messages at once).
 	noiseDropped
+	// noiseInternal: a panic stopped what the peer sent (recover.go).
+	noiseInternal
 	noiseKinds
 )
 
@@ -80,7 +82,7 @@ func (p *peer) noiseSummaries(now time.Time) []effect {
 	return fx
 }
 
-var noiseNames = [noiseKinds]string{"malformed", "unreadable", "error_received", "unsupported", "reply_dropped"}
+var noiseNames = [noiseKinds]string{"malformed", "unreadable", "error_received", "unsupported", "reply_dropped", "internal_error"}
 
 func noiseSummary(k noiseKind, n int, nick string) string {
 	switch k {
@@ -92,6 +94,8 @@ func noiseSummary(k noiseKind, n int, nick string) string {
 		return fmt.Sprintf("%s's OTR client reported %d more errors in the last minute.", nick, n)
 	case noiseDropped:
 		return fmt.Sprintf("%d more automatic OTR replies to %s were dropped in the last minute.", n, nick)
+	case noiseInternal:
+		return fmt.Sprintf("%d more internal errors in the bridge stopped what %s sent in the last minute (logged).", n, nick)
 	}
 	return fmt.Sprintf("%d more OTR messages from %s in a version the bridge does not support were ignored in the last minute.", n, nick)
 }

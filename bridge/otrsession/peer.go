@@ -23,6 +23,8 @@ const autoSendTimeout = 2 * time.Minute
 type peer struct {
 	m   *Manager
 	key string // trust store peer column
+	// lastUsed is when a call last concerned the peer; guarded by m.mu.
+	lastUsed time.Time
 
 	// mu guards everything below and the conversation.
 	mu sync.Mutex
@@ -263,12 +265,7 @@ func (p *peer) writeLoop() {
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		ctx, cancel := context.WithTimeout(u.ctx, autoSendTimeout)
-		var err error
-		if u.reply {
-			err = u.link.SendReply(ctx, u.lines)
-		} else {
-			err = u.link.SendLines(ctx, u.kind, u.lines)
-		}
+		err := p.sendUnit(ctx, u)
 		cancel()
 		p.mu.Lock()
 		u.done, u.err = true, err
@@ -359,10 +356,13 @@ func (p *peer) endConversation(ctx context.Context, now time.Time, drop error) [
 // interval that is over.
 func (p *peer) tick(now time.Time) {
 	p.mu.Lock()
-	fx := p.noiseSummaries(now)
-	if p.conv != nil {
-		fx = append(fx, p.handleOutput(p.m.ctx, now, p.conv.Tick(now), nil, false)...)
-	}
+	fx := p.guardDecision(p.m.ctx, "tick", func() []effect {
+		fx := p.noiseSummaries(now)
+		if p.conv != nil {
+			fx = append(fx, p.handleOutput(p.m.ctx, now, p.conv.Tick(now), nil, false)...)
+		}
+		return fx
+	})
 	p.release(p.m.ctx, fx)
 }
 

@@ -41,7 +41,7 @@ func looksLikeOTR(text string) bool { return strings.Contains(text, "?OTR") }
 func (m *Manager) Receive(ctx context.Context, link PeerLink, msg IncomingText) {
 	p := m.peer(link)
 	p.mu.Lock()
-	p.releaseReceived(ctx, p.decideReceive(ctx, link, msg))
+	p.releaseReceived(ctx, p.guardDecision(ctx, "receive", func() []effect { return p.decideReceive(ctx, link, msg) }))
 }
 
 // decideReceive is Receive's part under the lock: it runs the line through
@@ -144,12 +144,12 @@ func (m *Manager) drainPending() {
 			pl := p.pending[0]
 			p.pending = p.pending[1:]
 			id := m.identity()
-			var fx []effect
-			if id.err != nil {
-				fx = []effect{p.receiveWithoutOTR(pl.msg, "your OTR key is unusable: "+id.err.Error())}
-			} else {
-				fx = p.receive(m.ctx, id, pl.msg)
-			}
+			fx := p.guardDecision(m.ctx, "receive", func() []effect {
+				if id.err != nil {
+					return []effect{p.receiveWithoutOTR(pl.msg, "your OTR key is unusable: "+id.err.Error())}
+				}
+				return p.receive(m.ctx, id, pl.msg)
+			})
 			p.releaseReceived(m.ctx, fx)
 		}
 	}

@@ -69,7 +69,11 @@ func (m *Manager) Send(ctx context.Context, link PeerLink, msg OutgoingText) (Se
 	waitedForInstance := false
 	for {
 		p.mu.Lock()
-		d := p.decideSend(ctx, link, msg, id, waitedForInstance)
+		d := sendDecision{err: errInternal} // what a panic in decideSend leaves
+		d.fx = p.guardDecision(ctx, "send", func() []effect {
+			d = p.decideSend(ctx, link, msg, id, waitedForInstance)
+			return d.fx
+		})
 		p.release(ctx, d.fx)
 		switch {
 		case d.err != nil:

@@ -15,15 +15,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// BuildBridge builds cmd/otrbridge with -tags goolm into dir and returns
-// the binary's path.
-func BuildBridge(dir string) (string, error) {
+// BuildBridge builds cmd/otrbridge with -tags goolm and the extra build
+// tags into dir and returns the binary's path.
+func BuildBridge(dir string, tags ...string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, "otrbridge")
-	cmd := exec.Command("go", "build", "-tags", "goolm", "-o", out, "./cmd/otrbridge")
+	cmd := exec.Command("go", "build", "-tags", strings.Join(append([]string{"goolm"}, tags...), ","), "-o", out, "./cmd/otrbridge")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=1")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,105 @@
+package otrsession
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/otrbridge/otrbridge/bridge/ircconn"
+)
+
+// panicAt makes faultPoint panic at where for peer, with a value that
+// holds a secret (which must never be logged), until the test ends.
+func panicAt(t *testing.T, secret string, points map[string]string) {
+	var mu sync.Mutex
+	faultPoint = func(where, peer string) {
+		mu.Lock()
+		p := points[where]
+		mu.Unlock()
+		if p == peer {
+			panic(errors.New("injected: " + secret))
+		}
+	}
+	t.Cleanup(func() { faultPoint = nil })
+}
+
+// A panic while deciding about a private peer's message ends that
+// conversation fail closed and tells the user; the manager, its other
+// peers and the same peer afterwards go on. Nothing of the panic's value
+// is logged.
+func TestPanicInReceiveEndsOnlyThatConversation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		p := newPair(t, "manual", "manual")
+		p.a = newManager(t, p.da, "@alice:example.org", managerOpts{policy: "manual", keys: []string{"otrbridge.key"}, log: &logs})
+		p.connect()
+		p.secure(t)
+		other := newLink("net", "carol")
+		const secret = "the panic value holds this secret"
+		panicAt(t, secret, map[string]string{"receive": string(p.la.PeerID())})
+		if err := send(p.b, p.lb, ircconn.Privmsg, "a message that makes alice's side panic"); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, "alice is told", func() bool {
+			return p.la.hasNotice("internal error in the bridge ended your private conversation with bob")
+		})
+		if got := p.la.state(); got != StatePlaintext {
+			t.Errorf("state after the panic: %v", got)
+		}
+		// Fail closed: alice's next message waits for a new private
+		// conversation instead of going out in plaintext.
+		faultPoint = nil
+		done := make(chan error, 1)
+		go func() { done <- send(p.a, p.la, ircconn.Privmsg, "after the panic") }()
+		synctest.Wait()
+		if p.la.wireContains("after the panic") {
+			t.Fatal("a message went out in plaintext after the private conversation was dropped")
+		}
+		settled(t, "a new private conversation carries the message", func() bool { return contains(p.lb.deliveredTexts(), "after the panic") })
+		if err := <-done; err != nil {
+			t.Fatalf("send after the new private conversation: %v", err)
+		}
+		// Another peer of the same login was never affected.
+		p.a.Receive(context.Background(), other, IncomingText{Kind: ircconn.Privmsg, Text: "hello"})
+		settled(t, "another peer's message", func() bool { return contains(other.deliveredTexts(), "hello") })
+		out := logs.String()
+		if !strings.Contains(out, "Recovered from a panic") || !strings.Contains(out, `"panic_type":"*errors.errorString"`) {
+			t.Errorf("the panic was not logged:\n%s", out)
+		}
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds the panic's value")
+		}
+	})
+}
+
+// A panic in an effect loses that effect only; a panic while sending
+// fails that message with an explanation; the peer goes on.
+func TestPanicInEffectsAndSends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newManager(t, newDB(t), "@alice:example.org", managerOpts{policy: "never", keys: []string{"otrbridge.key"}})
+		l := newLink("net", "dave")
+		ctx := context.Background()
+		panicAt(t, "x", map[string]string{"effect": string(l.PeerID())})
+		f.Receive(ctx, l, IncomingText{Kind: ircconn.Privmsg, Text: "lost"})
+		synctest.Wait()
+		faultPoint = nil
+		f.Receive(ctx, l, IncomingText{Kind: ircconn.Privmsg, Text: "shown"})
+		settled(t, "the next message", func() bool { return contains(l.deliveredTexts(), "shown") })
+		if contains(l.deliveredTexts(), "lost") {
+			t.Error("the effect that panicked ran")
+		}
+		panicAt(t, "x", map[string]string{"write": string(l.PeerID())})
+		err := send(f, l, ircconn.Privmsg, "not sent")
+		var se *SendError
+		if !errors.As(err, &se) || !strings.Contains(se.Text, "internal error") {
+			t.Fatalf("send through a panicking writer: %v", err)
+		}
+		faultPoint = nil
+		if err := send(f, l, ircconn.Privmsg, "sent"); err != nil || !l.wireContains("sent") {
+			t.Fatalf("send after the panic: %v", err)
+		}
+	})
+}
