@@ -49,12 +49,12 @@ func (c *IRCClient) handleChannelEvent(evt ircconn.Event) bool {
 	case ircconn.Names:
 		c.channelNames(e)
 	case ircconn.Parted:
-		c.channelParted(e.Channel, e.User.Nick, e.Self, "", e.Reason)
+		c.channelParted(e.Channel, e.User.Nick, e.Self, "", "")
 	case ircconn.Kicked:
 		c.channelParted(e.Channel, e.Nick, e.Self, e.By.Nick, e.Reason)
 	case ircconn.Quit:
 		for _, name := range e.Channels {
-			c.channelParted(name, e.Nick, false, "", "quit: "+ircfmt.Strip(e.Reason))
+			c.channelParted(name, e.Nick, false, "", "")
 		}
 		return false
 	case ircconn.NickChanged:
@@ -173,7 +173,9 @@ func (c *IRCClient) channelNames(e ircconn.Names) {
 	}()
 }
 
-// channelParted handles a PART, KICK (kicker set) or QUIT of nick.
+// channelParted handles a PART, KICK (kicker set, with its reason) or QUIT
+// of nick. PART and QUIT messages are not shown: they would go into room
+// state, which is never encrypted.
 func (c *IRCClient) channelParted(channel, nick string, self bool, kicker, reason string) {
 	reason = ircfmt.Strip(reason)
 	if self {
@@ -184,7 +186,7 @@ func (c *IRCClient) channelParted(channel, nick string, self bool, kicker, reaso
 		obs, changed := r.removeMember(c)
 		r.enqueue(c, "self part", func(ctx context.Context) {
 			c.forgetChannel(ctx, r)
-			r.leftRoom(ctx, c, kicker, reason)
+			r.leftRoom(ctx, c, kicker)
 		})
 		if changed && obs != nil {
 			r.enqueue(obs, "resync", func(ctx context.Context) { r.resync(ctx, obs) })
@@ -200,7 +202,7 @@ func (c *IRCClient) channelParted(channel, nick string, self bool, kicker, reaso
 	if r == nil || c.isBridged(nick) {
 		return
 	}
-	r.enqueue(c, "member part", func(ctx context.Context) { r.memberGone(ctx, c, nick, kicker, reason) })
+	r.enqueue(c, "member part", func(ctx context.Context) { r.memberGone(ctx, c, nick, kicker, reason, "") })
 }
 
 func (c *IRCClient) channelNick(e ircconn.NickChanged) {

@@ -143,7 +143,7 @@ func (c *IRCClient) partChannel(ctx context.Context, name, reason string) error 
 	}
 	if r := c.memberRoom(name); r != nil {
 		obs, changed := r.removeMember(c)
-		r.enqueue(c, "self part", func(ctx context.Context) { r.leftRoom(ctx, c, "", reason) })
+		r.enqueue(c, "self part", func(ctx context.Context) { r.leftRoom(ctx, c, "") })
 		if changed && obs != nil {
 			r.enqueue(obs, "resync", func(ctx context.Context) { r.resync(ctx, obs) })
 		}

@@ -290,8 +290,10 @@ func (r *channelRoom) initialMembers(ctx context.Context, c *IRCClient, ch ircco
 }
 
 // leftRoom takes c's user out of the room after c's connection left the
-// channel. kicker is empty for a PART.
-func (r *channelRoom) leftRoom(ctx context.Context, c *IRCClient, kicker, reason string) {
+// channel. kicker is empty for a PART. The member event (room state, never
+// encrypted) names the kicker only; the control room's notice has the
+// reason.
+func (r *channelRoom) leftRoom(ctx context.Context, c *IRCClient, kicker string) {
 	br := r.hub.ic.Bridge
 	if up, err := br.DB.UserPortal.Get(ctx, c.login.UserLogin, r.key); err == nil && up != nil {
 		if err := br.DB.UserPortal.Delete(ctx, up); err != nil {
@@ -309,9 +311,6 @@ func (r *channelRoom) leftRoom(ctx context.Context, c *IRCClient, kicker, reason
 	text := "You left the channel on IRC"
 	if kicker != "" {
 		text = fmt.Sprintf("Kicked from the channel on IRC by %s", kicker)
-	}
-	if reason != "" {
-		text += ": " + reason
 	}
 	_, err = br.Bot.SendState(ctx, portal.MXID, event.StateMember, c.login.UserMXID.String(), &event.Content{
 		Parsed: &event.MemberEventContent{Membership: event.MembershipLeave, Reason: text},
@@ -485,9 +484,13 @@ func (r *channelRoom) memberJoined(c *IRCClient, nick string) {
 	}
 }
 
-// memberGone removes a member who parted, quit or was kicked (kicker set)
-// from the room. A member leaving frees room for a waiting one.
-func (r *channelRoom) memberGone(ctx context.Context, c *IRCClient, nick, kicker, reason string) {
+// memberGone removes a member who parted, quit, changed nick (why: "now
+// known as ...") or was kicked (kicker set, with the kick's reason) from the
+// room. Membership events are room state, which Matrix never encrypts, so
+// they carry no text from IRC beyond nicks: a kick's reason goes into a
+// notice, encrypted where the room is. A member leaving frees room for a
+// waiting one.
+func (r *channelRoom) memberGone(ctx context.Context, c *IRCClient, nick, kicker, reason, why string) {
 	f := c.fold(nick)
 	delete(r.st.pending, f)
 	uid, in := r.st.ghosts[f]
@@ -496,21 +499,24 @@ func (r *channelRoom) memberGone(ctx context.Context, c *IRCClient, nick, kicker
 	}
 	delete(r.st.ghosts, f)
 	// A PART or QUIT is the ghost leaving; a KICK is done by the kicker's
-	// ghost when it is in the room (else by the bot), with the reason.
+	// ghost when it is in the room (else by the bot).
 	sender := bridgev2.EventSender{Sender: uid}
 	if kicker != "" {
 		sender = bridgev2.EventSender{}
 		if kuid, ok := r.st.ghosts[c.fold(kicker)]; ok {
 			sender.Sender = kuid
 		}
-		reason = fmt.Sprintf("kicked by %s: %s", kicker, reason)
+		why = "kicked by " + kicker
+		if reason != "" {
+			r.notice(ctx, c, fmt.Sprintf("%s kicked %s from %s (%s).", kicker, nick, r.channelName(), reason))
+		}
+	}
+	member := bridgev2.ChatMember{EventSender: bridgev2.EventSender{Sender: uid}, Membership: event.MembershipLeave}
+	if why != "" {
+		member.MemberEventExtra = map[string]any{"reason": why}
 	}
 	members := bridgev2.ChatMemberMap{}
-	members.Set(bridgev2.ChatMember{
-		EventSender:      bridgev2.EventSender{Sender: uid},
-		Membership:       event.MembershipLeave,
-		MemberEventExtra: map[string]any{"reason": reason},
-	})
+	members.Set(member)
 	r.queueRemote(c, &simplevent.ChatInfoChange{
 		EventMeta:      simplevent.EventMeta{Type: bridgev2.RemoteEventChatInfoChange, PortalKey: r.key, Sender: sender},
 		ChatInfoChange: &bridgev2.ChatInfoChange{MemberChanges: &bridgev2.ChatMemberList{MemberMap: members}},
@@ -532,7 +538,7 @@ func (r *channelRoom) memberRenamed(ctx context.Context, c *IRCClient, oldNick, 
 	if _, in := r.st.ghosts[fo]; !in {
 		return
 	}
-	r.memberGone(ctx, c, oldNick, "", "now known as "+newNick)
+	r.memberGone(ctx, c, oldNick, "", "", "now known as "+newNick)
 	if _, ok := r.speaker(ctx, c, newNick); !ok {
 		r.memberJoined(c, newNick)
 	}

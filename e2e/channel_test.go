@@ -503,6 +503,17 @@ func testChannelOps(t *testing.T, e *env) {
 	bob.notice(t, room, "404", wait)
 	carol.Send("MODE " + channel + " -m")
 
+	// IRC KICK of a member: the ghost leaves, the reason is a notice
+	// (membership events are never encrypted).
+	carol.Send("KICK " + channel + " " + dave.Nick() + " :" + "no spam")
+	ev := alice.waitMember(t, room, daveGhost, "leave")
+	if r := ev.Str("reason"); !strings.Contains(r, "kicked by "+carol.Nick()) || strings.Contains(r, "spam") {
+		t.Errorf("the ghost's leave reason %q: want the kicker, and no IRC text", r)
+	}
+	alice.notice(t, room, "kicked "+dave.Nick(), wait)
+	ircJoin(t, dave, channel)
+	alice.waitMember(t, room, daveGhost, "join")
+
 	// Kick from Matrix (alice is an operator) → KICK on IRC.
 	if err := alice.mx.Do("POST", "/_matrix/client/v3/rooms/"+room+"/kick", map[string]any{"user_id": daveGhost, "reason": "behave"}, nil); err != nil {
 		t.Fatal(err)
@@ -523,11 +534,13 @@ func testChannelOps(t *testing.T, e *env) {
 
 	// IRC KICK of bob: he leaves the room and is told how to come back.
 	carol.Send("KICK " + channel + " " + bob.nick + " :out")
-	ev := alice.waitMember(t, room, bob.mx.UserID, "leave")
-	if !strings.Contains(ev.Str("reason"), "Kicked") || !strings.Contains(ev.Str("reason"), "out") {
-		t.Errorf("bob's leave reason %q", ev.Str("reason"))
+	ev = alice.waitMember(t, room, bob.mx.UserID, "leave")
+	if r := ev.Str("reason"); !strings.Contains(r, "Kicked") || !strings.Contains(r, carol.Nick()) {
+		t.Errorf("bob's leave reason %q", r)
 	}
-	bob.replyContaining(t, wait, "kicked you from "+channel)
+	if r := bob.replyContaining(t, wait, "kicked you from "+channel); !strings.Contains(r.Body(), "(out)") {
+		t.Errorf("the control room notice %q does not give the reason", r.Body())
+	}
 	// An IRC INVITE becomes a Matrix invite; accepting it joins.
 	carol.Send("INVITE " + bob.nick + " " + channel)
 	alice.waitMembership(t, room, bob.mx.UserID, "invite")

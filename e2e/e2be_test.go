@@ -66,6 +66,7 @@ func runE2BE(t *testing.T, e *env, pg bool) {
 		{name: "PortalFromIRC", run: func(t *testing.T) { rooms = append(rooms, e2bePortalFromIRC(t, e, u)) }, sqliteOnly: true},
 		{name: "FailureNotices", run: func(t *testing.T) { rooms = append(rooms, e2beFailureNotices(t, e, u, p, room)) }},
 		{name: "ImportKey", run: func(t *testing.T) { rooms = append(rooms, e2beImportKey(t, e, u)) }},
+		{name: "ChannelRoom", run: func(t *testing.T) { rooms = append(rooms, e2beChannelRoom(t, e, u)) }},
 		{name: "OnlyCiphertext", run: func(t *testing.T) { e2beOnlyCiphertext(t, u, rooms...) }},
 	}
 	for _, s := range steps {
@@ -481,4 +482,41 @@ func e2beHSFiles(t *testing.T, hs *teststack.Homeserver) []string {
 		t.Fatalf("no SQLite database among Dendrite's %d files", len(files))
 	}
 	return files
+}
+
+// e2beChannelRoom: a channel's room is encrypted like a portal: lines both
+// ways, the plaintext notice and a kick's reason reach the client
+// encrypted, and no text from IRC (a kick reason, a QUIT message) goes into
+// the room's unencrypted state.
+func e2beChannelRoom(t *testing.T, e *env, u *user) string {
+	carol := teststack.DialIRC(t, e.irc.Addr(), e.unique("carol"), teststack.IRCClientOptions{})
+	dave := teststack.DialIRC(t, e.irc.Addr(), e.unique("dave"), teststack.IRCClientOptions{})
+	erin := teststack.DialIRC(t, e.irc.Addr(), e.unique("erin"), teststack.IRCClientOptions{})
+	channel := e.ircChannel()
+	for _, c := range []*teststack.IRCClient{carol, dave, erin} {
+		ircJoin(t, c, channel)
+	}
+	room := u.joinChannel(t, channel)
+	if err := u.enc.WaitRoomEncrypted(wait, room); err != nil {
+		t.Fatal(err)
+	}
+	u.decryptedNotice(t, room, "plaintext on IRC")
+	in := e.text("e2be channel line from irc")
+	carol.Privmsg(channel, in)
+	if ev := u.fromSender(t, room, e.ghost(netLocal, carol.Nick()), in); !u.enc.WasDecrypted(ev.EventID) {
+		t.Error("a channel line reached the room unencrypted")
+	}
+	out := e.text("e2be channel line from matrix")
+	u.sendEncrypted(t, room, out, false)
+	if l := ircWaitChannel(t, carol, channel, u.nick); l.Text() != out {
+		t.Errorf("IRC got %q", l.Text())
+	}
+	reason := e.text("e2be kick reason")
+	carol.Send("KICK " + channel + " " + dave.Nick() + " :" + reason)
+	u.decryptedNotice(t, room, reason)
+	erinGhost := e.ghost(netLocal, erin.Nick())
+	u.waitMember(t, room, erinGhost, "join")
+	erin.Quit(e.text("e2be quit message"))
+	u.waitMember(t, room, erinGhost, "leave")
+	return room
 }
