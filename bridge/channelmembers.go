@@ -388,7 +388,13 @@ func (r *channelRoom) fillMembers(ctx context.Context) {
 	r.mu.Lock()
 	obs := r.observer
 	r.mu.Unlock()
-	if obs == nil || !r.st.hasPending() {
+	if obs == nil {
+		// Nobody is in the channel now: the next observer's resync
+		// lists the members again.
+		clear(r.st.pending)
+		return
+	}
+	if !r.st.hasPending() {
 		return
 	}
 	ch, is, ok := r.snapshot(obs)

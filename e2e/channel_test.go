@@ -557,6 +557,15 @@ func testChannelOps(t *testing.T, e *env) {
 	if st := bob.sendStatus(t, room, id); st.Str("status") == "SUCCESS" {
 		t.Errorf("a message from a banned user reported %s", st.Str("status"))
 	}
+
+	// `!otr part` in the channel's room parts the channel.
+	if _, err := alice.mx.SendText(room, "!otr part done here"); err != nil {
+		t.Fatal(err)
+	}
+	if l := ircWaitCommand(t, carol, "PART", alice.nick, channel); l.Text() != "done here" {
+		t.Errorf("PART reason %q", l.Text())
+	}
+	alice.waitMember(t, room, alice.mx.UserID, "leave")
 }
 
 // testChannelRestartRejoin: the stored channel list brings the user back
