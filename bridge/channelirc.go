@@ -455,11 +455,16 @@ func (c *IRCClient) channelInvited(e ircconn.Invited) {
 	if r := c.memberRoom(channel); r != nil && r.inChannel(c) {
 		return
 	}
-	if !c.ic.channels.inviteAllowed(c) {
+	ok, missed := c.ic.channels.inviteNotice(c)
+	if !ok {
 		return
 	}
+	more := ""
+	if missed > 0 {
+		more = fmt.Sprintf(" (%d more invites came too fast to be shown.)", missed)
+	}
 	r := c.ic.channels.existingRoom(c.meta.Network, c.fold(channel))
-	text := fmt.Sprintf("%s invites you to %s on %s: use `join %s` to join.", by, channel, c.networkName(), channel)
+	text := fmt.Sprintf("%s invites you to %s on %s: use `join %s` to join.%s", by, channel, c.networkName(), channel, more)
 	if r == nil {
 		go c.managementNotice(c.log.WithContext(c.ic.Bridge.BackgroundCtx), text)
 		return
@@ -473,7 +478,7 @@ func (c *IRCClient) channelInvited(e ircconn.Invited) {
 				zerolog.Ctx(ctx).Err(err).Msg("Failed to mark the login in the channel portal")
 			}
 			if err := c.ic.Bridge.Bot.EnsureInvited(ctx, portal.MXID, c.login.UserMXID); err == nil {
-				text = fmt.Sprintf("%s invites you to %s on %s: accept the invite to its room to join.", by, channel, c.networkName())
+				text = fmt.Sprintf("%s invites you to %s on %s: accept the invite to its room to join.%s", by, channel, c.networkName(), more)
 			} else {
 				zerolog.Ctx(ctx).Err(err).Msg("Failed to invite the user to the channel room")
 			}

@@ -262,25 +262,38 @@ func channelErrorText(err error) string {
 	return fmt.Sprintf("%s: %s", pe.Code, why)
 }
 
-// inviteLimiter bounds the invite notices a login gets.
+// inviteLimiter bounds the invite notices a login gets: anyone can send
+// INVITEs. Those beyond the budget are counted and the next notice says
+// how many there were.
 type inviteLimiter struct {
 	mu  sync.Mutex
-	per map[string]*rate.Limiter
+	per map[string]*inviteBudget
 }
 
-// inviteAllowed reports whether c may get another invite notice now.
-func (h *channelHub) inviteAllowed(c *IRCClient) bool {
+type inviteBudget struct {
+	lim    *rate.Limiter
+	missed int
+}
+
+// inviteNotice reports whether c may get another invite notice now and,
+// if so, how many invites went unmentioned since the last one.
+func (h *channelHub) inviteNotice(c *IRCClient) (ok bool, missed int) {
 	h.invites.mu.Lock()
 	defer h.invites.mu.Unlock()
 	if h.invites.per == nil {
-		h.invites.per = make(map[string]*rate.Limiter)
+		h.invites.per = make(map[string]*inviteBudget)
 	}
-	l := h.invites.per[string(c.login.ID)]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(inviteNoticeEvery), 3)
-		h.invites.per[string(c.login.ID)] = l
+	b := h.invites.per[string(c.login.ID)]
+	if b == nil {
+		b = &inviteBudget{lim: rate.NewLimiter(rate.Every(inviteNoticeEvery), 3)}
+		h.invites.per[string(c.login.ID)] = b
 	}
-	return l.Allow()
+	if !b.lim.Allow() {
+		b.missed++
+		return false, 0
+	}
+	missed, b.missed = b.missed, 0
+	return true, missed
 }
 
 // channelConn is the part of *ircconn.Conn that channel rooms use.

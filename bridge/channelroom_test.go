@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -124,5 +125,30 @@ func TestChannelLineDedupPerRoom(t *testing.T) {
 	r.setMember(b, "", false)
 	if r.fresh(b, "", "carol", ircconn.Privmsg, "hi") {
 		t.Fatal("after a reconnect a copy was taken for a new line")
+	}
+}
+
+// Invite notices are bounded per login; the ones beyond are counted and
+// the next notice says how many.
+func TestInviteNoticeBudget(t *testing.T) {
+	h := testHub(t)
+	c := testClient("local/@a:x", "@a:x")
+	shown := 0
+	for i := 0; i < 10; i++ {
+		if ok, _ := h.inviteNotice(c); ok {
+			shown++
+		}
+	}
+	if shown != 3 {
+		t.Fatalf("%d of 10 invites shown at once, want the burst of 3", shown)
+	}
+	// A token more, as after the wait.
+	b := h.invites.per[string(c.login.ID)]
+	b.lim = rate.NewLimiter(rate.Every(inviteNoticeEvery), 1)
+	if ok, missed := h.inviteNotice(c); !ok || missed != 7 {
+		t.Errorf("next notice: %v, %d missed; want the 7 in between", ok, missed)
+	}
+	if ok, _ := h.inviteNotice(testClient("local/@b:x", "@b:x")); !ok {
+		t.Error("another login's budget was spent")
 	}
 }
