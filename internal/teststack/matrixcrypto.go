@@ -1,6 +1,7 @@
 package teststack
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -268,7 +269,9 @@ func (c *EncryptedClient) SendFile(roomID, name string, data []byte) (string, er
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	file := attachment.NewEncryptedFile()
-	up, err := c.cli.UploadBytes(ctx, file.Encrypt(data), "application/octet-stream")
+	ciphertext := bytes.Clone(data)
+	file.EncryptInPlace(ciphertext)
+	up, err := c.cli.UploadBytes(ctx, ciphertext, "application/octet-stream")
 	if err != nil {
 		return "", fmt.Errorf("upload %s: %w", name, err)
 	}

@@ -32,7 +32,6 @@ func row(left, right string) {
 }
 
 func left(s string)  { row(s, "") }
-func right(s string) { row("", s) }
 
 // heading prints a step title across both columns.
 func heading(title string) {

@@ -65,7 +65,7 @@ func startBob(stateDir, ircAddr, talkTo string) (bob *teststack.IRCGlue, stop fu
 	irc, err := teststack.ConnectIRC(ircAddr, "bob", teststack.IRCClientOptions{Caps: []string{"echo-message"}})
 	if err != nil {
 		peer.Close()
-		return nil, nil, fmt.Errorf("IRC user bob: %w", err)
+		return nil, nil, fmt.Errorf("connect IRC user bob: %w", err)
 	}
 	glue := teststack.AttachOTRPeer(peer, irc, talkTo, 0)
 	return glue, func() error {

@@ -98,7 +98,7 @@ func start(dir string) (*teststack.Homeserver, error) {
 	}
 	irc, err := teststack.StartInspIRCd(s.IRCDir, teststack.IRCOptions{Detach: true})
 	if err != nil {
-		return nil, fmt.Errorf("InspIRCd: %w", err)
+		return nil, fmt.Errorf("start InspIRCd: %w", err)
 	}
 	s.IRCPid, s.IRCAddr, s.IRCPort = irc.Pid(), irc.Addr(), irc.Port
 	if err := s.save(); err != nil {
@@ -108,7 +108,7 @@ func start(dir string) (*teststack.Homeserver, error) {
 	hs, err := teststack.StartDendrite(s.HSDir, teststack.HSOptions{Detach: true})
 	if err != nil {
 		_ = stop(dir)
-		return nil, fmt.Errorf("Dendrite: %w", err)
+		return nil, fmt.Errorf("start Dendrite: %w", err)
 	}
 	s.HSPid, s.HSURL, s.HSDomain, s.SharedSecret = hs.Pid(), hs.URL, hs.ServerName, hs.SharedSecret
 	if err := s.save(); err != nil {
