@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if relayFix != nil {
 		relayFix.stop()
 	}
+	if floodStack != nil {
+		floodStack.stop()
+	}
 	os.Exit(code)
 }
 
@@ -54,8 +57,18 @@ func needPeers(tb testing.TB) {
 	}
 }
 
-// persistentEnv starts a stack that is not tied to tb's cleanups.
+// persistentEnv starts a stack that is not tied to tb's cleanups, with
+// the bridge's flood pacing off in practice: the benchmarks using it
+// measure the relay, not the configured send rate (default 1 line/s after
+// a burst of 4).
 func persistentEnv(tb testing.TB) (*env, func()) {
+	tb.Helper()
+	return persistentEnvPaced(tb, 1000, 1000)
+}
+
+// persistentEnvPaced is persistentEnv with the bridge's flood pacing
+// (burst, rate); 0, 0 is the bridge's default.
+func persistentEnvPaced(tb testing.TB, burst int, rate float64) (*env, func()) {
 	tb.Helper()
 	needPeers(tb)
 	bin := bridgeBinary(tb) // before anything starts: it may end the test
@@ -92,12 +105,10 @@ func persistentEnv(tb testing.TB) (*env, func()) {
 	}
 	stops = append(stops, hs.Stop)
 	b, err := teststack.ConfigureBridge(teststack.BridgeOptions{
-		Binary: bin,
-		Dir:    filepath.Join(dir, "bridge"),
-		HS:     hs,
-		// Flood pacing off in practice: the benchmarks measure the relay,
-		// not the configured send rate (default 1 line/s after a burst of 4).
-		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: irc, FloodBurst: 1000, FloodRate: 1000}},
+		Binary:   bin,
+		Dir:      filepath.Join(dir, "bridge"),
+		HS:       hs,
+		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: irc, FloodBurst: burst, FloodRate: rate}},
 		// Debug logging would dominate the timings.
 		LogLevel: cmpOr(os.Getenv("OTRBRIDGE_BENCH_LOG_LEVEL"), "info"),
 	})

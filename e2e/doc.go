@@ -15,4 +15,5 @@
 //	go test -tags goolm ./e2e -run 'TestSQLite/DMFromIRC' -v
 //	go test -tags goolm ./e2e -run '^$' -bench Relay -benchtime 100x
 //	go test -tags goolm ./e2e -run '^$' -bench Memory -benchtime 1x
+//	go test -tags goolm ./e2e -run '^$' -bench Flood -benchtime 1x
 package e2e

@@ -37,7 +37,7 @@ type wellBehaved struct {
 
 // wellBehavedConversation logs a new user in to the local network and
 // starts a private conversation with a libotr peer.
-func (e *env) wellBehavedConversation(t *testing.T) *wellBehaved {
+func (e *env) wellBehavedConversation(t testing.TB) *wellBehaved {
 	t.Helper()
 	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
 	u.mx.SendText(room, "!otr init")
@@ -48,7 +48,7 @@ func (e *env) wellBehavedConversation(t *testing.T) *wellBehaved {
 // probe sends one message each way and returns how long each took to
 // arrive (Matrix to libotr, libotr to Matrix). It fails the test when one
 // does not arrive within floodLatencyLimit.
-func (w *wellBehaved) probe(t *testing.T) (m2i, i2m time.Duration) {
+func (w *wellBehaved) probe(t testing.TB) (m2i, i2m time.Duration) {
 	t.Helper()
 	w.seq++
 	out := w.u.e.text(fmt.Sprintf("well-behaved %d matrix to libotr", w.seq))
@@ -89,7 +89,7 @@ func (l latencies) String() string {
 // probeDuring runs flood on its own goroutine and probes the well-behaved
 // conversation until the flood has ended and settle has passed after it;
 // it returns the latencies measured and the flood's error.
-func (w *wellBehaved) probeDuring(t *testing.T, settle time.Duration, flood func() error) (latencies, error) {
+func (w *wellBehaved) probeDuring(t testing.TB, settle time.Duration, flood func() error) (latencies, error) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- flood() }()
@@ -149,17 +149,7 @@ func testFloodNewPeers(t *testing.T, e *env) {
 	clone := teststack.DialIRC(t, e.irc.Addr(), e.unique("clone"), teststack.IRCClientOptions{})
 	prefix := e.unique("stranger")
 	start := time.Now()
-	during, err := w.probeDuring(t, 10*time.Second, func() error {
-		for i := 0; i < nicks; i++ {
-			if err := clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i)); err != nil {
-				return err
-			}
-			if err := clone.Send(fmt.Sprintf("PRIVMSG %s :hello, I am stranger %d", u.nick, i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	during, err := w.probeDuring(t, 10*time.Second, func() error { return floodNewNicks(clone, u.nick, prefix, nicks) })
 	if err != nil {
 		t.Fatalf("flood: %v", err)
 	}
@@ -184,6 +174,20 @@ func testFloodNewPeers(t *testing.T, e *env) {
 		t.Errorf("the refused stranger got %q, want %q", l.Text(), text)
 	}
 	w.probe(t)
+}
+
+// floodNewNicks has clone, changing nick before each line as clones
+// would, send one message as each of nicks new nicks.
+func floodNewNicks(clone *teststack.IRCClient, target, prefix string, nicks int) error {
+	for i := 0; i < nicks; i++ {
+		if err := clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i)); err != nil {
+			return err
+		}
+		if err := clone.Send(fmt.Sprintf("PRIVMSG %s :hello, I am stranger %d", target, i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pm opens a chat with nick from the control room and joins it.
@@ -220,19 +224,7 @@ func testFloodNotices(t *testing.T, e *env) {
 	fake := teststack.DialIRC(t, e.irc.Addr(), fmt.Sprintf("Help%dServ", e.seq.Add(1)), teststack.IRCClientOptions{})
 	const bait = "your session expired, reply with your password"
 	start := time.Now()
-	during, err := w.probeDuring(t, 10*time.Second, func() error {
-		for i := 0; i < junk; i++ {
-			if err := storm.Send(fmt.Sprintf("PRIVMSG %s :?OTR:AAMD%08dbWFsZm9ybWVkIGp1bms.", u.nick, i)); err != nil {
-				return err
-			}
-			if i < fakes {
-				if err := fake.Send("NOTICE " + u.nick + " :" + bait); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	during, err := w.probeDuring(t, 10*time.Second, func() error { return floodJunk(storm, fake, u.nick, bait, junk, fakes) })
 	if err != nil {
 		t.Fatalf("flood: %v", err)
 	}
@@ -258,9 +250,25 @@ func testFloodNotices(t *testing.T, e *env) {
 	}
 }
 
+// floodJunk has storm send junk malformed OTR messages and fake send
+// fakes notices with bait.
+func floodJunk(storm, fake *teststack.IRCClient, target, bait string, junk, fakes int) error {
+	for i := 0; i < junk; i++ {
+		if err := storm.Send(fmt.Sprintf("PRIVMSG %s :?OTR:AAMD%08dbWFsZm9ybWVkIGp1bms.", target, i)); err != nil {
+			return err
+		}
+		if i < fakes {
+			if err := fake.Send("NOTICE " + target + " :" + bait); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // dhCommit is a real OTR v3 D-H commit message, the first step of a key
 // exchange: the bridge answers each one with a D-H key message.
-func dhCommit(t *testing.T) string {
+func dhCommit(t testing.TB) string {
 	t.Helper()
 	b, err := otrtest.KeyBinary(otrtest.Testdata("libotr-bob.key"))
 	if err != nil {
@@ -308,16 +316,7 @@ func testFloodAutoReplies(t *testing.T, e *env) {
 		clients = append(clients, teststack.DialIRC(t, e.irc.Addr(), e.unique("akeflood"), teststack.IRCClientOptions{}))
 	}
 	start := time.Now()
-	during, err := w.probeDuring(t, 20*time.Second, func() error {
-		for range commits {
-			for _, c := range clients {
-				if err := c.Send("PRIVMSG " + u.nick + " :" + commit); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	during, err := w.probeDuring(t, 20*time.Second, func() error { return floodCommits(clients, u.nick, commit, commits) })
 	if err != nil {
 		t.Fatalf("flood: %v", err)
 	}
@@ -342,6 +341,18 @@ func testFloodAutoReplies(t *testing.T, e *env) {
 	w.probe(t)
 }
 
+// floodCommits has each client send commits D-H commits.
+func floodCommits(clients []*teststack.IRCClient, target, commit string, commits int) error {
+	for range commits {
+		for _, c := range clients {
+			if err := c.Send("PRIVMSG " + target + " :" + commit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // testFloodFragments: 24 nicks say hello (10 get a chat), then each sends
 // 164 KiB of OTR fragments, four messages that never end. Incomplete
 // messages are capped per login: the ten conversations together hold at
@@ -349,11 +360,7 @@ func testFloodAutoReplies(t *testing.T, e *env) {
 // the bridge's memory stays flat, and the private conversation beside the
 // flood keeps its latency.
 func testFloodFragments(t *testing.T, e *env) {
-	// 100 pieces of 420 bytes: 53,760 bytes a message with the
-	// reassembler's doubling, 215,040 for the four of a nick, below the
-	// engine's 256 KiB per conversation, while ten nicks exceed the
-	// login's 1 MiB.
-	const nicks, perMessage, piece = 24, 100, 420
+	const nicks = 24
 	w := e.wellBehavedConversation(t)
 	u := w.u
 	var before latencies
@@ -364,51 +371,23 @@ func testFloodFragments(t *testing.T, e *env) {
 	}
 	clone := teststack.DialIRC(t, e.irc.Addr(), e.unique("fragclone"), teststack.IRCClientOptions{})
 	prefix := e.unique("frag")
-	// Each nick says hello first: the first newPeersBudget get a chat.
-	start := time.Now()
-	for i := 0; i < nicks; i++ {
-		clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i))
-		clone.Send(fmt.Sprintf("PRIVMSG %s :hello from %d", u.nick, i))
-	}
-	for deadline := time.Now().Add(longWait); len(u.portalInvites(start)) < newPeersBudget; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d new nicks got a chat", len(u.portalInvites(start)), newPeersBudget)
-		}
-	}
+	u.helloFrom(t, clone, prefix, nicks)
 	rssBefore, err = e.bridge.RSS()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sampler := startRSSSampler(e)
-	body := strings.Repeat("QUFB", piece/4)
-	start = time.Now()
+	start := time.Now()
 	lines := 0
-	during, err := w.probeDuring(t, 10*time.Second, func() error {
-		for i := 0; i < nicks; i++ {
-			if err := clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i)); err != nil {
-				return err
-			}
-			// Four senders (instance tags) at once, each piece k of
-			// 65535: none of the messages ever completes.
-			for k := 1; k <= perMessage; k++ {
-				for tag := uint32(0x100); tag < 0x104; tag++ {
-					if err := clone.Send(fmt.Sprintf("PRIVMSG %s :?OTR|%08x|00000000,%05d,65535,%s,", u.nick, tag, k, body)); err != nil {
-						return err
-					}
-					lines++
-					if lines%20 == 0 {
-						time.Sleep(50 * time.Millisecond) // 400 lines a second: within what the server relays
-					}
-				}
-			}
-		}
-		return nil
+	during, err := w.probeDuring(t, 10*time.Second, func() (err error) {
+		lines, err = floodFragments(clone, u.nick, prefix, nicks)
+		return err
 	})
 	if err != nil {
 		t.Fatalf("flood: %v", err)
 	}
 	peak := sampler.stop()
-	sent := lines * piece
+	sent := lines * fragmentPiece
 	t.Logf("before: %s; during %d fragment lines (%.1f MiB) from %d nicks in %s: %s; bridge RSS %.1f MiB before, peak %.1f MiB",
 		before, lines, mib(int64(sent)), nicks, time.Since(start).Round(time.Millisecond), during, mib(rssBefore), mib(peak))
 	// The login's cap dropped incomplete messages (no nick reaches the
@@ -429,8 +408,59 @@ func testFloodFragments(t *testing.T, e *env) {
 	}
 }
 
+// helloFrom has clone say hello to u as each of nicks new nicks and waits
+// until the first newPeersBudget of them have a chat.
+func (u *user) helloFrom(t testing.TB, clone *teststack.IRCClient, prefix string, nicks int) {
+	t.Helper()
+	start := time.Now()
+	for i := 0; i < nicks; i++ {
+		clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i))
+		clone.Send(fmt.Sprintf("PRIVMSG %s :hello from %d", u.nick, i))
+	}
+	for deadline := time.Now().Add(longWait); len(u.portalInvites(start)) < min(nicks, newPeersBudget); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d new nicks got a chat", len(u.portalInvites(start)), newPeersBudget)
+		}
+	}
+}
+
+// The fragment flood: per nick four messages (four sender instance tags)
+// of fragmentsPerMessage pieces of fragmentPiece bytes, k of 65535 each,
+// so that none ever completes: 53,760 bytes a message with the
+// reassembler's doubling, 215,040 for the four of a nick, below the
+// engine's 256 KiB per conversation, while ten nicks exceed the login's
+// 1 MiB.
+const (
+	fragmentsPerMessage = 100
+	fragmentPiece       = 420
+)
+
+// floodFragments has clone send the fragment flood as each of nicks nicks
+// and returns how many lines it sent. It paces itself to 400 lines a
+// second, within what the server relays without dropping the clone.
+func floodFragments(clone *teststack.IRCClient, target, prefix string, nicks int) (lines int, err error) {
+	body := strings.Repeat("QUFB", fragmentPiece/4)
+	for i := 0; i < nicks; i++ {
+		if err := clone.Send(fmt.Sprintf("NICK %s-%d", prefix, i)); err != nil {
+			return lines, err
+		}
+		for k := 1; k <= fragmentsPerMessage; k++ {
+			for tag := uint32(0x100); tag < 0x104; tag++ {
+				if err := clone.Send(fmt.Sprintf("PRIVMSG %s :?OTR|%08x|00000000,%05d,65535,%s,", target, tag, k, body)); err != nil {
+					return lines, err
+				}
+				lines++
+				if lines%20 == 0 {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}
+	}
+	return lines, nil
+}
+
 // bridgeLogLines returns the bridge's log, a JSON object per line.
-func bridgeLogLines(t *testing.T, e *env) []string {
+func bridgeLogLines(t testing.TB, e *env) []string {
 	t.Helper()
 	b, err := os.ReadFile(e.bridge.LogPath)
 	if err != nil {
@@ -449,6 +479,37 @@ const fragmentFloodGrowth = 8 << 20
 // injects (bridge/otrsession/fault_inject.go); it must never be logged.
 const injectedPanic = "otrbridge injected panic value"
 
+// panicPeers are the three peers of testPanicInOnePeer; write has a chat.
+type panicPeers struct {
+	recv, shown, write *teststack.IRCClient
+	writeRoom          string
+}
+
+func (e *env) panicPeers(t testing.TB, u *user) *panicPeers {
+	t.Helper()
+	pp := &panicPeers{
+		recv:  teststack.DialIRC(t, e.irc.Addr(), e.unique("panicreceive"), teststack.IRCClientOptions{}),
+		shown: teststack.DialIRC(t, e.irc.Addr(), e.unique("paniceffect"), teststack.IRCClientOptions{}),
+		write: teststack.DialIRC(t, e.irc.Addr(), e.unique("panicwrite"), teststack.IRCClientOptions{}),
+	}
+	pp.writeRoom = u.pm(t, pp.write.Nick())
+	return pp
+}
+
+// round has recv and shown send u a line each and u send write a
+// message, each of which makes the bridge panic; it returns their texts.
+func (pp *panicPeers) round(e *env, u *user, i int) []string {
+	var texts []string
+	for _, c := range []*teststack.IRCClient{pp.recv, pp.shown} {
+		text := e.text(fmt.Sprintf("line %d from %s", i, c.Nick()))
+		texts = append(texts, text)
+		c.Privmsg(u.nick, text)
+	}
+	text := e.text(fmt.Sprintf("message %d to %s", i, pp.write.Nick()))
+	u.mx.SendText(pp.writeRoom, text)
+	return append(texts, text)
+}
+
 // testPanicInOnePeer: three peers make the bridge panic on purpose (its
 // test build does so for nicks starting with "panic…"): while deciding
 // about every line of one, when showing anything of another in Matrix,
@@ -463,27 +524,16 @@ func testPanicInOnePeer(t *testing.T, e *env) {
 	var before latencies
 	before.add(w.probe(t))
 	before.add(other.probe(t))
-	recv := teststack.DialIRC(t, e.irc.Addr(), e.unique("panicreceive"), teststack.IRCClientOptions{})
-	shown := teststack.DialIRC(t, e.irc.Addr(), e.unique("paniceffect"), teststack.IRCClientOptions{})
-	write := teststack.DialIRC(t, e.irc.Addr(), e.unique("panicwrite"), teststack.IRCClientOptions{})
+	pp := e.panicPeers(t, u)
 	var texts []string
 	for i := 0; i < 2; i++ {
-		for _, c := range []*teststack.IRCClient{recv, shown} {
-			text := e.text(fmt.Sprintf("line %d from %s", i, c.Nick()))
-			texts = append(texts, text)
-			c.Privmsg(u.nick, text)
-		}
+		texts = append(texts, pp.round(e, u, i)...)
 		var during latencies
 		during.add(w.probe(t))
 		during.add(other.probe(t))
 		t.Logf("round %d: %s", i, during)
 	}
-	room := u.pm(t, write.Nick())
-	for i := 0; i < 2; i++ {
-		text := e.text(fmt.Sprintf("message %d to %s", i, write.Nick()))
-		texts = append(texts, text)
-		u.sendPortal(t, room, text)
-	}
+	write := pp.write
 	var after latencies
 	after.add(w.probe(t))
 	after.add(other.probe(t))

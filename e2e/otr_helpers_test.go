@@ -20,13 +20,13 @@ type otrPeer struct {
 // otrSetup logs a new Matrix user in to the local network, puts a libotr
 // peer with opts on IRC and opens a DM portal with it from Matrix (`pm`),
 // so nothing has been said on IRC yet.
-func (e *env) otrSetup(t *testing.T, opts otrtest.Options) (*user, *otrPeer, string) {
+func (e *env) otrSetup(t testing.TB, opts otrtest.Options) (*user, *otrPeer, string) {
 	t.Helper()
 	return e.otrSetupOn(t, netLocal, opts)
 }
 
 // otrSetupOn is otrSetup on the given network.
-func (e *env) otrSetupOn(t *testing.T, network string, opts otrtest.Options) (*user, *otrPeer, string) {
+func (e *env) otrSetupOn(t testing.TB, network string, opts otrtest.Options) (*user, *otrPeer, string) {
 	t.Helper()
 	u := e.newUser(t, "")
 	u.login(t, network, e.unique("mx"))
@@ -37,7 +37,7 @@ func (e *env) otrSetupOn(t *testing.T, network string, opts otrtest.Options) (*u
 }
 
 // otrPeerFor starts a libotr peer called nick on IRC talking to u.
-func (e *env) otrPeerFor(t *testing.T, u *user, nick string, opts otrtest.Options) *otrPeer {
+func (e *env) otrPeerFor(t testing.TB, u *user, nick string, opts otrtest.Options) *otrPeer {
 	t.Helper()
 	opts.Account, opts.Peer = nick, u.nick
 	lp := otrtest.StartLibotr(t, opts)
@@ -86,7 +86,7 @@ func (u *user) roomTranscript(room string) string {
 }
 
 // event waits for the peer's next libotr event name [sub].
-func (p *otrPeer) event(t *testing.T, name, sub string) otrtest.Line {
+func (p *otrPeer) event(t testing.TB, name, sub string) otrtest.Line {
 	t.Helper()
 	l, ok := p.WaitFor(longWait, func(l otrtest.Line) bool {
 		return l.Kind == "EVENT" && l.Name == name && (sub == "" || l.Sub == sub)
@@ -111,7 +111,7 @@ func (p *otrPeer) received(t *testing.T, text string) {
 }
 
 // goSecure waits until both sides report a private conversation.
-func (p *otrPeer) goSecure(t *testing.T, u *user, room string) {
+func (p *otrPeer) goSecure(t testing.TB, u *user, room string) {
 	t.Helper()
 	p.event(t, "gone_secure", "")
 	u.notice(t, room, "Private conversation with", longWait)
