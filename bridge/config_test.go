@@ -62,12 +62,37 @@ func TestConfigValidateRejects(t *testing.T) {
 		"generate secret":  func(c *Config) { c.Secret = "generate" },
 		"bad template":     func(c *Config) { c.DisplaynameTemplate = "{{.Nick" },
 		"unknown field":    func(c *Config) { c.DisplaynameTemplate = "{{.Account}}" },
+		"negative peers":   func(c *Config) { c.Limits.NewPeers = -1 },
+		"tiny window":      func(c *Config) { c.Limits.NewPeersWindow = "10s" },
+		"bad window":       func(c *Config) { c.Limits.NewPeersWindow = "hourly" },
+		"negative replies": func(c *Config) { c.Limits.AutoReplies.Rate = -0.5 },
 	} {
 		c := validConfig(t)
 		mutate(c)
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: Validate() = nil, want error", name)
 		}
+	}
+}
+
+// The limits' example values are the defaults, and zero values mean them.
+func TestLimitsDefaults(t *testing.T) {
+	c := validConfig(t)
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if n, w := c.Limits.NewPeerBudget(); n != 10 || w != time.Hour || c.Limits.MessageRequests {
+		t.Errorf("example limits: %d per %s, requests %v", n, w, c.Limits.MessageRequests)
+	}
+	if a := c.Limits.autoReplyConfig(); a.Burst != 20 || a.Rate != 0.5 {
+		t.Errorf("example auto replies: %+v", a)
+	}
+	c.Limits = LimitsConfig{NewPeersWindow: "30m"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if n, w := c.Limits.NewPeerBudget(); n != defaultNewPeers || w != 30*time.Minute {
+		t.Errorf("zero new_peers with a 30m window: %d per %s", n, w)
 	}
 }
 

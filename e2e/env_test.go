@@ -94,6 +94,8 @@ type envOptions struct {
 	// portals (the stack's bridge otherwise leaves it off, because the
 	// plain-HTTP MatrixClient cannot decrypt).
 	encryption bool
+	// messageRequests turns network.limits.message_requests on.
+	messageRequests bool
 }
 
 // newEnvWith starts a stack with o.
@@ -135,6 +137,10 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 			// Low enough that the channel limit scenario reaches it quickly.
 			nw, _ := cfg["network"].(map[string]any)
 			nw["channels"] = map[string]any{"max_per_user": channelLimit}
+			if o.messageRequests {
+				limits, _ := nw["limits"].(map[string]any)
+				limits["message_requests"] = true
+			}
 		},
 	})
 	t.Cleanup(func() {
