@@ -63,8 +63,8 @@ type SeenResult struct {
 	Fingerprint *Fingerprint
 	// New is true the first time this fingerprint is seen for the peer.
 	New bool
-	// Others are the peer's other known fingerprints, most recently seen
-	// first. A New fingerprint with Others means the peer changed keys (or
+	// Others are the peer's other known fingerprints, in the order they
+	// were first seen. A New fingerprint with Others means the peer changed keys (or
 	// someone is impersonating them): warn loudly.
 	Others []*Fingerprint
 }
