@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/bridge/otrsession"
@@ -236,6 +237,7 @@ func (c *IRCClient) Connect(ctx context.Context) {
 	if err := c.loadAliases(ctx); err != nil {
 		c.log.Err(err).Msg("Failed to load renamed peers")
 	}
+	go c.reportInterrupted(c.log.WithContext(c.ic.Bridge.BackgroundCtx))
 	conn, err := c.getConn()
 	if err != nil {
 		c.reportLoginResult(ircconn.StateChanged{State: ircconn.BadCredentials, Err: err})
@@ -494,6 +496,10 @@ func (p *peerLink) Deliver(ctx context.Context, msg otrsession.IncomingText) {
 
 func (p *peerLink) Notice(ctx context.Context, text string) {
 	p.c.portalNotice(ctx, p, text)
+}
+
+func (p *peerLink) Unconfirmed(ctx context.Context, events []id.EventID) {
+	p.c.markMessages(ctx, p, unreadMark, events...)
 }
 
 func (p *peerLink) ShowState(ctx context.Context, s otrsession.State) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.mau.fi/util/configupgrade"
 	"maunium.net/go/mautrix/bridgev2"
@@ -30,6 +31,8 @@ type IRCConnector struct {
 	// DB holds otrbridge's own tables (OTR identities, trust, policies),
 	// upgraded in Start.
 	DB *db.Database
+	// started is when this run of the bridge began (inflight.go).
+	started time.Time
 
 	// selfSign keeps the bridge running where the homeserver refuses the
 	// bot's cross-signing keys (nil without encryption.self_sign).
@@ -76,6 +79,7 @@ const (
 
 func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	ic.Bridge = br
+	ic.started = time.Now()
 	// bridgev2's error notices are sent unencrypted even into encrypted
 	// rooms; the connector sends its own (failure.go).
 	if mc, ok := br.Matrix.(*matrix.Connector); ok && mc.Config.Matrix.MessageErrorNotices {

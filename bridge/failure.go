@@ -111,12 +111,20 @@ func (f failure) notice(evt id.EventID) *event.MessageEventContent {
 // reportFailure tells the sender of evt why it failed (a notice replying
 // to it in the portal) and returns the status for bridgev2.
 func (c *IRCClient) reportFailure(ctx context.Context, portal *bridgev2.Portal, evt *event.Event, f failure) error {
-	if portal != nil && portal.MXID != "" && evt != nil {
-		content := f.notice(evt.ID)
-		content.Mentions.UserIDs = []id.UserID{evt.Sender}
-		if _, err := c.ic.Bridge.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
-			c.log.Err(err).Msg("Failed to send the notice about a message that did not reach IRC")
-		}
+	if portal != nil && evt != nil {
+		c.failureNotice(ctx, portal.MXID, evt.ID, evt.Sender, f)
 	}
 	return f.status()
+}
+
+// failureNotice sends the notice about the message evt of sender in room.
+func (c *IRCClient) failureNotice(ctx context.Context, room id.RoomID, evt id.EventID, sender id.UserID, f failure) {
+	if room == "" {
+		return
+	}
+	content := f.notice(evt)
+	content.Mentions.UserIDs = []id.UserID{sender}
+	if _, err := c.ic.Bridge.Bot.SendMessage(ctx, room, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+		c.log.Err(err).Msg("Failed to send the notice about a message that did not reach IRC")
+	}
 }

@@ -49,6 +49,8 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 		out.Lines = append([]string{quote}, out.Lines...)
 	}
 	out.Event = msg.Event.ID
+	done := c.inflight(ctx, msg.Portal, msg.Event)
+	defer done()
 	if err := c.sendToPeer(ctx, p, out); err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
 	}
@@ -75,6 +77,8 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 	}
 	out.Lines[0] = "* " + out.Lines[0]
 	out.Event = msg.Event.ID
+	done := c.inflight(ctx, msg.Portal, msg.Event)
+	defer done()
 	if err := c.sendToPeer(ctx, p, out); err != nil {
 		return c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
 	}
@@ -89,6 +93,11 @@ func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.
 	if err != nil {
 		c.ic.metrics.message(toIRC, resultFailed)
 		c.notePeerError(err)
+		var pe *ircconn.PeerError
+		if errors.As(err, &pe) && pe.Code == "401" {
+			// The nick is gone, and with it the peer's session keys.
+			c.otr.PeerGone(ctx, p)
+		}
 		return err
 	}
 	if res.Encrypted {

@@ -83,9 +83,11 @@ type whoMatch struct{ nick, account string }
 type nickWatch struct {
 	c *IRCClient
 	// notice posts a notice into a peer's chat; hasChat reports a nick
-	// the user has a chat with. Tests replace both.
+	// the user has a chat with; left ends the OTR session of a peer that
+	// left. Tests replace them.
 	notice  func(ctx context.Context, uid networkid.UserID, text string)
 	hasChat func(ctx context.Context, nick string) bool
+	left    func(ctx context.Context, uid networkid.UserID, nick string)
 
 	mu       sync.Mutex
 	peers    map[networkid.UserID]*watchedPeer
@@ -98,6 +100,9 @@ func newNickWatch(c *IRCClient) *nickWatch {
 		hasChat: func(ctx context.Context, nick string) bool {
 			portal, _ := c.existingPortal(ctx, nick)
 			return portal != nil
+		},
+		left: func(ctx context.Context, uid networkid.UserID, nick string) {
+			c.otr.PeerGone(ctx, c.link(uid, nick))
 		},
 		peers: make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery)}
 }
@@ -308,6 +313,7 @@ func (w *nickWatch) offline(ctx context.Context, nick, why string) {
 	if tell {
 		w.notice(ctx, uid, goneText(nick, why))
 	}
+	w.left(ctx, uid, nick)
 	if q != nil {
 		w.ask(ctx, q)
 	}

@@ -90,6 +90,7 @@ func watchWithFake(t *testing.T) (*nickWatch, *fakeConn, *[]watchNotice) {
 		notices = append(notices, watchNotice{uid, text})
 	}
 	w.hasChat = func(_ context.Context, nick string) bool { return strings.EqualFold(nick, "carol") }
+	w.left = func(context.Context, networkid.UserID, string) {}
 	return w, fc, &notices
 }
 

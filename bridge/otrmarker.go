@@ -7,22 +7,36 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// unencryptedMark is the reaction on Matrix messages that went to IRC in
-// plaintext although OTR is enabled for the peer.
-const unencryptedMark = "🔓 sent unencrypted"
+// Marks on the user's own Matrix messages, as reactions of the bot.
+// Matrix does not encrypt reactions: the homeserver sees the mark (not the
+// message).
+const (
+	// unencryptedMark: the message went to IRC in plaintext.
+	unencryptedMark = "🔓 sent unencrypted"
+	// unreadMark: the message was encrypted for a private conversation
+	// the peer's client has lost; the peer may not have read it.
+	unreadMark = "⚠️ may not have been read"
+)
 
-// markUnencrypted reacts to the Matrix message evt in the peer's DM
-// portal with unencryptedMark.
+// markUnencrypted marks the Matrix message evt as sent unencrypted.
 func (c *IRCClient) markUnencrypted(ctx context.Context, p *peerLink, evt id.EventID) {
+	c.markMessages(ctx, p, unencryptedMark, evt)
+}
+
+// markMessages reacts with key to the Matrix messages evts in the peer's
+// DM portal.
+func (c *IRCClient) markMessages(ctx context.Context, p *peerLink, key string, evts ...id.EventID) {
 	br := c.ic.Bridge
 	portal, err := br.GetExistingPortalByKey(ctx, portalKeyFor(p.id, c.login.ID))
 	if err != nil || portal == nil || portal.MXID == "" {
 		return
 	}
-	_, err = br.Bot.SendMessage(ctx, portal.MXID, event.EventReaction, &event.Content{
-		Parsed: &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, EventID: evt, Key: unencryptedMark}},
-	}, nil)
-	if err != nil {
-		c.login.Log.Warn().Err(err).Msg("Failed to mark a message as sent unencrypted")
+	for _, evt := range evts {
+		_, err = br.Bot.SendMessage(ctx, portal.MXID, event.EventReaction, &event.Content{
+			Parsed: &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, EventID: evt, Key: key}},
+		}, nil)
+		if err != nil {
+			c.login.Log.Warn().Err(err).Str("mark", key).Msg("Failed to mark a message")
+		}
 	}
 }

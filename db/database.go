@@ -1,8 +1,9 @@
 // Package db is otrbridge's own storage in the bridge database: OTR
-// identities, the fingerprint trust store, OTR policy overrides and the IRC
-// channels users joined. The tables live beside bridgev2's as a dbutil child
-// database with its own version table ("otrbridge_version"); the SQL is in
-// package migrations and runs on SQLite and PostgreSQL alike.
+// identities, the fingerprint trust store, OTR policy overrides, markers
+// of private conversations, the IRC channels users joined and the IDs of
+// messages on their way to IRC. The tables live beside bridgev2's as a
+// dbutil child database with its own version table ("otrbridge_version");
+// the SQL is in package migrations and runs on SQLite and PostgreSQL alike.
 //
 // Users are Matrix user IDs, networks the configured network names, peers the
 // casemapped nicks DM portals are keyed by: callers casemap before calling.
@@ -35,6 +36,7 @@ type Database struct {
 	Policies     *PolicyStore
 	Private      *PrivateStore
 	Channels     *ChannelStore
+	Inflight     *InflightStore
 }
 
 // New wraps the bridge's database (bridgev2's Bridge.DB.Database).
@@ -47,6 +49,7 @@ func New(parent *dbutil.Database, log zerolog.Logger) *Database {
 		Policies:     &PolicyStore{db: d},
 		Private:      &PrivateStore{db: d},
 		Channels:     &ChannelStore{db: d},
+		Inflight:     &InflightStore{db: d},
 	}
 }
 

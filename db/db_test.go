@@ -38,6 +38,7 @@ var scenarios = []struct {
 	{"Constraints", testConstraints},
 	{"PrivateMarkers", testPrivateMarkers},
 	{"Channels", testChannels},
+	{"Inflight", testInflight},
 }
 
 func TestSQLite(t *testing.T) {
@@ -571,5 +572,33 @@ func testFingerprintHistoryCapped(t *testing.T, d *Database, user id.UserID) {
 	}
 	if len(f.Nicks) != MaxNicksPerFingerprint || f.Nicks[len(f.Nicks)-1] != fmt.Sprintf("alias%d", MaxNicksPerFingerprint+5) {
 		t.Errorf("nicks kept: %v", f.Nicks)
+	}
+}
+
+func testInflight(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	login := "libera/" + string(user)
+	for i, ev := range []id.EventID{"$b", "$a", "$c"} {
+		m := InflightMessage{Login: login, Room: "!room:example.org", Event: ev, Sender: user, Since: t0.Add(time.Duration(i) * time.Second)}
+		if err := d.Inflight.Begin(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another login's record stays apart.
+	if err := d.Inflight.Begin(ctx, InflightMessage{Login: "oftc/" + string(user), Room: "!r:x", Event: "$a", Sender: user, Since: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Inflight.End(ctx, login, "$a"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Inflight.List(ctx, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Event != "$b" || got[1].Event != "$c" || got[0].Room != "!room:example.org" || got[0].Sender != user || !got[0].Since.Equal(t0) {
+		t.Fatalf("List = %+v", got)
+	}
+	if other, _ := d.Inflight.List(ctx, "oftc/"+string(user)); len(other) != 1 {
+		t.Errorf("the other login's records: %+v", other)
 	}
 }

@@ -40,7 +40,12 @@ func (e *env) otrSetupOn(t testing.TB, network string, opts otrtest.Options) (*u
 func (e *env) otrPeerFor(t testing.TB, u *user, nick string, opts otrtest.Options) *otrPeer {
 	t.Helper()
 	opts.Account, opts.Peer = nick, u.nick
-	lp := otrtest.StartLibotr(t, opts)
+	return e.onIRC(t, u, nick, otrtest.StartLibotr(t, opts))
+}
+
+// onIRC puts the OTR peer lp on IRC as nick, talking to u.
+func (e *env) onIRC(t testing.TB, u *user, nick string, lp *otrtest.LibotrPeer) *otrPeer {
+	t.Helper()
 	c := teststack.DialIRC(t, e.ircFor(u.network).Addr(), nick, teststack.IRCClientOptions{})
 	// On the flood-limited server (8 lines, then 2.5 per second) the peer
 	// paces itself like IRC clients do.

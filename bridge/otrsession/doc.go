@@ -42,6 +42,11 @@
 //     messages, unreadable ones, OTR errors) is shown once and then
 //     counted: one notice per kind and minute (noise.go). Every change of
 //     State goes to PeerLink.ShowState.
+//   - Lost sessions (lost.go): PeerGone (the peer left IRC), the peer's
+//     "?OTR Error:", or a new instance of the peer going private end the
+//     session on our side; messages sent since the peer's last data
+//     message are marked (PeerLink.Unconfirmed) and sent once more,
+//     "[resent] ", in the next session with the same key.
 //   - Trust store: db.Fingerprints.Seen on every new session, SetTrust on
 //     SMP success when otr.SMPSucceeded.SetTrust says so, Trust/Distrust/
 //     Forget. db.Private markers survive a restart: the next contact with

@@ -27,12 +27,23 @@ func (p *peer) handleOutput(ctx context.Context, now time.Time, out otr.Output, 
 	u, throttled := p.queueWire(now, out, auto)
 	fx := []effect{throttled}
 	fx = append(fx, p.deliveries(now, out, in)...)
+	peerError := false
 	for _, ev := range out.Events {
+		if _, ok := ev.(otr.ErrorReceived); ok {
+			peerError = true
+		}
 		if k, ok := noiseKindOf(ev); ok && !p.admitNoise(now, k) {
 			continue // counted for the next summary (noise.go)
 		}
 		p.logEvent(ev)
 		fx = append(fx, p.applyEvent(ctx, now, ev, u)...)
+	}
+	if peerError {
+		// Whether or not the error's notice was shown: the peer cannot
+		// read the session any more (lost.go). The engine already asked
+		// for a new one if the policy says so.
+		fx = append(fx, p.sessionLost(now, fmt.Sprintf("%s's OTR client could not read what you sent (it answered with an error): it has probably restarted and lost the private conversation.", p.link.Nick()),
+			p.effectivePolicy()&otr.ErrorStartAKE == 0)...)
 	}
 	p.syncPolicy()
 	return append(fx, p.stateEffect())
@@ -91,6 +102,7 @@ func (p *peer) deliveries(now time.Time, out otr.Output, in *IncomingText) []eff
 		text := m.Text
 		msg.Encrypted = m.Encrypted
 		if m.Encrypted {
+			p.readByPeer()
 			msg.Kind = ircconn.Privmsg
 			if rest, ok := strings.CutPrefix(text, "/me "); ok {
 				msg.Kind, text = ircconn.Action, rest
@@ -221,7 +233,7 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure)
 		p.trust[ev.Fingerprint] = trust
 	}
 	if ev.Refreshed {
-		return fx
+		return append(fx, p.resendAfterSecure(now, ev)...)
 	}
 	if res != nil && res.New && len(res.Others) > 0 {
 		notice(fmt.Sprintf("⚠️ WARNING: %s is using a NEW OTR key: %s. Until now you knew %s by %s. "+
@@ -237,7 +249,7 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure)
 	notice(fmt.Sprintf("🔒 Private conversation with %s started (OTR v%d). Their fingerprint: %s. Yours: %s. %s "+
 		"The bridge decrypts the messages for you: they are private on IRC, and as private on Matrix as this room.",
 		nick, ev.Version, ev.Fingerprint, ours, status))
-	return fx
+	return append(fx, p.resendAfterSecure(now, ev)...)
 }
 
 // smpSucceeded stores trust as libotr would and explains.

@@ -44,6 +44,7 @@ type fakeLink struct {
 	delivered []IncomingText
 	notices   []string
 	states    []State
+	unread    []id.EventID
 	sendErr   error
 	replyErr  error
 	replies   int // lines sent with SendReply (also in wire)
@@ -157,6 +158,18 @@ func (l *fakeLink) Deliver(ctx context.Context, msg IncomingText) {
 
 func (l *fakeLink) Notice(ctx context.Context, text string) {
 	l.matrixCall("notice: "+text, func() { l.notices = append(l.notices, text) })
+}
+
+func (l *fakeLink) Unconfirmed(ctx context.Context, events []id.EventID) {
+	l.mu.Lock()
+	l.unread = append(l.unread, events...)
+	l.mu.Unlock()
+}
+
+func (l *fakeLink) unreadEvents() []id.EventID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]id.EventID(nil), l.unread...)
 }
 
 func (l *fakeLink) ShowState(ctx context.Context, s State) {

@@ -43,7 +43,7 @@ func (m *Manager) Info(ctx context.Context, link PeerLink) (string, error) {
 		}
 	}
 	if p.recovering {
-		b.WriteString("Messages are held until a new private conversation is up (the bridge restarted during the last one).\n")
+		b.WriteString("Messages are held until a new private conversation is up (the last one ended without `finish`: a bridge restart, or the peer left or lost it).\n")
 	}
 	scope := map[db.Scope]string{db.ScopeNone: "network default", db.ScopeUser: "your default on this network", db.ScopePeer: "set for this chat"}[p.policyScope]
 	if p.exempt {

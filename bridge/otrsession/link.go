@@ -69,6 +69,10 @@ type PeerLink interface {
 	Deliver(ctx context.Context, msg IncomingText)
 	// Notice shows a bridge notice in the DM portal (creating it if needed).
 	Notice(ctx context.Context, text string)
+	// Unconfirmed marks messages (Matrix events sent with OutgoingText.Event)
+	// that the peer may not have read: its client lost the private
+	// conversation they were encrypted for.
+	Unconfirmed(ctx context.Context, events []id.EventID)
 	// ShowState shows the state of the conversation at a glance (the DM
 	// portal's topic); it is called at every change (not for the
 	// plaintext state of a new peer: no topic says just that).

@@ -45,6 +45,11 @@ type peer struct {
 	// user runs `finish`.
 	recovering bool
 
+	// unconfirmed: sent encrypted since the peer's last data message;
+	// resend: lost with a session the peer no longer has, to be sent once
+	// more in the next one (lost.go).
+	unconfirmed, resend []sentMessage
+
 	trust   map[otr.Fingerprint]db.Trust
 	held    map[otr.HeldID]chan error
 	pending []pendingLine

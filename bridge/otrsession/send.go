@@ -185,6 +185,9 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 		// Plaintext keeps its kind (notice, emote).
 		p.enqueue(ctx, msg.Kind, wire, d.unit)
 	}
+	if inf.State == otr.Encrypted && len(wire) > 0 {
+		p.recordSent(msg, now, inf)
+	}
 	d.fx = append(d.fx, p.handleOutput(ctx, now, otr.Output{Events: other}, nil, false)...)
 	if !encrypt && !p.noticedSentPT {
 		p.noticedSentPT = true

@@ -341,6 +341,18 @@ func (b *Bridge) Stop() {
 	}
 }
 
+// Kill ends the bridge with SIGKILL, as a crash would: nothing it was
+// doing is finished.
+func (b *Bridge) Kill() {
+	b.mu.Lock()
+	p := b.proc
+	b.proc = nil
+	b.mu.Unlock()
+	if p != nil {
+		p.Kill()
+	}
+}
+
 // Running reports whether the bridge process is alive.
 func (b *Bridge) Running() bool {
 	b.mu.Lock()

@@ -18,6 +18,7 @@ import (
 // is handed to the peer. Tests then drive the peer with its usual methods
 // (Send, Query, SMP, ...) and wait for what it shows with WaitFor.
 type IRCGlue struct {
+	// Peer is the OTR client as attached; Restart replaces it.
 	Peer   *otrtest.Peer
 	Client *IRCClient
 
@@ -61,10 +62,30 @@ func PutOnIRC(t testing.TB, peer *otrtest.LibotrPeer, client *IRCClient, target 
 // Close detaches the peer, closes the IRC connection and returns the
 // problems the glue met (a command the peer refused, a send that failed).
 func (g *IRCGlue) Close() error {
-	g.Peer.SetOnWire(nil)
+	g.peer().SetOnWire(nil)
 	g.Client.Close()
 	<-g.closed
 	return errors.Join(g.Errors()...)
+}
+
+// Restart replaces the OTR client under the IRC connection, as when a
+// client restarts behind a bouncer or reloads its OTR plugin: the IRC
+// connection stays, the OTR state is gone. The old peer is detached (and
+// left to the caller to close).
+func (g *IRCGlue) Restart(peer *otrtest.Peer) {
+	g.mu.Lock()
+	old := g.Peer
+	g.Peer = peer
+	g.mu.Unlock()
+	old.SetOnWire(nil)
+	peer.SetOnWire(g.enqueue)
+}
+
+// peer is the OTR client now under the connection.
+func (g *IRCGlue) peer() *otrtest.Peer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.Peer
 }
 
 // SetTarget changes the nick the peer talks to (NICK changes of the target
@@ -179,7 +200,7 @@ func (g *IRCGlue) recvLoop() {
 			}
 			continue
 		}
-		if _, err := g.Peer.Recv(l.Text()); err != nil {
+		if _, err := g.peer().Recv(l.Text()); err != nil {
 			g.fail(err)
 		}
 	}

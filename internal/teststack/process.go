@@ -84,6 +84,14 @@ func (p *process) Stop() {
 	})
 }
 
+// Kill SIGKILLs the process group at once and waits for the leader.
+func (p *process) Kill() {
+	p.stopOnce.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}
+
 // freePort asks the kernel for a free loopback TCP port. Another process can
 // take it before the server binds it; the callers retry on a bind failure.
 func freePort() (int, error) {
