@@ -86,9 +86,14 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 }
 
 // sendToPeer sends one converted Matrix message through the peer's OTR
-// session, and marks it in the portal when it went out unencrypted
-// although OTR is on for the peer.
+// session, and marks it in the portal when it went out unencrypted.
 func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.OutgoingText) error {
+	// One sanitiser for every line: the body, a reply's quote, a
+	// reaction's emote.
+	out.Lines = textLines(strings.Join(out.Lines, "\n"))
+	if len(out.Lines) == 0 {
+		return errEmptyMessage
+	}
 	res, err := c.otr.Send(ctx, p, out)
 	if err != nil {
 		c.ic.metrics.message(toIRC, resultFailed)
@@ -223,8 +228,8 @@ func textLines(text string) []string {
 	var lines []string
 	for _, l := range strings.Split(text, "\n") {
 		l = strings.Map(func(r rune) rune {
-			if r == '\r' || r == 0 {
-				return -1
+			if r == '\r' || r == 0 || r == '\x01' {
+				return -1 // \x01 would make a line (or an emote's end) a CTCP
 			}
 			return r
 		}, l)

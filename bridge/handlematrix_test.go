@@ -26,6 +26,7 @@ func TestConvertOutgoing(t *testing.T) {
 		{"text", event.MessageEventContent{MsgType: event.MsgText, Body: "hello"}, ircconn.Privmsg, []string{"hello"}},
 		{"multi-line", event.MessageEventContent{MsgType: event.MsgText, Body: "one\r\n\ntwo\n  \nthree"}, ircconn.Privmsg, []string{"one", "two", "three"}},
 		{"emote", event.MessageEventContent{MsgType: event.MsgEmote, Body: "waves"}, ircconn.Action, []string{"waves"}},
+		{"emote with CTCP delimiters", event.MessageEventContent{MsgType: event.MsgEmote, Body: "\x01waves\x01 back"}, ircconn.Action, []string{"waves back"}},
 		{"notice", event.MessageEventContent{MsgType: event.MsgNotice, Body: "fyi"}, ircconn.Notice, []string{"fyi"}},
 		{"html bold", event.MessageEventContent{MsgType: event.MsgText, Body: "**hi**", Format: event.FormatHTML, FormattedBody: "<b>hi</b>"}, ircconn.Privmsg, []string{"\x02hi\x0f"}},
 		{"reply fallback removed", event.MessageEventContent{MsgType: event.MsgText, Body: "> <@a:b> old\n\nnew",
@@ -141,5 +142,14 @@ func TestReactionText(t *testing.T) {
 		if got := reactionText(tc.key, tc.snippet); got != tc.want {
 			t.Errorf("reactionText(%q, %q) = %q, want %q", tc.key, tc.snippet, got, tc.want)
 		}
+	}
+}
+
+// The quote of a reply and a reaction's emote go through the body's
+// sanitiser: no CR, NUL or CTCP delimiter, one IRC line per line.
+func TestTextLinesSanitises(t *testing.T) {
+	got := textLines(strings.Join([]string{"> <bob> quoted\r\x01VERSION\x01", "body\x00"}, "\n"))
+	if want := []string{"> <bob> quotedVERSION", "body"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("textLines = %q, want %q", got, want)
 	}
 }

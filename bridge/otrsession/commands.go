@@ -35,17 +35,39 @@ func (m *Manager) Refresh(ctx context.Context, link PeerLink) (string, error) {
 }
 
 // Finish ends the conversation with the peer; messages are then sent
-// unencrypted (as policy allows).
+// unencrypted (as policy allows). Messages that were waiting for a private
+// conversation fail: the user gave up on it, and they were written for one.
 func (m *Manager) Finish(ctx context.Context, link PeerLink) (string, error) {
 	return m.drive(ctx, link, true, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
+		nick := link.Nick()
 		was := conv.Info().State
+		waiting := len(p.held) > 0
 		p.setRecovering(false)
 		p.akePendingUntil = time.Time{}
-		fx := p.endConversation(ctx, now, nil)
-		if was == otr.Plaintext {
-			return fx, fmt.Sprintf("There was no private conversation with %s; messages are sent unencrypted.", link.Nick()), nil
+		p.unconfirmed, p.resend = nil, nil
+		plainAllowed := p.policy&otr.RequireEncryption == 0
+		var drop error
+		if waiting {
+			text := fmt.Sprintf("Not sent: you ran `!otr finish` while this message waited for a private conversation with %s.", nick)
+			if plainAllowed {
+				text += " Send it again to send it unencrypted."
+			}
+			drop = &SendError{Err: ErrNotPrivate, Text: text}
 		}
-		return fx, fmt.Sprintf("Ended the private conversation with %s.", link.Nick()), nil
+		fx := p.endConversation(ctx, now, drop)
+		reply := fmt.Sprintf("Ended the private conversation with %s.", nick)
+		if was == otr.Plaintext {
+			reply = fmt.Sprintf("There was no private conversation with %s.", nick)
+		}
+		if waiting {
+			reply += " What was waiting for one was not sent (each message says so)."
+		}
+		if plainAllowed {
+			reply += " New messages are sent unencrypted."
+		} else {
+			reply += " Your policy for this chat (always) sends nothing unencrypted: new messages wait for a new private conversation (`!otr init`); `!otr policy manual` allows unencrypted ones."
+		}
+		return fx, reply, nil
 	})
 }
 

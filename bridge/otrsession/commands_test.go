@@ -260,3 +260,53 @@ func TestUnreadableStoredKey(t *testing.T) {
 		}
 	})
 }
+
+// `finish` while a message waits for a private conversation: the message
+// fails at once (saying why), and the reply tells what happens to new
+// messages as it will happen: unencrypted under manual, still held under
+// always.
+func TestFinishWhileHeld(t *testing.T) {
+	for _, policy := range []string{"manual", "always"} {
+		t.Run(policy, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				f := newManager(t, newDB(t), "@alice:example.org", managerOpts{policy: policy, keys: []string{"otrbridge.key"}})
+				l := newLink("net", "carol") // no OTR: nothing answers
+				if _, err := f.Init(ctx, l); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- send(f, l, ircconn.Privmsg, "held") }()
+				synctest.Wait()
+				reply, err := f.Finish(ctx, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				var held error
+				select {
+				case held = <-done:
+				default:
+					t.Fatal("the held message still waits after finish")
+				}
+				if held == nil || !strings.Contains(held.Error(), "you ran `!otr finish`") {
+					t.Errorf("held message: %v", held)
+				}
+				next := send(f, l, ircconn.Privmsg, "next")
+				switch policy {
+				case "manual":
+					if !strings.Contains(reply, "New messages are sent unencrypted") || next != nil || !l.wireContains("next") {
+						t.Errorf("reply %q; next message: %v", reply, next)
+					}
+				case "always":
+					if strings.Contains(reply, "sent unencrypted") || !strings.Contains(reply, "sends nothing unencrypted") {
+						t.Errorf("reply %q", reply)
+					}
+				}
+				if l.wireContains("held") {
+					t.Error("the held message reached the wire")
+				}
+			})
+		})
+	}
+}

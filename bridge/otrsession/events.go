@@ -278,9 +278,20 @@ func (p *peer) recoveringWithoutOTRError() error {
 	return &SendError{Err: ErrNotPrivate, Text: fmt.Sprintf("Not sent: a bridge restart cut off your private conversation with %s, and OTR is now off for this chat (policy never). Nothing was sent. Run `!otr finish` to continue unencrypted, or set a policy with OTR (`!otr policy manual`) and start a new private conversation with `!otr init`.", p.link.Nick())}
 }
 
+// expiredError fails a message that waited for a private conversation in
+// vain: the bridge asked for one, and the key exchange did not complete.
+// Called with mu held.
 func (p *peer) expiredError() error {
-	return &SendError{Err: ErrNotPrivate, Text: fmt.Sprintf("Not sent: no private conversation with %s came up within %s, and your policy does not allow sending unencrypted. Nothing was sent. Check that %s uses OTR, or change the policy with `!otr policy`.",
-		p.link.Nick(), p.m.cfg.HoldTimeout, p.link.Nick())}
+	nick := p.link.Nick()
+	text := fmt.Sprintf("Not sent: the key exchange with %s did not complete within %s, so there was no private conversation to send it in, and nothing was sent. "+
+		"%s's client may have missed the request, have OTR switched off, or not speak OTR at all: try `!otr init` again, or ask %s to start a private conversation (irssi and WeeChat: `/otr init`; Pidgin and HexChat: the OTR menu). ",
+		nick, p.m.cfg.HoldTimeout, nick, nick)
+	if p.policy&otr.RequireEncryption != 0 {
+		text += "Your policy for this chat (always) sends nothing unencrypted; `!otr policy manual` would allow it."
+	} else {
+		text += "To send unencrypted instead, run `!otr finish` and send it again."
+	}
+	return &SendError{Err: ErrNotPrivate, Text: text}
 }
 
 func (p *peer) unreadableText() string {

@@ -192,7 +192,8 @@ func TestRequireToNonOTRPeerFails(t *testing.T) {
 			t.Fatal("Send did not fail")
 		}
 		var se *SendError
-		if !errors.As(err, &se) || !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "Nothing was sent") {
+		if !errors.As(err, &se) || !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "nothing was sent") ||
+			!strings.Contains(err.Error(), "key exchange with carol did not complete") || !strings.Contains(err.Error(), "`!otr init` again") {
 			t.Fatalf("err = %v", err)
 		}
 		if l.wireContains("must not leak") {

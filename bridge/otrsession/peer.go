@@ -65,6 +65,9 @@ type peer struct {
 	noise [noiseKinds]noiseCount
 
 	queryAt time.Time // when the peer last sent a query (libotr's explanation lines follow)
+	// queryExplained: the notice about the query's explanation lines was
+	// given for the last query.
+	queryExplained bool
 	// akePendingUntil: the user asked for a private conversation (`init`);
 	// until it is up or this time passes, messages are held.
 	akePendingUntil time.Time

@@ -3,27 +3,39 @@ package otrsession
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/otrbridge/otrbridge/bridge/ircfmt"
 
 	"github.com/otrbridge/otrbridge/otr"
 )
 
 // libotr's default query message continues, after "?OTRv23?", with an
 // HTML explanation for people without OTR; IRC clients send each of its
-// lines as a PRIVMSG. These lines are dropped when they follow a query.
+// lines as a PRIVMSG, with the HTML as it is (irssi) or reduced to text
+// (Pidgin: "alice has requested an Off-the-Record private conversation
+// <https://otr.cypherpunks.ca/>. However, ..."). Within a while after a
+// query such lines are the client's, not the peer's: they are shown as one
+// notice, not as messages.
 var queryExplanations = []string{
-	`has requested an <a href="https://otr.cypherpunks.ca/">Off-the-Record private conversation</a>`,
-	`See <a href="https://otr.cypherpunks.ca/">https://otr.cypherpunks.ca/</a> for more information.`,
+	"has requested an Off-the-Record private conversation",
+	"However, you do not have a plugin to support that.",
+	"https://otr.cypherpunks.ca/ for more information",
 	// Debian's and Ubuntu's libotr add a line.
-	`install the pidgin-otr package.`,
+	"install the pidgin-otr package.",
 }
 
 // queryExplanationWindow is how long after a query its explanation lines
 // are expected.
 const queryExplanationWindow = 30 * time.Second
 
+// htmlTag matches an HTML tag of the explanation.
+var htmlTag = regexp.MustCompile(`<[^<>]*>`)
+
 func isQueryExplanation(text string) bool {
+	text = htmlTag.ReplaceAllString(ircfmt.Strip(text), "")
 	for _, e := range queryExplanations {
 		if strings.Contains(text, e) {
 			return true
@@ -76,8 +88,14 @@ func (p *peer) decideReceive(ctx context.Context, link PeerLink, msg IncomingTex
 // receive runs one line through the engine. Called with mu held.
 func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []effect {
 	now := time.Now()
-	if isQueryExplanation(msg.Text) && now.Sub(p.queryAt) < queryExplanationWindow {
-		return nil
+	if now.Sub(p.queryAt) < queryExplanationWindow && isQueryExplanation(msg.Text) {
+		if p.queryExplained {
+			return nil
+		}
+		p.queryExplained = true
+		return []effect{p.notice(fmt.Sprintf("%s's client asked for a private conversation and, as OTR clients do, added an explanation for people "+
+			"without OTR (\"... has requested an Off-the-Record private conversation ... See https://otr.cypherpunks.ca/ ...\"); "+
+			"it is shown here once instead of as %s's messages.", p.link.Nick(), p.link.Nick()))}
 	}
 	conv, err := p.ensureConv(ctx, id)
 	if err != nil {
@@ -85,7 +103,7 @@ func (p *peer) receive(ctx context.Context, id *identity, msg IncomingText) []ef
 		return []effect{p.receiveWithoutOTR(msg, "the bridge could not set up OTR for this chat")}
 	}
 	if strings.Contains(msg.Text, "?OTRv") {
-		p.queryAt = now
+		p.queryAt, p.queryExplained = now, false
 	}
 	out, err := conv.Receive(now, msg.Text)
 	if err != nil {
