@@ -31,7 +31,7 @@ func row(left, right string) {
 	}
 }
 
-func left(s string)  { row(s, "") }
+func left(s string) { row(s, "") }
 
 // heading prints a step title across both columns.
 func heading(title string) {
