@@ -67,6 +67,8 @@ type IRCClient struct {
 	rawUntil time.Time
 	// recentPeerErrors: numerics that just failed a message, by "code nick".
 	recentPeerErrors map[string]time.Time
+	// eventLoop measures the IRC event handler.
+	eventLoop eventLoopWatch
 	// watch follows DM peers' nick changes without a shared channel.
 	watch *nickWatch
 	// strangers decides about messages from peers without a chat.
@@ -273,6 +275,7 @@ func (c *IRCClient) Disconnect() {
 	if conn := c.connection(); conn != nil {
 		conn.Close()
 	}
+	c.eventLoop.flush(c.log)
 	c.otr.Close()
 }
 

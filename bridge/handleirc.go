@@ -20,8 +20,11 @@ import (
 )
 
 // handleEvent receives everything the IRC connection reports. ircconn calls
-// it from one goroutine per connection, in order.
+// it from one goroutine per connection, in order; the connection's next
+// events wait meanwhile, so nothing here waits for the homeserver.
 func (c *IRCClient) handleEvent(evt ircconn.Event) {
+	start := time.Now()
+	defer func() { c.eventLoop.observe(c.log, evt, time.Since(start)) }()
 	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
 	if c.handleChannelEvent(evt) {
 		return
