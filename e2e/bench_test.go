@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if floodStack != nil {
 		floodStack.stop()
 	}
+	if otrFix != nil {
+		otrFix.stop()
+	}
 	os.Exit(code)
 }
 
@@ -63,12 +66,19 @@ func needPeers(tb testing.TB) {
 // a burst of 4).
 func persistentEnv(tb testing.TB) (*env, func()) {
 	tb.Helper()
-	return persistentEnvPaced(tb, 1000, 1000)
+	return persistentEnvWith(tb, 1000, 1000, nil)
 }
 
 // persistentEnvPaced is persistentEnv with the bridge's flood pacing
 // (burst, rate); 0, 0 is the bridge's default.
 func persistentEnvPaced(tb testing.TB, burst int, rate float64) (*env, func()) {
+	tb.Helper()
+	return persistentEnvWith(tb, burst, rate, nil)
+}
+
+// persistentEnvWith is persistentEnvPaced with last-moment edits of the
+// bridge's config.
+func persistentEnvWith(tb testing.TB, burst int, rate float64, extraConfig func(cfg map[string]any)) (*env, func()) {
 	tb.Helper()
 	needPeers(tb)
 	bin := bridgeBinary(tb) // before anything starts: it may end the test
@@ -110,7 +120,8 @@ func persistentEnvPaced(tb testing.TB, burst int, rate float64) (*env, func()) {
 		HS:       hs,
 		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: irc, FloodBurst: burst, FloodRate: rate}},
 		// Debug logging would dominate the timings.
-		LogLevel: cmpOr(os.Getenv("OTRBRIDGE_BENCH_LOG_LEVEL"), "info"),
+		LogLevel:    cmpOr(os.Getenv("OTRBRIDGE_BENCH_LOG_LEVEL"), "info"),
+		ExtraConfig: extraConfig,
 	})
 	if err != nil {
 		fail(err)

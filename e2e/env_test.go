@@ -29,9 +29,15 @@ var (
 	buildErr  error
 )
 
-// bridgeBinary builds cmd/otrbridge once per test process.
+// bridgeBinary builds cmd/otrbridge once per test process, or returns
+// OTRBRIDGE_BRIDGE_BINARY.
 func bridgeBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("OTRBRIDGE_BRIDGE_BINARY"); bin != "" {
+		// A binary built elsewhere (another commit, for before/after
+		// measurements with the same tests).
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "otrbridge-e2e-bin-")
 		if err != nil {

@@ -47,8 +47,12 @@ func TestOTRLoad(t *testing.T) {
 	needPeers(t)
 	otrtest.StartLibotr(t, otrtest.Options{}).Close() // fail or skip on a missing libotr first
 	wallStart := time.Now()
-	e := loadEnv(t)
+	e, prof := loadEnv(t)
 	rssIdle, err := e.bridge.RSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goroutinesIdle, err := prof.goroutines()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,17 @@ func TestOTRLoad(t *testing.T) {
 	}
 	setup := time.Since(setupStart)
 	rssSetup, _ := e.bridge.RSS()
+	goroutinesSetup, err := prof.goroutines()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d users logged in with keys and portals in %s (%d setup steps retried)", users, setup.Round(time.Second), retries.Load())
+	if prof.dir != "" {
+		if err := prof.snapshot("setup"); err != nil {
+			t.Logf("profiles after setup: %v", err)
+		}
+		prof.startCPU("load")
+	}
 
 	// Load: every conversation starts its AKE (staggered over a few
 	// seconds, as users do not all click at once), then sends both ways
@@ -113,6 +127,10 @@ func TestOTRLoad(t *testing.T) {
 	load := time.Since(loadStart)
 	cpu := e.cpuSnapshot().since(cpuStart)
 	rssPeak := rss.stop()
+	if prof.dir != "" {
+		prof.stopCPUProfiles()
+		t.Logf("profiles in %s", prof.dir)
+	}
 
 	// Verdict.
 	var ake, akePeer, m2i, i2m, keygen []time.Duration
@@ -158,6 +176,18 @@ func TestOTRLoad(t *testing.T) {
 	res.CPUSeconds = cpu
 	res.CPUs = runtime.NumCPU()
 	res.LoadAvg = loadAvg()
+	res.GoroutinesIdle, res.GoroutinesSetup = goroutinesIdle, goroutinesSetup
+	if msgs := res.Delivered; msgs > 0 {
+		// Everything the bridge did in the load phase (AKEs included)
+		// per message relayed.
+		res.BridgeCPUPerMessageMS = math.Round(cpu["bridge"]*1e6/float64(msgs)) / 1000
+	}
+	// The bridge logs its IRC event loop's totals again when a login
+	// disconnects: stop it for the final figures.
+	e.bridge.Stop()
+	if res.EventLoop, err = readEventLoopStats(e.bridge.LogPath); err != nil {
+		t.Errorf("reading the IRC event loop's slow events from the bridge log: %v", err)
+	}
 
 	t.Logf("conversations secure: %d of %d; messages sent %d, delivered %d, lost %d, unencrypted %d; %d IRC lines checked to be ciphertext",
 		res.Secure, users, res.Sent, res.Delivered, res.Lost, res.Unencrypted, res.WireLines)
@@ -175,6 +205,10 @@ func TestOTRLoad(t *testing.T) {
 		res.RSSIdleMiB, res.RSSSetupMiB, res.RSSPeakMiB)
 	t.Logf("CPU during the load phase: bridge %.1f s, Dendrite %.1f s, InspIRCd %.1f s, test process %.1f s; machine busy %.0f of %.0f core-seconds",
 		cpu["bridge"], cpu["dendrite"], cpu["inspircd"], cpu["test"], cpu["machine_busy"], cpu["machine_total"])
+	t.Logf("bridge CPU per relayed message (AKEs included): %.2f ms; goroutines idle %d, after setup %d (%.1f per user)",
+		res.BridgeCPUPerMessageMS, goroutinesIdle, goroutinesSetup, float64(goroutinesSetup-goroutinesIdle)/float64(users))
+	t.Logf("IRC event loop: %d events took longer than 10 ms (on %d connections), the slowest %.1f ms",
+		res.EventLoop.SlowEvents, res.EventLoop.Connections, res.EventLoop.SlowestMS)
 	line, _ := json.Marshal(res)
 	t.Logf("OTRLOAD %s", line)
 
@@ -191,10 +225,14 @@ func TestOTRLoad(t *testing.T) {
 
 // loadEnv is newEnv for the load test: one InspIRCd, and the bridge with
 // flood pacing out of the way (so the latencies show the relay and not the
-// configured send rate, as in the relay benchmarks) and logging at info
-// (debug logging of 100 users would dominate the timings).
-func loadEnv(t *testing.T) *env {
+// configured send rate, as in the relay benchmarks), logging at info
+// (debug logging of 100 users would dominate the timings), message-status
+// events off as in the bridge's default config (the test stack turns them
+// on for the tests that read them), and the debug endpoints on for the
+// profiler (CPU and heap profiles go to OTRBRIDGE_LOAD_PROFILE if set).
+func loadEnv(t *testing.T) (*env, *profiler) {
 	t.Helper()
+	prof := newProfiler(os.Getenv("OTRBRIDGE_LOAD_PROFILE"))
 	e := &env{dbKind: "sqlite"}
 	e.irc = teststack.InspIRCd(t, teststack.IRCOptions{})
 	e.floodIRC = e.irc
@@ -204,7 +242,13 @@ func loadEnv(t *testing.T) *env {
 		HS:       e.hs,
 		Networks: []teststack.BridgeNetwork{{Key: netLocal, Name: "Local IRC", IRC: e.irc, FloodBurst: 1000, FloodRate: 1000}},
 		LogLevel: "info",
+		ExtraConfig: func(cfg map[string]any) {
+			mx, _ := cfg["matrix"].(map[string]any)
+			mx["message_status_events"] = false
+			debugEndpoints(cfg, prof.secret)
+		},
 	})
+	prof.attach(e.bridge)
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -221,7 +265,7 @@ func loadEnv(t *testing.T) *env {
 		t.Logf("bridge log tail:\n%s", tailFile(e.bridge.LogPath, 6000))
 		t.Logf("Dendrite's errors:\n%s", logErrors(e.hs.LogPath))
 	})
-	return e
+	return e, prof
 }
 
 // logErrors summarises the error lines of a Dendrite log: each distinct
@@ -656,6 +700,14 @@ type loadResult struct {
 	CPUSeconds cpuSnapshot `json:"load_cpu_s"`
 	CPUs       int         `json:"cpus"`
 	LoadAvg    string      `json:"loadavg_end"`
+	// BridgeCPUPerMessageMS is the bridge's CPU time in the load phase
+	// per message delivered (the AKEs' share included).
+	BridgeCPUPerMessageMS float64 `json:"bridge_cpu_ms_per_message"`
+	GoroutinesIdle        int     `json:"goroutines_idle"`
+	GoroutinesSetup       int     `json:"goroutines_after_setup"`
+	// EventLoop is how often handling one IRC event took longer than
+	// 10 ms, from the bridge's log.
+	EventLoop eventLoopStats `json:"irc_event_loop"`
 }
 
 // pct is a p50/p99 pair (JSON in milliseconds).
