@@ -113,6 +113,11 @@ func (c *Conversation) Start(now time.Time) (Output, error) {
 	return Output{Wire: []string{q}}, nil
 }
 
+// Waiting reports whether Tick has anything to expire: held messages or
+// incomplete incoming messages. While it is false, Tick need not be
+// called.
+func (c *Conversation) Waiting() bool { return len(c.held) > 0 || c.reasm.Pending() > 0 }
+
 // Tick expires held messages (HeldExpired after Config.HoldTimeout) and
 // stale incoming fragments. Call it every few seconds. (Heartbeats are
 // sent by Receive, as in libotr.)

@@ -162,8 +162,14 @@ func TestTickReportsIncompleteMessage(t *testing.T) {
 	if err != nil || len(o.Wire) < 2 {
 		t.Fatalf("%d lines, %v", len(o.Wire), err)
 	}
+	if b.c.Waiting() {
+		t.Fatal("waiting before any piece arrived")
+	}
 	if r, err := b.c.Receive(t0, o.Wire[0]); err != nil || len(r.Events) != 0 {
 		t.Fatalf("first piece: %v %v", r.Events, err)
+	}
+	if !b.c.Waiting() {
+		t.Fatal("an incomplete message does not ask for Tick")
 	}
 	if out := b.c.Tick(t0.Add(4 * time.Minute)); len(out.Events) != 0 {
 		t.Fatalf("reported before the deadline: %v", out.Events)
@@ -171,6 +177,9 @@ func TestTickReportsIncompleteMessage(t *testing.T) {
 	out := b.c.Tick(t0.Add(5*time.Minute + time.Second))
 	if m, ok := hasEvent[Malformed](out.Events); !ok || m.Reason != "incomplete message dropped" {
 		t.Fatalf("expiry not reported: %v", out.Events)
+	}
+	if b.c.Waiting() {
+		t.Fatal("still waiting after the expiry")
 	}
 }
 

@@ -193,12 +193,18 @@ func TestRequireHoldDeliverExpire(t *testing.T) {
 	c.c.cfg.HoldTimeout = 30 * time.Second
 	o, _ := c.c.Send(t0, "lost")
 	h, _ := hasEvent[HeldMessage](o.Events)
+	if !c.c.Waiting() {
+		t.Fatal("a held message does not ask for Tick")
+	}
 	if out := c.c.Tick(t0.Add(29 * time.Second)); len(out.Events) != 0 {
 		t.Fatal("expired early")
 	}
 	out := c.c.Tick(t0.Add(30 * time.Second))
 	if e, ok := hasEvent[HeldExpired](out.Events); !ok || e.ID != h.ID || len(out.Wire) != 0 {
 		t.Fatalf("Tick: %+v", out)
+	}
+	if c.c.Waiting() {
+		t.Fatal("still waiting after the expiry")
 	}
 }
 

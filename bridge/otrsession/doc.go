@@ -53,7 +53,8 @@
 //     such a peer (or Announce, right after the login connects) gets a
 //     notice and messages are held until a new private conversation is up
 //     (or Finish).
-//   - Time: a ticker expires held messages; automatic replies to a peer
+//   - Time: a timer, armed only while a conversation has held or
+//     incomplete messages, expires them; automatic replies to a peer
 //     are rate limited (Config.ReplyBurst, then one per ReplyInterval) so
 //     two misbehaving clients cannot keep each other busy.
 //   - Strangers: automatic replies (answers to the peer's queries, errors,

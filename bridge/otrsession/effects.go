@@ -75,11 +75,12 @@ type queuedEffect struct {
 	e   effect
 }
 
-// release unlocks the peer and queues fx, the effects decided under the
-// lock, for the Matrix side, in order. Use it for what the user caused.
+// release ends a decision: it queues fx, the effects decided under the
+// lock, for the Matrix side, in order, arms the timers if the peer waits
+// for them, and unlocks the peer. Use it for what the user caused.
 func (p *peer) release(ctx context.Context, fx []effect) {
 	p.queueEffects(ctx, fx, false)
-	p.mu.Unlock()
+	p.settle()
 }
 
 // releaseReceived is release for what a line from the peer caused: unless
@@ -87,6 +88,14 @@ func (p *peer) release(ctx context.Context, fx []effect) {
 // beyond the budgets.
 func (p *peer) releaseReceived(ctx context.Context, fx []effect) {
 	p.queueEffects(ctx, fx, true)
+	p.settle()
+}
+
+// settle arms the timers if the peer waits for them, and unlocks it.
+func (p *peer) settle() {
+	if p.waiting() {
+		p.m.armTick(tickInterval)
+	}
 	p.mu.Unlock()
 }
 

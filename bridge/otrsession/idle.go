@@ -28,7 +28,7 @@ const (
 )
 
 // evictIdle forgets the peers idle since peerIdleAfter that hold nothing
-// that matters. Called from the ticker.
+// that matters. Called from the timers (tick).
 func (m *Manager) evictIdle(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

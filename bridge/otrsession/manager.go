@@ -87,6 +87,13 @@ type Manager struct {
 	// all peers of the login.
 	fragments *otr.FragmentBudget
 
+	// tickTimer runs the timers (armTick): every tickInterval while a
+	// conversation waits for them, every evictEvery while the login has
+	// peers, not at all otherwise; tickDue is when it fires.
+	tickMu    sync.Mutex
+	tickTimer *time.Timer
+	tickDue   time.Time
+
 	mu    sync.Mutex
 	peers map[networkid.UserID]*peer
 	// evictedAt is when idle peers were last looked for (idle.go).
@@ -103,7 +110,7 @@ type Manager struct {
 // this; the engine drops their oldest incomplete messages first.
 const fragmentBudget = 1 << 20
 
-// New creates the manager and starts its ticker. The identity key is loaded
+// New creates the manager. The identity key is loaded
 // (or generated, in the background) when OTR is first needed.
 func New(cfg Config) (*Manager, error) {
 	switch {
@@ -151,29 +158,21 @@ func New(cfg Config) (*Manager, error) {
 			m.restarts[mk.Peer] = true
 		}
 	}
-	ticker := time.NewTicker(tickInterval)
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer ticker.Stop()
-		for {
-			select {
-			case <-m.ctx.Done():
-				return
-			case now := <-ticker.C:
-				m.tick(now)
-			}
-		}
-	}()
 	return m, nil
 }
 
-// Close stops the ticker, fails messages still waiting and lets the
+// Close stops the timers, fails messages still waiting and lets the
 // effects already queued reach the Matrix side (for at most
 // closeDrainTimeout). Private conversations are not ended on the wire
 // (their markers stay, so the next start tells the portals).
 func (m *Manager) Close() {
 	m.cancel()
+	m.tickMu.Lock()
+	if m.tickTimer != nil {
+		m.tickTimer.Stop()
+		m.tickTimer = nil
+	}
+	m.tickMu.Unlock()
 	m.wg.Wait()
 	m.mu.Lock()
 	peers := make([]*peer, 0, len(m.peers))
@@ -208,6 +207,7 @@ func (m *Manager) peer(link PeerLink) *peer {
 	if p == nil {
 		p = newPeer(m, link)
 		m.peers[link.PeerID()] = p
+		m.armTick(evictEvery) // to forget it when idle
 	}
 	p.lastUsed = time.Now()
 	return p
@@ -246,16 +246,48 @@ func (m *Manager) takeRestartMarker(key string) bool {
 	return true
 }
 
-// tickInterval is how often the engines' timers run.
+// tickInterval is how often the engines' timers run while a conversation
+// waits for them.
 const tickInterval = time.Second
 
-// tick runs the engines' timers (held messages expire) and forgets idle
-// peers.
-func (m *Manager) tick(now time.Time) {
+// armTick makes the timers run within d, unless they are due sooner: a
+// conversation with held or incomplete messages asks for tickInterval
+// (settle), a login with peers for evictEvery. No goroutine waits for
+// them.
+func (m *Manager) armTick(d time.Duration) {
+	m.tickMu.Lock()
+	defer m.tickMu.Unlock()
+	if m.ctx.Err() != nil {
+		return
+	}
+	due := time.Now().Add(d)
+	if m.tickTimer != nil {
+		if !due.Before(m.tickDue) {
+			return
+		}
+		m.tickTimer.Stop()
+	}
+	m.tickDue, m.tickTimer = due, time.AfterFunc(d, m.tick)
+}
+
+// tick runs the engines' timers (held and incomplete messages expire, noise
+// is summed up) and forgets idle peers; peers still waiting arm the next
+// tick, and so does a login with peers.
+func (m *Manager) tick() {
+	m.tickMu.Lock()
+	m.tickTimer = nil
+	m.tickMu.Unlock()
+	now := time.Now()
 	for _, p := range m.allPeers() {
 		p.tick(now)
 	}
 	m.evictIdle(now)
+	m.mu.Lock()
+	havePeers := len(m.peers) > 0
+	m.mu.Unlock()
+	if havePeers {
+		m.armTick(evictEvery)
+	}
 }
 
 // PeerRenamed keeps the conversation: it is keyed by the peer ID.

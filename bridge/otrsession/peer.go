@@ -364,6 +364,10 @@ func (p *peer) endConversation(ctx context.Context, now time.Time, drop error) [
 // interval that is over.
 func (p *peer) tick(now time.Time) {
 	p.mu.Lock()
+	if !p.waiting() {
+		p.mu.Unlock()
+		return
+	}
 	fx := p.guardDecision(p.m.ctx, "tick", func() []effect {
 		fx := p.noiseSummaries(now)
 		if p.conv != nil {
@@ -372,6 +376,21 @@ func (p *peer) tick(now time.Time) {
 		return fx
 	})
 	p.release(p.m.ctx, fx)
+}
+
+// waiting reports whether the peer's timers have something to do: the
+// engine's (held or incomplete messages) or a summary of noise. Called
+// with mu held.
+func (p *peer) waiting() bool {
+	if p.conv != nil && p.conv.Waiting() {
+		return true
+	}
+	for _, c := range p.noise {
+		if c.more > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // secureSignal returns a channel closed at the next GoneSecure. Called

@@ -14,7 +14,7 @@ import (
 
 // A bug that panics must cost one peer, never the login or the bridge:
 // every goroutine of the manager (a peer's effect queue and send queue,
-// the ticker, the identity loader) and every decision it makes under a
+// the timers, the identity loader) and every decision it makes under a
 // peer's lock for what a peer sends (Receive, the lines kept while the
 // key was made, the timers) or for a message of the user (Send) recovers
 // a panic. The log gets the panic's type and stack, never its value,
