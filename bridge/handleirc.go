@@ -215,8 +215,9 @@ func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg otrsessi
 	})
 }
 
-// preparePortal records the peer's current nick and re-invites the user if
-// they left the room: the next message from the peer brings them back.
+// preparePortal records the peer's current nick. (A user who left the
+// room is invited back by bridgev2 when the next message is queued, see
+// HandleMatrixMembership.)
 func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, nick, userHost string) {
 	if meta, ok := portal.Metadata.(*PortalMetadata); ok && (meta.Nick != nick || (userHost != "@" && userHost != "" && meta.UserHost != userHost)) {
 		meta.Nick = nick
@@ -226,16 +227,6 @@ func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, 
 		if err := portal.Save(ctx); err != nil {
 			c.log.Err(err).Msg("Failed to save portal nick")
 		}
-	}
-	if portal.MXID == "" {
-		return
-	}
-	member, err := c.ic.Bridge.Matrix.GetMemberInfo(ctx, portal.MXID, c.login.UserMXID)
-	if err == nil && member != nil && (member.Membership == event.MembershipJoin || member.Membership == event.MembershipInvite) {
-		return
-	}
-	if err := c.ic.Bridge.Bot.EnsureInvited(ctx, portal.MXID, c.login.UserMXID); err != nil {
-		c.log.Err(err).Msg("Failed to re-invite user to DM portal")
 	}
 }
 

@@ -324,3 +324,41 @@ func testNoSuchNick(t *testing.T, e *env) {
 		t.Errorf("message to an absent nick reported %s", st)
 	}
 }
+
+// testDMRejoin: a user who left a DM portal is invited back by the peer's
+// messages, which are all there after rejoining. (The first message after
+// the leave brings the invite if the bridge has seen the leave by then;
+// otherwise the next one does: the test sends a second after 10 s.)
+func testDMRejoin(t *testing.T, e *env) {
+	u, peer := e.loggedIn(t, netLocal)
+	room := u.portalFromIRC(t, peer, e.text("before leaving"))
+	if err := u.mx.Leave(room); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{e.text("come back")}
+	peer.Privmsg(u.nick, texts[0])
+	rejoined := false
+	for start := time.Now(); !rejoined && time.Since(start) < longWait; time.Sleep(500 * time.Millisecond) {
+		if len(texts) == 1 && time.Since(start) > 10*time.Second {
+			texts = append(texts, e.text("still there?"))
+			peer.Privmsg(u.nick, texts[1])
+		}
+		rejoined = u.mx.Join(room) == nil
+	}
+	if !rejoined {
+		t.Fatalf("not invited back to the portal after %d messages from the peer", len(texts))
+	}
+	hist, err := u.mx.RoomHistory(room, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range texts {
+		found := false
+		for _, ev := range hist {
+			found = found || ev.Body() == text
+		}
+		if !found {
+			t.Errorf("message %q from while the user was away is not in the portal", text)
+		}
+	}
+}

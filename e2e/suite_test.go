@@ -22,6 +22,7 @@ var scenarios = []scenario{
 	{name: "DMFromIRC", run: testDMFromIRC},
 	{name: "DMStartChat", run: testDMStartChat},
 	{name: "DMInviteGhost", run: testDMInviteGhost},
+	{name: "DMRejoin", run: testDMRejoin},
 	{name: "LongMessageSplit", run: testLongMessage},
 	{name: "FloodPacing", run: testFloodPacing, sqliteOnly: true},
 	{name: "PeerNickChange", run: testPeerNickChange},
