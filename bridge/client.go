@@ -505,6 +505,10 @@ func (p *peerLink) Unconfirmed(ctx context.Context, events []id.EventID) {
 	p.c.markMessages(ctx, p, unreadMark, events...)
 }
 
+func (p *peerLink) MarkUnencrypted(ctx context.Context, evt id.EventID) {
+	p.c.markUnencrypted(ctx, p, evt)
+}
+
 func (p *peerLink) ShowState(ctx context.Context, s otrsession.State) {
 	p.c.showOTRState(ctx, p, s)
 }

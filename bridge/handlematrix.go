@@ -86,7 +86,8 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 }
 
 // sendToPeer sends one converted Matrix message through the peer's OTR
-// session, and marks it in the portal when it went out unencrypted.
+// session (which has it marked in the portal when it went out
+// unencrypted, see PeerLink.MarkUnencrypted).
 func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.OutgoingText) error {
 	// One sanitiser for every line: the body, a reply's quote, a
 	// reaction's emote.
@@ -109,9 +110,6 @@ func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.
 		c.ic.metrics.message(toIRC, resultEncrypted)
 	} else {
 		c.ic.metrics.message(toIRC, resultPlaintext)
-	}
-	if res.Unencrypted && out.Event != "" {
-		c.markUnencrypted(ctx, p, out.Event)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 // effect is one thing the Matrix user sees of a peer: a delivered message,
@@ -26,6 +28,7 @@ const (
 	effectDelivery
 	effectNotice
 	effectState
+	effectMark
 )
 
 // effectOverhead is what a queued effect costs besides its text: the
@@ -247,6 +250,12 @@ func (p *peer) deliver(msg IncomingText) effect {
 	link := p.link
 	return effect{kind: effectDelivery, cost: len(msg.Text) + len(msg.Annotation) + len(msg.MsgID) + effectOverhead,
 		run: func(ctx context.Context) { link.Deliver(ctx, msg) }}
+}
+
+// markUnencrypted marks the Matrix message evt as sent in plaintext,
+// once it went out.
+func markUnencrypted(link PeerLink, evt id.EventID) effect {
+	return effect{kind: effectMark, cost: effectOverhead, run: func(ctx context.Context) { link.MarkUnencrypted(ctx, evt) }}
 }
 
 // stateEffect shows the state if it changed since it was last shown, else

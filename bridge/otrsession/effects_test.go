@@ -2,6 +2,7 @@ package otrsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -246,6 +247,41 @@ func TestCloseDrainsEffects(t *testing.T) {
 		g.Close()
 		if waited := time.Since(start); waited != closeDrainTimeout {
 			t.Fatalf("Close waited %s for a hung homeserver, want %s", waited, closeDrainTimeout)
+		}
+	})
+}
+
+// A message that went out in plaintext although OTR is on is marked, after
+// it went out, in order with the notice saying so; an encrypted one and
+// one that failed are not.
+func TestMarkUnencryptedAfterSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, "opportunistic", "opportunistic")
+		ctx := context.Background()
+		if _, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"in the clear"}, Event: "$plain"}); err != nil {
+			t.Fatal(err)
+		}
+		p.la.mu.Lock()
+		p.la.sendErr = errors.New("connection lost")
+		p.la.mu.Unlock()
+		if _, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"lost"}, Event: "$failed"}); err == nil {
+			t.Fatal("send did not fail")
+		}
+		p.la.mu.Lock()
+		p.la.sendErr = nil
+		p.la.mu.Unlock()
+		// (The whitespace tag of the first message makes bob start an AKE.)
+		settled(t, "private", func() bool { return p.la.state() == StatePrivateUnverified })
+		if calls := p.la.calls(); len(calls) < 2 || !strings.HasPrefix(calls[0], "notice: Messages to bob are sent UNENCRYPTED") || calls[1] != "marked: $plain" ||
+			indexOf(calls, "marked: $failed") >= 0 {
+			t.Fatalf("calls %q", calls)
+		}
+		if _, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"private"}, Event: "$private"}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if len(p.la.marked) != 1 {
+			t.Fatalf("marked %q", p.la.marked)
 		}
 	})
 }

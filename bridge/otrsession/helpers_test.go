@@ -45,6 +45,7 @@ type fakeLink struct {
 	notices   []string
 	states    []State
 	unread    []id.EventID
+	marked    []id.EventID
 	sendErr   error
 	replyErr  error
 	replies   int // lines sent with SendReply (also in wire)
@@ -170,6 +171,10 @@ func (l *fakeLink) unreadEvents() []id.EventID {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]id.EventID(nil), l.unread...)
+}
+
+func (l *fakeLink) MarkUnencrypted(ctx context.Context, evt id.EventID) {
+	l.matrixCall("marked: "+string(evt), func() { l.marked = append(l.marked, evt) })
 }
 
 func (l *fakeLink) ShowState(ctx context.Context, s State) {

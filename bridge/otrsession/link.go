@@ -73,6 +73,9 @@ type PeerLink interface {
 	// that the peer may not have read: its client lost the private
 	// conversation they were encrypted for.
 	Unconfirmed(ctx context.Context, events []id.EventID)
+	// MarkUnencrypted marks the Matrix message evt as sent to the peer in
+	// plaintext (after it went out).
+	MarkUnencrypted(ctx context.Context, evt id.EventID)
 	// ShowState shows the state of the conversation at a glance (the DM
 	// portal's topic); it is called at every change (not for the
 	// plaintext state of a new peer: no topic says just that).

@@ -45,7 +45,8 @@ type SendResult struct {
 	Encrypted bool
 	// Unencrypted: the message went out in plaintext (no private
 	// conversation under a manual or opportunistic policy, or OTR off for
-	// the peer). Mark the Matrix message as such.
+	// the peer). The manager has the Matrix message marked as such
+	// (PeerLink.MarkUnencrypted).
 	Unencrypted bool
 	// Held: the message waited for a private conversation first.
 	Held bool
@@ -92,7 +93,12 @@ func (m *Manager) Send(ctx context.Context, link PeerLink, msg OutgoingText) (Se
 				return SendResult{}, err
 			}
 		default:
-			return p.awaitSent(ctx, d)
+			res, err := p.awaitSent(ctx, d)
+			if err == nil && res.Unencrypted && msg.Event != "" {
+				p.mu.Lock()
+				p.release(ctx, []effect{markUnencrypted(link, msg.Event)})
+			}
+			return res, err
 		}
 	}
 }
