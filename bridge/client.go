@@ -77,6 +77,8 @@ type IRCClient struct {
 	ghosts ghostRefresh
 	// services limits the service notices shown in the control room.
 	services *serviceNotices
+	// control is the queue of control-room notices.
+	control controlNotices
 	// loginWatcher receives the first connection result during login.
 	loginWatcher chan<- ircconn.StateChanged
 }

@@ -60,9 +60,7 @@ func (c *IRCClient) handleEvent(evt ircconn.Event) {
 		if c.peerErrorShown(e.Code, e.Nick) {
 			return
 		}
-		if portal, _ := c.existingPortal(ctx, e.Nick); portal != nil {
-			c.sendNotice(ctx, portal, peerNumericText(e.Code, e.Nick, e.Text))
-		}
+		c.tellPeer(ctx, e.Nick, peerNumericText(e.Code, e.Nick, e.Text))
 	case ircconn.Numeric:
 		if c.watch.handleNumeric(ctx, e) {
 			return
@@ -289,7 +287,7 @@ func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, notice str
 		}
 	}
 	c.refreshGhost(ctx, uid, newNick)
-	c.sendNotice(ctx, portal, notice)
+	c.otr.Tell(ctx, c.link(uid, newNick), notice)
 	c.otr.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
 }
 
@@ -315,7 +313,17 @@ func peerNumericText(code, nick, text string) string {
 	return fmt.Sprintf("%s: %s %s", nick, code, text)
 }
 
-// sendNotice posts a bridge notice into an existing portal room.
+// tellPeer shows a notice about nick in its DM portal, if it has one (see
+// peerNotice).
+func (c *IRCClient) tellPeer(ctx context.Context, nick, text string) {
+	if portal, uid := c.existingPortal(ctx, nick); portal != nil {
+		c.peerNotice(ctx, uid, text)
+	}
+}
+
+// sendNotice posts a bridge notice into a portal room now. Call it from the
+// portal's event loop (queuePortalNotice), where it keeps its place among
+// the portal's messages.
 func (c *IRCClient) sendNotice(ctx context.Context, portal *bridgev2.Portal, text string) {
 	if portal == nil || portal.MXID == "" {
 		return
@@ -329,7 +337,9 @@ func (c *IRCClient) sendNotice(ctx context.Context, portal *bridgev2.Portal, tex
 }
 
 // portalNotice posts a notice into a peer's DM portal, creating the room if
-// it does not exist yet.
+// it does not exist yet. It runs on the peer's effect queue (PeerLink.Notice)
+// and hands the notice to the portal's event queue, so that it stays in
+// order with the peer's messages and the topic, which go there too.
 func (c *IRCClient) portalNotice(ctx context.Context, p *peerLink, text string) {
 	portal, err := c.ic.Bridge.GetPortalByKey(ctx, portalKeyFor(p.id, c.login.ID))
 	if err != nil {
@@ -344,20 +354,18 @@ func (c *IRCClient) portalNotice(ctx context.Context, p *peerLink, text string) 
 			return
 		}
 	}
-	c.sendNotice(ctx, portal, text)
+	c.queuePortalNotice(portal.PortalKey, text)
 }
 
-// managementNotice posts a notice into the user's control room.
-func (c *IRCClient) managementNotice(ctx context.Context, text string) {
-	room, err := c.login.User.GetManagementRoom(ctx)
-	if err != nil {
-		c.log.Err(err).Msg("Failed to get management room")
-		return
-	}
-	_, err = c.ic.Bridge.Bot.SendMessage(ctx, room, event.EventMessage, &event.Content{
-		Parsed: &event.MessageEventContent{MsgType: event.MsgNotice, Body: text},
-	}, nil)
-	if err != nil {
-		c.log.Err(err).Msg("Failed to send notice to management room")
-	}
+// queuePortalNotice queues a bridge notice on the portal's event queue.
+func (c *IRCClient) queuePortalNotice(key networkid.PortalKey, text string) {
+	c.login.QueueRemoteEvent(&simplevent.EventMeta{
+		Type:      bridgev2.RemoteEventUnknown,
+		PortalKey: key,
+		PreHandleWithResultFunc: func(ctx context.Context, portal *bridgev2.Portal) *bridgev2.EventHandlingResult {
+			c.sendNotice(ctx, portal, text)
+			res := bridgev2.EventHandlingResultSuccess
+			return &res
+		},
+	})
 }

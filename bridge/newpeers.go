@@ -61,7 +61,7 @@ func (c *IRCClient) routeMessage(ctx context.Context, e ircconn.Message) {
 	case verdictOpen:
 		goSafe(c.log, "open chat", func() { c.openChat(uid, e.From.Nick, e.From.User+"@"+e.From.Host) })
 	case verdictRequest:
-		goSafe(c.log, "message request", func() { c.managementNotice(ctx, c.onNetwork(requestText(e.From.Nick, c.commandNetwork()))) })
+		c.managementNotice(ctx, c.onNetwork(requestText(e.From.Nick, c.commandNetwork())))
 	case verdictRefused:
 		c.log.Debug().Str("peer", string(uid)).Msg("New peer over the budget: message dropped")
 	}

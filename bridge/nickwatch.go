@@ -434,14 +434,23 @@ func goneText(nick, why string) string {
 	return text + fmt.Sprintf(" Messages to %s fail until someone has that nick again.", nick)
 }
 
-// peerNotice posts a notice into a peer's existing chat.
+// peerNotice posts a notice into a peer's existing chat, through the
+// peer's effect queue: in order with the peer's messages, and without the
+// IRC event loop waiting for the homeserver.
 func (c *IRCClient) peerNotice(ctx context.Context, uid networkid.UserID, text string) {
 	portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, portalKeyFor(uid, c.login.ID))
 	if err != nil {
 		c.log.Err(err).Msg("Failed to look up a peer's chat")
 		return
 	}
-	c.sendNotice(ctx, portal, text)
+	if portal == nil || portal.MXID == "" {
+		return
+	}
+	_, nick, _ := parseUserID(uid)
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
+		nick = meta.Nick
+	}
+	c.otr.Tell(ctx, c.link(uid, nick), text)
 }
 
 // commandPrefix is what commands in a chat start with.

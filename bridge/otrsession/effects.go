@@ -3,6 +3,7 @@ package otrsession
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,14 +185,18 @@ func (p *peer) runEffects() {
 
 // refusedNotice tells the user what a peer's queue refused.
 func (m *Manager) refusedNotice(link PeerLink, msgs, notices int) effect {
-	what := fmt.Sprintf("%d message(s)", msgs)
-	if notices > 0 {
-		what += fmt.Sprintf(" and %d bridge notice(s)", notices)
+	var parts []string
+	if msgs > 0 {
+		parts = append(parts, fmt.Sprintf("%d message(s)", msgs))
 	}
+	if notices > 0 {
+		parts = append(parts, fmt.Sprintf("%d bridge notice(s)", notices))
+	}
+	what := strings.Join(parts, " and ")
 	text := fmt.Sprintf("⚠️ %s from %s were NOT shown: %s sent faster than the homeserver accepted them, "+
 		"and the bridge keeps only so much waiting (%d KiB per chat, %d MiB for all your chats on this network). They are lost; ask %s to send again what matters.",
 		what, link.Nick(), link.Nick(), m.peerEffectBudget>>10, m.loginEffectBudget>>20, link.Nick())
-	return effect{kind: effectNotice, cost: len(text) + effectOverhead, run: func(ctx context.Context) { link.Notice(ctx, text) }}
+	return noticeTo(link, text)
 }
 
 // runners counts the peers whose effect queue is running, so that Close
@@ -240,8 +245,9 @@ func (m *Manager) waitEffects(ctx context.Context) error {
 }
 
 // notice shows text in the peer's portal. Called with mu held.
-func (p *peer) notice(text string) effect {
-	link := p.link
+func (p *peer) notice(text string) effect { return noticeTo(p.link, text) }
+
+func noticeTo(link PeerLink, text string) effect {
 	return effect{kind: effectNotice, cost: len(text) + effectOverhead, run: func(ctx context.Context) { link.Notice(ctx, text) }}
 }
 

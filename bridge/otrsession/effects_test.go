@@ -285,3 +285,38 @@ func TestMarkUnencryptedAfterSend(t *testing.T) {
 		}
 	})
 }
+
+// What the connector tells about a peer (a QUIT, a numeric) takes its
+// place among the peer's messages, and a peer that keeps provoking such
+// notices is bounded like its messages.
+func TestTellKeepsOrderAndBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newManager(t, newDB(t), "@alice:example.org", managerOpts{policy: "never", keys: []string{"otrbridge.key"}})
+		l := newLink("net", "bob")
+		open := l.holdMatrix()
+		f.Receive(context.Background(), l, IncomingText{Kind: ircconn.Privmsg, Text: "bye"})
+		f.Tell(context.Background(), l, "bob has quit IRC (gone)")
+		open()
+		synctest.Wait()
+		if calls := l.calls(); len(calls) != 2 || calls[0] != "deliver: bye" || calls[1] != "notice: bob has quit IRC (gone)" {
+			t.Fatalf("calls %q", calls)
+		}
+
+		f.peerEffectBudget = 4 << 10
+		open = l.holdMatrix()
+		for i := range 50 {
+			f.Tell(context.Background(), l, fmt.Sprintf("bob is away: %03d %s", i, strings.Repeat("z", 200)))
+		}
+		open()
+		synctest.Wait()
+		var shown int
+		for _, n := range l.notices {
+			if strings.HasPrefix(n, "bob is away") {
+				shown++
+			}
+		}
+		if shown == 0 || shown >= 50 || !l.hasNotice(fmt.Sprintf("⚠️ %d bridge notice(s) from bob were NOT shown", 50-shown)) {
+			t.Fatalf("%d of 50 shown; notices %q", shown, l.notices)
+		}
+	})
+}

@@ -306,4 +306,15 @@ func (m *Manager) PeerRenamed(ctx context.Context, link PeerLink, oldNick string
 	p.release(ctx, fx)
 }
 
+// Tell shows a notice about the peer in its portal (creating it if
+// needed), in order with the peer's messages and the other notices: for
+// what the connector learns about the peer from IRC (a QUIT, a numeric, a
+// nick change). A peer can provoke those, so they are bounded like the
+// peer's messages.
+func (m *Manager) Tell(ctx context.Context, link PeerLink, text string) {
+	p := m.peer(link)
+	p.mu.Lock()
+	p.releaseReceived(ctx, []effect{noticeTo(link, text)})
+}
+
 var errShuttingDown = errors.New("not sent: the bridge is shutting down")
