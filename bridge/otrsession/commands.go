@@ -160,7 +160,7 @@ func (p *peer) decideAction(ctx context.Context, link PeerLink, id *identity, ev
 	if err := p.loadPolicy(ctx); err != nil {
 		return nil, "", fmt.Errorf("could not look up the OTR policy: %w", err)
 	}
-	fx := p.restartEffects(ctx)
+	fx := p.restartEffects()
 	if p.policy == otr.PolicyNever && !evenWithoutOTR {
 		if p.exempt {
 			return fx, "", fmt.Errorf("%s is a configured service (or a channel): it gets no OTR unless you give it a policy of its own (`!otr policy manual`)", link.Nick())

@@ -77,6 +77,12 @@
 // what a peer's lines cause beyond 512 KiB per peer or 4 MiB per login is
 // refused, counted and reported to the user in one notice once the queue
 // drained (a state change and everything the user causes always queue).
+// Writes to the trust store and the private-conversation markers that a
+// key exchange or its end cause go through the same queue, so the
+// protocol does not wait for the database either: the notice of a new
+// private session is composed there, after the trust store answered. The
+// wire lines have a queue of their own with its own lock, so a reply
+// leaves while the peer is still locked.
 // The state is shown once per change, after the notices about it and
 // before the messages that depend on it; a new portal has no OTR topic,
 // which says plaintext, so nothing is shown until the state changes.

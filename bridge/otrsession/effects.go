@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/otrbridge/otrbridge/db"
 )
 
 // effect is one thing the Matrix user sees of a peer: a delivered message,
@@ -30,6 +32,7 @@ const (
 	effectNotice
 	effectState
 	effectMark
+	effectStore
 )
 
 // effectOverhead is what a queued effect costs besides its text: the
@@ -122,7 +125,8 @@ func (p *peer) queueEffects(ctx context.Context, fx []effect, fromPeer bool) {
 		if e.run == nil {
 			continue
 		}
-		if bounded && (q.bytes+e.cost > m.peerEffectBudget || m.effectBytes.Load()+int64(e.cost) > m.loginEffectBudget) {
+		refusable := e.kind == effectDelivery || e.kind == effectNotice
+		if bounded && refusable && (q.bytes+e.cost > m.peerEffectBudget || m.effectBytes.Load()+int64(e.cost) > m.loginEffectBudget) {
 			if q.refusedMsgs+q.refusedNotices == 0 {
 				m.log.Warn().Str("peer", p.key).Int("queued_bytes", q.bytes).Int64("login_queued_bytes", m.effectBytes.Load()).
 					Msg("The homeserver does not keep up with a peer: refusing its messages until the queue drains")
@@ -256,6 +260,19 @@ func (p *peer) deliver(msg IncomingText) effect {
 	link := p.link
 	return effect{kind: effectDelivery, cost: len(msg.Text) + len(msg.Annotation) + len(msg.MsgID) + effectOverhead,
 		run: func(ctx context.Context) { link.Deliver(ctx, msg) }}
+}
+
+// store writes to the bridge's own tables (trust store, markers) on the
+// peer's effect queue, in order with its other writes and before the
+// notices queued after it: a key exchange does not wait for the
+// database. It is never refused. Called with mu held.
+func (p *peer) store(failure string, write func(ctx context.Context, d *db.Database) error) effect {
+	m := p.m
+	return effect{kind: effectStore, cost: effectOverhead, run: func(ctx context.Context) {
+		if err := write(ctx, m.cfg.DB); err != nil {
+			m.log.Err(err).Str("peer", p.key).Msg(failure)
+		}
+	}}
 }
 
 // markUnencrypted marks the Matrix message evt as sent in plaintext,

@@ -320,3 +320,47 @@ func TestTellKeepsOrderAndBudget(t *testing.T) {
 		}
 	})
 }
+
+// A key exchange does not wait for the database: while another writer
+// holds SQLite's write lock, both sides become private on the wire; the
+// trust store and the marker are written, and the notice shown, once the
+// lock is free.
+func TestAKEWhileDatabaseBusy(t *testing.T) {
+	p := newPair(t, "opportunistic", "opportunistic")
+	ctx := context.Background()
+	if _, err := p.a.Fingerprint(ctx); err != nil { // the key, before the lock
+		t.Fatal(err)
+	}
+	tx, err := p.da.RawDB.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM otr_private_marker WHERE 0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.a.Init(ctx, p.la); err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for convState(p.a, p.la) != otr.Encrypted || convState(p.b, p.lb) != otr.Encrypted {
+		if time.Now().After(deadline) {
+			tx.Rollback()
+			t.Fatalf("the key exchange waited for the database: %v / %v", convState(p.a, p.la), convState(p.b, p.lb))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if p.la.hasNotice("Private conversation with bob") {
+		t.Error("the notice came before the trust store was written")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice's notice", func() bool { return p.la.hasNotice("Private conversation with bob") })
+	if fps, err := p.da.Fingerprints.List(ctx, "@alice:example.org", "net", "net.bob"); err != nil || len(fps) != 1 {
+		t.Fatalf("trust store after the lock: %d fingerprints, %v", len(fps), err)
+	}
+	if m, _ := p.da.Private.List(ctx, "@alice:example.org"); len(m) != 1 {
+		t.Fatalf("markers after the lock: %+v", m)
+	}
+}

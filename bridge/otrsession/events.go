@@ -139,18 +139,19 @@ func (p *peer) applyEvent(ctx context.Context, now time.Time, ev otr.Event, u *u
 	}
 	switch ev := ev.(type) {
 	case otr.GoneSecure:
-		return p.goneSecure(ctx, now, ev)
+		return p.goneSecure(now, ev)
 	case otr.GoneInsecure:
+		var fx []effect
 		if p.conv.Info().State != otr.Encrypted {
-			p.clearMarker(ctx)
+			fx = append(fx, p.clearMarker())
 		}
 		if p.effectivePolicy()&otr.RequireEncryption != 0 {
-			return notice("The private conversation with %s has ended. Your policy requires encryption: new messages wait for a new private conversation (`!otr init`).", nick)
+			return append(fx, notice("The private conversation with %s has ended. Your policy requires encryption: new messages wait for a new private conversation (`!otr init`).", nick)...)
 		}
-		return notice("The private conversation with %s has ended; messages are now sent unencrypted.", nick)
+		return append(fx, notice("The private conversation with %s has ended; messages are now sent unencrypted.", nick)...)
 	case otr.PeerEnded:
-		p.clearMarker(ctx)
-		return notice("%s has ended the private conversation. Your messages are refused (nothing is sent) until you run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", nick)
+		return append([]effect{p.clearMarker()},
+			notice("%s has ended the private conversation. Your messages are refused (nothing is sent) until you run `!otr finish` to continue unencrypted or `!otr init` to start a new private conversation.", nick)...)
 	case otr.UnencryptedReceived:
 		if !p.warnedPlain {
 			p.warnedPlain = true
@@ -199,10 +200,9 @@ func (p *peer) applyEvent(ctx context.Context, now time.Time, ev otr.Event, u *u
 	return nil
 }
 
-// goneSecure records the fingerprint and explains the new session.
-func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure) []effect {
-	var fx []effect
-	notice := func(text string) { fx = append(fx, p.notice(text)) }
+// goneSecure selects the new session and returns what records it in the
+// trust store and explains it. Called with mu held.
+func (p *peer) goneSecure(now time.Time, ev otr.GoneSecure) []effect {
 	nick := p.link.Nick()
 	// An IRC nick is one client at a time: the instance that just went
 	// secure is the live one, even if a stale session with an older
@@ -217,39 +217,51 @@ func (p *peer) goneSecure(ctx context.Context, now time.Time, ev otr.GoneSecure)
 	p.setRecovering(false)
 	p.akePendingUntil = time.Time{}
 	p.warnedPlain, p.noticedSentPT = false, false
-	if ev.Refreshed {
-		notice(fmt.Sprintf("The private conversation with %s was refreshed (new keys).", nick))
-	}
-	res, err := p.m.cfg.DB.Fingerprints.Seen(ctx, p.m.cfg.User, p.m.cfg.Network, p.key, nick, ev.Fingerprint[:], now)
-	if err != nil {
-		p.m.log.Err(err).Msg("Failed to record OTR fingerprint")
-	}
-	if err := p.m.cfg.DB.Private.Mark(ctx, p.m.cfg.User, p.m.cfg.Network, p.key, now); err != nil {
-		p.m.log.Err(err).Msg("Failed to mark private conversation")
-	}
-	trust := p.trust[ev.Fingerprint]
-	if res != nil {
-		trust = res.Fingerprint.Trust
-		p.trust[ev.Fingerprint] = trust
-	}
-	if ev.Refreshed {
-		return append(fx, p.resendAfterSecure(now, ev)...)
-	}
-	if res != nil && res.New && len(res.Others) > 0 {
-		notice(fmt.Sprintf("⚠️ WARNING: %s is using a NEW OTR key: %s. Until now you knew %s by %s. "+
-			"This happens when %s reinstalls or uses another client, but it is also what an impostor looks like. "+
-			"Trust does NOT carry over: verify the new key (`!otr auth <secret>` or compare fingerprints out of band) before saying anything sensitive.",
-			nick, ev.Fingerprint, nick, formerKeys(res.Others), nick))
-	}
-	ours := p.convIdent.key.Public().Fingerprint()
-	status := fmt.Sprintf("%s's fingerprint is NOT verified yet. Verify it with a secret only you two know (`!otr auth <secret>` or `!otr authq <question> <secret>`), or compare both fingerprints with %s over another channel and run `!otr trust`.", nick, nick)
-	if trust.Trusted() {
-		status = fmt.Sprintf("%s's fingerprint is verified (%s).", nick, trust)
-	}
-	notice(fmt.Sprintf("🔒 Private conversation with %s started (OTR v%d). Their fingerprint: %s. Yours: %s. %s "+
-		"The bridge decrypts the messages for you: they are private on IRC, and as private on Matrix as this room.",
-		nick, ev.Version, ev.Fingerprint, ours, status))
-	return append(fx, p.resendAfterSecure(now, ev)...)
+	// The messages the peer may have lost go out again after the notices.
+	return append([]effect{p.announceSecure(now, ev, nick, p.convIdent.key.Public().Fingerprint())}, p.resendAfterSecure(now, ev)...)
+}
+
+// announceSecure is the effect of a new private session: it records the
+// fingerprint and the private-conversation marker, then posts the notices
+// that depend on what the trust store knew (a new key, whether it is
+// verified). It runs on the effect queue, so the key exchange never waits
+// for the database; as it posts notices, it is never refused. Called with
+// mu held.
+func (p *peer) announceSecure(now time.Time, ev otr.GoneSecure, nick string, ours otr.Fingerprint) effect {
+	m, link, key, fp := p.m, p.link, p.key, ev.Fingerprint
+	return effect{kind: effectStore, cost: effectOverhead, run: func(ctx context.Context) {
+		res, err := m.cfg.DB.Fingerprints.Seen(ctx, m.cfg.User, m.cfg.Network, key, nick, fp[:], now)
+		if err != nil {
+			m.log.Err(err).Str("peer", key).Msg("Failed to record OTR fingerprint")
+		}
+		if err := m.cfg.DB.Private.Mark(ctx, m.cfg.User, m.cfg.Network, key, now); err != nil {
+			m.log.Err(err).Str("peer", key).Msg("Failed to mark private conversation")
+		}
+		p.mu.Lock()
+		trust := p.trust[fp]
+		if res != nil {
+			trust = res.Fingerprint.Trust
+			p.trust[fp] = trust
+		}
+		p.mu.Unlock()
+		if ev.Refreshed {
+			link.Notice(ctx, fmt.Sprintf("The private conversation with %s was refreshed (new keys).", nick))
+			return
+		}
+		if res != nil && res.New && len(res.Others) > 0 {
+			link.Notice(ctx, fmt.Sprintf("⚠️ WARNING: %s is using a NEW OTR key: %s. Until now you knew %s by %s. "+
+				"This happens when %s reinstalls or uses another client, but it is also what an impostor looks like. "+
+				"Trust does NOT carry over: verify the new key (`!otr auth <secret>` or compare fingerprints out of band) before saying anything sensitive.",
+				nick, fp, nick, formerKeys(res.Others), nick))
+		}
+		status := fmt.Sprintf("%s's fingerprint is NOT verified yet. Verify it with a secret only you two know (`!otr auth <secret>` or `!otr authq <question> <secret>`), or compare both fingerprints with %s over another channel and run `!otr trust`.", nick, nick)
+		if trust.Trusted() {
+			status = fmt.Sprintf("%s's fingerprint is verified (%s).", nick, trust)
+		}
+		link.Notice(ctx, fmt.Sprintf("🔒 Private conversation with %s started (OTR v%d). Their fingerprint: %s. Yours: %s. %s "+
+			"The bridge decrypts the messages for you: they are private on IRC, and as private on Matrix as this room.",
+			nick, ev.Version, fp, ours, status))
+	}}
 }
 
 // smpSucceeded stores trust as libotr would and explains.

@@ -50,8 +50,13 @@ func (m *Manager) evictIdle(now time.Time) {
 // disposableLocked reports whether forgetting the peer loses nothing the
 // user or the peer relies on. Called with mu held.
 func (p *peer) disposableLocked(now time.Time) bool {
-	if p.recovering || len(p.held) > 0 || len(p.pending) > 0 || len(p.queue) > 0 || p.writing ||
-		p.secureCh != nil || now.Before(p.akePendingUntil) {
+	if p.recovering || len(p.held) > 0 || len(p.pending) > 0 || p.secureCh != nil || now.Before(p.akePendingUntil) {
+		return false
+	}
+	p.wire.mu.Lock()
+	sending := p.wire.writing || len(p.wire.units) > 0
+	p.wire.mu.Unlock()
+	if sending {
 		return false
 	}
 	for _, c := range p.noise {

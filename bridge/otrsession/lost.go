@@ -112,11 +112,13 @@ func (p *peer) sessionLost(now time.Time, why string, startAKE bool) []effect {
 		// The instance messages went to is dead: the next one to go
 		// private gets them (and the messages held meanwhile).
 		_ = p.conv.SelectInstance(0)
-		p.clearMarker(p.m.ctx)
 		p.setRecovering(true)
 		text += fmt.Sprintf(" Your next message waits for a new private conversation (and starts one); `%s finish` sends unencrypted instead.", "!otr")
 	}
 	fx := []effect{}
+	if private {
+		fx = append(fx, p.clearMarker())
+	}
 	if lost := p.unconfirmed; len(lost) > 0 {
 		p.unconfirmed = nil
 		p.resend = append(p.resend, lost...)

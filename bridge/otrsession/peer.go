@@ -54,8 +54,7 @@ type peer struct {
 	held    map[otr.HeldID]chan error
 	pending []pendingLine
 
-	queue   []*unit
-	writing bool
+	wire wireQueue
 
 	// replies limits the automatic replies to the peer; throttled: the
 	// limit is being hit (and the user was told).
@@ -92,7 +91,8 @@ type pendingLine struct {
 	msg  IncomingText
 }
 
-// unit is one batch of wire lines sent as one unit.
+// unit is one batch of wire lines sent as one unit. done, err and waiters
+// are guarded by the wire queue's lock.
 type unit struct {
 	ctx   context.Context
 	link  PeerLink
@@ -221,6 +221,17 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 	return conv, nil
 }
 
+// wireQueue is the peer's send queue: units of wire lines, sent in order
+// by a goroutine that runs while the queue is not empty. It has a lock of
+// its own (after the peer's), so that lines queued under the peer's lock
+// leave while the peer is still locked (by the rest of a decision, or by
+// the next one).
+type wireQueue struct {
+	mu      sync.Mutex
+	units   []*unit
+	writing bool
+}
+
 // enqueue queues lines to be sent as one unit after everything queued
 // before; waiter (if not nil) gets the result. Called with mu held.
 func (p *peer) enqueue(ctx context.Context, kind ircconn.Kind, lines []string, waiter chan error) *unit {
@@ -243,9 +254,12 @@ func (p *peer) enqueueUnit(u *unit, waiter chan error) *unit {
 	if waiter != nil {
 		u.waiters = append(u.waiters, waiter)
 	}
-	p.queue = append(p.queue, u)
-	if !p.writing {
-		p.writing = true
+	q := &p.wire
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.units = append(q.units, u)
+	if !q.writing {
+		q.writing = true
 		go p.writeLoop()
 	}
 	return u
@@ -254,6 +268,8 @@ func (p *peer) enqueueUnit(u *unit, waiter chan error) *unit {
 // addWaiter adds a waiter to u, or answers at once if u is done. Called
 // with mu held.
 func (p *peer) addWaiter(u *unit, w chan error) {
+	p.wire.mu.Lock()
+	defer p.wire.mu.Unlock()
 	if u.done {
 		w <- u.err
 		return
@@ -262,36 +278,41 @@ func (p *peer) addWaiter(u *unit, w chan error) {
 }
 
 func (p *peer) writeLoop() {
+	q := &p.wire
 	for {
-		p.mu.Lock()
-		if len(p.queue) == 0 {
-			p.writing = false
-			p.mu.Unlock()
+		q.mu.Lock()
+		if len(q.units) == 0 {
+			q.units = nil
+			q.writing = false
+			q.mu.Unlock()
 			return
 		}
-		u := p.queue[0]
-		p.queue = p.queue[1:]
-		p.mu.Unlock()
+		u := q.units[0]
+		q.units[0] = nil
+		q.units = q.units[1:]
+		q.mu.Unlock()
 		ctx, cancel := context.WithTimeout(u.ctx, autoSendTimeout)
 		err := p.sendUnit(ctx, u)
 		cancel()
-		p.mu.Lock()
+		q.mu.Lock()
 		u.done, u.err = true, err
 		ws := u.waiters
 		u.waiters = nil
-		var fx []effect
+		q.mu.Unlock()
 		switch {
 		case u.reply && errors.Is(err, ircconn.ErrDropped):
 			// Too many automatic messages on the connection (strangers'
 			// key exchanges count too): counted like noise.
 			p.m.log.Debug().Str("peer", p.key).Msg("Automatic OTR reply dropped")
+			p.mu.Lock()
+			var fx []effect
 			if p.admitNoise(time.Now(), noiseDropped) {
 				fx = append(fx, p.notice(droppedReplyText(p.link.Nick())))
 			}
+			p.release(p.m.ctx, fx)
 		case err != nil:
 			p.m.log.Warn().Err(err).Int("lines", len(u.lines)).Bool("automatic", u.reply).Msg("Sending OTR lines failed")
 		}
-		p.release(p.m.ctx, fx)
 		for _, w := range ws {
 			w <- err
 		}
@@ -330,11 +351,14 @@ func (p *peer) refreshState(ctx context.Context) {
 	p.release(ctx, []effect{p.stateEffect()})
 }
 
-// clearMarker removes the private-conversation marker. Called with mu held.
-func (p *peer) clearMarker(ctx context.Context) {
-	if _, err := p.m.cfg.DB.Private.Clear(ctx, p.m.cfg.User, p.m.cfg.Network, p.key); err != nil {
-		p.m.log.Err(err).Msg("Failed to clear private conversation marker")
-	}
+// clearMarker removes the private-conversation marker (on the effect
+// queue, see store). Called with mu held.
+func (p *peer) clearMarker() effect {
+	user, network, key := p.m.cfg.User, p.m.cfg.Network, p.key
+	return p.store("Failed to clear private conversation marker", func(ctx context.Context, d *db.Database) error {
+		_, err := d.Private.Clear(ctx, user, network, key)
+		return err
+	})
 }
 
 // endConversation ends the conversation with the peer on the wire and
@@ -350,8 +374,7 @@ func (p *peer) endConversation(ctx context.Context, now time.Time, drop error) [
 	if err != nil {
 		p.m.log.Err(err).Msg("Ending OTR session")
 	}
-	p.clearMarker(ctx)
-	fx := p.handleOutput(ctx, now, out, nil, false)
+	fx := append([]effect{p.clearMarker()}, p.handleOutput(ctx, now, out, nil, false)...)
 	if drop != nil {
 		p.failHeld(drop)
 		p.conv = nil

@@ -66,7 +66,7 @@ func (p *peer) decideReceive(ctx context.Context, link PeerLink, msg IncomingTex
 		m.log.Err(err).Msg("Failed to resolve OTR policy; using the network default")
 		p.policy, _ = otr.ParsePolicy(m.cfg.DefaultPolicy)
 	}
-	fx := p.restartEffects(ctx)
+	fx := p.restartEffects()
 	if p.policy == otr.PolicyNever && p.conv == nil && !p.recovering {
 		return append(fx, p.receiveWithoutOTR(msg, "OTR is off for this chat (`!otr policy` changes that)"))
 	}
@@ -134,11 +134,10 @@ func (p *peer) receiveWithoutOTR(msg IncomingText, why string) effect {
 // restartEffects tells the portal, at the first contact after a restart,
 // that a private conversation was cut off, and holds messages until a new
 // one is up. Called with mu held.
-func (p *peer) restartEffects(ctx context.Context) []effect {
+func (p *peer) restartEffects() []effect {
 	if !p.m.takeRestartMarker(p.key) {
 		return nil
 	}
-	p.clearMarker(ctx)
 	p.shown = stateUnshown // the topic may still say private
 	text := fmt.Sprintf("The bridge restarted, which ended your private conversation with %s (its keys are never stored). ", p.link.Nick())
 	p.setRecovering(true)
@@ -147,7 +146,7 @@ func (p *peer) restartEffects(ctx context.Context) []effect {
 	} else {
 		text += "Your messages wait until a new private conversation is up (it starts automatically when you send one, or with `!otr init`); `!otr finish` continues unencrypted instead."
 	}
-	return []effect{p.notice(text)}
+	return []effect{p.clearMarker(), p.notice(text)}
 }
 
 // drainPending processes lines that arrived while the key was generated.

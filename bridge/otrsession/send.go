@@ -132,7 +132,7 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 		d.err = &SendError{Err: err, Text: "Not sent: the bridge could not look up your OTR policy for this chat."}
 		return d
 	}
-	d.fx = p.restartEffects(ctx)
+	d.fx = p.restartEffects()
 	if p.policy == otr.PolicyNever {
 		if p.recovering {
 			d.err = p.recoveringWithoutOTRError()

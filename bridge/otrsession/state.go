@@ -82,5 +82,5 @@ func (m *Manager) Announce(ctx context.Context, link PeerLink) {
 	if err := p.loadPolicy(ctx); err != nil {
 		m.log.Err(err).Msg("Failed to resolve OTR policy")
 	}
-	p.release(ctx, append(p.restartEffects(ctx), p.stateEffect()))
+	p.release(ctx, append(p.restartEffects(), p.stateEffect()))
 }
