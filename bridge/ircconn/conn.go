@@ -19,19 +19,16 @@ import (
 // Conn is one IRC client connection that reconnects by itself. All methods
 // are safe for concurrent use.
 type Conn struct {
-	cfg    Config
-	log    zerolog.Logger
-	events chan Event
-	cmds   chan cmdMsg
+	cfg  Config
+	log  zerolog.Logger
+	cmds chan cmdMsg
 
 	startOnce sync.Once
 	loopDone  chan struct{}
-	dispDone  chan struct{}
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	emitMu      sync.RWMutex // excludes emit from closing events
-	eventsShut  bool
+	events      eventQueue
 	dispatching atomic.Bool // the handler is running
 
 	autoBudget *rate.Limiter       // automatic messages, across reconnects
@@ -161,10 +158,8 @@ func New(cfg Config) (*Conn, error) {
 	c := &Conn{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		events:     make(chan Event, 1024),
 		cmds:       make(chan cmdMsg),
 		loopDone:   make(chan struct{}),
-		dispDone:   make(chan struct{}),
 		closed:     make(chan struct{}),
 		state:      Disconnected,
 		nick:       cfg.Nick,
@@ -176,7 +171,7 @@ func New(cfg Config) (*Conn, error) {
 		proxy:      proxyDialer,
 		autoBudget: rate.NewLimiter(rate.Limit(cfg.AutoReplies.Rate), cfg.AutoReplies.Burst),
 	}
-	go c.dispatch()
+	c.events.cond.L = &c.events.mu
 	return c, nil
 }
 
@@ -216,15 +211,9 @@ func (c *Conn) Close() {
 		c.mu.Lock()
 		c.failQueueLocked(ErrClosed)
 		c.mu.Unlock()
-		c.emitMu.Lock()
-		c.eventsShut = true
-		close(c.events)
-		c.emitMu.Unlock()
 		// Close may be called from the handler itself; waiting for the
 		// dispatcher then would wait forever.
-		if !c.dispatching.Load() {
-			<-c.dispDone
-		}
+		c.shutEvents(!c.dispatching.Load())
 	})
 }
 
@@ -378,22 +367,69 @@ func (c *Conn) setState(st State, err error, retry time.Duration) {
 	c.emit(ev)
 }
 
+// maxQueuedEvents bounds the events waiting for the handler: beyond it
+// the reader waits (and stops reading from the server).
+const maxQueuedEvents = 1024
+
+// eventQueue holds the events for the handler, in order. A goroutine
+// delivers them while there are some and ends when there are none: an
+// idle connection has no goroutine waiting for events.
+type eventQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond // L is mu: the queue shrank, or delivery ended
+	queue   []Event
+	running bool
+	shut    bool // Close: no more events
+}
+
 func (c *Conn) emit(ev Event) {
-	c.emitMu.RLock()
-	defer c.emitMu.RUnlock()
-	if c.eventsShut {
+	q := &c.events
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.queue) >= maxQueuedEvents && !q.shut {
+		q.cond.Wait()
+	}
+	if q.shut {
 		return
 	}
-	select {
-	case c.events <- ev:
-	case <-c.closed:
+	q.queue = append(q.queue, ev)
+	if !q.running {
+		q.running = true
+		go c.dispatch()
 	}
 }
 
+// dispatch delivers the queued events, one at a time, until none is left.
 func (c *Conn) dispatch() {
-	defer close(c.dispDone)
-	for ev := range c.events {
+	q := &c.events
+	for {
+		q.mu.Lock()
+		if len(q.queue) == 0 {
+			q.queue = nil
+			q.running = false
+			q.cond.Broadcast()
+			q.mu.Unlock()
+			return
+		}
+		ev := q.queue[0]
+		q.queue[0] = nil
+		q.queue = q.queue[1:]
+		q.cond.Broadcast()
+		q.mu.Unlock()
 		c.deliver(ev)
+	}
+}
+
+// shutEvents refuses further events and, with wait, waits until the queued
+// ones were delivered.
+func (c *Conn) shutEvents(wait bool) {
+	q := &c.events
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.shut = true
+	q.cond.Broadcast()
+	for wait && q.running {
+		q.cond.Wait()
 	}
 }
 

@@ -50,14 +50,15 @@ type presence struct {
 	renamed   map[string]string // folded old nick -> new nick, from a NICK just seen
 	isonWait  [][]string        // ISON chunks asked, oldest first (folded)
 	isonAt    time.Time         // when they were asked
-	wake      chan struct{}
+	// The sync (syncWatch) runs on a goroutine of its own while there is
+	// something to do; again asks it for one more round, full for one
+	// that polls every nick. poll is the ISON fallback's timer.
+	syncing, again, full bool
+	poll                 *time.Timer
 }
 
 func newPresence() presence {
-	return presence{
-		monitored: map[string]bool{}, online: map[string]bool{}, renamed: map[string]string{},
-		wake: make(chan struct{}, 1),
-	}
+	return presence{monitored: map[string]bool{}, online: map[string]bool{}, renamed: map[string]string{}}
 }
 
 // maxISONLine keeps an ISON line (and the server's RPL_ISON, which adds
@@ -161,49 +162,83 @@ func (c *Conn) watchLimitLocked() int {
 	return max(limit, 0)
 }
 
-func (s *session) wakeWatch() {
-	select {
-	case s.pres.wake <- struct{}{}:
-	default:
+func (s *session) wakeWatch() { s.syncWatch(false) }
+
+// startWatch begins the watch once the session is ready: a first sync
+// (every nick), and without MONITOR an ISON poll every PollInterval.
+func (s *session) startWatch() {
+	c := s.c
+	c.mu.Lock()
+	if !c.isup.Monitor {
+		s.pres.poll = time.AfterFunc(c.cfg.Presence.PollInterval, s.pollWatch)
 	}
+	c.mu.Unlock()
+	s.syncWatch(true)
 }
 
-// watchLoop keeps the server's MONITOR list equal to the watch list, or
-// polls ISON, for as long as the session lives. Its lines go through the
-// send queue, paced like messages.
-func (s *session) watchLoop() {
-	c := s.c
-	var tick <-chan time.Time
-	c.mu.Lock()
-	monitor := c.isup.Monitor
-	c.mu.Unlock()
-	if !monitor {
-		t := time.NewTicker(c.cfg.Presence.PollInterval)
-		defer t.Stop()
-		tick = t.C
+// pollWatch is the ISON fallback's timer: a poll of every nick, then the
+// next one, for as long as the session lives.
+func (s *session) pollWatch() {
+	select {
+	case <-s.done:
+		return
+	default:
 	}
-	full := true // the first ISON asks about every nick
+	s.syncWatch(true)
+	c := s.c
+	c.mu.Lock()
+	s.pres.poll.Reset(c.cfg.Presence.PollInterval)
+	c.mu.Unlock()
+}
+
+// syncWatch keeps the server's MONITOR list equal to the watch list, or
+// polls ISON (full: about every nick, else those not known yet), from a
+// goroutine that runs while there is something to do: an idle connection
+// has none. Its lines go through the send queue, paced like messages.
+// Call it without holding Conn.mu.
+func (s *session) syncWatch(full bool) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.pres.full = s.pres.full || full
+	if s.pres.syncing {
+		s.pres.again = true
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.pres.syncing = true
+	go s.runWatchSync()
+}
+
+func (s *session) runWatchSync() {
+	c := s.c
 	for {
+		c.mu.Lock()
+		full, monitor := s.pres.full, c.isup.Monitor
+		s.pres.full, s.pres.again = false, false
+		c.mu.Unlock()
 		var lines []string
 		if monitor {
 			lines = s.monitorSync()
 		} else {
 			lines = s.isonLines(full)
 		}
+		var err error
 		if len(lines) > 0 {
 			m := &outMsg{raw: true, lines: lines, done: make(chan sendResult, 1)}
-			if _, err := c.submit(s.ctx, m, 0); err != nil {
-				return
-			}
+			_, err = c.submit(s.ctx, m, 0)
 		}
-		select {
-		case <-s.done:
+		c.mu.Lock()
+		if err != nil || !s.pres.again {
+			s.pres.syncing = false
+			c.mu.Unlock()
 			return
-		case <-s.pres.wake:
-			full = false
-		case <-tick:
-			full = true
 		}
+		c.mu.Unlock()
 	}
 }
 

@@ -224,5 +224,5 @@ func (s *session) becomeReady() {
 	c.mu.Unlock()
 	c.setState(Connected, nil, 0)
 	c.kick()
-	go s.watchLoop()
+	s.startWatch()
 }

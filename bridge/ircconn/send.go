@@ -193,7 +193,15 @@ func (c *Conn) submit(ctx context.Context, m *outMsg, stale time.Duration) (Rece
 	}
 }
 
+// kick tells the writer that the queues changed, starting it if it does
+// not run. Call it without holding c.mu.
 func (c *Conn) kick() {
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s != nil {
+		s.wakeWriter()
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:

@@ -37,6 +37,15 @@ type session struct {
 	ncMu sync.Mutex
 	nc   net.Conn
 
+	// The writer runs while there is something to write (wakeWriter) and
+	// ends when there is not: an idle connection has no goroutine waiting
+	// to write. wmu guards writing and ended and comes before Conn.mu.
+	wmu     sync.Mutex
+	writing bool
+	ended   bool // serve is done: no more writers
+	writers sync.WaitGroup
+	pace    *pacer // the session's token bucket, kept between writers
+
 	// Guarded by Conn.mu.
 	registered bool // 001 seen
 	readying   bool // becomeReady ran (once)
@@ -68,6 +77,7 @@ func newSession(c *Conn) *session {
 		ctx:         ctx,
 		cancel:      cancel,
 		prio:        make(chan prioLine, 64),
+		pace:        newPacer(c.cfg.Flood),
 		done:        make(chan struct{}),
 		labels:      map[string]*lineRef{},
 		batches:     map[string]string{},
@@ -108,6 +118,7 @@ func (s *session) quitAndClose(reason string, cause error) {
 	p.line, _ = lineBytes(nil, "QUIT", reason)
 	select {
 	case s.prio <- p:
+		s.wakeWriter()
 		t := time.NewTimer(time.Second)
 		select {
 		case <-p.written:
@@ -129,8 +140,42 @@ func (s *session) send(command string, params ...string) {
 	}
 	select {
 	case s.prio <- prioLine{line: b}:
+		s.wakeWriter()
 	case <-s.done:
 	}
+}
+
+// wakeWriter starts the writer unless it runs (or there is no connection
+// yet: serve queues the first lines once there is). Call it after queueing
+// a line or a message, without holding Conn.mu.
+func (s *session) wakeWriter() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.ncMu.Lock()
+	dialed := s.nc != nil
+	s.ncMu.Unlock()
+	if s.writing || s.ended || !dialed {
+		return
+	}
+	s.writing = true
+	s.writers.Add(1)
+	go func() {
+		defer s.writers.Done()
+		s.writer()
+	}()
+}
+
+// writerIdle ends the writer if nothing is waiting for it; false means
+// something arrived meanwhile. Producers queue first and wake the writer
+// after, so that either this sees their work or they start a new writer.
+func (s *session) writerIdle() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if len(s.prio) > 0 || s.c.pending(s) {
+		return false
+	}
+	s.writing = false
+	return true
 }
 
 func lineBytes(tags map[string]string, command string, params ...string) ([]byte, error) {
@@ -167,12 +212,6 @@ func (c *Conn) serve(s *session) {
 	c.user, c.host, c.hostSure = "", "", hostUnknown
 	c.mu.Unlock()
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.writer()
-	}()
 	s.send("CAP", "LS", "302")
 	if c.cfg.ServerPassword != "" {
 		s.send("PASS", c.cfg.ServerPassword)
@@ -180,7 +219,10 @@ func (c *Conn) serve(s *session) {
 	s.send("NICK", c.Nick())
 	s.send("USER", c.cfg.Username, "0", "*", c.cfg.Realname)
 	s.close(s.readLoop(nc))
-	wg.Wait()
+	s.wmu.Lock()
+	s.ended = true
+	s.wmu.Unlock()
+	s.writers.Wait()
 }
 
 // endSession cleans up after a session: every message that was (partly)
@@ -193,6 +235,9 @@ func (c *Conn) endSession(s *session) bool {
 	defer c.mu.Unlock()
 	if c.sess == s {
 		c.sess = nil
+	}
+	if s.pres.poll != nil {
+		s.pres.poll.Stop()
 	}
 	for _, m := range s.inflight {
 		c.finishLocked(m, ErrConnectionLost)
@@ -279,10 +324,11 @@ func (s *session) write(b []byte) (int, error) {
 // writer is the only goroutine that writes to the socket: protocol lines
 // first, then queued messages one whole message at a time. The next message
 // is chosen only once a token is available, so that a user message submitted
-// while the writer waits goes ahead of automatic ones queued earlier.
+// while the writer waits goes ahead of automatic ones queued earlier. It
+// returns when nothing is left to write (or the session ended).
 func (s *session) writer() {
 	c := s.c
-	p := newPacer(c.cfg.Flood)
+	p := s.pace
 	for {
 		select {
 		case l := <-s.prio:
@@ -306,6 +352,8 @@ func (s *session) writer() {
 			}
 			t = time.NewTimer(d)
 			tick = t.C
+		} else if s.writerIdle() {
+			return
 		}
 		select {
 		case l := <-s.prio:
