@@ -216,3 +216,43 @@ func readEventLoopStats(logPath string) (eventLoopStats, error) {
 	}
 	return s, sc.Err()
 }
+
+// akeMarks are when the bridge logged a conversation's first `!otr init`
+// and its first secure state.
+type akeMarks struct{ command, secure time.Time }
+
+// readAKEMarks reads them for every peer from the bridge's log.
+func readAKEMarks(logPath string) (map[string]akeMarks, error) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	marks := map[string]akeMarks{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Bytes()
+		isCommand := bytes.Contains(line, []byte(`"otr_command":"init"`))
+		isSecure := bytes.Contains(line, []byte(`"otr_event":"secure"`))
+		if !isCommand && !isSecure {
+			continue
+		}
+		var l struct {
+			Peer string    `json:"peer"`
+			Time time.Time `json:"time"`
+		}
+		if json.Unmarshal(line, &l) != nil || l.Peer == "" {
+			continue
+		}
+		m := marks[l.Peer]
+		if isCommand && m.command.IsZero() {
+			m.command = l.Time
+		}
+		if isSecure && m.secure.IsZero() {
+			m.secure = l.Time
+		}
+		marks[l.Peer] = m
+	}
+	return marks, sc.Err()
+}

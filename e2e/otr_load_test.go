@@ -133,7 +133,11 @@ func TestOTRLoad(t *testing.T) {
 	}
 
 	// Verdict.
-	var ake, akePeer, m2i, i2m, keygen []time.Duration
+	var ake, akePeer, akeIRC, noticeDelay, m2i, i2m, keygen []time.Duration
+	marks, err := readAKEMarks(e.bridge.LogPath)
+	if err != nil {
+		t.Errorf("reading the bridge's log: %v", err)
+	}
 	res := loadResult{Users: users, MessagesEachWay: messages}
 	for _, c := range convs {
 		if c.err != nil {
@@ -154,6 +158,10 @@ func TestOTRLoad(t *testing.T) {
 		res.SyncMissed += c.syncMissed
 		if c.ake > 0 {
 			ake, akePeer = append(ake, c.ake), append(akePeer, c.akePeer)
+			if m, ok := marks[c.peerKey()]; ok && !m.command.IsZero() && !m.secure.IsZero() {
+				akeIRC = append(akeIRC, c.initAt.Add(c.akePeer).Sub(m.command))
+				noticeDelay = append(noticeDelay, time.UnixMilli(c.noticeTS).Sub(m.secure))
+			}
 		}
 		keygen = append(keygen, c.keygen)
 		m2i = append(m2i, c.m2i...)
@@ -163,6 +171,9 @@ func TestOTRLoad(t *testing.T) {
 	res.Secure = len(ake)
 	res.AKE = percentiles(ake)
 	res.AKEPeer = percentiles(akePeer)
+	res.AKEIRC = percentiles(akeIRC)
+	res.NoticeAfterSecure = percentiles(noticeDelay)
+	res.AKEMeasured = len(akeIRC)
 	res.MatrixToIRC = percentiles(m2i)
 	res.IRCToMatrix = percentiles(i2m)
 	res.KeyGen = percentiles(keygen)
@@ -188,11 +199,18 @@ func TestOTRLoad(t *testing.T) {
 	if res.EventLoop, err = readEventLoopStats(e.bridge.LogPath); err != nil {
 		t.Errorf("reading the IRC event loop's slow events from the bridge log: %v", err)
 	}
+	if prof.dir != "" {
+		if data, err := os.ReadFile(e.bridge.LogPath); err == nil {
+			_ = os.WriteFile(filepath.Join(prof.dir, "bridge.log"), data, 0o600)
+		}
+	}
 
 	t.Logf("conversations secure: %d of %d; messages sent %d, delivered %d, lost %d, unencrypted %d; %d IRC lines checked to be ciphertext",
 		res.Secure, users, res.Sent, res.Delivered, res.Lost, res.Unencrypted, res.WireLines)
 	t.Logf("AKE (`!otr init` → both sides secure): p50 %s p99 %s; to libotr secure alone: p50 %s p99 %s",
 		res.AKE.P50, res.AKE.P99, res.AKEPeer.P50, res.AKEPeer.P99)
+	t.Logf("AKE, IRC side (the bridge has the command → libotr secure): p50 %s p99 %s; \"private\" notice, bridge secure → homeserver's timestamp: p50 %s p99 %s (%d conversations)",
+		res.AKEIRC.P50, res.AKEIRC.P99, res.NoticeAfterSecure.P50, res.NoticeAfterSecure.P99, res.AKEMeasured)
 	t.Logf("Matrix → IRC (send → libotr decrypted): p50 %s p99 %s (%d messages)", res.MatrixToIRC.P50, res.MatrixToIRC.P99, len(m2i))
 	t.Logf("IRC → Matrix (libotr send → /sync event): p50 %s p99 %s (%d messages)", res.IRCToMatrix.P50, res.IRCToMatrix.P99, len(i2m))
 	t.Logf("key generation (first `fingerprint`, during setup): p50 %s p99 %s", res.KeyGen.P50, res.KeyGen.P99)
@@ -312,6 +330,8 @@ type loadConv struct {
 	ake    time.Duration // `!otr init` → both sides secure (0: never)
 	// akePeer is `!otr init` → libotr secure (the portal's notice follows).
 	akePeer time.Duration
+	// noticeTS is the homeserver's timestamp of the "private" notice.
+	noticeTS int64
 	// wireFrom are the number of lines the peer had received and sent
 	// when the conversation became private: every later line is ciphertext.
 	wireFrom, sentFrom int
@@ -410,6 +430,7 @@ func (c *loadConv) goPrivate(e *env) error {
 		return fmt.Errorf("no \"private\" notice in the portal: %w", err)
 	}
 	c.akePeer, c.ake = peerSecure, max(peerSecure, ev.Received.Sub(c.initAt))
+	c.noticeTS = ev.TS
 	c.wireFrom, c.sentFrom = len(c.p.irc.Lines()), len(c.p.glue.Sent())
 	return nil
 }
@@ -486,6 +507,11 @@ func (c *loadConv) bridgeGotInit(e *env) bool {
 		}
 	}
 	return false
+}
+
+// peerKey is the conversation's peer as the bridge logs it.
+func (c *loadConv) peerKey() string {
+	return netLocal + "." + strings.ToLower(c.p.irc.Nick())
 }
 
 // bridgeLog returns the bridge's log lines about this conversation: those
@@ -681,6 +707,13 @@ type loadResult struct {
 	WireLines    int `json:"wire_lines_checked"`
 	AKE          pct `json:"ake"`
 	AKEPeer      pct `json:"ake_peer_secure"`
+	// AKEIRC is the IRC side of the AKE: from the bridge logging the
+	// `!otr init` command to libotr secure. NoticeAfterSecure is from the
+	// bridge logging the secure state to the homeserver's timestamp of the
+	// "private" notice (the bridge's part of the notice's latency).
+	AKEIRC            pct `json:"ake_irc_side"`
+	NoticeAfterSecure pct `json:"private_notice_after_secure"`
+	AKEMeasured       int `json:"ake_irc_side_measured"`
 	MatrixToIRC  pct `json:"matrix_to_irc"`
 	IRCToMatrix  pct `json:"irc_to_matrix"`
 	KeyGen       pct `json:"keygen"`
