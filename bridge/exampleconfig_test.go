@@ -55,8 +55,8 @@ func (d *otrbridgeDefaults) check(t *testing.T) {
 	if e := d.Encryption; !e.Allow || !e.Default || !e.SelfSign || e.Appservice || e.MSC4190 {
 		t.Errorf("encryption = %+v, want allow, default and self_sign on, appservice and msc4190 off", e)
 	}
-	if d.Database.Type != "sqlite3-fk-wal" || !strings.Contains(d.Database.URI, "_txlock=immediate") {
-		t.Errorf("database = %+v, want sqlite3-fk-wal with _txlock=immediate", d.Database)
+	if d.Database.Type != "sqlite3-fk-wal" || !strings.Contains(d.Database.URI, "_txlock=immediate") || !strings.Contains(d.Database.URI, "_stmt_cache_size=") {
+		t.Errorf("database = %+v, want sqlite3-fk-wal with _txlock=immediate and a statement cache", d.Database)
 	}
 	if d.Bridge.CommandPrefix != "!otr" || d.Bridge.StatusNotices != "all" || !d.Bridge.Notices {
 		t.Errorf("bridge = %+v, want prefix !otr, status notices all, notices bridged", d.Bridge)

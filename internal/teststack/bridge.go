@@ -210,7 +210,7 @@ func (b *Bridge) edit(cfg map[string]any) error {
 		db["uri"] = o.DatabaseURI
 	} else {
 		db["type"] = "sqlite3-fk-wal"
-		db["uri"] = "file:" + filepath.Join(o.Dir, "otrbridge.db") + "?_txlock=immediate"
+		db["uri"] = "file:" + filepath.Join(o.Dir, "otrbridge.db") + "?_txlock=immediate&_stmt_cache_size=64"
 	}
 
 	nw := sub(cfg, "network")
