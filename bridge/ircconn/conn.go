@@ -19,9 +19,11 @@ import (
 // Conn is one IRC client connection that reconnects by itself. All methods
 // are safe for concurrent use.
 type Conn struct {
-	cfg  Config
-	log  zerolog.Logger
-	cmds chan cmdMsg
+	cfg Config
+	log zerolog.Logger
+	// cmdWake tells the connection loop, waiting between sessions, that
+	// a command is queued (cmdQueue).
+	cmdWake chan struct{}
 
 	startOnce sync.Once
 	loopDone  chan struct{}
@@ -58,6 +60,11 @@ type Conn struct {
 	whois     *whoisReq
 	nickReq   *nickReq
 	labelSeq  uint64
+	// Commands wait in cmdQueue for the connection loop. A command ends
+	// the session being served (serving) itself, so that no goroutine
+	// waits for commands beside the session's reader.
+	cmdQueue []cmdMsg
+	serving  *session
 }
 
 type command int
@@ -158,7 +165,7 @@ func New(cfg Config) (*Conn, error) {
 	c := &Conn{
 		cfg:        cfg,
 		log:        cfg.Logger,
-		cmds:       make(chan cmdMsg),
+		cmdWake:    make(chan struct{}, 1),
 		loopDone:   make(chan struct{}),
 		closed:     make(chan struct{}),
 		state:      Disconnected,
@@ -219,17 +226,80 @@ func (c *Conn) Close() {
 
 // command hands cmd to the connection loop and waits until the state
 // reflects it (Connecting after Reconnect, Disconnected after Disconnect).
+// It ends the session being served, if any (sending QUIT first), so that
+// the loop gets to the command.
 func (c *Conn) command(cmd cmdMsg) {
-	cmd.ack = make(chan struct{})
 	select {
-	case c.cmds <- cmd:
 	case <-c.loopDone:
 		return
+	default:
+	}
+	cmd.ack = make(chan struct{})
+	c.mu.Lock()
+	c.cmdQueue = append(c.cmdQueue, cmd)
+	s := c.serving
+	c.mu.Unlock()
+	select {
+	case c.cmdWake <- struct{}{}:
+	default:
+	}
+	if s != nil {
+		if cmd.cmd == cmdReconnect {
+			s.quitAndClose("Reconnecting", errReconnect)
+		} else {
+			s.quitAndClose(cmd.reason, errDisconnect)
+		}
 	}
 	select {
 	case <-cmd.ack:
 	case <-c.loopDone:
 	}
+}
+
+// takeCmd takes the oldest queued command.
+func (c *Conn) takeCmd() (cmdMsg, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cmdQueue) == 0 {
+		return cmdMsg{}, false
+	}
+	cm := c.cmdQueue[0]
+	c.cmdQueue = c.cmdQueue[1:]
+	return cm, true
+}
+
+// waitCmd waits for a command, or until timeout fires (nil: no timeout).
+func (c *Conn) waitCmd(timeout <-chan time.Time) (cmdMsg, bool) {
+	for {
+		if cm, ok := c.takeCmd(); ok {
+			return cm, true
+		}
+		select {
+		case <-c.cmdWake:
+		case <-timeout:
+			return cmdMsg{}, false
+		}
+	}
+}
+
+// serveUnlessCommand serves s unless a command is queued already, and
+// returns the command that ended it, if one did.
+func (c *Conn) serveUnlessCommand(s *session) (cmdMsg, bool) {
+	c.mu.Lock()
+	if len(c.cmdQueue) == 0 {
+		c.serving = s
+	}
+	serve := c.serving == s
+	c.mu.Unlock()
+	if serve {
+		c.serve(s)
+		c.mu.Lock()
+		c.serving = nil
+		c.mu.Unlock()
+	} else {
+		s.close(errReconnect)
+	}
+	return c.takeCmd()
 }
 
 // run is the connection loop: one session at a time, backoff in between.
@@ -248,22 +318,9 @@ func (c *Conn) run() {
 		c.setState(Connecting, nil, 0)
 		acked()
 		s := newSession(c)
-		done := make(chan struct{})
-		go func() {
-			c.serve(s)
-			close(done)
-		}()
-		var cm cmdMsg
-		select {
-		case <-done:
-		case cm = <-c.cmds:
+		cm, commanded := c.serveUnlessCommand(s)
+		if commanded {
 			ack = cm.ack
-			if cm.cmd == cmdReconnect {
-				s.quitAndClose("Reconnecting", errReconnect)
-			} else {
-				s.quitAndClose(cm.reason, errDisconnect)
-			}
-			<-done
 		}
 		if c.endSession(s) {
 			attempt = 0
@@ -287,13 +344,12 @@ func (c *Conn) run() {
 			c.log.Info().Err(err).Dur("retry_in", delay).Msg("IRC connection lost")
 			c.setState(TransientDisconnect, err, delay)
 			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
+			var ok bool
+			if cm, ok = c.waitCmd(t.C); !ok {
 				continue
-			case cm = <-c.cmds:
-				ack = cm.ack
-				t.Stop()
 			}
+			ack = cm.ack
+			t.Stop()
 			switch cm.cmd {
 			case cmdClose:
 				c.setState(Disconnected, nil, 0)
@@ -317,7 +373,7 @@ func (c *Conn) run() {
 // waitRestart waits in a terminal state for Reconnect (true) or Close (false).
 func (c *Conn) waitRestart() (cmdMsg, bool) {
 	for {
-		cm := <-c.cmds
+		cm, _ := c.waitCmd(nil)
 		switch cm.cmd {
 		case cmdClose:
 			return cm, false
