@@ -99,11 +99,12 @@ func (p *profiler) goroutines() (int, error) {
 }
 
 // snapshot saves the goroutine (debug=1) and heap profiles as
-// <name>-goroutine.txt and <name>-heap.pb.gz.
+// <name>-goroutine.txt, <name>-heap.pb.gz and <name>-heap.txt (with the
+// runtime's memory statistics).
 func (p *profiler) snapshot(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for path, file := range map[string]string{"goroutine?debug=1": "-goroutine.txt", "heap?gc=1": "-heap.pb.gz"} {
+	for path, file := range map[string]string{"goroutine?debug=1": "-goroutine.txt", "heap?gc=1": "-heap.pb.gz", "heap?debug=1": "-heap.txt"} {
 		body, err := p.get(ctx, path)
 		if err != nil {
 			return err

@@ -133,7 +133,7 @@ func TestOTRLoad(t *testing.T) {
 	}
 
 	// Verdict.
-	var ake, akePeer, akeIRC, noticeDelay, m2i, i2m, keygen []time.Duration
+	var ake, akePeer, akeIRC, noticeDelay, noticeSync, hsOwn, m2i, i2m, keygen []time.Duration
 	marks, err := readAKEMarks(e.bridge.LogPath)
 	if err != nil {
 		t.Errorf("reading the bridge's log: %v", err)
@@ -161,8 +161,10 @@ func TestOTRLoad(t *testing.T) {
 			if m, ok := marks[c.peerKey()]; ok && !m.command.IsZero() && !m.secure.IsZero() {
 				akeIRC = append(akeIRC, c.initAt.Add(c.akePeer).Sub(m.command))
 				noticeDelay = append(noticeDelay, time.UnixMilli(c.noticeTS).Sub(m.secure))
+				noticeSync = append(noticeSync, c.noticeAt.Sub(m.secure))
 			}
 		}
+		hsOwn = append(hsOwn, c.ownEchoes()...)
 		keygen = append(keygen, c.keygen)
 		m2i = append(m2i, c.m2i...)
 		i2m = append(i2m, c.i2m...)
@@ -174,6 +176,8 @@ func TestOTRLoad(t *testing.T) {
 	res.AKEIRC = percentiles(akeIRC)
 	res.NoticeAfterSecure = percentiles(noticeDelay)
 	res.AKEMeasured = len(akeIRC)
+	res.NoticeInSync = percentiles(noticeSync)
+	res.HomeserverOwn = percentiles(hsOwn)
 	res.MatrixToIRC = percentiles(m2i)
 	res.IRCToMatrix = percentiles(i2m)
 	res.KeyGen = percentiles(keygen)
@@ -211,6 +215,8 @@ func TestOTRLoad(t *testing.T) {
 		res.AKE.P50, res.AKE.P99, res.AKEPeer.P50, res.AKEPeer.P99)
 	t.Logf("AKE, IRC side (the bridge has the command → libotr secure): p50 %s p99 %s; \"private\" notice, bridge secure → homeserver's timestamp: p50 %s p99 %s (%d conversations)",
 		res.AKEIRC.P50, res.AKEIRC.P99, res.NoticeAfterSecure.P50, res.NoticeAfterSecure.P99, res.AKEMeasured)
+	t.Logf("\"private\" notice, bridge secure → the user's /sync: p50 %s p99 %s; the homeserver's own latency (the user's message → their /sync): p50 %s p99 %s",
+		res.NoticeInSync.P50, res.NoticeInSync.P99, res.HomeserverOwn.P50, res.HomeserverOwn.P99)
 	t.Logf("Matrix → IRC (send → libotr decrypted): p50 %s p99 %s (%d messages)", res.MatrixToIRC.P50, res.MatrixToIRC.P99, len(m2i))
 	t.Logf("IRC → Matrix (libotr send → /sync event): p50 %s p99 %s (%d messages)", res.IRCToMatrix.P50, res.IRCToMatrix.P99, len(i2m))
 	t.Logf("key generation (first `fingerprint`, during setup): p50 %s p99 %s", res.KeyGen.P50, res.KeyGen.P99)
@@ -330,8 +336,13 @@ type loadConv struct {
 	ake    time.Duration // `!otr init` → both sides secure (0: never)
 	// akePeer is `!otr init` → libotr secure (the portal's notice follows).
 	akePeer time.Duration
-	// noticeTS is the homeserver's timestamp of the "private" notice.
+	// noticeTS and noticeAt are the homeserver's timestamp of the
+	// "private" notice and when the user's /sync returned it.
 	noticeTS int64
+	noticeAt time.Time
+	// sentAt is when each Matrix → IRC message was sent, by text: with
+	// its arrival in the sender's own /sync, the homeserver's latency.
+	sentAt map[string]time.Time
 	// wireFrom are the number of lines the peer had received and sent
 	// when the conversation became private: every later line is ciphertext.
 	wireFrom, sentFrom int
@@ -430,7 +441,7 @@ func (c *loadConv) goPrivate(e *env) error {
 		return fmt.Errorf("no \"private\" notice in the portal: %w", err)
 	}
 	c.akePeer, c.ake = peerSecure, max(peerSecure, ev.Received.Sub(c.initAt))
-	c.noticeTS = ev.TS
+	c.noticeTS, c.noticeAt = ev.TS, ev.Received
 	c.wireFrom, c.sentFrom = len(c.p.irc.Lines()), len(c.p.glue.Sent())
 	return nil
 }
@@ -441,6 +452,12 @@ func (c *loadConv) matrixToIRC(e *env, messages int) {
 	for j := range messages {
 		text := c.text(e, fmt.Sprintf("load %d matrix to irc %d", c.i, j))
 		start := time.Now()
+		c.mu.Lock()
+		if c.sentAt == nil {
+			c.sentAt = map[string]time.Time{}
+		}
+		c.sentAt[text] = start
+		c.mu.Unlock()
 		if _, err := c.u.mx.SendText(c.room, text); err != nil {
 			c.fail(fmt.Errorf("Matrix → IRC message %d: send: %w", j, err))
 			return
@@ -507,6 +524,20 @@ func (c *loadConv) bridgeGotInit(e *env) bool {
 		}
 	}
 	return false
+}
+
+// ownEchoes is, for each Matrix → IRC message, the time from its send
+// to its arrival in the sender's own /sync.
+func (c *loadConv) ownEchoes() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []time.Duration
+	for _, ev := range c.u.mx.Messages(c.room) {
+		if start, ok := c.sentAt[ev.Body()]; ok && ev.Sender == c.u.mx.UserID {
+			out = append(out, ev.Received.Sub(start))
+		}
+	}
+	return out
 }
 
 // peerKey is the conversation's peer as the bridge logs it.
@@ -714,6 +745,11 @@ type loadResult struct {
 	AKEIRC            pct `json:"ake_irc_side"`
 	NoticeAfterSecure pct `json:"private_notice_after_secure"`
 	AKEMeasured       int `json:"ake_irc_side_measured"`
+	// NoticeInSync is from the bridge's secure state to the notice in the
+	// user's /sync; HomeserverOwn is the homeserver's own latency in the
+	// same run: a user's message from its send to the user's own /sync.
+	NoticeInSync  pct `json:"private_notice_in_sync"`
+	HomeserverOwn pct `json:"homeserver_own_latency"`
 	MatrixToIRC  pct `json:"matrix_to_irc"`
 	IRCToMatrix  pct `json:"irc_to_matrix"`
 	KeyGen       pct `json:"keygen"`
