@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,18 +232,34 @@ func BenchmarkRelayIRCToMatrix(b *testing.B) {
 
 // BenchmarkBridgeMemory200Users: resident memory of the bridge with 200
 // logged-in users, each with one open DM portal. It does the work once,
-// whatever b.N is.
+// whatever b.N is. With OTRBRIDGE_BENCH_PROFILE set it saves the heap and
+// goroutine profiles there, idle and with the users logged in.
 func BenchmarkBridgeMemory200Users(b *testing.B) {
 	users := 200
 	if n, err := strconv.Atoi(os.Getenv("OTRBRIDGE_BENCH_USERS")); err == nil && n > 0 {
 		users = n // smaller runs on slow machines
 	}
-	e, stop := persistentEnv(b)
+	var prof *profiler
+	if dir := os.Getenv("OTRBRIDGE_BENCH_PROFILE"); dir != "" {
+		prof = newProfiler(dir)
+	}
+	e, stop := persistentEnvWith(b, 1000, 1000, func(cfg map[string]any) {
+		if prof != nil {
+			debugEndpoints(cfg, prof.secret)
+		}
+	})
 	defer stop()
+	if prof != nil {
+		prof.attach(e.bridge)
+		if err := prof.snapshot("memory-idle"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	idle, err := e.bridge.RSS()
 	if err != nil {
 		b.Fatal(err)
 	}
+	idleParts := rssParts(e.bridge)
 	peer, err := teststack.ConnectIRC(e.irc.Addr(), "memprobe", teststack.IRCClientOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -304,11 +321,35 @@ func BenchmarkBridgeMemory200Users(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if prof != nil {
+		// After the RSS reading: the profile's forced GC would lower it.
+		if err := prof.snapshot("memory-loaded"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("idle: %s; loaded: %s", idleParts, rssParts(e.bridge))
 	b.ReportMetric(float64(idle)/(1<<20), "idle-RSS-MiB")
 	b.ReportMetric(float64(loaded)/(1<<20), "RSS-MiB")
 	b.ReportMetric(float64(loaded-idle)/float64(users)/1024, "KiB/user")
 	b.ReportMetric(setup.Seconds(), "setup-s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// rssParts tells what the bridge's resident memory is made of: anonymous
+// (the Go heap and stacks, C allocations such as SQLite's page cache) and
+// file-backed (the binary's pages touched so far).
+func rssParts(b *teststack.Bridge) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.Pid()))
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "RssAnon:") || strings.HasPrefix(line, "RssFile:") {
+			parts = append(parts, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // memUser logs one user in and has the IRC peer open a DM with them; it

@@ -111,7 +111,9 @@ func (is *ISupport) apply(tokens []string) {
 		if i >= maxISupportTokens {
 			return
 		}
-		k, v, _ := strings.Cut(tok, "=")
+		// A copy of the token: what is kept of it would otherwise keep
+		// the whole 005 line alive for the connection's life.
+		k, v, _ := strings.Cut(strings.Clone(tok), "=")
 		neg := strings.HasPrefix(k, "-")
 		k = strings.ToUpper(strings.TrimPrefix(k, "-"))
 		v = unescapeISupport(v)

@@ -29,11 +29,13 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 	case "LS":
 		more := len(m.Params) > 3 && m.Params[2] == "*"
 		c.mu.Lock()
-		for _, tok := range strings.Fields(lastParam(m)) {
-			name, val, _ := strings.Cut(tok, "=")
-			s.capLS[name] = val
-		}
 		reqd := s.capReqd
+		if !reqd {
+			for _, tok := range strings.Fields(lastParam(m)) {
+				name, val, _ := strings.Cut(tok, "=")
+				s.capLS[name] = val
+			}
+		}
 		c.mu.Unlock()
 		if more || reqd {
 			return nil
@@ -47,7 +49,8 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 				delete(c.caps, name[1:])
 				continue
 			}
-			c.caps[name] = true
+			// A copy: the name would keep the whole ACK line alive.
+			c.caps[strings.Clone(name)] = true
 			sasl = sasl || name == "sasl"
 		}
 		registered := s.registered
@@ -100,6 +103,9 @@ func (s *session) requestCaps() error {
 		}
 	}
 	mechs, hasSASL := s.capLS["sasl"]
+	// The offer is read only here; it and the CAP LS lines it points
+	// into need not stay for the connection's life.
+	s.capLS = nil
 	c.mu.Unlock()
 	if mech := c.saslMechanism(); mech != "" {
 		if !hasSASL || (mechs != "" && !containsFold(strings.Split(mechs, ","), mech)) {

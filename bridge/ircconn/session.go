@@ -27,7 +27,7 @@ type session struct {
 	c      *Conn
 	ctx    context.Context
 	cancel context.CancelFunc
-	prio   chan prioLine
+	prio   chan *prioLine // pointers: an idle connection holds 64 slots of 8 bytes, not of 32
 	done   chan struct{}
 	once   sync.Once
 	err    error // first cause of the end; read after done is closed
@@ -55,7 +55,7 @@ type session struct {
 	labels     map[string]*lineRef
 	batches    map[string]string // labeled-response batch ref -> label
 	echoQ      map[string][]*lineRef
-	capLS      map[string]string
+	capLS      map[string]string // the server's CAP LS offer, nil once the caps are requested
 	capReqd    bool
 	saslDone   bool
 	nickTries  int
@@ -76,7 +76,7 @@ func newSession(c *Conn) *session {
 		c:           c,
 		ctx:         ctx,
 		cancel:      cancel,
-		prio:        make(chan prioLine, 64),
+		prio:        make(chan *prioLine, 64),
 		pace:        newPacer(c.cfg.Flood),
 		done:        make(chan struct{}),
 		labels:      map[string]*lineRef{},
@@ -114,7 +114,7 @@ func (s *session) quitAndClose(reason string, cause error) {
 		s.close(cause)
 		return
 	}
-	p := prioLine{written: make(chan struct{})}
+	p := &prioLine{written: make(chan struct{})}
 	p.line, _ = lineBytes(nil, "QUIT", reason)
 	select {
 	case s.prio <- p:
@@ -139,7 +139,7 @@ func (s *session) send(command string, params ...string) {
 		return
 	}
 	select {
-	case s.prio <- prioLine{line: b}:
+	case s.prio <- &prioLine{line: b}:
 		s.wakeWriter()
 	case <-s.done:
 	}
@@ -371,7 +371,7 @@ func (s *session) writer() {
 	}
 }
 
-func (s *session) writePrio(p *pacer, l prioLine) bool {
+func (s *session) writePrio(p *pacer, l *prioLine) bool {
 	p.force(time.Now())
 	if _, err := s.write(l.line); err != nil {
 		s.close(err)
