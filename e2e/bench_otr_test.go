@@ -17,7 +17,7 @@ import (
 // process per relayed message and per key exchange, one at a time, with a
 // libotr peer on the local stack (docs/performance.md):
 //
-//	go test -tags goolm ./e2e -run '^$' -bench 'OTR(Relay|AKE)' -benchtime 200x
+//	go test -tags goolm ./e2e -run '^$' -bench 'OTR(Relay|AKE)' -benchtime 100x
 //
 // The bridge runs with its default config where it matters here
 // (message-status events off) and flood pacing out of the way. The CPU
@@ -27,13 +27,16 @@ import (
 // otrFixture is akeConversations Matrix users, each in a private
 // conversation with a libotr peer, shared by the OTR benchmarks (the
 // framework runs a benchmark several times with growing b.N). The relay
-// benchmarks use the first; the AKE benchmark takes turns, as the bridge
-// answers at most 10 key exchange messages per peer at once and then one
-// every 6 s (otrsession's reply limit).
+// benchmarks use the first; the AKE benchmark takes turns (akeNext, over
+// all of its runs), as the bridge answers at most 10 key exchange
+// messages per peer at once and then one every 6 s (otrsession's reply
+// limit).
 type otrFixture struct {
 	e     *env
 	convs []*otrConv
-	stop  func()
+	// akeNext is the conversation the next AKE refreshes.
+	akeNext int
+	stop    func()
 	// prof records CPU profiles of each benchmark's loop into
 	// OTRBRIDGE_BENCH_PROFILE, if set.
 	prof *profiler
@@ -49,9 +52,10 @@ type otrConv struct {
 	ghost string
 }
 
-// akeConversations: 20 conversations take 100 AKEs at 2 replies each
-// within the reply limit's burst.
-const akeConversations = 20
+// akeConversations: 30 conversations take the first AKE and 100 more
+// (plus the framework's first run of one), at 2 replies each, within
+// the reply limit's burst: at most 5 AKEs each.
+const akeConversations = 30
 
 var (
 	otrFixOnce sync.Once
@@ -246,7 +250,8 @@ func BenchmarkOTRAKE(b *testing.B) {
 	cpu := startBridgeCPU(b, fx)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		f := fx.convs[i%len(fx.convs)]
+		f := fx.convs[fx.akeNext%len(fx.convs)]
+		fx.akeNext++
 		start := time.Now()
 		id, err := f.u.mx.SendText(f.room, "!otr refresh")
 		if err != nil {

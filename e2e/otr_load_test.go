@@ -735,9 +735,9 @@ type loadResult struct {
 	Unencrypted     int `json:"messages_unencrypted"`
 	// WireLines is how many IRC lines of the private phases the wire
 	// check found to be ciphertext (both ways).
-	WireLines    int `json:"wire_lines_checked"`
-	AKE          pct `json:"ake"`
-	AKEPeer      pct `json:"ake_peer_secure"`
+	WireLines int `json:"wire_lines_checked"`
+	AKE       pct `json:"ake"`
+	AKEPeer   pct `json:"ake_peer_secure"`
 	// AKEIRC is the IRC side of the AKE: from the bridge logging the
 	// `!otr init` command to libotr secure. NoticeAfterSecure is from the
 	// bridge logging the secure state to the homeserver's timestamp of the
@@ -750,10 +750,10 @@ type loadResult struct {
 	// same run: a user's message from its send to the user's own /sync.
 	NoticeInSync  pct `json:"private_notice_in_sync"`
 	HomeserverOwn pct `json:"homeserver_own_latency"`
-	MatrixToIRC  pct `json:"matrix_to_irc"`
-	IRCToMatrix  pct `json:"irc_to_matrix"`
-	KeyGen       pct `json:"keygen"`
-	SetupRetries int `json:"setup_retries"`
+	MatrixToIRC   pct `json:"matrix_to_irc"`
+	IRCToMatrix   pct `json:"irc_to_matrix"`
+	KeyGen        pct `json:"keygen"`
+	SetupRetries  int `json:"setup_retries"`
 	// HSDropped and SyncMissed count homeserver faults the test worked
 	// around (see loadConv); they are reported, not hidden.
 	HSDropped    int     `json:"homeserver_dropped_commands"`
