@@ -31,6 +31,9 @@ func otrCommands() []commands.CommandHandler {
 				if err != nil {
 					return "", err
 				}
+				if o.ce.Portal != nil {
+					return "", o.c.otr.InitInPortal(o.ctx, peer)
+				}
 				return o.c.otr.Init(o.ctx, peer)
 			}),
 		otrFinish,

@@ -19,8 +19,33 @@ func (m *Manager) Init(ctx context.Context, link PeerLink) (string, error) {
 	return m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
 		out, err := conv.Start(now)
 		p.akePendingUntil = now.Add(m.cfg.HoldTimeout)
-		return p.actionOutput(ctx, now, out, err), fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", link.Nick()), err
+		return p.actionOutput(ctx, now, out, err), initReply(link), err
 	})
+}
+
+// InitInPortal is Init given in the peer's own portal. Its reply is shown
+// there only if the key exchange is still pending after initReplyDelay:
+// usually the notice that the conversation is private comes first and
+// says all the reply would, and a second event before it would only hold
+// it up (the homeserver takes a room's events one after the other).
+func (m *Manager) InitInPortal(ctx context.Context, link PeerLink) error {
+	_, err := m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
+		out, err := conv.Start(now)
+		p.akePendingUntil = now.Add(m.cfg.HoldTimeout)
+		if err == nil {
+			p.initReply, p.initReplyAt = initReply(link), now.Add(initReplyDelay)
+		}
+		return p.actionOutput(ctx, now, out, err), "", err
+	})
+	return err
+}
+
+// initReplyDelay is how long InitInPortal's reply waits for the key
+// exchange: well above its usual duration (0.1-0.5 s under load here).
+const initReplyDelay = time.Second
+
+func initReply(link PeerLink) string {
+	return fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", link.Nick())
 }
 
 // Refresh renews the keys of the private conversation.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/db"
@@ -309,4 +310,50 @@ func TestFinishWhileHeld(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestInitInPortalReply: `init` given in the portal adds nothing when the
+// conversation is private within initReplyDelay (the notice that it is
+// says it all), and says that it asked when the key exchange is still
+// pending then.
+func TestInitInPortalReply(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		asked := func(l *fakeLink) int {
+			_, _, notices, _ := l.snapshot()
+			n := 0
+			for _, s := range notices {
+				if strings.HasPrefix(s, "Asked bob for a private conversation") {
+					n++
+				}
+			}
+			return n
+		}
+
+		answered := newPair(t, "manual", "manual")
+		if err := answered.a.InitInPortal(ctx, answered.la); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, "private", func() bool { return answered.la.state() == StatePrivateUnverified })
+		time.Sleep(3 * initReplyDelay)
+		synctest.Wait()
+		if n := asked(answered.la); n != 0 {
+			t.Errorf("%d replies to init after the conversation became private", n)
+		}
+
+		silent := newPair(t, "manual", "manual")
+		silent.la.remote = nil // bob's client never answers
+		if err := silent.a.InitInPortal(ctx, silent.la); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := asked(silent.la); n != 0 {
+			t.Fatalf("the reply came before %s", initReplyDelay)
+		}
+		time.Sleep(3 * initReplyDelay)
+		synctest.Wait()
+		if n := asked(silent.la); n != 1 {
+			t.Errorf("%d replies to init while the key exchange is pending, want 1", n)
+		}
+	})
 }

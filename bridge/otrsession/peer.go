@@ -70,6 +70,10 @@ type peer struct {
 	// akePendingUntil: the user asked for a private conversation (`init`);
 	// until it is up or this time passes, messages are held.
 	akePendingUntil time.Time
+	// initReply is the reply to an `init` given in the peer's portal,
+	// shown at initReplyAt if the key exchange is still pending then.
+	initReply   string
+	initReplyAt time.Time
 	// secureCh is closed at the next GoneSecure (for Sends waiting for it).
 	secureCh chan struct{}
 
@@ -393,6 +397,12 @@ func (p *peer) tick(now time.Time) {
 	}
 	fx := p.guardDecision(p.m.ctx, "tick", func() []effect {
 		fx := p.noiseSummaries(now)
+		if p.initReply != "" && !now.Before(p.initReplyAt) {
+			if p.akePending(now) {
+				fx = append(fx, p.notice(p.initReply))
+			}
+			p.initReply = ""
+		}
 		if p.conv != nil {
 			fx = append(fx, p.handleOutput(p.m.ctx, now, p.conv.Tick(now), nil, false)...)
 		}
@@ -405,7 +415,7 @@ func (p *peer) tick(now time.Time) {
 // engine's (held or incomplete messages) or a summary of noise. Called
 // with mu held.
 func (p *peer) waiting() bool {
-	if p.conv != nil && p.conv.Waiting() {
+	if p.initReply != "" || p.conv != nil && p.conv.Waiting() {
 		return true
 	}
 	for _, c := range p.noise {
@@ -414,6 +424,12 @@ func (p *peer) waiting() bool {
 		}
 	}
 	return false
+}
+
+// akePending reports whether the key exchange the user asked for is
+// still under way. Called with mu held.
+func (p *peer) akePending(now time.Time) bool {
+	return now.Before(p.akePendingUntil) && (p.conv == nil || p.conv.Info().State != otr.Encrypted)
 }
 
 // secureSignal returns a channel closed at the next GoneSecure. Called
