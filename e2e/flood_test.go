@@ -365,14 +365,10 @@ func testFloodFragments(t *testing.T, e *env) {
 	u := w.u
 	var before latencies
 	before.add(w.probe(t))
-	rssBefore, err := e.bridge.RSS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	clone := teststack.DialIRC(t, e.irc.Addr(), e.unique("fragclone"), teststack.IRCClientOptions{})
 	prefix := e.unique("frag")
 	u.helloFrom(t, clone, prefix, nicks)
-	rssBefore, err = e.bridge.RSS()
+	rssBefore, err := e.bridge.RSS()
 	if err != nil {
 		t.Fatal(err)
 	}
