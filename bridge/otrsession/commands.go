@@ -16,11 +16,7 @@ import (
 // Init asks the peer for a private conversation; until it is up (or the
 // hold timeout passes) messages to the peer wait.
 func (m *Manager) Init(ctx context.Context, link PeerLink) (string, error) {
-	return m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
-		out, err := conv.Start(now)
-		p.akePendingUntil = now.Add(m.cfg.HoldTimeout)
-		return p.actionOutput(ctx, now, out, err), initReply(link), err
-	})
+	return m.startAKE(ctx, link, false)
 }
 
 // InitInPortal is Init given in the peer's own portal. Its reply is shown
@@ -29,24 +25,30 @@ func (m *Manager) Init(ctx context.Context, link PeerLink) (string, error) {
 // says all the reply would, and a second event before it would only hold
 // it up (the homeserver takes a room's events one after the other).
 func (m *Manager) InitInPortal(ctx context.Context, link PeerLink) error {
-	_, err := m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
+	_, err := m.startAKE(ctx, link, true)
+	return err
+}
+
+// startAKE starts the key exchange; the reply is returned, or with
+// laterReply kept for the peer's tick.
+func (m *Manager) startAKE(ctx context.Context, link PeerLink, laterReply bool) (string, error) {
+	return m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
 		out, err := conv.Start(now)
 		p.akePendingUntil = now.Add(m.cfg.HoldTimeout)
-		if err == nil {
-			p.initReply, p.initReplyAt = initReply(link), now.Add(initReplyDelay)
+		reply := fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", link.Nick())
+		if laterReply {
+			if err == nil {
+				p.initReply, p.initReplyAt = reply, now.Add(initReplyDelay)
+			}
+			reply = ""
 		}
-		return p.actionOutput(ctx, now, out, err), "", err
+		return p.actionOutput(ctx, now, out, err), reply, err
 	})
-	return err
 }
 
 // initReplyDelay is how long InitInPortal's reply waits for the key
 // exchange: well above its usual duration (0.1-0.5 s under load here).
 const initReplyDelay = time.Second
-
-func initReply(link PeerLink) string {
-	return fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", link.Nick())
-}
 
 // Refresh renews the keys of the private conversation.
 func (m *Manager) Refresh(ctx context.Context, link PeerLink) (string, error) {

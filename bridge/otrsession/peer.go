@@ -398,7 +398,7 @@ func (p *peer) tick(now time.Time) {
 	fx := p.guardDecision(p.m.ctx, "tick", func() []effect {
 		fx := p.noiseSummaries(now)
 		if p.initReply != "" && !now.Before(p.initReplyAt) {
-			if p.akePending(now) {
+			if now.Before(p.akePendingUntil) && (p.conv == nil || p.conv.Info().State != otr.Encrypted) {
 				fx = append(fx, p.notice(p.initReply))
 			}
 			p.initReply = ""
@@ -424,12 +424,6 @@ func (p *peer) waiting() bool {
 		}
 	}
 	return false
-}
-
-// akePending reports whether the key exchange the user asked for is
-// still under way. Called with mu held.
-func (p *peer) akePending(now time.Time) bool {
-	return now.Before(p.akePendingUntil) && (p.conv == nil || p.conv.Info().State != otr.Encrypted)
 }
 
 // secureSignal returns a channel closed at the next GoneSecure. Called
