@@ -209,6 +209,7 @@ func (ic *IRCConnector) LoadUserLogin(ctx context.Context, login *bridgev2.UserL
 		return err
 	}
 	login.Client = c
+	ensureInPortalCache(login)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -49,6 +50,10 @@ var bridgeDefaults = []struct {
 	// message, and preparing them anew cost a tenth of the bridge's CPU.
 	{up.Str, "sqlite3-fk-wal", []string{"database", "type"}},
 	{up.Str, "file:otrbridge.db?_txlock=immediate&_stmt_cache_size=64", []string{"database", "uri"}},
+	// Keep the pool's connections open (mautrix keeps one of its five): a
+	// connection closed between bursts is reopened by the next one, with its
+	// statements to prepare and its page cache to fill again.
+	{up.Int, "5", []string{"database", "max_idle_conns"}},
 	// Connecting, connected, transient disconnect and bad credentials all
 	// appear in the control room.
 	{up.Str, "all", []string{"bridge", "bridge_status_notices"}},
@@ -151,8 +156,13 @@ func withBridgeDefaults(text string) (string, error) {
 
 // scalarValue is value as the Go value of its YAML type.
 func scalarValue(typ up.YAMLType, value string) any {
-	if typ == up.Bool {
+	switch typ {
+	case up.Bool:
 		return value == "true"
+	case up.Int:
+		if n, err := strconv.Atoi(value); err == nil {
+			return n
+		}
 	}
 	return value
 }
