@@ -270,6 +270,10 @@ func BenchmarkBridgeMemory200Users(b *testing.B) {
 		mu   sync.Mutex
 		all  []*user
 		errs []error
+		// halfUsers and halfRSS: the first reading at or past half of the
+		// users, for the cost of one more user (see below).
+		halfUsers int
+		halfRSS   int64
 	)
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -284,8 +288,14 @@ func BenchmarkBridgeMemory200Users(b *testing.B) {
 					errs = append(errs, err)
 				} else {
 					all = append(all, u)
+					n := len(all)
+					if halfUsers == 0 && n >= users/2 {
+						if rss, err := e.bridge.RSS(); err == nil {
+							halfUsers, halfRSS = n, rss
+						}
+					}
 					// Progress, so that a run cut short still tells something.
-					if n := len(all); n%25 == 0 {
+					if n%25 == 0 {
 						if rss, err := e.bridge.RSS(); err == nil {
 							b.Logf("%d users after %s: RSS %.1f MiB", n, time.Since(start).Round(time.Second), float64(rss)/(1<<20))
 						}
@@ -331,6 +341,13 @@ func BenchmarkBridgeMemory200Users(b *testing.B) {
 	b.ReportMetric(float64(idle)/(1<<20), "idle-RSS-MiB")
 	b.ReportMetric(float64(loaded)/(1<<20), "RSS-MiB")
 	b.ReportMetric(float64(loaded-idle)/float64(users)/1024, "KiB/user")
+	// What one more user costs, from half of the users to all of them:
+	// unlike the average above idle, this leaves out what the first users
+	// bring in once (the database pool's connections and page caches, the
+	// HTTP connections to the homeserver, the Go heap's first growth).
+	if halfUsers > 0 && users > halfUsers && loaded > halfRSS {
+		b.ReportMetric(float64(loaded-halfRSS)/float64(users-halfUsers)/1024, "marginal-KiB/user")
+	}
 	b.ReportMetric(setup.Seconds(), "setup-s")
 	b.ReportMetric(0, "ns/op")
 }
