@@ -43,6 +43,9 @@ func otrCommands() []commands.CommandHandler {
 				if err != nil {
 					return "", err
 				}
+				if o.ce.Portal != nil {
+					return "", o.c.otr.RefreshInPortal(o.ctx, peer)
+				}
 				return o.c.otr.Refresh(o.ctx, peer)
 			}),
 		otrCommand("info", []string{"otr-status"}, "", "Show the state, both fingerprints, the session ID and the policy.", aboutPeer,

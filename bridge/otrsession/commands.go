@@ -20,7 +20,7 @@ func (m *Manager) Init(ctx context.Context, link PeerLink) (string, error) {
 }
 
 // InitInPortal is Init given in the peer's own portal. Its reply is shown
-// there only if the key exchange is still pending after initReplyDelay:
+// there only if the key exchange is still pending after akeReplyDelay:
 // usually the notice that the conversation is private comes first and
 // says all the reply would, and a second event before it would only hold
 // it up (the homeserver takes a room's events one after the other).
@@ -34,31 +34,53 @@ func (m *Manager) InitInPortal(ctx context.Context, link PeerLink) error {
 func (m *Manager) startAKE(ctx context.Context, link PeerLink, laterReply bool) (string, error) {
 	return m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
 		out, err := conv.Start(now)
-		p.akePendingUntil = now.Add(m.cfg.HoldTimeout)
-		reply := fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", link.Nick())
-		if laterReply {
-			if err == nil {
-				p.initReply, p.initReplyAt = reply, now.Add(initReplyDelay)
-			}
-			reply = ""
-		}
+		reply := p.akeStarted(now, fmt.Sprintf("Asked %s for a private conversation; a notice follows when it is up. Until then your messages wait.", link.Nick()), laterReply, err)
 		return p.actionOutput(ctx, now, out, err), reply, err
 	})
 }
 
-// initReplyDelay is how long InitInPortal's reply waits for the key
-// exchange: well above its usual duration (0.1-0.5 s under load here).
-const initReplyDelay = time.Second
+// akeReplyDelay is how long the reply to a key exchange asked for in the
+// portal waits for it: well above its usual duration (0.1-0.5 s under load
+// here).
+const akeReplyDelay = time.Second
 
 // Refresh renews the keys of the private conversation.
 func (m *Manager) Refresh(ctx context.Context, link PeerLink) (string, error) {
+	return m.refresh(ctx, link, false)
+}
+
+// RefreshInPortal is Refresh given in the peer's own portal: as with
+// InitInPortal, the notice that the keys were renewed is the answer, and
+// the reply shows only if that takes longer than akeReplyDelay.
+func (m *Manager) RefreshInPortal(ctx context.Context, link PeerLink) error {
+	_, err := m.refresh(ctx, link, true)
+	return err
+}
+
+func (m *Manager) refresh(ctx context.Context, link PeerLink, laterReply bool) (string, error) {
 	return m.drive(ctx, link, false, func(p *peer, conv *otr.Conversation, now time.Time) ([]effect, string, error) {
 		if conv.Info().State != otr.Encrypted {
 			return nil, "", fmt.Errorf("there is no private conversation with %s to refresh; `!otr init` starts one", link.Nick())
 		}
 		out, err := conv.Start(now)
-		return p.actionOutput(ctx, now, out, err), fmt.Sprintf("Renewing the keys of the private conversation with %s…", link.Nick()), err
+		reply := p.akeStarted(now, fmt.Sprintf("Renewing the keys of the private conversation with %s…", link.Nick()), laterReply, err)
+		return p.actionOutput(ctx, now, out, err), reply, err
 	})
+}
+
+// akeStarted records that the user asked for a key exchange, which the
+// conversation's next secure state ends (goneSecure), and returns reply,
+// or with laterReply keeps it for the tick after akeReplyDelay. Called
+// with mu held.
+func (p *peer) akeStarted(now time.Time, reply string, laterReply bool, err error) string {
+	p.akePendingUntil = now.Add(p.m.cfg.HoldTimeout)
+	if !laterReply {
+		return reply
+	}
+	if err == nil {
+		p.akeReply, p.akeReplyAt = reply, now.Add(akeReplyDelay)
+	}
+	return ""
 }
 
 // Finish ends the conversation with the peer; messages are then sent

@@ -312,48 +312,68 @@ func TestFinishWhileHeld(t *testing.T) {
 	}
 }
 
-// TestInitInPortalReply: `init` given in the portal adds nothing when the
-// conversation is private within initReplyDelay (the notice that it is
-// says it all), and says that it asked when the key exchange is still
+// TestInPortalReplies: `init` and `refresh` given in the portal add
+// nothing when the key exchange is done within akeReplyDelay (the notice
+// that follows says it all), and say that they asked when it is still
 // pending then.
-func TestInitInPortalReply(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		asked := func(l *fakeLink) int {
-			_, _, notices, _ := l.snapshot()
-			n := 0
-			for _, s := range notices {
-				if strings.HasPrefix(s, "Asked bob for a private conversation") {
-					n++
-				}
+func TestInPortalReplies(t *testing.T) {
+	count := func(l *fakeLink, prefix string) int {
+		_, _, notices, _ := l.snapshot()
+		n := 0
+		for _, s := range notices {
+			if strings.HasPrefix(s, prefix) {
+				n++
 			}
-			return n
 		}
+		return n
+	}
+	for _, tc := range []struct {
+		name, reply string
+		// before brings the pair to where the command applies.
+		before func(*testing.T, *pair)
+		run    func(context.Context, *pair) error
+	}{
+		{"init", "Asked bob for a private conversation", func(*testing.T, *pair) {},
+			func(ctx context.Context, p *pair) error { return p.a.InitInPortal(ctx, p.la) }},
+		{"refresh", "Renewing the keys of the private conversation with bob", func(t *testing.T, p *pair) { p.secure(t) },
+			func(ctx context.Context, p *pair) error { return p.a.RefreshInPortal(ctx, p.la) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
 
-		answered := newPair(t, "manual", "manual")
-		if err := answered.a.InitInPortal(ctx, answered.la); err != nil {
-			t.Fatal(err)
-		}
-		settled(t, "private", func() bool { return answered.la.state() == StatePrivateUnverified })
-		time.Sleep(3 * initReplyDelay)
-		synctest.Wait()
-		if n := asked(answered.la); n != 0 {
-			t.Errorf("%d replies to init after the conversation became private", n)
-		}
+				answered := newPair(t, "manual", "manual")
+				tc.before(t, answered)
+				if err := tc.run(ctx, answered); err != nil {
+					t.Fatal(err)
+				}
+				settled(t, "secure", func() bool {
+					return answered.la.state() == StatePrivateUnverified && (tc.name != "refresh" || answered.la.hasNotice("was refreshed"))
+				})
+				time.Sleep(3 * akeReplyDelay)
+				synctest.Wait()
+				if n := count(answered.la, tc.reply); n != 0 {
+					t.Errorf("%d replies to %s after the key exchange was done", n, tc.name)
+				}
 
-		silent := newPair(t, "manual", "manual")
-		silent.la.remote = nil // bob's client never answers
-		if err := silent.a.InitInPortal(ctx, silent.la); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
-		if n := asked(silent.la); n != 0 {
-			t.Fatalf("the reply came before %s", initReplyDelay)
-		}
-		time.Sleep(3 * initReplyDelay)
-		synctest.Wait()
-		if n := asked(silent.la); n != 1 {
-			t.Errorf("%d replies to init while the key exchange is pending, want 1", n)
-		}
-	})
+				silent := newPair(t, "manual", "manual")
+				tc.before(t, silent)
+				silent.la.mu.Lock()
+				silent.la.remote = nil // bob's client stops answering
+				silent.la.mu.Unlock()
+				if err := tc.run(ctx, silent); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				if n := count(silent.la, tc.reply); n != 0 {
+					t.Fatalf("the reply came before %s", akeReplyDelay)
+				}
+				time.Sleep(3 * akeReplyDelay)
+				synctest.Wait()
+				if n := count(silent.la, tc.reply); n != 1 {
+					t.Errorf("%d replies to %s while the key exchange is pending, want 1", n, tc.name)
+				}
+			})
+		})
+	}
 }

@@ -70,10 +70,10 @@ type peer struct {
 	// akePendingUntil: the user asked for a private conversation (`init`);
 	// until it is up or this time passes, messages are held.
 	akePendingUntil time.Time
-	// initReply is the reply to an `init` given in the peer's portal,
-	// shown at initReplyAt if the key exchange is still pending then.
-	initReply   string
-	initReplyAt time.Time
+	// akeReply is the reply to an `init` or `refresh` given in the peer's
+	// portal, shown at akeReplyAt if the key exchange is still pending then.
+	akeReply   string
+	akeReplyAt time.Time
 	// secureCh is closed at the next GoneSecure (for Sends waiting for it).
 	secureCh chan struct{}
 
@@ -397,11 +397,11 @@ func (p *peer) tick(now time.Time) {
 	}
 	fx := p.guardDecision(p.m.ctx, "tick", func() []effect {
 		fx := p.noiseSummaries(now)
-		if p.initReply != "" && !now.Before(p.initReplyAt) {
-			if now.Before(p.akePendingUntil) && (p.conv == nil || p.conv.Info().State != otr.Encrypted) {
-				fx = append(fx, p.notice(p.initReply))
+		if p.akeReply != "" && !now.Before(p.akeReplyAt) {
+			if now.Before(p.akePendingUntil) {
+				fx = append(fx, p.notice(p.akeReply))
 			}
-			p.initReply = ""
+			p.akeReply = ""
 		}
 		if p.conv != nil {
 			fx = append(fx, p.handleOutput(p.m.ctx, now, p.conv.Tick(now), nil, false)...)
@@ -415,7 +415,7 @@ func (p *peer) tick(now time.Time) {
 // engine's (held or incomplete messages) or a summary of noise. Called
 // with mu held.
 func (p *peer) waiting() bool {
-	if p.initReply != "" || p.conv != nil && p.conv.Waiting() {
+	if p.akeReply != "" || p.conv != nil && p.conv.Waiting() {
 		return true
 	}
 	for _, c := range p.noise {
