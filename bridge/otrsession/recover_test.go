@@ -11,19 +11,42 @@ import (
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 )
 
-// panicAt makes faultPoint panic at where for peer, with a value that
-// holds a secret (which must never be logged), until the test ends.
-func panicAt(t *testing.T, secret string, points map[string]string) {
-	var mu sync.Mutex
+// injected is where faultPoint panics in these tests: points maps a fault
+// point to the peer that panics there, with a value that holds secret
+// (which must never be logged). faultPoint itself is set once, before any
+// test: the effects of a test's earlier steps may still be running on their
+// goroutines when it changes what panics.
+var injected struct {
+	sync.Mutex
+	points map[string]string
+	secret string
+}
+
+func init() {
 	faultPoint = func(where, peer string) {
-		mu.Lock()
-		p := points[where]
-		mu.Unlock()
-		if p == peer {
+		injected.Lock()
+		p, ok := injected.points[where]
+		secret := injected.secret
+		injected.Unlock()
+		if ok && p == peer {
 			panic(errors.New("injected: " + secret))
 		}
 	}
-	t.Cleanup(func() { faultPoint = nil })
+}
+
+// panicAt makes faultPoint panic at where for peer until stopPanics or the
+// end of the test.
+func panicAt(t *testing.T, secret string, points map[string]string) {
+	injected.Lock()
+	injected.points, injected.secret = points, secret
+	injected.Unlock()
+	t.Cleanup(stopPanics)
+}
+
+func stopPanics() {
+	injected.Lock()
+	injected.points = nil
+	injected.Unlock()
 }
 
 // A panic while deciding about a private peer's message ends that
@@ -51,7 +74,7 @@ func TestPanicInReceiveEndsOnlyThatConversation(t *testing.T) {
 		}
 		// Fail closed: alice's next message waits for a new private
 		// conversation instead of going out in plaintext.
-		faultPoint = nil
+		stopPanics()
 		done := make(chan error, 1)
 		go func() { done <- send(p.a, p.la, ircconn.Privmsg, "after the panic") }()
 		synctest.Wait()
@@ -85,7 +108,7 @@ func TestPanicInEffectsAndSends(t *testing.T) {
 		panicAt(t, "x", map[string]string{"effect": string(l.PeerID())})
 		f.Receive(ctx, l, IncomingText{Kind: ircconn.Privmsg, Text: "lost"})
 		synctest.Wait()
-		faultPoint = nil
+		stopPanics()
 		f.Receive(ctx, l, IncomingText{Kind: ircconn.Privmsg, Text: "shown"})
 		settled(t, "the next message", func() bool { return contains(l.deliveredTexts(), "shown") })
 		if contains(l.deliveredTexts(), "lost") {
@@ -97,7 +120,7 @@ func TestPanicInEffectsAndSends(t *testing.T) {
 		if !errors.As(err, &se) || !strings.Contains(se.Text, "internal error") {
 			t.Fatalf("send through a panicking writer: %v", err)
 		}
-		faultPoint = nil
+		stopPanics()
 		if err := send(f, l, ircconn.Privmsg, "sent"); err != nil || !l.wireContains("sent") {
 			t.Fatalf("send after the panic: %v", err)
 		}
