@@ -67,8 +67,9 @@ type peer struct {
 	// queryExplained: the notice about the query's explanation lines was
 	// given for the last query.
 	queryExplained bool
-	// akePendingUntil: the user asked for a private conversation (`init`);
-	// until it is up or this time passes, messages are held.
+	// akePendingUntil: the user asked for a key exchange (`init`,
+	// `refresh`); it ends at the next secure state (goneSecure) or at this
+	// time. Until then messages wait if the conversation is not private yet.
 	akePendingUntil time.Time
 	// akeReply is the reply to an `init` or `refresh` given in the peer's
 	// portal, shown at akeReplyAt if the key exchange is still pending then.
