@@ -59,23 +59,20 @@ func (u *user) notice(t testing.TB, room, s string, timeout time.Duration) tests
 	if err == nil {
 		return ev
 	}
-	hist, herr := u.mx.RoomHistory(room, 200)
-	for _, h := range hist {
-		if h.IsMessage() && match(h) {
-			t.Logf("homeserver fault worked around: the notice containing %q is in the history of %s, but /sync did not return it within %s", s, room, timeout)
-			h.Received = time.Now()
-			return h
-		}
-	}
-	history := fmt.Sprintf("not in the room's newest %d events either", len(hist))
-	if herr != nil {
-		history = "reading the room's history: " + herr.Error()
+	const historyLimit = 200
+	if h, ok, herr := u.mx.HistoryMessage(room, historyLimit, match); ok {
+		t.Logf("homeserver fault worked around: the notice containing %q is in the history of %s, but /sync did not return it within %s", s, room, timeout)
+		return h
+	} else if herr != nil {
+		err = fmt.Errorf("%w; reading the room's history: %v", err, herr)
+	} else {
+		err = fmt.Errorf("%w; not in the room's newest %d events either", err, historyLimit)
 	}
 	var seen []string
 	for _, m := range u.mx.Messages(room) {
 		seen = append(seen, m.Sender+": "+m.Body())
 	}
-	t.Fatalf("no notice containing %q in %s: %v; %s\nseen:\n  %s", s, room, err, history, strings.Join(seen, "\n  "))
+	t.Fatalf("no notice containing %q in %s: %v\nseen:\n  %s", s, room, err, strings.Join(seen, "\n  "))
 	return ev
 }
 

@@ -569,20 +569,19 @@ func (c *loadConv) waitPortal(sender string, match func(teststack.MatrixEvent) b
 	if err == nil {
 		return ev, nil
 	}
-	hist, herr := c.u.mx.RoomHistory(c.room, 100)
+	h, ok, herr := c.u.mx.HistoryMessage(c.room, 100, func(h teststack.MatrixEvent) bool {
+		return (sender == "" || h.Sender == sender) && match(h)
+	})
 	if herr != nil {
 		return ev, fmt.Errorf("%w (and reading the room's history: %v)", err, herr)
 	}
-	for _, h := range hist {
-		if h.IsMessage() && (sender == "" || h.Sender == sender) && match(h) {
-			h.Received = time.Now()
-			c.mu.Lock()
-			c.syncMissed++
-			c.mu.Unlock()
-			return h, nil
-		}
+	if !ok {
+		return ev, err
 	}
-	return ev, err
+	c.mu.Lock()
+	c.syncMissed++
+	c.mu.Unlock()
+	return h, nil
 }
 
 func (c *loadConv) text(e *env, words string) string {

@@ -547,6 +547,24 @@ func (c *MatrixClient) Events() []MatrixEvent {
 	return append([]MatrixEvent(nil), c.events...)
 }
 
+// HistoryMessage looks for a message matching match among the newest limit
+// events of roomID (RoomHistory): a message the bridge did send but that
+// the homeserver's /sync never returned. A message found there has
+// Received set to now.
+func (c *MatrixClient) HistoryMessage(roomID string, limit int, match func(MatrixEvent) bool) (MatrixEvent, bool, error) {
+	hist, err := c.RoomHistory(roomID, limit)
+	if err != nil {
+		return MatrixEvent{}, false, err
+	}
+	for _, h := range hist {
+		if h.IsMessage() && match(h) {
+			h.Received = time.Now()
+			return h, true, nil
+		}
+	}
+	return MatrixEvent{}, false, nil
+}
+
 // RoomHistory reads the newest limit events of roomID from the homeserver
 // (/messages), newest first, independently of the sync loop.
 func (c *MatrixClient) RoomHistory(roomID string, limit int) ([]MatrixEvent, error) {
