@@ -119,12 +119,5 @@ func (c *IRCClient) reportFailure(ctx context.Context, portal *bridgev2.Portal, 
 
 // failureNotice sends the notice about the message evt of sender in room.
 func (c *IRCClient) failureNotice(ctx context.Context, room id.RoomID, evt id.EventID, sender id.UserID, f failure) {
-	if room == "" {
-		return
-	}
-	content := f.notice(evt)
-	content.Mentions.UserIDs = []id.UserID{sender}
-	if _, err := c.ic.Bridge.Bot.SendMessage(ctx, room, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
-		c.log.Err(err).Msg("Failed to send the notice about a message that did not reach IRC")
-	}
+	c.ic.failureNotice(ctx, c.log, room, evt, sender, f)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/otrbridge/otrbridge/internal/teststack"
@@ -71,6 +72,39 @@ func e2beFailureNotices(t *testing.T, e *env, u *user, p *otrPeer, room string) 
 		t.Errorf("the notice about the peer's OTR error: %q", ev.Body())
 	}
 	return lonely
+}
+
+// e2beUndecryptable: a message whose key the sender's client withheld from
+// the bridge's device reaches neither IRC nor the command processor; once
+// bridgev2 has given up waiting for the key, the sender is told in an
+// encrypted notice that replies to it, in a portal and in the control room.
+func e2beUndecryptable(t *testing.T, u *user, room string) {
+	var wg sync.WaitGroup
+	for _, r := range []string{room, u.control} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := u.enc.SendWithheldKey(r)
+			if err != nil {
+				t.Errorf("send: %v", err)
+				return
+			}
+			ev, err := u.mx.WaitMessageAfter(longWait, id, r, "", func(ev teststack.MatrixEvent) bool {
+				return ev.Sender != u.mx.UserID && strings.Contains(ev.Body(), "could not decrypt")
+			})
+			if err != nil {
+				t.Errorf("no notice about the undecryptable message in %s: %v\nseen:%s", r, err, u.roomTranscript(r))
+				return
+			}
+			if !u.enc.WasDecrypted(ev.EventID) {
+				t.Errorf("the notice about the undecryptable message in %s was not encrypted", r)
+			}
+			if rel, _ := ev.Content["m.relates_to"].(map[string]any); rel == nil || fmt.Sprint(rel["m.in_reply_to"]) != fmt.Sprint(map[string]any{"event_id": id}) {
+				t.Errorf("the notice does not reply to the undecryptable message: %v", ev.Content["m.relates_to"])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // e2beImportKey: `import-key` in the encrypted control room. An

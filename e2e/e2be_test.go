@@ -65,6 +65,7 @@ func runE2BE(t *testing.T, e *env, pg bool) {
 		{name: "SelfSignRefusedOnce", run: func(t *testing.T) { e2beSelfSignRefused(t, e) }},
 		{name: "PortalFromIRC", run: func(t *testing.T) { rooms = append(rooms, e2bePortalFromIRC(t, e, u)) }, sqliteOnly: true},
 		{name: "FailureNotices", run: func(t *testing.T) { rooms = append(rooms, e2beFailureNotices(t, e, u, p, room)) }},
+		{name: "Undecryptable", run: func(t *testing.T) { e2beUndecryptable(t, u, room) }, sqliteOnly: true},
 		{name: "ImportKey", run: func(t *testing.T) { rooms = append(rooms, e2beImportKey(t, e, u)) }},
 		{name: "ChannelRoom", run: func(t *testing.T) { rooms = append(rooms, e2beChannelRoom(t, e, u)) }},
 		{name: "OnlyCiphertext", run: func(t *testing.T) { e2beOnlyCiphertext(t, u, rooms...) }},

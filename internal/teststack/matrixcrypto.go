@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,8 +44,11 @@ type EncryptedClient struct {
 	mu        sync.Mutex
 	decrypted map[string]bool
 	failures  []error
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// withheld are the Megolm sessions of SendWithheldKey: nobody can
+	// decrypt their events, this client included, and that is no failure.
+	withheld map[id.SessionID]bool
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // RegisterEncryptedUser registers a user with the shared-secret API, sets up
@@ -94,11 +98,14 @@ func NewEncryptedClient(plain *MatrixClient, storeDir string) (*EncryptedClient,
 		logf.Close()
 		return nil, fmt.Errorf("encrypted client: crypto helper: %w", err)
 	}
-	c := &EncryptedClient{Plain: plain, cli: cli, crypto: helper, logf: logf, decrypted: map[string]bool{}}
+	c := &EncryptedClient{Plain: plain, cli: cli, crypto: helper, logf: logf, decrypted: map[string]bool{}, withheld: map[id.SessionID]bool{}}
 	helper.DecryptErrorCallback = func(evt *event.Event, err error) {
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		if enc, ok := evt.Content.Parsed.(*event.EncryptedEventContent); ok && c.withheld[enc.SessionID] {
+			return
+		}
 		c.failures = append(c.failures, fmt.Errorf("decrypt %s in %s: %w", evt.ID, evt.RoomID, err))
-		c.mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -293,6 +300,38 @@ func (c *EncryptedClient) SendFile(roomID, name string, data []byte) (string, er
 	return c.SendEncrypted(roomID, m)
 }
 
+// SendWithheldKey sends an m.room.encrypted event of a Megolm session whose
+// key nobody was given: what the other members' devices receive when the
+// sender's client withholds the key from them (Element's "never send to
+// unverified sessions"). Its ciphertext is random bytes; no device can
+// decrypt it, and DecryptFailures does not count it.
+func (c *EncryptedClient) SendWithheldKey(roomID string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	session := make([]byte, 32)
+	ciphertext := make([]byte, 128)
+	if _, err := rand.Read(session); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(ciphertext); err != nil {
+		return "", err
+	}
+	content := &event.EncryptedEventContent{
+		Algorithm:        id.AlgorithmMegolmV1,
+		SenderKey:        c.crypto.Machine().OwnIdentity().IdentityKey,
+		SessionID:        id.SessionID(base64.RawStdEncoding.EncodeToString(session)),
+		MegolmCiphertext: []byte(base64.RawStdEncoding.EncodeToString(ciphertext)),
+	}
+	c.mu.Lock()
+	c.withheld[content.SessionID] = true
+	c.mu.Unlock()
+	resp, err := c.cli.SendMessageEvent(ctx, id.RoomID(roomID), event.EventEncrypted, content)
+	if err != nil {
+		return "", fmt.Errorf("send to %s: %w", roomID, err)
+	}
+	return resp.EventID.String(), nil
+}
+
 // SendEmote sends an encrypted m.emote.
 func (c *EncryptedClient) SendEmote(roomID, body string) (string, error) {
 	return c.SendEncrypted(roomID, map[string]any{"msgtype": "m.emote", "body": body})
@@ -306,7 +345,8 @@ func (c *EncryptedClient) WasDecrypted(eventID string) bool {
 	return c.decrypted[eventID]
 }
 
-// DecryptFailures returns the events the client could not decrypt.
+// DecryptFailures returns the events the client could not decrypt, but
+// those of SendWithheldKey.
 func (c *EncryptedClient) DecryptFailures() []error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
