@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ func TestLoginTransports(t *testing.T) {
 	t.Run("CertFP", func(t *testing.T) { transportCertFP(t, e, svc) })
 	t.Run("SOCKS5Only", func(t *testing.T) { transportSOCKS5(t, e, ircPort, px) })
 	t.Run("ServerPassword", func(t *testing.T) { transportServerPassword(t, e, bouncerPassword) })
+	t.Run("IdentifiedRename", func(t *testing.T) { transportIdentifiedRename(t, e, svc) })
 	t.Run("LogPrivacy", func(t *testing.T) { e.checkLogs(t) })
 	t.Run("DatabasePrivacy", func(t *testing.T) { e.checkDatabase(t) })
 }
@@ -119,6 +121,68 @@ func transportCertFP(t *testing.T, e *env, svc *teststack.Services) {
 			t.Fatalf("no EXTERNAL login with %s after the restart: %+v", fp, a[before:])
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// transportIdentifiedRename: the rename suggestions of testIdentHostGuess
+// say what the network's services report (InspIRCd with linked services:
+// the account-tag on a peer's messages, WHOX's account field), and stay
+// suggestions. frank is logged in to his account with SASL; mallory, with
+// frank's user name and host, is not: the suggestion after frank's quit
+// says so. frank, back on his account, renames where the bridge cannot see
+// it: the suggestion says both nicks are on the same account, and the chat
+// still moves only on `follow`.
+func transportIdentifiedRename(t *testing.T, e *env, svc *teststack.Services) {
+	u := e.newUser(t, "")
+	u.login(t, netCert, e.unique("mx"))
+	ident := e.unique("frank")
+	account, password := ident+"-acct", "pw-"+ident
+	e.remember(password)
+	svc.SetAccount(account, teststack.ServiceAccount{Password: password})
+	frankOpts := teststack.IRCClientOptions{User: ident, SASL: &teststack.SASLPlain{Account: account, Password: password}}
+	addr := e.irc.Addr()
+	frankNick := ident
+	frank := teststack.DialIRC(t, addr, frankNick, frankOpts)
+	room := u.portalFromIRC(t, frank, e.text("hello from identified frank"))
+	mallory := teststack.DialIRC(t, addr, e.unique("mallory"), teststack.IRCClientOptions{User: ident})
+
+	frank.Quit("bye")
+	s := u.notice(t, room, "might now be "+mallory.Nick(), wait)
+	if want := fmt.Sprintf("%s was identified to services as %q; %s is not identified.", frankNick, account, mallory.Nick()); !strings.Contains(s.Body(), want) {
+		t.Errorf("the suggestion of an unidentified user does not say so: %q, want %q in it", s.Body(), want)
+	}
+	mallory.Quit("done")
+
+	frank = teststack.DialIRC(t, addr, frankNick, frankOpts)
+	back := e.text("identified frank is back")
+	frank.Privmsg(u.nick, back)
+	if _, err := u.mx.WaitMessage(wait, room, e.ghost(u.network, frankNick), func(ev teststack.MatrixEvent) bool { return ev.Body() == back }); err != nil {
+		t.Fatalf("frank's message after his return is not in his chat: %v", err)
+	}
+	renamed := e.unique("frankly")
+	if err := frank.SetNick(renamed); err != nil {
+		t.Fatal(err)
+	}
+	s = u.notice(t, room, "might now be "+renamed, wait)
+	if want := fmt.Sprintf("Both are identified to the network's services as %q.", account); !strings.Contains(s.Body(), want) {
+		t.Errorf("the suggestion of the same account does not say so: %q, want %q in it", s.Body(), want)
+	}
+	if !strings.Contains(s.Body(), "guess") {
+		t.Errorf("the suggestion does not say it is a guess: %s", s.Body())
+	}
+	out := e.text("to frank before follow")
+	id := u.sendPortal(t, room, out)
+	if st := u.messageStatus(t, room, id, wait); st.Str("status") == "SUCCESS" {
+		t.Errorf("the message to frank's old nick reported SUCCESS")
+	}
+	for _, l := range frank.Lines() {
+		if strings.Contains(l.Raw, out) {
+			t.Errorf("the renamed frank got the message before follow: %.80q", l.Raw)
+		}
+	}
+	follow := u.portalCommand(t, room, "follow "+renamed, "now goes to "+renamed)
+	if want := fmt.Sprintf("%s was identified to the network's services as %q.", frankNick, account); !strings.Contains(follow.Body(), want) {
+		t.Errorf("the notice after follow: %q, want %q in it", follow.Body(), want)
 	}
 }
 

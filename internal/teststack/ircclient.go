@@ -2,10 +2,12 @@ package teststack
 
 import (
 	"bufio"
+	"encoding/base64"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +78,13 @@ type IRCClientOptions struct {
 	Caps     []string // IRCv3 capabilities to request (e.g. "echo-message")
 	User     string   // username, default the nick
 	Password string   // server password (PASS)
+	// SASL logs in to this services account with SASL PLAIN during
+	// registration (the server needs linked services: StartServices).
+	SASL *SASLPlain
 }
+
+// SASLPlain is an account and its password.
+type SASLPlain struct{ Account, Password string }
 
 // DialIRC connects to addr, registers nick and waits for the welcome
 // numeric. The connection is closed at cleanup.
@@ -113,18 +121,29 @@ func ConnectIRC(addr, nick string, o IRCClientOptions) (*IRCClient, error) {
 	if o.Password != "" {
 		c.Send("PASS " + o.Password)
 	}
-	if len(o.Caps) > 0 {
+	caps := o.Caps
+	if o.SASL != nil {
+		caps = append(slices.Clone(caps), "sasl")
+	}
+	if len(caps) > 0 {
 		c.Send("CAP LS 302")
-		c.Send("CAP REQ :" + strings.Join(o.Caps, " "))
+		c.Send("CAP REQ :" + strings.Join(caps, " "))
 	}
 	c.Send("NICK " + nick)
 	c.Send("USER " + user + " 0 * :otrbridge test user " + nick)
-	if len(o.Caps) > 0 {
-		if _, err := c.WaitFor(10*time.Second, func(l IRCLine) bool {
+	if len(caps) > 0 {
+		ack, err := c.WaitFor(10*time.Second, func(l IRCLine) bool {
 			return l.Command() == "CAP" && (l.Param(1) == "ACK" || l.Param(1) == "NAK")
-		}); err != nil {
+		})
+		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("CAP REQ: %w", err)
+		}
+		if o.SASL != nil {
+			if err := c.saslPlain(ack, *o.SASL); err != nil {
+				c.Close()
+				return nil, err
+			}
 		}
 		c.Send("CAP END")
 	}
@@ -144,6 +163,32 @@ func ConnectIRC(addr, nick string, o IRCClientOptions) (*IRCClient, error) {
 		return nil, fmt.Errorf("register %s: %s", nick, l.Raw)
 	}
 	return c, nil
+}
+
+// saslPlain logs in with SASL PLAIN after the CAP answer ack.
+func (c *IRCClient) saslPlain(ack IRCLine, a SASLPlain) error {
+	if ack.Param(1) != "ACK" {
+		return fmt.Errorf("SASL: the server refused the capabilities: %s", ack.Raw)
+	}
+	c.Send("AUTHENTICATE PLAIN")
+	if _, err := c.WaitFor(10*time.Second, func(l IRCLine) bool { return l.Command() == "AUTHENTICATE" && l.Param(0) == "+" }); err != nil {
+		return fmt.Errorf("SASL: %w", err)
+	}
+	c.Send("AUTHENTICATE " + base64.StdEncoding.EncodeToString([]byte(a.Account+"\x00"+a.Account+"\x00"+a.Password)))
+	l, err := c.WaitFor(10*time.Second, func(l IRCLine) bool {
+		switch l.Command() {
+		case "903", "902", "904", "905", "906":
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return fmt.Errorf("SASL: %w", err)
+	}
+	if l.Command() != "903" {
+		return fmt.Errorf("SASL: %s", l.Raw)
+	}
+	return nil
 }
 
 func (c *IRCClient) readLoop() {
