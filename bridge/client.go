@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -108,6 +109,7 @@ var (
 	_ bridgev2.IdentifierResolvingNetworkAPI = (*IRCClient)(nil)
 	_ bridgev2.GhostDMCreatingNetworkAPI     = (*IRCClient)(nil)
 	_ bridgev2.EditHandlingNetworkAPI        = (*IRCClient)(nil)
+	_ bridgev2.PollHandlingNetworkAPI        = (*IRCClient)(nil)
 )
 
 func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetadata) (*IRCClient, error) {
@@ -289,9 +291,34 @@ func (c *IRCClient) IsLoggedIn() bool {
 	return c.connection() != nil
 }
 
-// LogoutRemote closes the connection; IRC has no session to invalidate.
+// LogoutRemote closes the connection (IRC has no session to invalidate)
+// and says so in the login's rooms: bridgev2 deletes the login next and
+// keeps its rooms (cleanup_on_logout is off), and drops whatever is sent
+// there afterwards without a word (its error notices are off).
 func (c *IRCClient) LogoutRemote(ctx context.Context) {
 	c.Disconnect()
+	c.tellRoomsLoggedOut(ctx)
+}
+
+// tellRoomsLoggedOut leaves a notice in every room of the login.
+func (c *IRCClient) tellRoomsLoggedOut(ctx context.Context) {
+	ups, err := c.ic.Bridge.DB.UserPortal.GetAllForLogin(ctx, c.login.UserLogin)
+	if err != nil {
+		c.log.Err(err).Msg("Failed to list the rooms of a login that logs out")
+		return
+	}
+	text := fmt.Sprintf("You logged out of %s (%s): this chat no longer reaches IRC, and what you send here goes nowhere. "+
+		"`login` in the control room logs in again.", c.networkName(), c.ownNick())
+	for _, up := range ups {
+		portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, up.Portal)
+		if err != nil || portal == nil || portal.MXID == "" {
+			continue
+		}
+		content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
+		if _, err := c.ic.Bridge.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
+			c.log.Err(err).Stringer("room_id", portal.MXID).Msg("Failed to tell a room that its login logged out")
+		}
+	}
 }
 
 func (c *IRCClient) IsThisUser(ctx context.Context, uid networkid.UserID) bool {

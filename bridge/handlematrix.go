@@ -61,6 +61,21 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 	}}, nil
 }
 
+// errNoPolls explains a poll: IRC has none, and bridgev2 would drop a poll
+// without a word unless the connector takes it.
+var errNoPolls = errors.New("IRC has no polls; ask in a message instead")
+
+// HandleMatrixPollStart explains that a poll cannot go to IRC.
+func (c *IRCClient) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.MatrixPollStart) (*bridgev2.MatrixMessageResponse, error) {
+	return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(errNoPolls))
+}
+
+// HandleMatrixPollVote explains a vote the same way (no poll ever reached
+// IRC, so a vote can only be on one that did not go there).
+func (c *IRCClient) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixPollVote) (*bridgev2.MatrixMessageResponse, error) {
+	return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(errNoPolls))
+}
+
 // HandleMatrixEdit sends an edit as a new message starting with "* ", the
 // IRC convention for corrections.
 func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
@@ -192,7 +207,12 @@ func (c *IRCClient) convertOutgoing(ctx context.Context, p *peerLink, content *e
 		} else {
 			text = content.Body
 		}
-	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio:
+	case event.MsgLocation:
+		text = content.Body
+		if content.GeoURI != "" && !strings.Contains(text, content.GeoURI) {
+			text = strings.TrimSpace(text + " " + content.GeoURI)
+		}
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio, event.CapMsgSticker:
 		out.OutsideOTR = "this file"
 		if name := content.GetFileName(); name != "" {
 			out.OutsideOTR = "the file " + shorten(name, maxQuoteBytes)

@@ -31,6 +31,8 @@ func TestConvertOutgoing(t *testing.T) {
 		{"html bold", event.MessageEventContent{MsgType: event.MsgText, Body: "**hi**", Format: event.FormatHTML, FormattedBody: "<b>hi</b>"}, ircconn.Privmsg, []string{"\x02hi\x0f"}},
 		{"reply fallback removed", event.MessageEventContent{MsgType: event.MsgText, Body: "> <@a:b> old\n\nnew",
 			RelatesTo: &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: "$x"}}}, ircconn.Privmsg, []string{"new"}},
+		{"location", event.MessageEventContent{MsgType: event.MsgLocation, Body: "Location: geo:1,2 at noon", GeoURI: "geo:1,2"}, ircconn.Privmsg, []string{"Location: geo:1,2 at noon"}},
+		{"location, description only", event.MessageEventContent{MsgType: event.MsgLocation, Body: "the station", GeoURI: "geo:1,2"}, ircconn.Privmsg, []string{"the station geo:1,2"}},
 	} {
 		content := tc.content
 		out, err := c.convertOutgoing(context.Background(), nil, &content, nil)
@@ -44,7 +46,8 @@ func TestConvertOutgoing(t *testing.T) {
 	}
 	for _, content := range []event.MessageEventContent{
 		{MsgType: event.MsgText, Body: " \n\n "},
-		{MsgType: event.MsgLocation, Body: "geo:1,2"},
+		{MsgType: event.MsgLocation, Body: " ", GeoURI: ""},
+		{MsgType: "m.unknown", Body: "something"},
 	} {
 		if _, err := c.convertOutgoing(context.Background(), nil, &content, nil); err == nil {
 			t.Errorf("convertOutgoing(%+v) = nil error", content)

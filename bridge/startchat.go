@@ -182,8 +182,13 @@ var roomFeatures = &event.RoomFeatures{
 		event.MsgFile:  {MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelPartialSupport}, Caption: event.CapLevelPartialSupport},
 		event.MsgVideo: {MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelPartialSupport}, Caption: event.CapLevelPartialSupport},
 		event.MsgAudio: {MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelPartialSupport}, Caption: event.CapLevelPartialSupport},
+		// Stickers, voice messages and GIFs go as links like other files.
+		event.CapMsgSticker: {MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelPartialSupport}},
+		event.CapMsgVoice:   {MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelPartialSupport}},
+		event.CapMsgGIF:     {MimeTypes: map[string]event.CapabilitySupportLevel{"*/*": event.CapLevelPartialSupport}, Caption: event.CapLevelPartialSupport},
 	},
-	LocationMessage: event.CapLevelRejected,
+	// A location goes as its description and geo: URI.
+	LocationMessage: event.CapLevelPartialSupport,
 	Poll:            event.CapLevelRejected,
 	Reply:           event.CapLevelPartialSupport,
 	Edit:            event.CapLevelPartialSupport,

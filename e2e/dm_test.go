@@ -376,3 +376,23 @@ func testDMRejoin(t *testing.T, e *env) {
 		}
 	}
 }
+
+// testLogoutTellsRooms: after `logout` the login's rooms stay, and bridgev2
+// would drop what is sent there without a word; each room says that it no
+// longer reaches IRC, and nothing sent there reaches the peer.
+func testLogoutTellsRooms(t *testing.T, e *env) {
+	u, peer := e.loggedIn(t, netLocal)
+	room := u.portalFromIRC(t, peer, e.text("hello before the logout"))
+	if rep := u.command(t, "logout "+u.network+"/"+u.mx.UserID); !strings.Contains(rep.Body(), "Logged out") {
+		t.Fatalf("logout answered %q", rep.Body())
+	}
+	u.notice(t, room, "You logged out of", wait)
+	after := e.text("sent after the logout")
+	u.sendPortal(t, room, after)
+	time.Sleep(2 * time.Second)
+	for _, l := range peer.Lines() {
+		if strings.Contains(l.Raw, after) {
+			t.Errorf("the peer got a message sent after the logout: %.80q", l.Raw)
+		}
+	}
+}

@@ -153,6 +153,19 @@ func libotrFiles(t *testing.T, account, peerNick string) (dir, keyFP, peerFP str
 // m.file into room, returning the event ID.
 func (u *user) uploadFile(t *testing.T, room, name string, data []byte) string {
 	t.Helper()
+	id, err := u.mx.SendEvent(room, "m.room.message", map[string]any{
+		"msgtype": "m.file", "body": name, "filename": name, "url": u.upload(t, name, data),
+		"info": map[string]any{"size": len(data), "mimetype": "application/octet-stream"},
+	})
+	if err != nil {
+		t.Fatalf("send %s: %v", name, err)
+	}
+	return id
+}
+
+// upload puts data into the media repository and returns its mxc URI.
+func (u *user) upload(t *testing.T, name string, data []byte) string {
+	t.Helper()
 	req, err := http.NewRequest("POST", u.mx.HS+"/_matrix/media/v3/upload?filename="+url.QueryEscape(name), bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -170,14 +183,7 @@ func (u *user) uploadFile(t *testing.T, room, name string, data []byte) string {
 	if err := json.NewDecoder(resp.Body).Decode(&up); err != nil || resp.StatusCode != 200 || up.URI == "" {
 		t.Fatalf("upload %s: HTTP %d, %v", name, resp.StatusCode, err)
 	}
-	id, err := u.mx.SendEvent(room, "m.room.message", map[string]any{
-		"msgtype": "m.file", "body": name, "filename": name, "url": up.URI,
-		"info": map[string]any{"size": len(data), "mimetype": "application/octet-stream"},
-	})
-	if err != nil {
-		t.Fatalf("send %s: %v", name, err)
-	}
-	return id
+	return up.URI
 }
 
 // checkFileGone: a file with key material sent to the control room is

@@ -61,6 +61,7 @@ var otrScenarios = []otrScenario{
 	{name: "ImportKeyNeedsEncryption", run: testOTRImportKeyNeedsEncryption},
 	{name: "Metrics", run: testOTRMetrics, sqliteOnly: true},
 	{name: "FileOutsideOTR", run: testOTRFileOutsideOTR},
+	{name: "MessageKinds", run: testOTRMessageKinds, sqliteOnly: true},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},
 	{name: "ChannelMeetThenOTR", run: testChannelMeetThenOTR},
 }

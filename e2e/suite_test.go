@@ -23,6 +23,7 @@ var scenarios = []scenario{
 	{name: "DMStartChat", run: testDMStartChat},
 	{name: "DMInviteGhost", run: testDMInviteGhost},
 	{name: "DMRejoin", run: testDMRejoin},
+	{name: "LogoutTellsRooms", run: testLogoutTellsRooms, sqliteOnly: true},
 	{name: "LongMessageSplit", run: testLongMessage},
 	{name: "FloodPacing", run: testFloodPacing, sqliteOnly: true},
 	{name: "PeerNickChange", run: testPeerNickChange},
