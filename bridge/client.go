@@ -307,7 +307,7 @@ func (c *IRCClient) tellRoomsLoggedOut(ctx context.Context) {
 		c.log.Err(err).Msg("Failed to list the rooms of a login that logs out")
 		return
 	}
-	text := fmt.Sprintf("You logged out of %s (%s): this chat no longer reaches IRC, and what you send here goes nowhere. "+
+	text := fmt.Sprintf("You are no longer logged in to %s as %s: this chat no longer reaches IRC, and what you send here goes nowhere. "+
 		"`login` in the control room logs in again.", c.networkName(), c.ownNick())
 	for _, up := range ups {
 		portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, up.Portal)

@@ -229,6 +229,11 @@ func testFloodNotices(t *testing.T, e *env) {
 		t.Fatalf("flood: %v", err)
 	}
 	t.Logf("before: %s; during %d junk OTR lines and %d fake service notices: %s", before, junk, fakes, during)
+	defer func() {
+		if t.Failed() {
+			explainNoise(t, e, storm.Nick())
+		}
+	}()
 	summary := u.notice(t, room, "more malformed OTR messages from "+storm.Nick()+" were ignored in the last minute", longWait)
 	t.Logf("count after %s: %q", summary.Received.Sub(start).Round(time.Millisecond), summary.Body())
 	var portal []string
@@ -248,6 +253,28 @@ func testFloodNotices(t *testing.T, e *env) {
 			break
 		}
 	}
+}
+
+// explainNoise tells, for a failed noise scenario, what the bridge's log
+// says about the noisy peer: whether the summary was decided (the
+// "OTR events not shown" line), and the warnings and errors about it.
+func explainNoise(t *testing.T, e *env, nick string) {
+	t.Helper()
+	mentions, decided := 0, false
+	for _, l := range bridgeLogLines(t, e) {
+		if !strings.Contains(strings.ToLower(l), strings.ToLower(nick)) {
+			continue
+		}
+		mentions++
+		switch {
+		case strings.Contains(l, "OTR events not shown"):
+			decided = true
+			t.Logf("bridge log: %.400s", l)
+		case strings.Contains(l, `"level":"warn"`), strings.Contains(l, `"level":"error"`):
+			t.Logf("bridge log: %.400s", l)
+		}
+	}
+	t.Logf("the bridge's log mentions %s %d times; the summary was decided: %v", nick, mentions, decided)
 }
 
 // floodJunk has storm send junk malformed OTR messages and fake send
