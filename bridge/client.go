@@ -13,7 +13,6 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -310,13 +309,8 @@ func (c *IRCClient) tellRoomsLoggedOut(ctx context.Context) {
 	text := fmt.Sprintf("You are no longer logged in to %s as %s: this chat no longer reaches IRC, and what you send here goes nowhere. "+
 		"`login` in the control room logs in again.", c.networkName(), c.ownNick())
 	for _, up := range ups {
-		portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, up.Portal)
-		if err != nil || portal == nil || portal.MXID == "" {
-			continue
-		}
-		content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: text}
-		if _, err := c.ic.Bridge.Bot.SendMessage(ctx, portal.MXID, event.EventMessage, &event.Content{Parsed: content}, nil); err != nil {
-			c.log.Err(err).Stringer("room_id", portal.MXID).Msg("Failed to tell a room that its login logged out")
+		if portal, err := c.ic.Bridge.GetExistingPortalByKey(ctx, up.Portal); err == nil {
+			c.sendNotice(ctx, portal, text)
 		}
 	}
 }

@@ -321,9 +321,9 @@ func (c *IRCClient) tellPeer(ctx context.Context, nick, text string) {
 	}
 }
 
-// sendNotice posts a bridge notice into a portal room now. Call it from the
-// portal's event loop (queuePortalNotice), where it keeps its place among
-// the portal's messages.
+// sendNotice posts a bridge notice into a portal room now. Where its place
+// among the portal's messages matters, call it from the portal's event loop
+// (queuePortalNotice).
 func (c *IRCClient) sendNotice(ctx context.Context, portal *bridgev2.Portal, text string) {
 	if portal == nil || portal.MXID == "" {
 		return
