@@ -52,7 +52,7 @@ func (w *decryptWatch) Decrypt(ctx context.Context, evt *event.Event) (*event.Ev
 	defer w.mu.Unlock()
 	timer, waiting := w.waiting[evt.ID]
 	switch {
-	case err != nil && errors.Is(err, matrix.NoSessionFound):
+	case errors.Is(err, matrix.NoSessionFound):
 		if waiting {
 			break
 		}
@@ -100,16 +100,16 @@ func (ic *IRCConnector) reportUndecryptable(evt *event.Event, err error) {
 	if ctx == nil || ctx.Err() != nil {
 		return
 	}
+	why := "the bridge could not decrypt it."
+	if errors.Is(err, matrix.NoSessionFound) {
+		why = "the bridge could not decrypt it (its key never reached the bridge's device)."
+	}
 	f := failure{
-		text: "the bridge could not decrypt it. Send it again; if this keeps happening, " +
+		text: why + " Send it again; if this keeps happening, " +
 			"see whether your client withholds keys from unverified devices (the bridge bot's device may be unverified).",
 		certain: true,
 		reason:  event.MessageStatusUndecryptable,
 		cause:   err,
-	}
-	if errors.Is(err, matrix.NoSessionFound) {
-		f.text = "the bridge could not decrypt it (its key never reached the bridge's device). Send it again; if this keeps happening, " +
-			"see whether your client withholds keys from unverified devices (the bridge bot's device may be unverified)."
 	}
 	log := ic.Bridge.Log.With().Str("component", "crypto").Stringer("room_id", evt.RoomID).Stringer("event_id", evt.ID).Logger()
 	log.Info().Msg("Telling the sender that the bridge could not decrypt their event")
