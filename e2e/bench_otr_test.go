@@ -65,20 +65,7 @@ var (
 func getOTRFixture(b *testing.B) *otrFixture {
 	b.Helper()
 	otrFixOnce.Do(func() {
-		var prof *profiler
-		if dir := os.Getenv("OTRBRIDGE_BENCH_PROFILE"); dir != "" {
-			prof = newProfiler(dir)
-		}
-		e, stop := persistentEnvWith(b, 1000, 1000, func(cfg map[string]any) {
-			mx, _ := cfg["matrix"].(map[string]any)
-			mx["message_status_events"] = false
-			if prof != nil {
-				debugEndpoints(cfg, prof.secret)
-			}
-		})
-		if prof != nil {
-			prof.attach(e.bridge)
-		}
+		e, prof, stop := cpuBenchEnv(b)
 		f := &otrFixture{e: e, convs: make([]*otrConv, akeConversations), prof: prof}
 		f.stop = func() {
 			for _, c := range f.convs {
@@ -166,6 +153,27 @@ func isEvent(name string) func(otrtest.Line) bool {
 	return func(l otrtest.Line) bool { return l.Kind == "EVENT" && l.Name == name }
 }
 
+// cpuBenchEnv is persistentEnv for the benchmarks that report the bridge's
+// CPU per operation: message-status events off (the bridge's default) and,
+// with OTRBRIDGE_BENCH_PROFILE set, the debug endpoints on for CPU profiles
+// of each benchmark's loop (prof is nil otherwise).
+func cpuBenchEnv(b *testing.B) (e *env, prof *profiler, stop func()) {
+	if dir := os.Getenv("OTRBRIDGE_BENCH_PROFILE"); dir != "" {
+		prof = newProfiler(dir)
+	}
+	e, stop = persistentEnvWith(b, 1000, 1000, func(cfg map[string]any) {
+		mx, _ := cfg["matrix"].(map[string]any)
+		mx["message_status_events"] = false
+		if prof != nil {
+			debugEndpoints(cfg, prof.secret)
+		}
+	})
+	if prof != nil {
+		prof.attach(e.bridge)
+	}
+	return e, prof, stop
+}
+
 // bridgeCPU measures the bridge process's CPU time from start to stop.
 type bridgeCPU struct {
 	pid   string
@@ -173,12 +181,12 @@ type bridgeCPU struct {
 	prof  *profiler
 }
 
-func startBridgeCPU(b *testing.B, f *otrFixture) bridgeCPU {
-	pid := strconv.Itoa(f.e.bridge.Pid())
-	if f.prof != nil && b.N > 1 {
-		f.prof.startCPU(fmt.Sprintf("%s-%d", strings.TrimPrefix(b.Name(), "Benchmark"), b.N))
+func startBridgeCPU(b *testing.B, e *env, prof *profiler) bridgeCPU {
+	pid := strconv.Itoa(e.bridge.Pid())
+	if prof != nil && b.N > 1 {
+		prof.startCPU(fmt.Sprintf("%s-%d", strings.TrimPrefix(b.Name(), "Benchmark"), b.N))
 	}
-	return bridgeCPU{pid: pid, start: procCPU(pid), prof: f.prof}
+	return bridgeCPU{pid: pid, start: procCPU(pid), prof: prof}
 }
 
 // report adds the CPU milliseconds per operation.
@@ -196,7 +204,7 @@ func BenchmarkOTRRelayIRCToMatrix(b *testing.B) {
 	fx := getOTRFixture(b)
 	f := fx.convs[0]
 	lat := make([]time.Duration, 0, b.N)
-	cpu := startBridgeCPU(b, fx)
+	cpu := startBridgeCPU(b, fx.e, fx.prof)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		text := fmt.Sprintf("otr i2m %d %d", i, time.Now().UnixNano())
@@ -220,7 +228,7 @@ func BenchmarkOTRRelayMatrixToIRC(b *testing.B) {
 	fx := getOTRFixture(b)
 	f := fx.convs[0]
 	lat := make([]time.Duration, 0, b.N)
-	cpu := startBridgeCPU(b, fx)
+	cpu := startBridgeCPU(b, fx.e, fx.prof)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		text := fmt.Sprintf("otr m2i %d %d", i, time.Now().UnixNano())
@@ -247,7 +255,7 @@ func BenchmarkOTRRelayMatrixToIRC(b *testing.B) {
 func BenchmarkOTRAKE(b *testing.B) {
 	fx := getOTRFixture(b)
 	lat := make([]time.Duration, 0, b.N)
-	cpu := startBridgeCPU(b, fx)
+	cpu := startBridgeCPU(b, fx.e, fx.prof)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f := fx.convs[fx.akeNext%len(fx.convs)]

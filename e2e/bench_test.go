@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 // (the framework calls a benchmark several times with growing b.N).
 type relayFixture struct {
 	e    *env
+	prof *profiler
 	u    *user
 	peer *teststack.IRCClient
 	room string
@@ -148,7 +149,7 @@ func cmpOr(a, b string) string {
 func getRelayFixture(b *testing.B) *relayFixture {
 	b.Helper()
 	relayOnce.Do(func() {
-		e, stop := persistentEnv(b)
+		e, prof, stop := cpuBenchEnv(b)
 		u := e.newUser(b, "")
 		u.login(b, netLocal, e.unique("mx"))
 		peer, err := teststack.ConnectIRC(e.irc.Addr(), e.unique("peer"), teststack.IRCClientOptions{})
@@ -157,7 +158,7 @@ func getRelayFixture(b *testing.B) *relayFixture {
 			b.Fatal(err)
 		}
 		room := u.portalFromIRC(b, peer, "benchmark start")
-		relayFix = &relayFixture{e: e, u: u, peer: peer, room: room, stop: func() {
+		relayFix = &relayFixture{e: e, prof: prof, u: u, peer: peer, room: room, stop: func() {
 			peer.Close()
 			u.mx.StopSync()
 			stop()
@@ -188,6 +189,7 @@ func reportPercentiles(b *testing.B, d []time.Duration) {
 func BenchmarkRelayMatrixToIRC(b *testing.B) {
 	f := getRelayFixture(b)
 	lat := make([]time.Duration, 0, b.N)
+	cpu := startBridgeCPU(b, f.e, f.prof)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		text := fmt.Sprintf("m2i %d %d", i, time.Now().UnixNano())
@@ -205,6 +207,7 @@ func BenchmarkRelayMatrixToIRC(b *testing.B) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	cpu.report(b)
 	reportPercentiles(b, lat)
 }
 
@@ -214,6 +217,7 @@ func BenchmarkRelayIRCToMatrix(b *testing.B) {
 	f := getRelayFixture(b)
 	ghost := f.e.ghost(netLocal, f.peer.Nick())
 	lat := make([]time.Duration, 0, b.N)
+	cpu := startBridgeCPU(b, f.e, f.prof)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		text := fmt.Sprintf("i2m %d %d", i, time.Now().UnixNano())
@@ -227,6 +231,7 @@ func BenchmarkRelayIRCToMatrix(b *testing.B) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	cpu.report(b)
 	reportPercentiles(b, lat)
 }
 
