@@ -86,14 +86,6 @@ func (n *NetworkConfig) DisplayName(key string) string {
 	return key
 }
 
-// FragmentSize is the OTR fragment size for this network (default 400).
-func (n *NetworkConfig) FragmentSize() int {
-	if n.MaxFragmentSize > 0 {
-		return n.MaxFragmentSize
-	}
-	return 400
-}
-
 // Policy returns the OTR policy name for this network.
 func (c *Config) Policy(network string) string {
 	if n := c.Networks[network]; n != nil && n.OTRPolicy != "" {

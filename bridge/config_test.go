@@ -24,7 +24,7 @@ func TestExampleNetworkConfigValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := c.Networks["libera"]
-	if !n.UseTLS() || n.TLSInsecureSkipVerify || n.FragmentSize() != 400 || n.Flood.Burst != 4 || n.Flood.Rate != 1 {
+	if !n.UseTLS() || n.TLSInsecureSkipVerify || n.MaxFragmentSize != 400 || n.Flood.Burst != 4 || n.Flood.Rate != 1 {
 		t.Errorf("unexpected example network: %+v", n)
 	}
 	if got := c.Policy("libera"); got != "manual" {

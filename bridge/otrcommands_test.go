@@ -2,19 +2,37 @@ package bridge
 
 import (
 	"html"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/format"
 
 	"github.com/otrbridge/otrbridge/bridge/otrsession"
 )
 
-// The OTR commands must not replace bridgev2's or the IRC commands.
+// The OTR commands must not replace bridgev2's or the other connector
+// commands.
 func TestOTRCommandsDoNotShadowOthers(t *testing.T) {
-	taken := map[string]bool{"help": true, "login": true, "logout": true, "start-chat": true, "list-logins": true, "version": true, "cancel": true}
-	for _, h := range append(ircCommands(), requestCommands()...) {
+	taken := map[string]bool{}
+	// bridgev2's built-in commands, as its processor registers them (the
+	// map is not exported; reading it keeps the list complete when
+	// bridgev2 adds one).
+	proc := commands.NewProcessor(&bridgev2.Bridge{})
+	handlers := reflect.ValueOf(proc).Elem().FieldByName("handlers")
+	aliases := reflect.ValueOf(proc).Elem().FieldByName("aliases")
+	for _, m := range []reflect.Value{handlers, aliases} {
+		for _, k := range m.MapKeys() {
+			taken[k.String()] = true
+		}
+	}
+	if !taken["login"] || !taken["logout"] || len(taken) < 20 {
+		t.Fatalf("bridgev2's commands not found (%d names)", len(taken))
+	}
+	for _, h := range slices.Concat(ircCommands(), requestCommands(), channelCommands()) {
 		taken[h.GetName()] = true
 	}
 	for _, h := range otrCommands() {

@@ -10,7 +10,7 @@ import (
 func newOTRManager(c *IRCClient) (*otrsession.Manager, error) {
 	maxFragment := 0
 	if c.netCfg != nil {
-		maxFragment = c.netCfg.FragmentSize()
+		maxFragment = c.netCfg.MaxFragmentSize
 	}
 	return otrsession.New(otrsession.Config{
 		DB:              c.ic.DB,

@@ -15,7 +15,7 @@ import (
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// TestE2BE is issue 4's item 10 for portals with end-to-bridge encryption:
+// TestE2BE covers portals with end-to-bridge encryption:
 // a Matrix user whose client does Olm/Megolm (and whose control room is
 // encrypted too) talks off the record with libotr clients on IRC in a
 // portal opened from Matrix and one opened from IRC, with SMP from the

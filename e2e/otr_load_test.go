@@ -20,7 +20,7 @@ import (
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// TestOTRLoad is the load test of issue 4: many Matrix users, each in one
+// TestOTRLoad is the load test: many Matrix users, each in one
 // private (OTR) conversation with its own libotr client on IRC, all at the
 // same time, exchanging messages both ways. It asserts that no message is
 // lost and none travels unencrypted, and reports the AKE and relay

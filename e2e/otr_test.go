@@ -66,7 +66,7 @@ var otrScenarios = []otrScenario{
 	{name: "ChannelMeetThenOTR", run: testChannelMeetThenOTR},
 }
 
-// TestOTR runs the off-the-record scenarios (issue 4) against one stack:
+// TestOTR runs the off-the-record scenarios against one stack:
 // Dendrite, InspIRCd, the bridge on SQLite and libotr 4.1.1 clients on IRC.
 func TestOTR(t *testing.T) {
 	needOTRPeers(t)

@@ -297,7 +297,15 @@ func TestInspIRCdReconnectAfterRestart(t *testing.T) {
 		r, err := c.Send(ctx, "peer", Privmsg, []string{"sent while down", "second line"})
 		done <- res{r, err}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// The Send is queued while the server is down.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if user, _ := c.QueueLen(); user > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Send was never queued")
+		}
+	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -67,9 +67,6 @@ func Dendrite(t testing.TB, o HSOptions) *Homeserver {
 	return hs
 }
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort() (int, error) { return freePort() }
-
 // StartDendrite writes a config and signing key into dir and starts
 // Dendrite; it returns once /_matrix/client/versions answers.
 func StartDendrite(dir string, o HSOptions) (*Homeserver, error) {

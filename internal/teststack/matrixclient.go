@@ -252,18 +252,6 @@ func (c *MatrixClient) Leave(roomID string) error {
 	return c.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/leave", map[string]any{}, nil)
 }
 
-// Invite invites userID into roomID.
-func (c *MatrixClient) Invite(roomID, userID string) error {
-	return c.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/invite",
-		map[string]any{"user_id": userID}, nil)
-}
-
-// SetDisplayName sets the user's global display name.
-func (c *MatrixClient) SetDisplayName(name string) error {
-	return c.do("PUT", "/_matrix/client/v3/profile/"+url.PathEscape(c.UserID)+"/displayname",
-		map[string]any{"displayname": name}, nil)
-}
-
 // SendEvent sends a message event of any type and returns its event ID.
 func (c *MatrixClient) SendEvent(roomID, evType string, content map[string]any) (string, error) {
 	txn := strconv.FormatInt(time.Now().UnixNano(), 36) + "." + strconv.FormatInt(c.txn.Add(1), 10)
@@ -420,12 +408,6 @@ func (c *MatrixClient) syncLoop(ctx context.Context) {
 // seen before the call count, so a test can send first and wait after.
 func (c *MatrixClient) WaitEvent(timeout time.Duration, f func(MatrixEvent) bool) (MatrixEvent, error) {
 	return c.waitFrom(timeout, "", f)
-}
-
-// WaitAfter is WaitEvent limited to events the sync loop returned after the
-// event afterID (e.g. the reply to a command just sent, not an older one).
-func (c *MatrixClient) WaitAfter(timeout time.Duration, afterID string, f func(MatrixEvent) bool) (MatrixEvent, error) {
-	return c.waitFrom(timeout, afterID, f)
 }
 
 func (c *MatrixClient) waitFrom(timeout time.Duration, afterID string, f func(MatrixEvent) bool) (MatrixEvent, error) {

@@ -3,7 +3,6 @@ package teststack
 import (
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"testing"
 )
@@ -78,9 +77,6 @@ func relay(c net.Conn, target string) {
 	go func() { _, _ = io.Copy(c, s); done <- struct{}{} }()
 	<-done
 }
-
-// Addr is host:port of the watched port.
-func (w *TCPWatch) Addr() string { return net.JoinHostPort(w.Host, strconv.Itoa(w.Port)) }
 
 // Peers returns the address of each client that connected, in order.
 func (w *TCPWatch) Peers() []string {

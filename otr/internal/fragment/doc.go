@@ -3,8 +3,6 @@
 //
 // # Sending
 //
-//	func Split(msg string, max int, version int, sender, receiver uint32) ([]string, error)
-//
 // Split returns []string{msg} when max <= 0 or len(msg) <= max (libotr
 // fragments only messages longer than the limit). Otherwise it writes
 // libotr's fixed-width headers, "?OTR|%08x|%08x,%05d,%05d,<piece>," for
@@ -18,19 +16,10 @@
 //
 // # Receiving
 //
-//	type Limits struct {
-//		MaxPending  int           // incomplete messages kept at once (default 4)
-//		MaxBytes    int           // memory they may hold together (default 256 KiB)
-//		Expiry      time.Duration // drop a message this long after its first piece (default 5 min)
-//		OwnInstance uint32        // if non-zero, v3 fragments for another receiver tag are dropped
-//		Budget      *Budget       // shared with other Reassemblers (one login's peers); nil: none
-//	}
-//	func NewReassembler(l Limits) *Reassembler
-//	func (r *Reassembler) Add(now time.Time, line string) (msg string, done bool, err error)
-//	func (r *Reassembler) Expire(now time.Time)
-//	func (r *Reassembler) Pending() int
-//	func (r *Reassembler) TakeDropped() int
-//	func NewBudget(limit int) *Budget
+// A Reassembler (NewReassembler with Limits: incomplete messages kept at once,
+// default 4; memory they hold together, default 256 KiB; expiry counted from
+// a message's first piece, default 5 min; our own instance tag; a Budget
+// shared by one login's conversations) joins one conversation's fragments.
 //
 // Pass EVERY received line of one conversation to Add:
 //
@@ -75,11 +64,7 @@
 //
 // # Parsing
 //
-//	type Header struct{ Version int; Sender, Receiver uint32; K, N int }
-//	func IsFragment(line string) bool
-//	func ParseHeader(line string) (h Header, piece string, err error)
-//
-// Like libotr, a fragment is recognised anywhere in the line ("?OTR|" for
+// IsFragment and ParseHeader read a fragment's header. Like libotr, a fragment is recognised anywhere in the line ("?OTR|" for
 // v3, "?OTR,", for v2) and fields may have any width ("?OTR,1,2,...," from
 // python-potr, unpadded hex tags).
 package fragment
