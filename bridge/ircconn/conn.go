@@ -497,22 +497,22 @@ func (c *Conn) deliver(ev Event) {
 	defer c.dispatching.Store(false)
 	defer func() {
 		if r := recover(); r != nil {
-			c.logPanic(r, "event", fmt.Sprintf("%T", ev))
+			c.logPanic(r, "event", fmt.Sprintf("%T", ev), "recovered from a panic in caller code; carrying on")
 		}
 	}()
 	c.cfg.Handler(ev)
 }
 
-// logPanic logs a recovered panic of caller code. The panic value may hold
+// logPanic logs a recovered panic. The panic value may hold
 // message text, so only its type is logged, and the message of runtime
 // errors (index out of range, nil dereference), which the runtime writes.
 // The stack holds function names and addresses, never string contents.
-func (c *Conn) logPanic(r any, key, what string) {
+func (c *Conn) logPanic(r any, key, what, msg string) {
 	ev := c.log.Error().Str(key, what).Str("panic_type", fmt.Sprintf("%T", r)).Bytes("stack", debug.Stack())
 	if re, ok := r.(runtime.Error); ok {
 		ev = ev.Str("panic", re.Error())
 	}
-	ev.Msg("recovered from a panic in caller code; carrying on")
+	ev.Msg(msg)
 }
 
 // State returns the current connection state.

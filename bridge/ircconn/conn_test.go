@@ -1146,3 +1146,64 @@ func TestDialPanicIsContained(t *testing.T) {
 		rec.waitState(t, 2*time.Second, Connected)
 	})
 }
+
+// linePanicText starts the text of a PRIVMSG on which lineFault panics in
+// these tests (set once: a closed connection's reader may still be
+// finishing while the next test starts); "locked" panics holding c.mu.
+const linePanicText = "ircconn-test-panic"
+
+func init() {
+	lineFault = func(c *Conn, m *ircmsg.Message) {
+		if m.Command != "PRIVMSG" || len(m.Params) < 2 || !strings.HasPrefix(m.Params[1], linePanicText) {
+			return
+		}
+		if strings.HasPrefix(m.Params[1], linePanicText+" locked") {
+			c.mu.Lock()
+		}
+		panic("cannot parse " + m.Params[1])
+	}
+}
+
+// A bug in the reader's own parsing or handling that panics on one line
+// from the server drops that line only: the connection stays up (no
+// reconnect), later lines are handled, a panic that left the connection's
+// lock held does not wedge it, and the log names the panic without the
+// line.
+func TestLinePanicIsContained(t *testing.T) {
+	var buf syncBuffer
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(cfg *Config) { cfg.Logger = zerolog.New(&buf) })
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+	fc.send(":bob!b@h PRIVMSG me :"+linePanicText+" private-text-1",
+		":bob!b@h PRIVMSG me :"+linePanicText+" locked private-text-2",
+		":carol!c@h PRIVMSG me :still here")
+	m := rec.waitFor(t, 5*time.Second, "message after the panics", func(e Event) bool { _, ok := e.(Message); return ok }).(Message)
+	if m.Text != "still here" {
+		t.Fatalf("next message %q", m.Text)
+	}
+	if c.Nick() != "me" || c.State() != Connected {
+		t.Fatalf("state %v after a panic while handling a line", c.State())
+	}
+	ch := sendAsync(c, "carol", Privmsg, "reply")
+	fc.expect(t, "PRIVMSG")
+	if r := waitResult(t, ch); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if n := fn.dialCount(); n != 1 {
+		t.Errorf("%d connections, want 1: a panic ended the session", n)
+	}
+	log := buf.String()
+	if n := strings.Count(log, "recovered from a panic while handling a line"); n != 2 {
+		t.Errorf("%d panics logged, want 2:\n%s", n, log)
+	}
+	if !strings.Contains(log, `"command":"PRIVMSG"`) || !strings.Contains(log, "lock held") {
+		t.Errorf("the log does not say where the panic was or that the lock was released:\n%s", log)
+	}
+	for _, secret := range []string{"private-text-1", "private-text-2"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("log contains the line's text %q", secret)
+		}
+	}
+}

@@ -295,14 +295,80 @@ func (s *session) readLoop(nc net.Conn) error {
 		}
 		lastRead = time.Now()
 		pingOut = false
-		msg, err := ircmsg.ParseLine(string(line))
-		if err != nil {
-			c.log.Debug().Err(err).Msg("ignoring unparsable line from server")
-			continue
-		}
-		if err := s.handle(&msg); err != nil {
+		if err := s.handleLine(line); err != nil {
 			return err
 		}
+	}
+}
+
+// lineFault, when set (by tests only), is called with each parsed line
+// before it is handled, where a bug in the handlers would panic.
+var lineFault func(c *Conn, m *ircmsg.Message)
+
+// handleLine parses and handles one line from the server. Most of it
+// comes from strangers, so a bug in the parser or a handler that panics
+// on one line costs that line only: the panic is logged with its type,
+// the command and the stack, never the line (it may hold message text),
+// and the connection goes on.
+func (s *session) handleLine(line []byte) (err error) {
+	c := s.c
+	command := ""
+	defer func() {
+		if r := recover(); r != nil {
+			c.logPanic(r, "command", command, "recovered from a panic while handling a line from the server; line dropped")
+			c.unwedgeAfterPanic()
+			err = nil
+		}
+	}()
+	msg, err := ircmsg.ParseLine(string(line))
+	if err != nil {
+		c.log.Debug().Err(err).Msg("ignoring unparsable line from server")
+		return nil
+	}
+	command = loggableCommand(msg.Command)
+	if lineFault != nil {
+		lineFault(c, &msg)
+	}
+	return s.handle(&msg)
+}
+
+// loggableCommand is the command of a line as it may be logged: a
+// command word or a numeric, never free text.
+func loggableCommand(cmd string) string {
+	if len(cmd) == 0 || len(cmd) > 16 {
+		return "?"
+	}
+	for _, r := range cmd {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return "?"
+		}
+	}
+	return cmd
+}
+
+// panicLockProbe is how long the reader tries to take c.mu after a
+// handler panicked before it decides that the panic left it locked.
+const panicLockProbe = time.Second
+
+// unwedgeAfterPanic makes sure that a handler that panicked while holding
+// c.mu (the handlers unlock without defer on the hot path) does not leave
+// it locked, which would stop the reader and every caller for good. Every
+// critical section under c.mu is short and never waits, so a lock still
+// held after panicLockProbe is the one the panic left behind: it is
+// released (a sync.Mutex may be unlocked by another goroutine).
+func (c *Conn) unwedgeAfterPanic() {
+	deadline := time.Now().Add(panicLockProbe)
+	for {
+		if c.mu.TryLock() {
+			c.mu.Unlock()
+			return
+		}
+		if time.Now().After(deadline) {
+			c.log.Error().Msg("a panic left the connection's lock held; releasing it")
+			c.mu.Unlock()
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -125,7 +125,7 @@ func (c *Conn) dial(ctx context.Context) (nc net.Conn, err error) {
 	if c.cfg.Dial != nil {
 		defer func() {
 			if r := recover(); r != nil {
-				c.logPanic(r, "call", "Config.Dial")
+				c.logPanic(r, "call", "Config.Dial", "recovered from a panic in caller code; carrying on")
 				nc, err = nil, errDialPanic
 			}
 		}()
