@@ -22,6 +22,7 @@ type channelHub struct {
 	// budgets are the per-network ghost budgets (ChannelsConfig).
 	budgets map[string]*rate.Limiter
 	invites inviteLimiter
+	joins   channelReservations
 	keys    channelKeys
 }
 

@@ -19,7 +19,8 @@ import (
 
 // Joining and parting, and the stored channel list that a reconnect or a
 // restart rejoins. ircconn validates names and keys before anything goes on
-// the wire; the per-login limit is checked here, against the stored list.
+// the wire; the per-login limit is checked here, against the stored list
+// and the joins under way.
 
 // sealPurposeChannelKey labels the key that encrypts channel keys at rest.
 const sealPurposeChannelKey = "otrbridge channel key v1"
@@ -90,19 +91,11 @@ func (c *IRCClient) joinChannel(ctx context.Context, name, key string) error {
 	}
 	is := conn.ISupport()
 	folded := is.Casemapping.Fold(name)
-	stored, err := c.ic.DB.Channels.List(ctx, c.login.UserMXID, c.meta.Network)
+	known, release, err := c.reserveChannel(ctx, folded)
 	if err != nil {
 		return err
 	}
-	var known *db.Channel
-	for _, ch := range stored {
-		if ch.Channel == folded {
-			known = ch
-		}
-	}
-	if limit := c.ic.Config.Channels.MaxPerUser; known == nil && len(stored) >= limit {
-		return channelLimitError{limit}
-	}
+	defer release()
 	// Joining again without a key (accepting the room's invite, say) uses
 	// and keeps the key stored before.
 	var sealed []byte
@@ -126,6 +119,66 @@ func (c *IRCClient) joinChannel(ctx context.Context, name, key string) error {
 	return c.ic.DB.Channels.Put(ctx, &db.Channel{
 		User: c.login.UserMXID, Network: c.meta.Network, Channel: folded, Name: name, SealedKey: sealed, AddedAt: time.Now(),
 	})
+}
+
+// channelReservations are the channels logins are joining right now. The
+// stored list has a channel only once the server confirmed the JOIN, so
+// joins at the same time, each checked against the list alone, could
+// together pass the per-login limit.
+type channelReservations struct {
+	mu sync.Mutex
+	// joining maps a user and network to the casemapped channels being
+	// joined and how many joins of each are under way.
+	joining map[string]map[string]int
+}
+
+// reserveChannel checks the per-login limit against the stored channels
+// and the joins under way, and counts folded as being joined until release
+// is called. known is the stored row of folded, if any.
+func (c *IRCClient) reserveChannel(ctx context.Context, folded string) (known *db.Channel, release func(), err error) {
+	res := &c.ic.channels.joins
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	stored, err := c.ic.DB.Channels.List(ctx, c.login.UserMXID, c.meta.Network)
+	if err != nil {
+		return nil, nil, err
+	}
+	isStored := make(map[string]bool, len(stored))
+	for _, ch := range stored {
+		isStored[ch.Channel] = true
+		if ch.Channel == folded {
+			known = ch
+		}
+	}
+	owner := string(c.login.UserMXID) + "\x00" + c.meta.Network
+	if res.joining == nil {
+		res.joining = make(map[string]map[string]int)
+	}
+	joining := res.joining[owner]
+	count := len(stored)
+	for ch := range joining {
+		if !isStored[ch] {
+			count++
+		}
+	}
+	if limit := c.ic.Config.Channels.MaxPerUser; known == nil && joining[folded] == 0 && count >= limit {
+		return nil, nil, channelLimitError{limit}
+	}
+	if joining == nil {
+		joining = make(map[string]int)
+		res.joining[owner] = joining
+	}
+	joining[folded]++
+	return known, func() {
+		res.mu.Lock()
+		defer res.mu.Unlock()
+		if joining[folded]--; joining[folded] == 0 {
+			delete(joining, folded)
+		}
+		if len(joining) == 0 {
+			delete(res.joining, owner)
+		}
+	}, nil
 }
 
 // partChannel leaves a channel for the user and forgets it. Without a

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -107,5 +108,102 @@ func TestJoinChannelLimit(t *testing.T) {
 	}
 	if len(jc.keys) != 3 {
 		t.Errorf("%d JOINs, want 3 (nothing for the refused one)", len(jc.keys))
+	}
+}
+
+// gatedJoinConn holds every JOIN until release is closed, so that joins
+// overlap the way concurrent `join` commands do while the server answers.
+type gatedJoinConn struct {
+	joinConn
+	mu      sync.Mutex
+	entered chan string
+	release chan struct{}
+}
+
+func (g *gatedJoinConn) Join(_ context.Context, channel, _ string) error {
+	g.entered <- channel
+	<-g.release
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.joined[g.Casefold(channel)] = true
+	return nil
+}
+
+func (g *gatedJoinConn) Channel(name string) (ircconn.Channel, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return ircconn.Channel{Name: name}, g.joined[g.Casefold(name)]
+}
+
+// Two joins at once with one channel left under the limit: the stored list
+// only has a channel after the server confirmed it, so both would pass a
+// check against it. Exactly one may join; the other is refused before
+// anything goes on the wire.
+func TestJoinChannelLimitConcurrent(t *testing.T) {
+	gc := &gatedJoinConn{joinConn: joinConn{joined: map[string]bool{}}, entered: make(chan string, 4), release: make(chan struct{})}
+	c := clientWithDB(t, gc)
+	c.ic.Config.Channels.MaxPerUser = 2
+	ctx := context.Background()
+	close(gc.release)
+	if err := c.joinChannel(ctx, "#a", ""); err != nil {
+		t.Fatal(err)
+	}
+	<-gc.entered
+	gc.release = make(chan struct{})
+
+	errs := make(chan error, 2)
+	for _, ch := range []string{"#b", "#c"} {
+		go func() { errs <- c.joinChannel(ctx, ch, "") }()
+	}
+	// Either both JOINs are on their way (the race) or one is and the
+	// other was refused.
+	var results []error
+	entered := 0
+	for entered+len(results) < 2 {
+		select {
+		case <-gc.entered:
+			entered++
+		case err := <-errs:
+			results = append(results, err)
+		}
+	}
+	close(gc.release)
+	for len(results) < 2 {
+		results = append(results, <-errs)
+	}
+	refused := 0
+	for _, err := range results {
+		if _, ok := err.(channelLimitError); ok {
+			refused++
+		} else if err != nil {
+			t.Fatalf("join: %v", err)
+		}
+	}
+	stored, err := c.ic.DB.Channels.List(ctx, c.login.UserMXID, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entered != 1 || refused != 1 || len(stored) != 2 {
+		t.Fatalf("%d JOINs sent, %d refused, %d channels stored; want 1, 1 and the limit of 2", entered, refused, len(stored))
+	}
+
+	// A channel being joined is no new channel for a second join of it.
+	gc.release = make(chan struct{})
+	if _, err := c.ic.DB.Channels.Remove(ctx, c.login.UserMXID, "local", "#b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ic.DB.Channels.Remove(ctx, c.login.UserMXID, "local", "#c"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		go func() { errs <- c.joinChannel(ctx, "#D", "") }()
+	}
+	<-gc.entered
+	<-gc.entered
+	close(gc.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("joining one channel twice at once: %v", err)
+		}
 	}
 }
