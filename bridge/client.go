@@ -122,7 +122,9 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 	}
 	c.watch = newNickWatch(c)
 	c.strangers = c.newStrangerGate()
-	c.services = newServiceNotices()
+	c.services = newServiceNotices(c.networkName(), func(text string) {
+		safely(c.log, "service notice", func() { c.managementNotice(c.log.WithContext(ic.Bridge.BackgroundCtx), text) })
+	})
 	otr, err := newOTRManager(c)
 	if err != nil {
 		return nil, err

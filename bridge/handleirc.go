@@ -150,7 +150,7 @@ func (c *IRCClient) handleMessage(ctx context.Context, e ircconn.Message) {
 		return // a message to ourselves has no peer
 	}
 	if e.Kind == ircconn.Notice && c.ic.Config.IsService(e.From.Nick) {
-		c.serviceNotice(ctx, e)
+		c.serviceNotice(e)
 		return
 	}
 	c.routeMessage(ctx, e)

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -29,45 +28,54 @@ const (
 	serviceNoticeMax = 400
 )
 
-// serviceNotices is the service notice limit of one login.
+// serviceNotices is the service notice limit of one login. The clock is
+// the real one (tests use testing/synctest).
 type serviceNotices struct {
-	limit *rate.Limiter
+	limit   *rate.Limiter
+	network string
+	// show puts a text in the control room; it is called on the IRC
+	// event goroutine and on a timer's, and must not wait.
+	show func(text string)
 
 	mu     sync.Mutex
 	hidden int
 	flush  *time.Timer
 }
 
-func newServiceNotices() *serviceNotices {
-	return &serviceNotices{limit: rate.NewLimiter(rate.Every(serviceNoticeEvery), serviceNoticeBurst)}
+func newServiceNotices(network string, show func(text string)) *serviceNotices {
+	return &serviceNotices{limit: rate.NewLimiter(rate.Every(serviceNoticeEvery), serviceNoticeBurst), network: network, show: show}
 }
 
 // serviceNotice shows a NOTICE from a configured service in the control
 // room, labelled, within the limit.
-func (c *IRCClient) serviceNotice(ctx context.Context, e ircconn.Message) {
-	s := c.services
+func (c *IRCClient) serviceNotice(e ircconn.Message) {
+	c.services.offer(e.From.Nick, e.Text)
+}
+
+// offer shows a service's notice if the limit allows, else counts it for
+// the next summary (at most one per serviceNoticeEvery).
+func (s *serviceNotices) offer(nick, text string) {
 	if !s.limit.Allow() {
 		s.mu.Lock()
 		s.hidden++
 		if s.flush == nil {
-			s.flush = time.AfterFunc(serviceNoticeEvery, func() { goSafe(c.log, "service notices", func() { c.flushServiceNotices(ctx) }) })
+			s.flush = time.AfterFunc(serviceNoticeEvery, s.flushHidden)
 		}
 		s.mu.Unlock()
 		return
 	}
-	c.managementNotice(ctx, serviceNoticeText(e.From.Nick, c.networkName(), e.Text))
+	s.show(serviceNoticeText(nick, s.network, text))
 }
 
-// flushServiceNotices tells how many service notices were not shown.
-func (c *IRCClient) flushServiceNotices(ctx context.Context) {
-	s := c.services
+// flushHidden tells how many service notices were not shown.
+func (s *serviceNotices) flushHidden() {
 	s.mu.Lock()
 	n := s.hidden
 	s.hidden, s.flush = 0, nil
 	s.mu.Unlock()
 	if n > 0 {
-		c.managementNotice(ctx, fmt.Sprintf("[IRC] %d more notices from services on %s were not shown (at most %d at once, then one every %s).",
-			n, c.networkName(), serviceNoticeBurst, serviceNoticeEvery))
+		s.show(fmt.Sprintf("[IRC] %d more notices from services on %s were not shown (at most %d at once, then one every %s).",
+			n, s.network, serviceNoticeBurst, serviceNoticeEvery))
 	}
 }
 
