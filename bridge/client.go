@@ -412,6 +412,15 @@ func (c *IRCClient) lookupPeerID(ctx context.Context, nick string, remember bool
 	return "", fmt.Errorf("nick %s has been used by more than %d different peers", nick, maxNickReuse)
 }
 
+// hasAlias reports whether a casemapped nick is in the aliases: a peer
+// with a chat uses it now.
+func (c *IRCClient) hasAlias(folded string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.aliases[folded]
+	return ok
+}
+
 // maxCachedPeers bounds the aliases map: beyond it the entries that
 // lookupPeerID can work out again (a nick's own peer ID) are dropped; the
 // aliases of renamed peers stay, there is one per renamed portal.

@@ -45,7 +45,18 @@ func (c *IRCClient) onNetwork(text string) string {
 }
 
 // routeMessage passes a direct message from a peer on, through the gate.
+// A line from a declined or refused stranger is dropped before the
+// database is asked who sent it: a flood of them must cost no query (on
+// the IRC reader, under bridgev2's portal cache lock).
 func (c *IRCClient) routeMessage(ctx context.Context, e ircconn.Message) {
+	if folded := c.fold(e.From.Nick); !c.hasAlias(folded) {
+		if v, drop := c.strangers.dropEarly(folded); drop {
+			if v == verdictRefused {
+				c.log.Debug().Msg("New peer over the budget: message dropped")
+			}
+			return
+		}
+	}
 	uid, err := c.lookupPeerID(ctx, e.From.Nick, false)
 	if err != nil {
 		c.log.Err(err).Msg("Dropping IRC message: no portal for the sender")

@@ -96,16 +96,19 @@ type strangerGate struct {
 	// describe names the budget in summaries ("10 new people per 1h").
 	describe string
 
-	mu       sync.Mutex
-	opening  map[networkid.UserID]*peerLines
-	pending  map[networkid.UserID]*peerLines // message requests
-	declined map[networkid.UserID]bool
-	order    []networkid.UserID // declined, oldest first
+	mu      sync.Mutex
+	opening map[networkid.UserID]*peerLines
+	pending map[networkid.UserID]*peerLines // message requests
+	// declined and refusedSeen are keyed by the casemapped nick (the
+	// peer ID's nick part), so that a line is dropped before the
+	// database is asked who sent it (dropEarly).
+	declined map[string]bool
+	order    []string // declined, oldest first
 	// refused strangers since the last summary; their later lines are
 	// refused without a look at the database until then.
 	refused      int
 	refusedNicks []string
-	refusedSeen  map[networkid.UserID]bool
+	refusedSeen  map[string]bool
 	flush        *time.Timer
 	lastSummary  time.Time
 }
@@ -118,7 +121,7 @@ func newStrangerGate(perWindow int, window time.Duration, requests bool, summari
 		describe:  fmt.Sprintf("%d new people per %s", perWindow, durationText(window)),
 		opening:   map[networkid.UserID]*peerLines{},
 		pending:   map[networkid.UserID]*peerLines{},
-		declined:  map[networkid.UserID]bool{},
+		declined:  map[string]bool{},
 	}
 }
 
@@ -131,13 +134,9 @@ func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known fu
 		g.mu.Unlock()
 		return nil, verdictKept
 	}
-	if g.declined[uid] {
+	if v, drop := g.dropLocked(nickKey(uid)); drop {
 		g.mu.Unlock()
-		return nil, verdictDeclined
-	}
-	if g.refusedSeen[uid] {
-		g.mu.Unlock()
-		return nil, verdictRefused
+		return nil, v
 	}
 	g.mu.Unlock()
 	isKnown := known()
@@ -175,6 +174,36 @@ func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known fu
 	o.add(msg, maxOpeningLines)
 	g.opening[uid] = o
 	return nil, verdictOpen
+}
+
+// dropEarly reports whether the lines of the casemapped nick are dropped
+// (declined, or refused until the next summary) without knowing who the
+// peer is: the caller asks it before looking the sender up in the
+// database. A known peer now using that nick (renamed, in the caller's
+// aliases) must be routed without asking.
+func (g *strangerGate) dropEarly(folded string) (verdict, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.dropLocked(folded)
+}
+
+func (g *strangerGate) dropLocked(folded string) (verdict, bool) {
+	switch {
+	case g.declined[folded]:
+		return verdictDeclined, true
+	case g.refusedSeen[folded]:
+		return verdictRefused, true
+	}
+	return 0, false
+}
+
+// nickKey is the casemapped nick of a peer ID, the key of the declined
+// and refused sets.
+func nickKey(uid networkid.UserID) string {
+	if _, folded, ok := parseUserID(uid); ok {
+		return folded
+	}
+	return string(uid)
 }
 
 // nextOpened takes the next line kept while uid's room was created; when
@@ -217,13 +246,13 @@ func (g *strangerGate) decline(uid networkid.UserID) bool {
 	defer g.mu.Unlock()
 	_, had := g.pending[uid]
 	delete(g.pending, uid)
-	if !g.declined[uid] {
+	if key := nickKey(uid); !g.declined[key] {
 		if len(g.order) >= maxDeclined {
 			delete(g.declined, g.order[0])
 			g.order = g.order[1:]
 		}
-		g.declined[uid] = true
-		g.order = append(g.order, uid)
+		g.declined[key] = true
+		g.order = append(g.order, key)
 	}
 	return had
 }
@@ -233,13 +262,14 @@ func (g *strangerGate) decline(uid networkid.UserID) bool {
 func (g *strangerGate) opened(uid networkid.UserID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.refusedSeen, uid)
-	if !g.declined[uid] {
+	key := nickKey(uid)
+	delete(g.refusedSeen, key)
+	if !g.declined[key] {
 		return
 	}
-	delete(g.declined, uid)
+	delete(g.declined, key)
 	for i, d := range g.order {
-		if d == uid {
+		if d == key {
 			g.order = append(g.order[:i:i], g.order[i+1:]...)
 			break
 		}
@@ -268,10 +298,10 @@ func (g *strangerGate) listRequests() []request {
 // Called with mu held.
 func (g *strangerGate) refuseLocked(uid networkid.UserID, nick string) {
 	if g.refusedSeen == nil {
-		g.refusedSeen = map[networkid.UserID]bool{}
+		g.refusedSeen = map[string]bool{}
 	}
 	if len(g.refusedSeen) < maxRefusedSeen {
-		g.refusedSeen[uid] = true
+		g.refusedSeen[nickKey(uid)] = true
 	}
 	g.refused++
 	if len(g.refusedNicks) < summaryNicks {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -8,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -180,7 +183,48 @@ func TestStrangerRequests(t *testing.T) {
 	for i := range maxDeclined + 5 {
 		g2.decline(stranger(i))
 	}
-	if len(g2.declined) != maxDeclined || g2.declined[stranger(0)] {
+	if len(g2.declined) != maxDeclined || g2.declined[nickKey(stranger(0))] {
 		t.Errorf("%d declined remembered", len(g2.declined))
 	}
+}
+
+// A line from a refused or declined stranger is dropped before anyone asks
+// the database who sent it (the client here has no database: a portal
+// lookup would panic), whatever case the nick is written in; a peer with
+// a chat that now uses such a nick is not dropped.
+func TestRefusedStrangerCostsNoLookup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient("local/@a:x", "@a:x")
+		c.log = zerolog.Nop()
+		c.aliases = map[string]networkid.UserID{}
+		c.ic = &IRCConnector{Bridge: &bridgev2.Bridge{Log: zerolog.Nop()}}
+		c.strangers = newStrangerGate(1, time.Hour, false, func(string) {})
+		defer c.strangers.stop()
+		if _, v := c.strangers.route("local.s0", msgFrom("s0", "hi"), unknown); v != verdictOpen {
+			t.Fatalf("first stranger: verdict %d", v)
+		}
+		if _, v := c.strangers.route("local.s1", msgFrom("s1", "hi"), unknown); v != verdictRefused {
+			t.Fatalf("second stranger: verdict %d", v)
+		}
+		c.strangers.decline("local.s2")
+		route := func(nick string) (lookedUp bool) {
+			defer func() {
+				if r := recover(); r != nil {
+					lookedUp = true
+				}
+			}()
+			c.routeMessage(context.Background(), msgFrom(nick, "again"))
+			return false
+		}
+		for _, nick := range []string{"s1", "S1", "s2", "S2"} {
+			if route(nick) {
+				t.Errorf("a line from %s looked up a portal", nick)
+			}
+		}
+		// A peer with a chat renamed to s1: its lines are not dropped.
+		c.peerRenamed("carol", "s1", "local.carol")
+		if !route("s1") {
+			t.Error("a known peer's line under a refused nick was dropped")
+		}
+	})
 }
