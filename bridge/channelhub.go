@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"golang.org/x/time/rate"
+	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 )
 
@@ -24,6 +25,9 @@ type channelHub struct {
 	invites inviteLimiter
 	joins   channelReservations
 	keys    channelKeys
+	// queueRemote hands a room's event to bridgev2 as the login from
+	// (tests record the events instead).
+	queueRemote func(from *IRCClient, evt bridgev2.RemoteEvent) bridgev2.EventHandlingResult
 }
 
 func newChannelHub(ic *IRCConnector) *channelHub {
@@ -32,6 +36,9 @@ func newChannelHub(ic *IRCConnector) *channelHub {
 		rooms:   make(map[networkid.PortalID]*channelRoom),
 		own:     make(map[string]map[string]*IRCClient),
 		budgets: make(map[string]*rate.Limiter),
+		queueRemote: func(from *IRCClient, evt bridgev2.RemoteEvent) bridgev2.EventHandlingResult {
+			return from.login.QueueRemoteEvent(evt)
+		},
 	}
 }
 

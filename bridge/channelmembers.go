@@ -22,8 +22,10 @@ import (
 // parts. IRC members are ghosts, added lazily: a new room starts with the
 // operators and voiced members (at most ChannelsConfig.InitialMembers), the
 // others wait in pending and are added in the background at the network's
-// ghost rate, up to ChannelsConfig.MaxRoomMembers. Someone who speaks goes
-// first. Everything here runs on the room's worker.
+// ghost rate, up to ChannelsConfig.MaxRoomMembers. Someone who speaks gets
+// a ghost at once if the budget and the cap allow, else the line is posted
+// by the bot and the speaker waits ahead of the silent members of its
+// status. Everything here runs on the room's worker.
 
 // roomState is the worker's view of the room.
 type roomState struct {
@@ -46,6 +48,8 @@ type pendingMember struct {
 	nick  string
 	level int
 	seq   int
+	// spoke: a line of theirs was posted by the bot while they waited.
+	spoke bool
 }
 
 func newRoomState() roomState {
@@ -83,14 +87,24 @@ func (st *roomState) addPending(folded, nick string, level int) {
 	st.pending[folded] = p
 }
 
-// popPending takes the waiting member with the highest level, the earliest
-// first among equals.
+// spoke moves a waiting member whose line the bot posted ahead of the
+// silent members of its level. Someone not waiting (a message from outside
+// the channel) is not added: only members get ghosts.
+func (st *roomState) spoke(folded string) {
+	if p, ok := st.pending[folded]; ok {
+		p.spoke = true
+		st.pending[folded] = p
+	}
+}
+
+// popPending takes the waiting member with the highest level; among equals
+// one who spoke, then the earliest.
 func (st *roomState) popPending() (string, pendingMember, bool) {
 	var bestKey string
 	var best pendingMember
 	found := false
 	for k, p := range st.pending {
-		if !found || p.level > best.level || (p.level == best.level && p.seq < best.seq) {
+		if !found || p.before(best) {
 			bestKey, best, found = k, p, true
 		}
 	}
@@ -98,6 +112,16 @@ func (st *roomState) popPending() (string, pendingMember, bool) {
 		delete(st.pending, bestKey)
 	}
 	return bestKey, best, found
+}
+
+func (p pendingMember) before(q pendingMember) bool {
+	if p.level != q.level {
+		return p.level > q.level
+	}
+	if p.spoke != q.spoke {
+		return p.spoke
+	}
+	return p.seq < q.seq
 }
 
 // ensureLoaded reads the room's ghost members once (a restart keeps the
@@ -447,13 +471,15 @@ func (r *channelRoom) fillMembers(ctx context.Context) {
 
 // speaker makes sure the sender of a line has a ghost in the room before
 // the line is posted; false means the budget or the cap does not allow it
-// now, and the line is posted by the bot with the nick in front.
+// now: the line is posted by the bot with the nick in front, and the
+// speaker is the next of its status to get a ghost.
 func (r *channelRoom) speaker(ctx context.Context, c *IRCClient, nick string) (networkid.UserID, bool) {
 	f := c.fold(nick)
 	if uid, in := r.st.ghosts[f]; in {
 		return uid, true
 	}
 	if len(r.st.ghosts) >= r.hub.ic.Config.Channels.MaxRoomMembers || !r.hub.budget(r.network).Allow() {
+		r.st.spoke(f)
 		return "", false
 	}
 	delete(r.st.pending, f)

@@ -285,7 +285,7 @@ func (r *channelRoom) caughtUp(ctx context.Context) {
 // queueRemote hands a remote event to bridgev2 as login from. It may wait
 // for the portal's own queue (this is the worker, never the IRC reader).
 func (r *channelRoom) queueRemote(from *IRCClient, evt bridgev2.RemoteEvent) {
-	res := from.login.QueueRemoteEvent(evt)
+	res := r.hub.queueRemote(from, evt)
 	if !res.Success && res.Error != nil {
 		r.log.Err(res.Error).Msg("Failed to queue a channel event")
 	}
