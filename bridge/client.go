@@ -32,6 +32,7 @@ type ircConn interface {
 	Raw(ctx context.Context, line string) error
 	Watch(nicks ...string) error
 	Unwatch(nicks ...string)
+	WatchLimit() int
 	State() ircconn.State
 	Nick() string
 	LineBudget(target string, kind ircconn.Kind) int
@@ -178,6 +179,7 @@ func dialIRC(c *IRCClient) (ircConn, error) {
 		Logger:             c.log.With().Str("component", "ircconn").Logger(),
 		Handler:            c.handleEvent,
 		Channels:           ircconn.ChannelConfig{MaxChannels: c.ic.Config.Channels.MaxPerUser},
+		Presence:           ircconn.PresenceConfig{MaxWatched: maxPresenceWatched},
 	}
 	if c.meta.ServerPassword != "" {
 		password, err := c.ic.passwordKey.OpenString(c.meta.ServerPassword, serverPasswordAD(c.login.ID))
@@ -544,6 +546,7 @@ func (p *peerLink) MarkUnencrypted(ctx context.Context, evt id.EventID) {
 }
 
 func (p *peerLink) ShowState(ctx context.Context, s otrsession.State) {
+	p.c.watch.conversation(p.id, s != otrsession.StatePlaintext)
 	p.c.showOTRState(ctx, p, s)
 }
 

@@ -44,6 +44,8 @@ func (c *IRCClient) handleEvent(evt ircconn.Event) {
 		}
 	case ircconn.PeerOnline:
 		c.watch.online(ctx, e.Nick)
+	case ircconn.WatchFull:
+		c.watch.watchFull(e)
 	case ircconn.AccountChanged:
 		c.watch.setAccount(e.Nick, e.Account)
 	case ircconn.Joined:

@@ -2,8 +2,8 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,9 +17,15 @@ import (
 // Following DM peers: their presence and their renames, from what the
 // server reports and nothing else.
 //
-// Every peer with a chat is watched (ircconn's Watch: MONITOR, or a bounded
+// The peers with a chat are watched (ircconn's Watch: MONITOR, or a bounded
 // ISON poll where the server has none), so the bridge learns at once when
-// a peer leaves the network. A chat follows a rename only when the server
+// a peer leaves the network. The watch list is shorter than the peers a
+// login may have (maxPresenceWatched, less where the server's MONITOR
+// limit is lower), so it holds the peers that matter most: first those
+// with a private conversation (or one a restart cut off, whose messages
+// are held), then those active most recently. A peer left off is noticed
+// gone only when a message to it fails; a message from it puts it back
+// on the list in place of the least active. A chat follows a rename only when the server
 // reported it for the same connection: a NICK in a channel the bridge
 // shares with the peer (ircconn.NickChanged). Without a shared channel the
 // server says no more than "the old nick is gone" (PeerOffline without
@@ -59,14 +65,33 @@ type watchedPeer struct {
 	goneShown bool
 	// active is when the peer was last added, seen or renamed.
 	active time.Time
+	// engaged: the peer has a private conversation with the user, or
+	// one a restart cut off (its OTR state is not plaintext).
+	engaged bool
+}
+
+// outranks reports whether p comes before q on the watch list.
+func (p *watchedPeer) outranks(q *watchedPeer) bool {
+	if p.engaged != q.engaged {
+		return p.engaged
+	}
+	if !p.active.Equal(q.active) {
+		return p.active.After(q.active)
+	}
+	return p.uid < q.uid
 }
 
 // maxWatchedPeers bounds the peers followed per login: beyond it the one
-// active longest ago is no longer followed (its chat stays; a message
-// from it follows it again). Chats come at the pace of the login's new
-// peer budget, so only a login targeted for months gets there, and the
-// server's own watch list is smaller anyway (ircconn.ErrWatchFull).
+// that ranks lowest (outranks) is no longer followed (its chat stays; a
+// message from it follows it again). Chats come at the pace of the
+// login's new peer budget, so only a login targeted for months gets there.
 const maxWatchedPeers = 2048
+
+// maxPresenceWatched bounds the nicks on the server's watch list per login
+// (ircconn's Presence.MaxWatched): MONITOR lists are about this long on
+// the big networks, and without MONITOR each one costs the ISON poll a
+// share of the login's send pacing.
+const maxPresenceWatched = 100
 
 // whoQuery is a WHO for the user name a peer had when it went offline.
 type whoQuery struct {
@@ -84,15 +109,23 @@ type nickWatch struct {
 	c *IRCClient
 	// notice posts a notice into a peer's chat; hasChat reports a nick
 	// the user has a chat with; left ends the OTR session of a peer that
-	// left. Tests replace them.
-	notice  func(ctx context.Context, uid networkid.UserID, text string)
-	hasChat func(ctx context.Context, nick string) bool
-	left    func(ctx context.Context, uid networkid.UserID, nick string)
+	// left; restarted lists the peers whose private conversation a
+	// restart cut off. Tests replace them.
+	notice    func(ctx context.Context, uid networkid.UserID, text string)
+	hasChat   func(ctx context.Context, nick string) bool
+	left      func(ctx context.Context, uid networkid.UserID, nick string)
+	restarted func() []networkid.UserID
 
-	mu       sync.Mutex
-	peers    map[networkid.UserID]*watchedPeer
-	queries  map[string]*whoQuery // by user name
-	fullSaid bool                 // "watch list full" logged
+	mu      sync.Mutex
+	peers   map[networkid.UserID]*watchedPeer
+	queries map[string]*whoQuery // by user name
+	// watched is the peers on the connection's watch list, with the nick
+	// each is watched under.
+	watched map[networkid.UserID]string
+	// serverCap, once the server said its list is full, is how many
+	// nicks it took.
+	serverCap int
+	fullSaid  bool // "watch list full" logged
 }
 
 func newNickWatch(c *IRCClient) *nickWatch {
@@ -104,7 +137,9 @@ func newNickWatch(c *IRCClient) *nickWatch {
 		left: func(ctx context.Context, uid networkid.UserID, nick string) {
 			c.otr.PeerGone(ctx, c.link(uid, nick))
 		},
-		peers: make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery)}
+		restarted: func() []networkid.UserID { return c.otr.RestartedPeers() },
+		peers:     make(map[networkid.UserID]*watchedPeer), queries: make(map[string]*whoQuery),
+		watched: make(map[networkid.UserID]string)}
 }
 
 // peerLocked returns the peer state of uid, creating it. Called with mu
@@ -122,12 +157,12 @@ func (w *nickWatch) peerLocked(uid networkid.UserID, nick string) *watchedPeer {
 	return p
 }
 
-// forgetOldestLocked stops following the peer active longest ago. Called
+// forgetOldestLocked stops following the peer that ranks lowest. Called
 // with mu held.
 func (w *nickWatch) forgetOldestLocked() {
 	var oldest *watchedPeer
 	for _, p := range w.peers {
-		if oldest == nil || p.active.Before(oldest.active) {
+		if oldest == nil || oldest.outranks(p) {
 			oldest = p
 		}
 	}
@@ -136,8 +171,11 @@ func (w *nickWatch) forgetOldestLocked() {
 	}
 	delete(w.peers, oldest.uid)
 	delete(w.queries, oldest.user)
-	if conn := w.c.connection(); conn != nil {
-		conn.Unwatch(oldest.nick)
+	if nick, ok := w.watched[oldest.uid]; ok {
+		delete(w.watched, oldest.uid)
+		if conn := w.c.connection(); conn != nil {
+			conn.Unwatch(nick)
+		}
 	}
 }
 
@@ -168,7 +206,6 @@ func (w *nickWatch) known(uid networkid.UserID, nick, userHost string) {
 func (w *nickWatch) seen(uid networkid.UserID, nick, user, host, account string) {
 	w.mu.Lock()
 	p := w.peerLocked(uid, nick)
-	added := w.c.fold(p.nick) != w.c.fold(nick) || !p.known
 	p.nick, p.online, p.known = nick, true, true
 	if user != "" && host != "" {
 		p.user, p.host = user, host
@@ -177,8 +214,21 @@ func (w *nickWatch) seen(uid networkid.UserID, nick, user, host, account string)
 		p.account = account
 	}
 	w.mu.Unlock()
-	if added {
-		w.watch(nick)
+	w.admit(uid)
+}
+
+// conversation records whether the peer has a private conversation (or
+// one a restart cut off): such peers come first on the watch list.
+func (w *nickWatch) conversation(uid networkid.UserID, engaged bool) {
+	w.mu.Lock()
+	p := w.peers[uid]
+	changed := p != nil && p.engaged != engaged
+	if changed {
+		p.engaged = engaged
+	}
+	w.mu.Unlock()
+	if changed && engaged {
+		w.admit(uid)
 	}
 }
 
@@ -191,43 +241,157 @@ func (w *nickWatch) sent(uid networkid.UserID, nick string) {
 	}
 }
 
-// watchAll asks the server to report the presence of every known peer
-// (after the connection exists; ircconn keeps the list across
-// reconnects).
+// watchAll puts the peers that rank highest on the connection's watch
+// list (after the connection exists; ircconn keeps the list across
+// reconnects). The peers whose private conversation a restart cut off
+// rank with the private ones.
 func (w *nickWatch) watchAll() {
 	w.mu.Lock()
-	nicks := make([]string, 0, len(w.peers))
-	for _, p := range w.peers {
-		nicks = append(nicks, p.nick)
+	for _, uid := range w.restarted() {
+		if p := w.peers[uid]; p != nil {
+			p.engaged = true
+		}
 	}
 	w.mu.Unlock()
-	for _, n := range nicks {
-		w.watch(n)
-	}
+	w.rebalance()
 }
 
-// watch adds one nick to the connection's watch list. A full list leaves
-// the nick unwatched: its peer's departure is then noticed only when a
-// message to it fails.
-func (w *nickWatch) watch(nick string) {
+// watchLimit is how many peers the connection's watch list holds.
+func (w *nickWatch) watchLimit(conn ircConn) int {
+	limit := conn.WatchLimit()
+	if w.serverCap > 0 {
+		limit = min(limit, w.serverCap)
+	}
+	return limit
+}
+
+// rebalance makes the watch list the limit's worth of peers that rank
+// highest.
+func (w *nickWatch) rebalance() {
 	conn := w.c.connection()
 	if conn == nil {
 		return
 	}
-	err := conn.Watch(nick)
-	if errors.Is(err, ircconn.ErrWatchFull) {
-		w.mu.Lock()
-		said := w.fullSaid
-		w.fullSaid = true
-		w.mu.Unlock()
-		if !said {
-			w.c.log.Warn().Err(err).Msg("The presence watch list is full; further peers are not watched")
+	w.mu.Lock()
+	ranked := make([]*watchedPeer, 0, len(w.peers))
+	for _, p := range w.peers {
+		ranked = append(ranked, p)
+	}
+	slices.SortFunc(ranked, func(a, b *watchedPeer) int {
+		if a.outranks(b) {
+			return -1
 		}
+		return 1
+	})
+	keep := ranked[:min(w.watchLimit(conn), len(ranked))]
+	want := make(map[networkid.UserID]string, len(keep))
+	for _, p := range keep {
+		want[p.uid] = p.nick
+	}
+	var drop, add []string
+	for uid, nick := range w.watched {
+		if now, ok := want[uid]; !ok || w.c.fold(now) != w.c.fold(nick) {
+			drop = append(drop, nick)
+		}
+	}
+	for uid, nick := range want {
+		if was, ok := w.watched[uid]; !ok || w.c.fold(was) != w.c.fold(nick) {
+			add = append(add, nick)
+		}
+	}
+	w.watched = want
+	w.mu.Unlock()
+	w.apply(conn, drop, add, len(ranked)-len(keep))
+}
+
+// admit puts a peer that was just active (or whose conversation just
+// became private) on the watch list under its current nick: in a free
+// place, else in place of the watched peer that ranks lowest if it ranks
+// above that one.
+func (w *nickWatch) admit(uid networkid.UserID) {
+	conn := w.c.connection()
+	if conn == nil {
 		return
 	}
-	if err != nil {
-		w.c.log.Warn().Err(err).Msg("Failed to watch a peer's presence")
+	w.mu.Lock()
+	p := w.peers[uid]
+	if p == nil {
+		w.mu.Unlock()
+		return
 	}
+	old, watched := w.watched[uid]
+	if watched && w.c.fold(old) == w.c.fold(p.nick) {
+		w.watched[uid] = p.nick
+		w.mu.Unlock()
+		return
+	}
+	var drop []string
+	if watched {
+		drop = append(drop, old)
+		delete(w.watched, uid)
+	}
+	unwatched := 0
+	if len(w.watched) >= w.watchLimit(conn) {
+		var lowest *watchedPeer
+		for id := range w.watched {
+			if q := w.peers[id]; q != nil && (lowest == nil || lowest.outranks(q)) {
+				lowest = q
+			}
+		}
+		if lowest == nil || !p.outranks(lowest) {
+			w.mu.Unlock()
+			w.apply(conn, drop, nil, 1)
+			return
+		}
+		drop = append(drop, w.watched[lowest.uid])
+		delete(w.watched, lowest.uid)
+		unwatched = 1
+	}
+	w.watched[uid] = p.nick
+	w.mu.Unlock()
+	w.apply(conn, drop, []string{p.nick}, unwatched)
+}
+
+// apply changes the connection's watch list; unwatched is how many peers
+// are left off it. Called without mu.
+func (w *nickWatch) apply(conn ircConn, drop, add []string, unwatched int) {
+	if len(drop) > 0 {
+		conn.Unwatch(drop...)
+	}
+	if len(add) > 0 {
+		if err := conn.Watch(add...); err != nil {
+			w.c.log.Warn().Err(err).Msg("Failed to watch peers' presence")
+		}
+	}
+	if unwatched == 0 {
+		return
+	}
+	w.mu.Lock()
+	said := w.fullSaid
+	w.fullSaid = true
+	n := len(w.watched)
+	w.mu.Unlock()
+	if !said {
+		w.c.log.Warn().Int("watched", n).Msg("The presence watch list is full: the peers active longest ago are not watched (their departure is noticed when a message to them fails)")
+	}
+}
+
+// watchFull handles the server's report that it dropped watched nicks
+// (its MONITOR list is full, or shorter after a reconnect): the list is
+// kept at what the server took, with the peers that rank highest.
+func (w *nickWatch) watchFull(e ircconn.WatchFull) {
+	w.mu.Lock()
+	for _, n := range e.Nicks {
+		folded := w.c.fold(n)
+		for uid, nick := range w.watched {
+			if w.c.fold(nick) == folded {
+				delete(w.watched, uid)
+			}
+		}
+	}
+	w.serverCap = max(len(w.watched), 1)
+	w.mu.Unlock()
+	w.rebalance()
 }
 
 // renamed follows a rename the server reported for the same connection.
@@ -236,10 +400,7 @@ func (w *nickWatch) renamed(uid networkid.UserID, oldNick, newNick string) {
 	p := w.peerLocked(uid, newNick)
 	p.nick, p.online, p.known = newNick, true, true
 	w.mu.Unlock()
-	if conn := w.c.connection(); conn != nil && w.c.fold(oldNick) != w.c.fold(newNick) {
-		conn.Unwatch(oldNick)
-	}
-	w.watch(newNick)
+	w.admit(uid)
 }
 
 // accountOf returns the services account last reported for a peer's

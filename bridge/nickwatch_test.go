@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
@@ -19,6 +21,8 @@ type fakeConn struct {
 	mu          sync.Mutex
 	raw         []string
 	watched     []string
+	// limit is what WatchLimit reports (0: maxPresenceWatched).
+	limit int
 }
 
 func (f *fakeConn) Start()            {}
@@ -56,6 +60,12 @@ func (f *fakeConn) Unwatch(nicks ...string) {
 	defer f.mu.Unlock()
 	f.watched = slices.DeleteFunc(f.watched, func(n string) bool { return slices.Contains(nicks, n) })
 }
+func (f *fakeConn) WatchLimit() int {
+	if f.limit > 0 {
+		return f.limit
+	}
+	return maxPresenceWatched
+}
 func (f *fakeConn) State() ircconn.State                { return ircconn.Connected }
 func (f *fakeConn) Nick() string                        { return "me" }
 func (f *fakeConn) LineBudget(string, ircconn.Kind) int { return 400 }
@@ -91,6 +101,7 @@ func watchWithFake(t *testing.T) (*nickWatch, *fakeConn, *[]watchNotice) {
 	}
 	w.hasChat = func(_ context.Context, nick string) bool { return strings.EqualFold(nick, "carol") }
 	w.left = func(context.Context, networkid.UserID, string) {}
+	w.restarted = func() []networkid.UserID { return nil }
 	return w, fc, &notices
 }
 
@@ -213,20 +224,70 @@ func TestAccountRemark(t *testing.T) {
 }
 
 // The peers followed per login are bounded: beyond the cap the one active
-// longest ago is no longer followed, and its nick leaves the watch list.
+// longest ago is no longer followed. The server's watch list holds the
+// maxPresenceWatched peers active most recently.
 func TestNickWatchBounded(t *testing.T) {
-	w, fc, _ := watchWithFake(t)
-	for i := range maxWatchedPeers + 10 {
-		nick := "peer" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + strconv.Itoa(i)
-		w.seen(networkid.UserID("local."+nick), nick, "u", "h", "")
-	}
-	w.mu.Lock()
-	n := len(w.peers)
-	w.mu.Unlock()
-	if n != maxWatchedPeers {
-		t.Errorf("%d peers followed, want %d", n, maxWatchedPeers)
-	}
-	if got := len(fc.watchList()); got != maxWatchedPeers {
-		t.Errorf("%d nicks watched, want %d", got, maxWatchedPeers)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w, fc, _ := watchWithFake(t)
+		var nicks []string
+		for i := range maxWatchedPeers + 10 {
+			nick := "peer" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + strconv.Itoa(i)
+			nicks = append(nicks, nick)
+			w.seen(networkid.UserID("local."+nick), nick, "u", "h", "")
+			time.Sleep(time.Millisecond)
+		}
+		w.mu.Lock()
+		n := len(w.peers)
+		w.mu.Unlock()
+		if n != maxWatchedPeers {
+			t.Errorf("%d peers followed, want %d", n, maxWatchedPeers)
+		}
+		want := slices.Sorted(slices.Values(nicks[len(nicks)-maxPresenceWatched:]))
+		if got := fc.watchList(); !slices.Equal(got, want) {
+			t.Errorf("%d nicks watched, want the %d most recent", len(got), maxPresenceWatched)
+		}
+	})
+}
+
+// The watch list holds the peers that matter most: those with a private
+// conversation first, then the most recently active; it follows what the
+// server takes when its own list is shorter.
+func TestNickWatchChoosesWhomToWatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, fc, _ := watchWithFake(t)
+		fc.limit = 3
+		uid := func(nick string) networkid.UserID { return networkid.UserID("local." + nick) }
+		for _, nick := range []string{"anna", "ben", "cleo", "dora", "emil"} {
+			w.seen(uid(nick), nick, "u", "h", "")
+			time.Sleep(time.Second)
+		}
+		check := func(step string, want ...string) {
+			t.Helper()
+			if got := fc.watchList(); !slices.Equal(got, want) {
+				t.Errorf("%s: watching %q, want %q", step, got, want)
+			}
+		}
+		check("the most recent", "cleo", "dora", "emil")
+		// anna's conversation goes private: she takes the place of the
+		// least active.
+		w.conversation(uid("anna"), true)
+		check("a private conversation", "anna", "dora", "emil")
+		// A message from ben: he is the most recent now.
+		w.seen(uid("ben"), "ben", "u", "h", "")
+		time.Sleep(time.Second)
+		check("a message", "anna", "ben", "emil")
+		// A rename keeps the place under the new nick.
+		w.renamed(uid("emil"), "emil", "emil_")
+		check("a rename", "anna", "ben", "emil_")
+		// Reconnected: the same choice.
+		w.watchAll()
+		check("after watchAll", "anna", "ben", "emil_")
+		// The server takes only two: the private one and the most recent.
+		fc.Unwatch("anna")
+		w.watchFull(ircconn.WatchFull{Limit: 2, Nicks: []string{"anna"}})
+		check("the server's list is full", "anna", "emil_")
+		// Private conversations rank above activity even when older.
+		w.seen(uid("cleo"), "cleo", "u", "h", "")
+		check("a message with a full list", "anna", "cleo")
+	})
 }

@@ -153,6 +153,15 @@ func (c *Conn) Online(nick string) (online, known bool) {
 	return online, known
 }
 
+// WatchLimit is how many nicks Watch accepts on this connection now:
+// Config.Presence.MaxWatched, or less where the server's MONITOR limit is
+// lower.
+func (c *Conn) WatchLimit() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.watchLimitLocked()
+}
+
 // watchLimitLocked is how many nicks may be watched on this server.
 func (c *Conn) watchLimitLocked() int {
 	limit := c.cfg.Presence.MaxWatched
