@@ -25,6 +25,10 @@ type LimitsConfig struct {
 	// control room until the user accepts (`accept <nick>`) or declines
 	// them, instead of opening a chat at once.
 	MessageRequests bool `yaml:"message_requests"`
+	// RequestExpiry is how long a message request waits for the user,
+	// counted from its first message; then it is dropped, so that junk
+	// requests do not fill the list for good. Default 24h.
+	RequestExpiry string `yaml:"request_expiry"`
 	// AutoReplies bounds the OTR messages the bridge sends by itself (key
 	// exchanges, answers to queries, errors and SMP messages) on one
 	// connection: a burst, then a rate per second; beyond it they are
@@ -33,6 +37,7 @@ type LimitsConfig struct {
 	AutoReplies AutoReplyLimits `yaml:"auto_replies"`
 
 	newPeersWindow time.Duration
+	requestExpiry  time.Duration
 }
 
 // AutoReplyLimits is a token bucket of automatic messages.
@@ -50,7 +55,17 @@ func (l *LimitsConfig) autoReplyConfig() ircconn.AutoReplyConfig {
 const (
 	defaultNewPeers       = 10
 	defaultNewPeersWindow = time.Hour
+	defaultRequestExpiry  = 24 * time.Hour
 )
+
+// RequestLifetime returns how long a message request waits (valid after
+// Validate).
+func (l *LimitsConfig) RequestLifetime() time.Duration {
+	if l.requestExpiry <= 0 {
+		return defaultRequestExpiry
+	}
+	return l.requestExpiry
+}
 
 // NewPeerBudget returns how many new peers get a chat per window (valid
 // after Validate).
@@ -78,6 +93,14 @@ func (l *LimitsConfig) validate() error {
 		}
 		l.newPeersWindow = d
 	}
+	l.requestExpiry = 0
+	if l.RequestExpiry != "" {
+		d, err := time.ParseDuration(l.RequestExpiry)
+		if err != nil || d < time.Minute || d > 30*24*time.Hour {
+			return fmt.Errorf("network.limits.request_expiry: %q must be a duration between 1m and 720h, e.g. 24h", l.RequestExpiry)
+		}
+		l.requestExpiry = d
+	}
 	if l.AutoReplies.Burst < 0 || l.AutoReplies.Rate < 0 {
 		return fmt.Errorf("network.limits.auto_replies: burst and rate must not be negative")
 	}
@@ -89,6 +112,7 @@ func upgradeLimits(helper up.Helper) {
 	helper.Copy(up.Int, "limits", "new_peers")
 	helper.Copy(up.Str, "limits", "new_peers_window")
 	helper.Copy(up.Bool, "limits", "message_requests")
+	helper.Copy(up.Str, "limits", "request_expiry")
 	helper.Copy(up.Int, "limits", "auto_replies", "burst")
 	helper.Copy(up.Int|up.Float, "limits", "auto_replies", "rate")
 }
@@ -104,6 +128,8 @@ limits:
     # true: a new person's messages wait as a request in the control room until you
     # "accept <nick>" (or "decline <nick>") instead of opening a chat at once.
     message_requests: false
+    # How long a message request waits for you (from its first message); then it is dropped.
+    request_expiry: 24h
     # OTR messages the bridge sends by itself (key exchanges, answers to queries and errors),
     # which anyone can provoke, per connection: a burst, then per second; more are dropped.
     # Your own messages always go first and are never dropped.

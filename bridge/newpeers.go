@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
@@ -28,7 +29,7 @@ const chatOpeners = 4
 // newStrangerGate builds the login's gate from network.limits.
 func (c *IRCClient) newStrangerGate() *strangerGate {
 	n, window := c.ic.Config.Limits.NewPeerBudget()
-	return newStrangerGate(n, window, c.ic.Config.Limits.MessageRequests, func(text string) {
+	return newStrangerGate(n, window, c.ic.Config.Limits.MessageRequests, c.ic.Config.Limits.RequestLifetime(), func(text string) {
 		goSafe(c.log, "strangers summary", func() {
 			c.managementNotice(c.log.WithContext(c.ic.Bridge.BackgroundCtx), c.onNetwork(text))
 		})
@@ -72,7 +73,7 @@ func (c *IRCClient) routeMessage(ctx context.Context, e ircconn.Message) {
 	case verdictOpen:
 		goSafe(c.log, "open chat", func() { c.openChat(uid, e.From.Nick, e.From.User+"@"+e.From.Host) })
 	case verdictRequest:
-		c.managementNotice(ctx, c.onNetwork(requestText(e.From.Nick, c.commandNetwork())))
+		c.managementNotice(ctx, c.onNetwork(requestText(e.From.Nick, c.commandNetwork(), c.strangers.expiry)))
 	case verdictRefused:
 		c.log.Debug().Str("peer", string(uid)).Msg("New peer over the budget: message dropped")
 	}
@@ -88,9 +89,9 @@ func (c *IRCClient) commandNetwork() string {
 }
 
 // requestText announces a message request.
-func requestText(nick, network string) string {
-	return fmt.Sprintf("%s wants to message you. `accept %s%s` opens the chat and shows what they wrote; `decline %s%s` drops it. (`requests` lists all.)",
-		nick, network, nick, network, nick)
+func requestText(nick, network string, expiry time.Duration) string {
+	return fmt.Sprintf("%s wants to message you. `accept %s%s` opens the chat and shows what they wrote; `decline %s%s` drops it; without either it is dropped in %s. (`requests` lists all.)",
+		nick, network, nick, network, nick, durationText(expiry))
 }
 
 // hasChat reports whether the peer has a room with the user.

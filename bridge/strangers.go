@@ -20,8 +20,9 @@ import (
 // notice, at most one a minute; `pm <nick>` still opens a chat with any of
 // them. With network.limits.message_requests a new person's messages wait
 // as a request in the control room until the user accepts or declines
-// them. What the gate holds for a stranger meanwhile is capped, and so is
-// the number of requests and declined peers it remembers.
+// them, for network.limits.request_expiry at most. What the gate holds
+// for a stranger meanwhile is capped, and so is the number of requests
+// and declined peers it remembers.
 
 const (
 	// maxOpeningLines bounds the lines kept while a new peer's room is
@@ -90,6 +91,8 @@ func (p *peerLines) add(msg ircconn.Message, limit int) {
 type strangerGate struct {
 	budget   *rate.Limiter
 	requests bool
+	// expiry is how long a message request waits, from its first line.
+	expiry time.Duration
 	// summarise shows a summary of refused strangers (in the control
 	// room); it is called on a timer goroutine.
 	summarise func(text string)
@@ -113,10 +116,11 @@ type strangerGate struct {
 	lastSummary  time.Time
 }
 
-func newStrangerGate(perWindow int, window time.Duration, requests bool, summarise func(string)) *strangerGate {
+func newStrangerGate(perWindow int, window time.Duration, requests bool, expiry time.Duration, summarise func(string)) *strangerGate {
 	return &strangerGate{
 		budget:    rate.NewLimiter(rate.Every(window/time.Duration(perWindow)), perWindow),
 		requests:  requests,
+		expiry:    expiry,
 		summarise: summarise,
 		describe:  fmt.Sprintf("%d new people per %s", perWindow, durationText(window)),
 		opening:   map[networkid.UserID]*peerLines{},
@@ -147,6 +151,7 @@ func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known fu
 		o.add(msg, maxOpeningLines)
 		return nil, verdictKept
 	}
+	g.expireLocked()
 	req := g.pending[uid]
 	switch {
 	case isKnown && req != nil:
@@ -226,6 +231,7 @@ func (g *strangerGate) nextOpened(uid networkid.UserID) (ircconn.Message, bool) 
 func (g *strangerGate) accept(uid networkid.UserID) (ircconn.Source, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.expireLocked()
 	req := g.pending[uid]
 	if req == nil || len(req.lines) == 0 {
 		return ircconn.Source{}, false
@@ -287,11 +293,25 @@ type request struct {
 func (g *strangerGate) listRequests() []request {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.expireLocked()
 	out := make([]request, 0, len(g.pending))
 	for uid, p := range g.pending {
 		out = append(out, request{uid: uid, nick: p.nick, lines: len(p.lines) + p.dropped, since: p.since})
 	}
 	return out
+}
+
+// expireLocked drops the message requests older than expiry, with their
+// lines: the user did not take them up, and each holds one of the
+// maxRequests places. Their senders are not declined: a later message is
+// a new request. Called with mu held.
+func (g *strangerGate) expireLocked() {
+	now := time.Now()
+	for uid, p := range g.pending {
+		if now.Sub(p.since) >= g.expiry {
+			delete(g.pending, uid)
+		}
+	}
 }
 
 // refuseLocked counts a refused stranger and schedules the summary.

@@ -46,7 +46,7 @@ func unknown() bool { return false }
 func TestStrangerBudgetAndSummary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var got summaries
-		g := newStrangerGate(3, time.Hour, false, got.add)
+		g := newStrangerGate(3, time.Hour, false, defaultRequestExpiry, got.add)
 		opened := 0
 		for i := range 40 {
 			_, v := g.route(stranger(i), msgFrom(fmt.Sprintf("s%d", i), "hi"), unknown)
@@ -91,7 +91,7 @@ func TestStrangerBudgetAndSummary(t *testing.T) {
 // Lines from a peer whose room is being created wait and come out in
 // order; once the opening is over they are delivered at once.
 func TestStrangerOpeningKeepsOrder(t *testing.T) {
-	g := newStrangerGate(10, time.Hour, false, func(string) {})
+	g := newStrangerGate(10, time.Hour, false, defaultRequestExpiry, func(string) {})
 	uid := stranger(1)
 	if _, v := g.route(uid, msgFrom("s1", "one"), unknown); v != verdictOpen {
 		t.Fatalf("first line: verdict %d", v)
@@ -131,7 +131,7 @@ func TestStrangerOpeningKeepsOrder(t *testing.T) {
 // With message requests a new peer waits in the control room: accept
 // opens the chat with the kept lines, decline drops them and what follows.
 func TestStrangerRequests(t *testing.T) {
-	g := newStrangerGate(10, time.Hour, true, func(string) {})
+	g := newStrangerGate(10, time.Hour, true, defaultRequestExpiry, func(string) {})
 	a, b := stranger(1), stranger(2)
 	if _, v := g.route(a, msgFrom("alice", "hi"), unknown); v != verdictRequest {
 		t.Fatalf("first line: verdict %d", v)
@@ -172,7 +172,7 @@ func TestStrangerRequests(t *testing.T) {
 		t.Errorf("request then pm: %d %v", v, lines)
 	}
 	// Requests are capped; beyond the cap new peers are refused.
-	g2 := newStrangerGate(1000, time.Hour, true, func(string) {})
+	g2 := newStrangerGate(1000, time.Hour, true, defaultRequestExpiry, func(string) {})
 	for i := range maxRequests {
 		g2.route(stranger(i), msgFrom(fmt.Sprint("r", i), "hi"), unknown)
 	}
@@ -188,6 +188,59 @@ func TestStrangerRequests(t *testing.T) {
 	}
 }
 
+// Message requests expire request_expiry after their first line (a drip
+// of lines does not keep one alive): junk requests cannot hold every
+// place for good, and an expired sender who writes again is a new
+// request, not a declined one.
+func TestStrangerRequestsExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const expiry = 24 * time.Hour
+		g := newStrangerGate(1000, time.Hour, true, expiry, func(string) {})
+		defer g.stop()
+		for i := range maxRequests {
+			if _, v := g.route(stranger(i), msgFrom(fmt.Sprintf("s%d", i), "junk"), unknown); v != verdictRequest {
+				t.Fatalf("request %d: verdict %d", i, v)
+			}
+		}
+		if _, v := g.route(stranger(100), msgFrom("s100", "hello"), unknown); v != verdictRefused {
+			t.Fatalf("a request beyond maxRequests: verdict %d", v)
+		}
+		// A drip from s0 keeps its request open until it expires, no
+		// longer.
+		time.Sleep(expiry / 2)
+		if _, v := g.route(stranger(0), msgFrom("s0", "still junk"), unknown); v != verdictKept {
+			t.Fatalf("a line to an open request: verdict %d", v)
+		}
+		time.Sleep(expiry/2 - time.Minute)
+		if n := len(g.listRequests()); n != maxRequests {
+			t.Fatalf("%d requests a minute before they expire", n)
+		}
+		time.Sleep(time.Minute)
+		if n := len(g.listRequests()); n != 0 {
+			t.Fatalf("%d requests after %s", n, expiry)
+		}
+		if _, ok := g.accept(stranger(1)); ok {
+			t.Fatal("an expired request was accepted")
+		}
+		// Places are free again: a new person gets a request (s100 is
+		// still refused until the summary), and so does an expired
+		// sender who writes again.
+		time.Sleep(summaryInterval)
+		if _, v := g.route(stranger(100), msgFrom("s100", "hello"), unknown); v != verdictRequest {
+			t.Fatalf("a new person after the expiry: verdict %d", v)
+		}
+		if _, v := g.route(stranger(2), msgFrom("s2", "again"), unknown); v != verdictRequest {
+			t.Fatalf("an expired sender writing again: verdict %d", v)
+		}
+		if from, ok := g.accept(stranger(2)); !ok || from.Nick != "s2" {
+			t.Fatal("the new request cannot be accepted")
+		}
+		if lines, _ := g.nextOpened(stranger(2)); lines.Text != "again" {
+			t.Errorf("the accepted request starts with %q, want only the line after the expiry", lines.Text)
+		}
+	})
+}
+
 // A line from a refused or declined stranger is dropped before anyone asks
 // the database who sent it (the client here has no database: a portal
 // lookup would panic), whatever case the nick is written in; a peer with
@@ -198,7 +251,7 @@ func TestRefusedStrangerCostsNoLookup(t *testing.T) {
 		c.log = zerolog.Nop()
 		c.aliases = map[string]networkid.UserID{}
 		c.ic = &IRCConnector{Bridge: &bridgev2.Bridge{Log: zerolog.Nop()}}
-		c.strangers = newStrangerGate(1, time.Hour, false, func(string) {})
+		c.strangers = newStrangerGate(1, time.Hour, false, defaultRequestExpiry, func(string) {})
 		defer c.strangers.stop()
 		if _, v := c.strangers.route("local.s0", msgFrom("s0", "hi"), unknown); v != verdictOpen {
 			t.Fatalf("first stranger: verdict %d", v)
