@@ -28,6 +28,15 @@ type Config struct {
 	// Trusted, if set, reports whether a peer fingerprint is trusted; it
 	// only influences which peer instance is preferred, as in libotr.
 	Trusted func(Fingerprint) bool
+	// HeldMayGoTo, if set, reports whether messages held under
+	// RequireEncryption may go to a new private session with the peer key
+	// fp. They were written before anyone knew who would answer, so when
+	// it says no they are kept back (HeldKeptBack): they, and every
+	// message sent after them, wait until ReleaseHeld (the user accepted
+	// the key) or a private session with a key it accepts; their
+	// HoldTimeout starts again at the HeldKeptBack. Nil: held messages go
+	// to any key.
+	HeldMayGoTo func(fp Fingerprint) bool
 	// FragmentBudget, if set, caps the memory that incoming fragments
 	// hold over every Conversation given the same budget (all peers of
 	// one login). Each Conversation holds at most 256 KiB of fragments,
@@ -179,6 +188,14 @@ type (
 	// HeldExpired: a held message was dropped unsent after HoldTimeout
 	// (or because the user ended the conversation).
 	HeldExpired struct{ ID HeldID }
+	// HeldKeptBack: a private session came up with a key that
+	// Config.HeldMayGoTo refused, so the Held messages waiting (perhaps
+	// none) stay held, and new ones are held too, until ReleaseHeld.
+	HeldKeptBack struct {
+		Instance    InstanceTag
+		Fingerprint Fingerprint
+		Held        int
+	}
 	// Unreadable: an encrypted message could not be read (unknown keys,
 	// bad MAC, replayed counter, or not in a private session).
 	Unreadable struct {
@@ -213,6 +230,7 @@ func (ExtraSymmetricKeyReceived) isEvent() {}
 func (HeldMessage) isEvent()               {}
 func (HeldSent) isEvent()                  {}
 func (HeldExpired) isEvent()               {}
+func (HeldKeptBack) isEvent()              {}
 func (Unreadable) isEvent()                {}
 func (Malformed) isEvent()                 {}
 func (HeartbeatSent) isEvent()             {}

@@ -31,10 +31,13 @@ type Conversation struct {
 
 	recvSeq uint64
 
-	offer     offerState
-	last      lastMessage
-	held      []heldMessage
-	nextHeld  HeldID
+	offer    offerState
+	last     lastMessage
+	held     []heldMessage
+	nextHeld HeldID
+	// keptBack is the private session held messages are kept back from
+	// (Config.HeldMayGoTo refused its key); nil if none.
+	keptBack  *session
 	lastQuery time.Time
 	reasm     *fragment.Reassembler
 }

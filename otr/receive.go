@@ -237,7 +237,7 @@ func (c *Conversation) receiveAKE(now time.Time, out *Output, h header, tag Inst
 		if err := c.resendLast(now, out, s); err != nil {
 			return err
 		}
-		return c.flushHeld(now, out, s)
+		return c.heldToNewSession(now, out, s)
 	}
 	return nil
 }

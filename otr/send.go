@@ -92,6 +92,9 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 		case Finished:
 			return Output{}, ErrFinished
 		case Encrypted:
+			if c.keeping() {
+				break // behind the messages kept back, never before them
+			}
 			if err := c.sendData(now, &out, s, 0, text); err != nil {
 				return Output{}, err
 			}
@@ -99,12 +102,12 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 			return out, nil
 		}
 	}
-	if c.cfg.Policy&RequireEncryption != 0 {
+	if c.cfg.Policy&RequireEncryption != 0 || c.keeping() {
 		c.nextHeld++
 		id := c.nextHeld
 		// One query per burst of held messages: every query makes the
-		// peer restart its AKE.
-		if q := plaintext.QueryMessage(c.versions()); q != "" && (len(c.held) == 0 || now.Sub(c.lastQuery) >= queryRepeat) {
+		// peer restart its AKE. A private session needs none.
+		if q := plaintext.QueryMessage(c.versions()); q != "" && !c.keeping() && (len(c.held) == 0 || now.Sub(c.lastQuery) >= queryRepeat) {
 			out.Wire = append(out.Wire, q)
 			c.lastQuery = now
 		}
@@ -130,6 +133,7 @@ func (c *Conversation) End(now time.Time) (Output, error) {
 	var firstErr error
 	c.master = ake{}
 	c.last = lastMessage{} // nothing sent before End is resent after it
+	c.keptBack = nil       // the next private session is asked again
 	for _, s := range c.sessions {
 		switch s.state {
 		case Encrypted:
@@ -162,6 +166,52 @@ func (c *Conversation) resendLast(now time.Time, out *Output, s *session) error 
 	}
 	out.Events = append(out.Events, MessageResent{Instance: s.tag})
 	return nil
+}
+
+// heldToNewSession sends the held messages to s, which just became
+// private, unless Config.HeldMayGoTo refuses its key: then they stay held
+// (and so does what is sent after them) until ReleaseHeld, with their
+// hold timeout started again, so the user has the whole of it to decide.
+func (c *Conversation) heldToNewSession(now time.Time, out *Output, s *session) error {
+	if (len(c.held) > 0 || c.keeping()) && c.cfg.HeldMayGoTo != nil && !c.cfg.HeldMayGoTo(s.lastFP) {
+		if c.keptBack != s {
+			c.keptBack = s
+			for i := range c.held {
+				c.held[i].at = now
+			}
+			out.Events = append(out.Events, HeldKeptBack{Instance: s.tag, Fingerprint: s.lastFP, Held: len(c.held)})
+		}
+		return nil
+	}
+	c.keptBack = nil
+	return c.flushHeld(now, out, s)
+}
+
+// keeping reports whether messages are kept back from a private session.
+func (c *Conversation) keeping() bool { return c.keptBack != nil && c.keptBack.state == Encrypted }
+
+// HeldKeptBack reports the key of the private session that held messages
+// are kept back from (see Config.HeldMayGoTo), if there is one.
+func (c *Conversation) HeldKeptBack() (Fingerprint, bool) {
+	if !c.keeping() {
+		return Fingerprint{}, false
+	}
+	return c.keptBack.lastFP, true
+}
+
+// ReleaseHeld sends the messages kept back from the private session (see
+// Config.HeldMayGoTo) to it, now that the user accepted its key fp; later
+// messages go out at once again. It does nothing unless messages are kept
+// back from a session with the key fp.
+func (c *Conversation) ReleaseHeld(now time.Time, fp Fingerprint) (Output, error) {
+	var out Output
+	if !c.keeping() || c.keptBack.lastFP != fp {
+		return out, nil
+	}
+	s := c.keptBack
+	c.keptBack = nil
+	err := c.flushHeld(now, &out, s)
+	return out, err
 }
 
 // flushHeld sends held messages to s, which just became private.
