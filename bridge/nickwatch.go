@@ -437,7 +437,10 @@ func (w *nickWatch) online(ctx context.Context, nick string) {
 	delete(w.queries, p.user)
 	w.mu.Unlock()
 	if tell {
-		w.notice(ctx, uid, fmt.Sprintf("%s is on IRC again.", nick))
+		// The same nick, not proven the same person: the server reports
+		// a name, only an OTR key says who holds it.
+		w.notice(ctx, uid, fmt.Sprintf("Someone has the nick %s again. IRC cannot tell whether it is the same person; "+
+			"in a private conversation the OTR key does (a key you do not know %s by is announced as NEW, and messages waiting for %s are kept back from it).", nick, nick, nick))
 	}
 }
 

@@ -147,9 +147,10 @@ func TestNickWatchSuggestsNeverFollows(t *testing.T) {
 	if p := w.peers["local.bob"]; p.nick != "Bob" {
 		t.Errorf("the peer's nick changed to %s on a guess", p.nick)
 	}
-	// Back online: told once, and the watch did not move.
+	// Back online: told once, without claiming it is the same person,
+	// and the watch did not move.
 	w.online(ctx, "bob")
-	if len(*notices) != 3 || !strings.Contains((*notices)[2].text, "on IRC again") {
+	if len(*notices) != 3 || !strings.Contains((*notices)[2].text, "Someone has the nick bob again") || strings.Contains((*notices)[2].text, "bob is on IRC") {
 		t.Fatalf("notices %v", *notices)
 	}
 	if got := fc.watchList(); !slices.Equal(got, []string{"Bob", "dave"}) {

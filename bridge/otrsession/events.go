@@ -184,12 +184,18 @@ func (p *peer) applyEvent(ctx context.Context, now time.Time, ev otr.Event, u *u
 			}
 		}
 	case otr.HeldExpired:
+		err := p.expiredError()
+		if fp, kept := p.conv.HeldKeptBack(); kept {
+			err = p.keptBackError(fp)
+		}
 		if w := p.held[ev.ID]; w != nil {
 			delete(p.held, ev.ID)
-			w <- p.expiredError()
+			w <- err
 		} else {
-			return []effect{p.notice(p.expiredError().Error())}
+			return []effect{p.notice(err.Error())}
 		}
+	case otr.HeldKeptBack:
+		return []effect{p.keptBack(now, ev)}
 	case otr.Unreadable:
 		return []effect{p.notice(p.unreadableText())}
 	case otr.Malformed:
@@ -276,7 +282,8 @@ func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSuccee
 		return []effect{p.notice(fmt.Sprintf("Verification with %s succeeded, but the trust could not be saved.", nick))}
 	}
 	p.trust[ev.Fingerprint] = db.TrustSMP
-	return []effect{p.notice(fmt.Sprintf("✅ Verification with %s succeeded: fingerprint %s is now trusted.", nick, ev.Fingerprint))}
+	return append([]effect{p.notice(fmt.Sprintf("✅ Verification with %s succeeded: fingerprint %s is now trusted.", nick, ev.Fingerprint))},
+		p.acceptKey(ctx, now, ev.Fingerprint)...)
 }
 
 func (p *peer) finishedError() error {

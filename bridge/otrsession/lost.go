@@ -105,6 +105,7 @@ func (p *peer) sessionLost(now time.Time, why string, startAKE bool) []effect {
 	nick := p.link.Nick()
 	text := why
 	if private {
+		p.rememberLostKey()
 		// Nothing goes on the wire: whoever reads it now cannot use it.
 		if _, err := p.conv.End(now); err != nil {
 			p.m.log.Err(err).Msg("Ending a lost OTR session")
@@ -113,7 +114,7 @@ func (p *peer) sessionLost(now time.Time, why string, startAKE bool) []effect {
 		// private gets them (and the messages held meanwhile).
 		_ = p.conv.SelectInstance(0)
 		p.setRecovering(true)
-		text += fmt.Sprintf(" Your next message waits for a new private conversation (and starts one); `%s finish` sends unencrypted instead.", "!otr")
+		text += fmt.Sprintf(" Your next message waits for a new private conversation (and starts one), and goes out only if that is with a key you know %s by; `!otr finish` sends unencrypted instead.", nick)
 	}
 	fx := []effect{}
 	if private {

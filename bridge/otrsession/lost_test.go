@@ -2,6 +2,7 @@ package otrsession
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestLostSessionAfterPeerErrorResends(t *testing.T) {
 // The peer left IRC: the session ends on our side, the next message waits
 // for (and starts) a new private conversation, and what the peer may not
 // have read goes again only to the same key.
-func TestPeerGoneHoldsAndResendsOnlyToSameKey(t *testing.T) {
+func TestPeerGoneHoldsAndResendsToSameKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		p := newPair(t, "manual", "manual")
@@ -90,7 +91,7 @@ func TestPeerGoneHoldsAndResendsOnlyToSameKey(t *testing.T) {
 		sendEvent(t, p.a, p.la, "just before quitting", "$unread")
 		synctest.Wait()
 
-		p.restartBob(t, "libotr-alice.key") // someone else's key
+		p.restartBob(t, "") // the same client, its session lost
 		p.a.PeerGone(ctx, p.la)
 		synctest.Wait()
 		if p.la.state() != StatePlaintext || !p.la.hasNotice("left IRC") || !p.la.hasNotice("waits for a new private conversation") {
@@ -108,12 +109,129 @@ func TestPeerGoneHoldsAndResendsOnlyToSameKey(t *testing.T) {
 			t.Fatal("plaintext on the wire")
 		}
 		synctest.Wait()
-		if got := p.lb.deliveredTexts(); !slices.Contains(got, "held for the new one") || slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "just before") }) {
-			t.Errorf("the peer with another key got %q", got)
+		if got := p.lb.deliveredTexts(); !slices.Contains(got, "held for the new one") || !slices.Contains(got, resentPrefix+"just before quitting") {
+			t.Errorf("the peer with the same key got %q", got)
 		}
-		if !p.la.hasNotice("NOT sent again") || !p.la.hasNotice("NEW OTR key") {
+		if p.la.hasNotice("KEPT BACK") {
+			t.Error("kept back from the key the peer is known by")
+		}
+	})
+}
+
+// impostor puts a client with another key on bob's nick after bob left
+// IRC, and has alice send a message: it is held for the key exchange the
+// impostor answers. It returns the result of the send once it is in.
+func (p *pair) impostor(t *testing.T) <-chan error {
+	t.Helper()
+	ctx := context.Background()
+	sendEvent(t, p.a, p.la, "just before quitting", "$unread")
+	synctest.Wait()
+	p.restartBob(t, "libotr-alice.key") // someone else's key, on bob's nick
+	p.a.PeerGone(ctx, p.la)
+	synctest.Wait()
+	result := make(chan error, 1)
+	go func() {
+		_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"for bob only"}, Event: "$held"})
+		result <- err
+	}()
+	settled(t, "the key exchange with the impostor", func() bool {
+		return p.la.state() == StatePrivateUnverified && p.lb.state() == StatePrivateUnverified
+	})
+	if got := p.lb.deliveredTexts(); len(got) != 0 {
+		t.Fatalf("the impostor read %q", got)
+	}
+	if p.la.wireContains("for bob only") {
+		t.Fatal("plaintext on the wire")
+	}
+	if !p.la.hasNotice("KEPT BACK") || !p.la.hasNotice("NEW OTR key") || !p.la.hasNotice("NOT sent again") {
+		_, _, n, _ := p.la.snapshot()
+		t.Fatalf("notices %q", n)
+	}
+	select {
+	case err := <-result:
+		t.Fatalf("the send ended while kept back: %v", err)
+	default:
+	}
+	return result
+}
+
+// After the peer left IRC, whoever takes its nick answers the key exchange
+// that a held message starts. With a key the peer is not known by, the
+// message is kept back (so is the next, and a new key exchange releases
+// nothing) until the user verifies the key.
+func TestPeerGoneKeepsHeldFromNewKeyUntilTrusted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		p := newPair(t, "manual", "manual")
+		p.secure(t)
+		result := p.impostor(t)
+
+		second := make(chan error, 1)
+		go func() {
+			_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"also for bob"}, Event: "$second"})
+			second <- err
+		}()
+		if _, err := p.b.Init(ctx, p.lb); err != nil { // the impostor asks again
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := p.lb.deliveredTexts(); len(got) != 0 {
+			t.Fatalf("the impostor read %q", got)
+		}
+
+		reply, err := p.a.Trust(ctx, p.la, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-result; err != nil {
+			t.Fatalf("released message: %v (trust: %s)", err, reply)
+		}
+		if err := <-second; err != nil {
+			t.Fatalf("second message: %v", err)
+		}
+		settled(t, "the verified key gets both", func() bool {
+			return slices.Equal(p.lb.deliveredTexts(), []string{"for bob only", "also for bob"})
+		})
+		if !p.la.hasNotice("sent the 2 message(s) kept back") {
 			_, _, n, _ := p.la.snapshot()
 			t.Errorf("notices %q", n)
+		}
+		sendEvent(t, p.a, p.la, "now at once", "$after")
+		settled(t, "the next message goes at once", func() bool { return slices.Contains(p.lb.deliveredTexts(), "now at once") })
+	})
+}
+
+// `!otr finish` fails what was kept back, with its reason; the refused
+// key stays refused for the next held message.
+func TestPeerGoneKeptBackFinishFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		p := newPair(t, "always", "manual")
+		p.secure(t)
+		result := p.impostor(t)
+		if _, err := p.a.Finish(ctx, p.la); err != nil {
+			t.Fatal(err)
+		}
+		err := <-result
+		if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "kept back") {
+			t.Fatalf("after finish: %v", err)
+		}
+		// Policy always: the next message is held again, the impostor
+		// answers with the same key (now in the trust store), and it is
+		// kept back again.
+		again := make(chan error, 1)
+		go func() {
+			_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"still for bob"}, Event: "$again"})
+			again <- err
+		}()
+		synctest.Wait()
+		if got := p.lb.deliveredTexts(); len(got) != 0 {
+			t.Fatalf("the impostor read %q", got)
+		}
+		time.Sleep(p.a.cfg.HoldTimeout + 2*tickInterval)
+		err = <-again
+		if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "did not verify it") {
+			t.Fatalf("kept back past the hold timeout: %v", err)
 		}
 	})
 }

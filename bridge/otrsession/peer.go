@@ -50,7 +50,14 @@ type peer struct {
 	// more in the next one (lost.go).
 	unconfirmed, resend []sentMessage
 
-	trust   map[otr.Fingerprint]db.Trust
+	trust map[otr.Fingerprint]db.Trust
+	// formerKey is the key of the last private conversation the peer
+	// lost; keptFrom are keys held messages were kept back from, until
+	// the user verifies them (heldkey.go).
+	formerKey    otr.Fingerprint
+	hasFormerKey bool
+	keptFrom     []otr.Fingerprint
+
 	held    map[otr.HeldID]chan error
 	pending []pendingLine
 
@@ -207,6 +214,7 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 		Rand:           p.m.cfg.Rand,
 		HoldTimeout:    p.m.cfg.HoldTimeout,
 		Trusted:        func(fp otr.Fingerprint) bool { return p.trust[fp].Trusted() },
+		HeldMayGoTo:    p.heldMayGoTo,
 		FragmentBudget: p.m.fragments,
 	})
 	if err != nil {

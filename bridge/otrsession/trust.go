@@ -93,11 +93,16 @@ func (m *Manager) changeTrust(ctx context.Context, link PeerLink, name trustChan
 		reply = fmt.Sprintf("Forgot %s's fingerprint %s.", link.Nick(), fp)
 	}
 	p.mu.Lock()
-	if name == trustForget {
+	var fx []effect
+	switch name {
+	case trustForget:
 		delete(p.trust, fp)
-	} else {
+	case trustSet:
+		p.trust[fp] = trust
+		fx = p.acceptKey(ctx, now, fp)
+	default:
 		p.trust[fp] = trust
 	}
-	p.release(ctx, []effect{p.stateEffect()})
+	p.release(ctx, append(fx, p.stateEffect()))
 	return reply, nil
 }
