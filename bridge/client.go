@@ -78,6 +78,10 @@ type IRCClient struct {
 	ghosts ghostRefresh
 	// services limits the service notices shown in the control room.
 	services *serviceNotices
+	// renames coalesces the notices of peers' renames; portalNicks
+	// writes their portals' nicks off the IRC reader.
+	renames     *renameNotices
+	portalNicks portalNickSaves
 	// control is the queue of control-room notices.
 	control controlNotices
 	// loginWatcher receives the first connection result during login.
@@ -123,6 +127,11 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 	}
 	c.watch = newNickWatch(c)
 	c.strangers = c.newStrangerGate()
+	c.renames = newRenameNotices(func(uid networkid.UserID, n int, nick string) {
+		safely(c.log, "rename summary", func() {
+			c.otr.Tell(c.log.WithContext(ic.Bridge.BackgroundCtx), c.link(uid, nick), renameSummary(n, nick))
+		})
+	})
 	c.services = newServiceNotices(c.networkName(), func(text string) {
 		safely(c.log, "service notice", func() { c.managementNotice(c.log.WithContext(ic.Bridge.BackgroundCtx), text) })
 	})
@@ -279,6 +288,7 @@ func (c *IRCClient) sendDisconnectedByUser() {
 func (c *IRCClient) Disconnect() {
 	c.strangers.stop()
 	c.services.stop()
+	c.renames.stop()
 	if conn := c.connection(); conn != nil {
 		conn.Close()
 	}

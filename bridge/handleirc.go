@@ -267,14 +267,15 @@ func (c *IRCClient) handleNick(ctx context.Context, e ircconn.NickChanged) {
 	if account := c.watch.accountOf(e.Old); account != "" {
 		text += fmt.Sprintf(" %s is identified to the network's services as %q.", e.New, account)
 	}
-	c.renamePeer(ctx, e.Old, e.New, text)
+	c.renamePeer(ctx, e.Old, e.New, text, true)
 }
 
 // renamePeer moves the DM portal of oldNick to newNick: the same room, the
 // same ghost (with a new display name) and the same OTR session, with
-// notice saying why. Only the server's report of a rename or the user's
-// `follow` may call it.
-func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, notice string) {
+// notice saying why (with coalesce, renames.go's limit applies: the
+// server reports renames as fast as a peer makes them). Only the server's
+// report of a rename or the user's `follow` may call it.
+func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, notice string, coalesce bool) {
 	portal, uid := c.existingPortal(ctx, oldNick)
 	if portal == nil {
 		c.forgetNick(oldNick)
@@ -282,14 +283,11 @@ func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, notice str
 	}
 	c.peerRenamed(oldNick, newNick, uid)
 	c.watch.renamed(uid, oldNick, newNick)
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
-		meta.Nick = newNick
-		if err := portal.Save(ctx); err != nil {
-			c.log.Err(err).Msg("Failed to save portal after nick change")
-		}
-	}
+	c.setPortalNick(uid, portal, newNick)
 	c.refreshGhost(ctx, uid, newNick)
-	c.otr.Tell(ctx, c.link(uid, newNick), notice)
+	if !coalesce || c.renames.admit(uid, newNick) {
+		c.otr.Tell(ctx, c.link(uid, newNick), notice)
+	}
 	c.otr.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
 }
 

@@ -671,7 +671,7 @@ func fnFollow(ce *commands.Event) {
 	if account := c.watch.accountOf(oldNick); account != "" {
 		text += fmt.Sprintf(" %s was identified to the network's services as %q.", oldNick, account)
 	}
-	c.renamePeer(ce.Ctx, oldNick, newNick, text)
+	c.renamePeer(ce.Ctx, oldNick, newNick, text, false)
 	if ce.Portal == nil {
 		ce.Reply("The chat with %s now goes to %s.", oldNick, newNick)
 	}

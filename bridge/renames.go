@@ -1,0 +1,179 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+)
+
+// A peer who shares a channel with the user can rename as fast as the
+// server lets it, and every rename the server reports moves the chat
+// (handleNick). What a rename costs is bounded per peer: the chat shows
+// renameBurst renames at once and the ones after them, within
+// renameQuiet of the first, in one notice at the end of that interval
+// (like the OTR noise of otrsession); the portal's stored nick is written
+// off the IRC reader, one write at a time per peer, with the latest nick.
+
+const (
+	// renameBurst is how many renames of one peer are shown one by one
+	// per renameQuiet: a peer that renames twice (a nick and back, or an
+	// oper's SANICK after its own) is shown exactly.
+	renameBurst = 3
+	renameQuiet = time.Minute
+)
+
+// renameNotices coalesces the rename notices of one login's peers. The
+// clock is the real one (tests use testing/synctest).
+type renameNotices struct {
+	// summarise shows that uid renamed n more times and is now nick; it
+	// is called on a timer goroutine.
+	summarise func(uid networkid.UserID, n int, nick string)
+
+	mu    sync.Mutex
+	peers map[networkid.UserID]*renameCount
+}
+
+// renameCount is one peer's renames in the current interval: shown, and
+// more counted for the summary.
+type renameCount struct {
+	shown, more int
+	latest      string
+	timer       *time.Timer
+}
+
+func newRenameNotices(summarise func(uid networkid.UserID, n int, nick string)) *renameNotices {
+	return &renameNotices{summarise: summarise, peers: map[networkid.UserID]*renameCount{}}
+}
+
+// admit reports whether the notice of uid's rename to nick is shown now;
+// if not, it is counted for the summary at the end of the interval.
+func (r *renameNotices) admit(uid networkid.UserID, nick string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rc := r.peers[uid]
+	if rc == nil {
+		rc = &renameCount{}
+		rc.timer = time.AfterFunc(renameQuiet, func() { r.flush(uid) })
+		r.peers[uid] = rc
+	}
+	if rc.shown < renameBurst {
+		rc.shown++
+		return true
+	}
+	rc.more++
+	rc.latest = nick
+	return false
+}
+
+// flush ends one interval of uid: the renames counted in it are
+// summarised and the next interval counts them again (no new burst); an
+// interval without counted renames ends the count, and the next renames
+// are shown at once.
+func (r *renameNotices) flush(uid networkid.UserID) {
+	r.mu.Lock()
+	rc := r.peers[uid]
+	if rc == nil {
+		r.mu.Unlock()
+		return
+	}
+	if rc.more == 0 {
+		delete(r.peers, uid)
+		r.mu.Unlock()
+		return
+	}
+	n, nick := rc.more, rc.latest
+	rc.more = 0
+	rc.timer.Reset(renameQuiet)
+	r.mu.Unlock()
+	r.summarise(uid, n, nick)
+}
+
+// stop cancels the pending summaries (the login is going away).
+func (r *renameNotices) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for uid, rc := range r.peers {
+		rc.timer.Stop()
+		delete(r.peers, uid)
+	}
+}
+
+// renameSummary is the notice about renames that were not shown one by one.
+func renameSummary(n int, nick string) string {
+	times := "times"
+	if n == 1 {
+		times = "time"
+	}
+	return fmt.Sprintf("The peer changed nick %d more %s in the last minute (the server reported each). This chat continues with %s.", n, times, nick)
+}
+
+// portalNickSaves are the DM portals whose nick changed and waits to be
+// written, by peer: a peer that renames in a loop costs one write at a
+// time, with its latest nick, off the IRC reader.
+type portalNickSaves struct {
+	// write stores a portal row (the database; tests replace it).
+	write func(ctx context.Context, row *database.Portal) error
+	// mu guards the nick in the portals' metadata: the IRC reader changes
+	// it, the writer copies it.
+	mu      sync.Mutex
+	next    map[networkid.UserID]*bridgev2.Portal
+	running map[networkid.UserID]bool
+}
+
+// setPortalNick records the peer's new nick in its portal now (for the
+// lookups that follow) and writes it to the database off the IRC reader.
+func (c *IRCClient) setPortalNick(uid networkid.UserID, portal *bridgev2.Portal, nick string) {
+	meta, ok := portal.Metadata.(*PortalMetadata)
+	if !ok {
+		return
+	}
+	s := &c.portalNicks
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	meta.Nick = nick
+	if s.next == nil {
+		s.next, s.running = map[networkid.UserID]*bridgev2.Portal{}, map[networkid.UserID]bool{}
+	}
+	s.next[uid] = portal
+	if s.running[uid] {
+		return
+	}
+	s.running[uid] = true
+	go c.writePortalNicks(uid)
+}
+
+// writePortalNicks writes uid's portal until no newer nick waits.
+func (c *IRCClient) writePortalNicks(uid networkid.UserID) {
+	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
+	s := &c.portalNicks
+	for {
+		s.mu.Lock()
+		portal := s.next[uid]
+		if portal == nil {
+			delete(s.running, uid)
+			s.mu.Unlock()
+			return
+		}
+		delete(s.next, uid)
+		// A copy, so that a rename meanwhile does not change what is
+		// being written.
+		row := *portal.Portal
+		meta := *portal.Metadata.(*PortalMetadata)
+		row.Metadata = &meta
+		s.mu.Unlock()
+		write := s.write
+		if write == nil {
+			write = c.ic.Bridge.DB.Portal.Update
+		}
+		safely(c.log, "portal nick", func() {
+			if err := write(ctx, &row); err != nil {
+				c.log.Err(err).Msg("Failed to save portal after nick change")
+			}
+		})
+	}
+}

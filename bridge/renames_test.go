@@ -1,0 +1,120 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+)
+
+type renameSummaries struct {
+	mu    sync.Mutex
+	texts map[networkid.UserID][]string
+}
+
+func (s *renameSummaries) add(uid networkid.UserID, n int, nick string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.texts[uid] = append(s.texts[uid], renameSummary(n, nick))
+}
+
+func (s *renameSummaries) of(uid networkid.UserID) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.texts[uid]...)
+}
+
+// A peer renaming in a loop gets renameBurst renames shown, then one
+// summary per renameQuiet with the latest nick; another peer's renames
+// are counted apart; after a quiet interval renames are shown at once
+// again.
+func TestRenameNoticesAreCoalesced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got := &renameSummaries{texts: map[networkid.UserID][]string{}}
+		r := newRenameNotices(got.add)
+		defer r.stop()
+		shown := 0
+		for i := range 500 {
+			if r.admit("local.loop", fmt.Sprintf("loop%d", i)) {
+				shown++
+			}
+		}
+		if !r.admit("local.other", "other_") {
+			t.Error("another peer's first rename was not shown")
+		}
+		if shown != renameBurst {
+			t.Fatalf("%d of 500 renames shown at once, want %d", shown, renameBurst)
+		}
+		time.Sleep(renameQuiet + time.Second)
+		want := "The peer changed nick 497 more times in the last minute (the server reported each). This chat continues with loop499."
+		if s := got.of("local.loop"); len(s) != 1 || s[0] != want {
+			t.Fatalf("summaries %q", s)
+		}
+		if s := got.of("local.other"); len(s) != 0 {
+			t.Errorf("a peer that renamed once got a summary: %q", s)
+		}
+		// Still renaming: counted until the next interval ends.
+		if r.admit("local.loop", "again") {
+			t.Error("a rename right after a summary was shown at once")
+		}
+		time.Sleep(renameQuiet)
+		if s := got.of("local.loop"); len(s) != 2 || s[1] != "The peer changed nick 1 more time in the last minute (the server reported each). This chat continues with again." {
+			t.Fatalf("second summary %q", s)
+		}
+		// A quiet interval: the next rename is shown at once.
+		time.Sleep(2 * renameQuiet)
+		if !r.admit("local.loop", "calm") {
+			t.Error("a rename after a quiet interval was not shown")
+		}
+		r.mu.Lock()
+		n := len(r.peers)
+		r.mu.Unlock()
+		if n != 1 {
+			t.Errorf("%d peers counted, want only the one renaming", n)
+		}
+	})
+}
+
+// The portal's nick changes at once (lookups that follow see it), its
+// database write happens off the caller, and a peer that renames while a
+// write is slow costs one more write with its latest nick.
+func TestPortalNickIsWrittenOffTheReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := testClient("local/@a:x", "@a:x")
+		c.log = zerolog.Nop()
+		c.ic = &IRCConnector{Bridge: &bridgev2.Bridge{Log: zerolog.Nop(), BackgroundCtx: context.Background()}}
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var written []string
+		c.portalNicks.write = func(_ context.Context, row *database.Portal) error {
+			<-release
+			mu.Lock()
+			written = append(written, row.Metadata.(*PortalMetadata).Nick)
+			mu.Unlock()
+			return nil
+		}
+		portal := &bridgev2.Portal{Portal: &database.Portal{Metadata: &PortalMetadata{Nick: "bob"}}}
+		c.setPortalNick("local.bob", portal, "bob0")
+		synctest.Wait() // the first write waits for release; the caller did not
+		for i := 1; i < 100; i++ {
+			c.setPortalNick("local.bob", portal, fmt.Sprintf("bob%d", i))
+		}
+		if nick := portal.Metadata.(*PortalMetadata).Nick; nick != "bob99" {
+			t.Fatalf("portal nick %q right after the renames", nick)
+		}
+		close(release)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(written) != 2 || written[0] != "bob0" || written[1] != "bob99" {
+			t.Fatalf("writes %q, want the first nick and then the latest", written)
+		}
+	})
+}
