@@ -93,6 +93,7 @@ func (ic *IRCConnector) Init(br *bridgev2.Bridge) {
 	ic.chatOpeners = make(chan struct{}, chatOpeners)
 	ic.guardSelfSign()
 	ic.watchDecryption()
+	ic.watchUnbridged()
 	if ic.Config.Metrics.Enabled {
 		ic.metrics = newBridgeMetrics(ic)
 	}

@@ -379,7 +379,8 @@ func testDMRejoin(t *testing.T, e *env) {
 
 // testLogoutTellsRooms: after `logout` the login's rooms stay, and bridgev2
 // would drop what is sent there without a word; each room says that it no
-// longer reaches IRC, and nothing sent there reaches the peer.
+// longer reaches IRC, a message sent there gets a notice saying it was not
+// bridged, and nothing sent there reaches the peer.
 func testLogoutTellsRooms(t *testing.T, e *env) {
 	u, peer := e.loggedIn(t, netLocal)
 	room := u.portalFromIRC(t, peer, e.text("hello before the logout"))
@@ -387,8 +388,18 @@ func testLogoutTellsRooms(t *testing.T, e *env) {
 	u.replyTo(t, u.say(t, "logout "+u.network+"/"+u.mx.UserID), "Logged out", wait)
 	u.notice(t, room, "You are no longer logged in to", wait)
 	after := e.text("sent after the logout")
-	u.sendPortal(t, room, after)
-	time.Sleep(2 * time.Second)
+	id := u.sendPortal(t, room, after)
+	notice, err := u.mx.WaitMessageAfter(wait, id, room, e.bridge.BotMXID, func(ev teststack.MatrixEvent) bool {
+		rel, _ := ev.Content["m.relates_to"].(map[string]any)
+		inReply, _ := rel["m.in_reply_to"].(map[string]any)
+		return ev.MsgType() == "m.notice" && inReply != nil && inReply["event_id"] == id
+	})
+	if err != nil {
+		t.Fatalf("no notice about the message sent after the logout: %v\nseen:%s", err, u.roomTranscript(room))
+	}
+	if !strings.Contains(notice.Body(), "not bridged") || !strings.Contains(notice.Body(), "logged out") {
+		t.Errorf("notice %q", notice.Body())
+	}
 	for _, l := range peer.Lines() {
 		if strings.Contains(l.Raw, after) {
 			t.Errorf("the peer got a message sent after the logout: %.80q", l.Raw)
