@@ -275,10 +275,17 @@ func (u *user) openControl(t testing.TB) {
 }
 
 // command sends a command in the control room and returns the bot's first
-// reply to it.
+// reply to it. bridgev2's notices about the login's state ("State update
+// for ...") are not replies: after a login one may come at any time.
 func (u *user) command(t testing.TB, cmd string) teststack.MatrixEvent {
 	t.Helper()
-	return u.replyTo(t, u.say(t, cmd), "", longWait)
+	ev, err := u.mx.WaitMessageAfter(longWait, u.say(t, cmd), u.control, u.e.bridge.BotMXID, func(ev teststack.MatrixEvent) bool {
+		return !strings.HasPrefix(ev.Body(), "State update for ")
+	})
+	if err != nil {
+		t.Fatalf("no reply to %q in the control room: %v\nseen: %s", cmd, err, u.controlTranscript())
+	}
+	return ev
 }
 
 // say sends text in the control room and returns its event ID.
