@@ -172,7 +172,7 @@ func (ic *IRCConnector) GetDBMetaTypes() database.MetaTypes {
 	return database.MetaTypes{
 		Portal:    func() any { return &PortalMetadata{} },
 		Ghost:     func() any { return &GhostMetadata{} },
-		Message:   nil,
+		Message:   func() any { return &MessageMetadata{} },
 		Reaction:  nil,
 		UserLogin: func() any { return &LoginMetadata{} },
 	}

@@ -250,9 +250,10 @@ func convertIncoming(ctx context.Context, portal *bridgev2.Portal, intent bridge
 		content.FormattedBody += " <em>[" + html.EscapeString(msg.Annotation) + "]</em>"
 	}
 	return &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
-		ID:      "",
-		Type:    event.EventMessage,
-		Content: content,
+		ID:         "",
+		Type:       event.EventMessage,
+		Content:    content,
+		DBMetadata: &MessageMetadata{Plaintext: !msg.Encrypted},
 	}}}, nil
 }
 

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -46,18 +45,20 @@ func (c *IRCClient) HandleMatrixMessage(ctx context.Context, msg *bridgev2.Matri
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
 	if quote != "" {
-		out.Lines = append([]string{quote}, out.Lines...)
+		out = withQuote(out, quote, msg.ReplyTo)
 	}
 	out.Event = msg.Event.ID
 	done := c.inflight(ctx, msg.Portal, msg.Event)
 	defer done()
-	if err := c.sendToPeer(ctx, p, out); err != nil {
+	res, err := c.sendToPeer(ctx, p, out)
+	if err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
 	}
 	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
 		ID:        networkid.MessageID("mx:" + msg.Event.ID),
 		SenderID:  makeUserID(c.meta.Network, c.fold(c.ownNick()), 1),
 		Timestamp: time.Now(),
+		Metadata:  &MessageMetadata{Plaintext: res.Unencrypted},
 	}}, nil
 }
 
@@ -94,8 +95,15 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 	out.Event = msg.Event.ID
 	done := c.inflight(ctx, msg.Portal, msg.Event)
 	defer done()
-	if err := c.sendToPeer(ctx, p, out); err != nil {
+	res, err := c.sendToPeer(ctx, p, out)
+	if err != nil {
 		return c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
+	}
+	// A client's reply fallback quotes the edited text: once an edit went
+	// inside OTR, the message counts as private (bridgev2 stores the
+	// metadata after the edit).
+	if meta, ok := msg.EditTarget.Metadata.(*MessageMetadata); ok && !res.Unencrypted {
+		meta.Plaintext = false
 	}
 	return nil
 }
@@ -103,12 +111,16 @@ func (c *IRCClient) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEd
 // sendToPeer sends one converted Matrix message through the peer's OTR
 // session (which has it marked in the portal when it went out
 // unencrypted, see PeerLink.MarkUnencrypted).
-func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.OutgoingText) error {
+func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.OutgoingText) (otrsession.SendResult, error) {
 	// One sanitiser for every line: the body, a reply's quote, a
 	// reaction's emote.
 	out.Lines = textLines(strings.Join(out.Lines, "\n"))
 	if len(out.Lines) == 0 {
-		return errEmptyMessage
+		return otrsession.SendResult{}, errEmptyMessage
+	}
+	if out.PlaintextLines != nil {
+		// Never nil again: nil would mean "send Lines" (with the quote).
+		out.PlaintextLines = append([]string{}, textLines(strings.Join(out.PlaintextLines, "\n"))...)
 	}
 	res, err := c.otr.Send(ctx, p, out)
 	if err != nil {
@@ -119,14 +131,14 @@ func (c *IRCClient) sendToPeer(ctx context.Context, p *peerLink, out otrsession.
 			// The nick is gone, and with it the peer's session keys.
 			c.otr.PeerGone(ctx, p)
 		}
-		return err
+		return res, err
 	}
 	if res.Encrypted {
 		c.ic.metrics.message(toIRC, resultEncrypted)
 	} else {
 		c.ic.metrics.message(toIRC, resultPlaintext)
 	}
-	return nil
+	return res, nil
 }
 
 // peerErrorQuiet is how long the same numeric about the same nick is not
@@ -280,70 +292,6 @@ func (c *IRCClient) mediaLink(ctx context.Context, content *event.MessageEventCo
 		return link, nil
 	}
 	return name + ": " + link, nil
-}
-
-// maxQuoteBytes bounds the quoted text of a reply.
-const maxQuoteBytes = 60
-
-// replyQuote renders "> <nick> first words of the replied message" from the
-// reply fallback if the client sent one, else from the replied event.
-func (c *IRCClient) replyQuote(ctx context.Context, portal *bridgev2.Portal, content *event.MessageEventContent, replyTo *database.Message, p *peerLink) string {
-	who := c.ownNick()
-	if replyTo.SenderID == p.id {
-		who = p.nick
-	}
-	return c.quoteLine(ctx, portal, content, replyTo, who)
-}
-
-// quoteLine renders "> <who> first words of the replied message".
-func (c *IRCClient) quoteLine(ctx context.Context, portal *bridgev2.Portal, content *event.MessageEventContent, replyTo *database.Message, who string) string {
-	snippet := shorten(firstLine(ircfmt.Strip(fallbackSnippet(content.Body))), maxQuoteBytes)
-	if snippet == "" {
-		snippet = c.messageSnippet(ctx, portal, replyTo)
-	}
-	if snippet == "" {
-		return fmt.Sprintf("> <%s> …", who)
-	}
-	return fmt.Sprintf("> <%s> %s", who, snippet)
-}
-
-// messageSnippet is the beginning of a bridged message's first line, read
-// back from the room (decrypted where it is encrypted); "" if it cannot be.
-func (c *IRCClient) messageSnippet(ctx context.Context, portal *bridgev2.Portal, msg *database.Message) string {
-	if portal.MXID == "" || msg == nil || msg.MXID == "" {
-		return ""
-	}
-	fetchCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	evt, err := c.ic.Bridge.Bot.GetEvent(fetchCtx, portal.MXID, msg.MXID)
-	cancel()
-	if err != nil || evt == nil {
-		return ""
-	}
-	mc := evt.Content.AsMessage()
-	if mc == nil {
-		return ""
-	}
-	return shorten(firstLine(ircfmt.Strip(mc.Body)), maxQuoteBytes)
-}
-
-// fallbackSnippet extracts the quoted text of a reply fallback
-// ("> <@user:server> text\n\nreply").
-func fallbackSnippet(body string) string {
-	if !strings.HasPrefix(body, "> ") {
-		return ""
-	}
-	first, _, _ := strings.Cut(body, "\n")
-	first = strings.TrimPrefix(first, "> ")
-	if strings.HasPrefix(first, "<") {
-		if _, rest, ok := strings.Cut(first, "> "); ok {
-			first = rest
-		}
-	} else if strings.HasPrefix(first, "* <") {
-		if _, rest, ok := strings.Cut(first, "> "); ok {
-			first = rest
-		}
-	}
-	return first
 }
 
 func firstLine(s string) string {

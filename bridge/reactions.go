@@ -16,8 +16,10 @@ import (
 // short emote, the way IRC users write one ("* alice reacted 👍 to: see
 // you at 8"), through the same path as a message: inside OTR in a private
 // conversation, refused and explained like a message when it cannot go.
-// Taking a reaction back is not sent: IRC cannot take a line back, and a
-// second line about it would be noise.
+// The start of the message it is to goes only where that message went
+// (quotes.go): unencrypted, a reaction to a private message is only
+// "reacted 👍". Taking a reaction back is not sent: IRC cannot take a line
+// back, and a second line about it would be noise.
 
 var _ bridgev2.ReactionHandlingNetworkAPI = (*IRCClient)(nil)
 
@@ -37,10 +39,8 @@ func (c *IRCClient) HandleMatrixReaction(ctx context.Context, msg *bridgev2.Matr
 	if err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, unsupported(err))
 	}
-	text := reactionText(msg.Content.RelatesTo.Key, c.messageSnippet(ctx, msg.Portal, msg.TargetMessage))
-	// No Event: the 🔓 marker is for messages, not for reactions.
-	out := otrsession.OutgoingText{Kind: ircconn.Action, Lines: []string{text}}
-	if err := c.sendToPeer(ctx, p, out); err != nil {
+	out := reactionMessage(msg.Content.RelatesTo.Key, c.messageSnippet(ctx, msg.Portal, msg.TargetMessage), msg.TargetMessage)
+	if _, err := c.sendToPeer(ctx, p, out); err != nil {
 		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, sendFailure(err))
 	}
 	return &database.Reaction{}, nil
@@ -48,6 +48,18 @@ func (c *IRCClient) HandleMatrixReaction(ctx context.Context, msg *bridgev2.Matr
 
 func (c *IRCClient) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) error {
 	return nil
+}
+
+// reactionMessage is the emote for a reaction with key to target, which
+// begins with snippet: unencrypted without the snippet unless target went
+// in plaintext itself.
+func reactionMessage(key, snippet string, target *database.Message) otrsession.OutgoingText {
+	// No Event: the 🔓 marker is for messages, not for reactions.
+	out := otrsession.OutgoingText{Kind: ircconn.Action, Lines: []string{reactionText(key, snippet)}}
+	if !wentInPlaintext(target) {
+		out.PlaintextLines = []string{reactionText(key, "")}
+	}
+	return out
 }
 
 // reactionText is the emote for a reaction with key to the message that

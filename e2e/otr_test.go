@@ -50,6 +50,7 @@ var otrScenarios = []otrScenario{
 	{name: "PeerErrorAnswer", run: testOTRPeerErrorAnswer},
 	{name: "BridgeCrashMidSend", run: testBridgeCrashMidSend},
 	{name: "Emotes", run: testOTREmotes},
+	{name: "QuotesStayPrivate", run: testOTRQuotesStayPrivate},
 	{name: "PeerHTML", run: testOTRPeerHTML},
 	{name: "ReplyRateLimit", run: testOTRReplyRateLimit},
 	{name: "FloodNewPeers", run: testFloodNewPeers, sqliteOnly: true},

@@ -24,6 +24,19 @@ type OutgoingText struct {
 	// private conversation such a message is sent only after the user was
 	// told and sent it again; under policy always never.
 	OutsideOTR string
+	// PlaintextLines, when not nil, are sent instead of Lines if the
+	// message goes out unencrypted: Lines then quote an earlier message
+	// that went inside the private conversation (a reply's quote, the
+	// message a reaction is to), and that text must not leave it.
+	PlaintextLines []string
+}
+
+// unencrypted is msg as it goes out unencrypted.
+func (msg OutgoingText) unencrypted() OutgoingText {
+	if msg.PlaintextLines != nil {
+		msg.Lines, msg.PlaintextLines = msg.PlaintextLines, nil
+	}
+	return msg
 }
 
 // IncomingText is one message received from the peer.

@@ -139,7 +139,7 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 			return d
 		}
 		if !p.conversationProtected() {
-			p.sendWithoutOTR(ctx, msg, &d)
+			p.sendWithoutOTR(ctx, msg.unencrypted(), &d)
 			return d
 		}
 		// Private or finished: the engine encrypts or refuses.
@@ -171,6 +171,12 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 		return d
 	}
 	encrypt, require, akeRunning := p.expectsPrivacy(inf, now)
+	if !encrypt {
+		if msg = msg.unencrypted(); len(msg.Lines) == 0 {
+			d.err = errEmpty
+			return d
+		}
+	}
 	if msg.OutsideOTR != "" && encrypt {
 		if d.err = p.linkOutsideOTR(link, msg.OutsideOTR, require, inf.SSID); d.err != nil {
 			return d
