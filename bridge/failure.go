@@ -31,6 +31,8 @@ type failure struct {
 	certain bool
 	reason  event.MessageStatusReason
 	cause   error
+	// what is the notice's subject; "" is "Your message".
+	what string
 }
 
 // unsupported explains a message that cannot go to IRC at all.
@@ -97,9 +99,13 @@ func (e statusCause) Unwrap() error { return e.cause }
 
 // failureNotice is the notice that replies to the failed message.
 func (f failure) notice(evt id.EventID) *event.MessageEventContent {
-	prefix := "⚠️ Your message was not bridged: "
+	what := f.what
+	if what == "" {
+		what = "Your message"
+	}
+	prefix := "⚠️ " + what + " was not bridged: "
 	if !f.certain {
-		prefix = "⚠️ Your message may not have been bridged: "
+		prefix = "⚠️ " + what + " may not have been bridged: "
 	}
 	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: prefix + f.text, Mentions: &event.Mentions{}}
 	if evt != "" {

@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"unicode"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
 	"github.com/otrbridge/otrbridge/bridge/otrsession"
@@ -18,8 +20,8 @@ import (
 // conversation, refused and explained like a message when it cannot go.
 // The start of the message it is to goes only where that message went
 // (quotes.go): unencrypted, a reaction to a private message is only
-// "reacted 👍". Taking a reaction back is not sent: IRC cannot take a line
-// back, and a second line about it would be noise.
+// "reacted 👍". Taking a reaction back is refused with a notice: IRC cannot
+// take a line back, and the peer has read it.
 
 var _ bridgev2.ReactionHandlingNetworkAPI = (*IRCClient)(nil)
 
@@ -46,8 +48,35 @@ func (c *IRCClient) HandleMatrixReaction(ctx context.Context, msg *bridgev2.Matr
 	return &database.Reaction{}, nil
 }
 
+// errReactionStays explains why removing a reaction changes nothing on IRC.
+var errReactionStays = errors.New("IRC cannot take back a reaction; the peer got it as a message, and that stays")
+
+// HandleMatrixReactionRemove refuses visibly: bridgev2 stores only
+// reactions that reached IRC, so the peer has the emote already. The notice
+// replies to the message the reaction was on.
 func (c *IRCClient) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) error {
-	return nil
+	f := reactionStays()
+	c.failureNotice(ctx, msg.Portal.MXID, c.reactedMessage(ctx, msg.Portal, msg.TargetReaction), msg.Event.Sender, f)
+	return f.status()
+}
+
+// reactionStays is the refusal to take back a reaction.
+func reactionStays() failure {
+	f := unsupported(errReactionStays)
+	f.what = "Taking back your reaction"
+	return f
+}
+
+// reactedMessage is the Matrix event the reaction r is on; "" if unknown.
+func (c *IRCClient) reactedMessage(ctx context.Context, portal *bridgev2.Portal, r *database.Reaction) id.EventID {
+	if portal.MXID == "" || r == nil {
+		return ""
+	}
+	msg, err := c.ic.Bridge.DB.Message.GetPartByID(ctx, portal.Receiver, r.MessageID, r.MessagePartID)
+	if err != nil || msg == nil {
+		return ""
+	}
+	return msg.MXID
 }
 
 // reactionMessage is the emote for a reaction with key to target, which
