@@ -103,3 +103,22 @@ func (e *env) sentPrivately(t *testing.T, u *user, p *otrPeer, room, label strin
 		t.Errorf("a message sent encrypted is marked as sent unencrypted")
 	}
 }
+
+// sentUnencrypted sends text into the portal of peer, a nick that may get
+// plaintext (no OTR for it), and checks the whole way: peer gets the text
+// as typed, its status is SUCCESS and Matrix marks it 🔓 as sent
+// unencrypted.
+func (e *env) sentUnencrypted(t *testing.T, u *user, peer *teststack.IRCClient, room, label string) {
+	t.Helper()
+	out := e.text(label)
+	id := u.sendPortal(t, room, out)
+	if l := u.atPeer(t, peer); l.Text() != out {
+		t.Errorf("%s got %.80q, want the plaintext message", peer.Nick(), l.Text())
+	}
+	if st := u.messageStatus(t, room, id, wait); st.Str("status") != "SUCCESS" {
+		t.Errorf("status of a delivered plaintext message: %s", st.Str("status"))
+	}
+	if !u.hasMark(room, id, "🔓") {
+		t.Errorf("a message sent unencrypted is not marked 🔓")
+	}
+}

@@ -9,16 +9,25 @@ import (
 	"github.com/otrbridge/otrbridge/testpeers/otrtest"
 )
 
-// testOTRServiceRename: a peer in a private conversation (policy always)
-// renames itself to a nick that ends in "serv", and an oper then renames
-// it (SANICK) to a name on the configured services list. The bridge shares
-// a channel with the peer, so it sees and follows both renames; neither
-// changes anything about the privacy of the conversation: the next
-// messages go out encrypted, nothing reaches the wire in plaintext, and
-// Matrix shows them as delivered privately.
+// testOTRServiceRename: a peer in a private conversation (the user's
+// default policy always, set in the control room; the peer has no policy
+// of its own) renames itself to a nick that ends in "serv", and an oper
+// then renames it (SANICK) to a name on the configured services list. The
+// bridge shares a channel with the peer, so it sees and follows both
+// renames; neither changes anything about the privacy of the
+// conversation: the next messages go out encrypted, nothing reaches the
+// wire in plaintext, and Matrix shows them as delivered privately. A real
+// service the user never had OTR with still gets plaintext, marked as
+// sent unencrypted.
 func testOTRServiceRename(t *testing.T, e *env) {
 	u, p, room := e.otrSetup(t, otrtest.Options{Policy: otrtest.PolicyManual})
-	u.portalCommand(t, room, "policy always", "always")
+	u.replyTo(t, u.say(t, "policy default always"), "always", wait)
+	u.portalCommand(t, room, "policy", "always (your default)")
+	// The exemption itself still holds for a service with no OTR history.
+	svc := teststack.DialIRC(t, e.ircFor(u.network).Addr(), "HostServ", teststack.IRCClientOptions{})
+	svcRoom := u.portalFromIRC(t, svc, e.text("a service writes"))
+	e.sentUnencrypted(t, u, svc, svcRoom, "to a real service")
+
 	u.mx.SendText(room, "!otr init")
 	p.goSecure(t, u, room)
 	e.shareChannel(t, u, p.irc)
