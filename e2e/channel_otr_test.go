@@ -45,3 +45,56 @@ func testChannelMeetThenOTR(t *testing.T, e *env) {
 	alice.say(t, "pm "+bob.irc.Nick())
 	alice.replyContaining(t, wait, room)
 }
+
+// testChannelPeerDMFirst: bob (libotr) speaks in a channel alice is in,
+// then writes to her directly, which opens the DM portal. Clicking his
+// channel ghost afterwards (a new DM room with the ghost) and `pm` must
+// both lead to that portal, not to a second one, and the private
+// conversation runs there.
+func testChannelPeerDMFirst(t *testing.T, e *env) {
+	alice := e.newUser(t, "")
+	alice.login(t, netLocal, e.unique("mx"))
+	bob := e.otrPeerFor(t, alice, e.unique("bob"), otrtest.Options{Policy: otrtest.PolicyManual})
+	channel := e.ircChannel()
+	ircJoin(t, bob.irc, channel)
+	chanRoom := alice.joinChannel(t, channel)
+	hello := e.text("bob says hello in the channel")
+	bob.irc.Privmsg(channel, hello)
+	ghost := e.ghost(netLocal, bob.irc.Nick())
+	alice.fromSender(t, chanRoom, ghost, hello)
+
+	// bob writes first: that opens the DM portal.
+	first := e.text("bob writes to alice directly")
+	bob.Send(first)
+	room := alice.joinInvite(t)
+	if ev := alice.fromGhost(t, room, bob.irc.Nick()); ev.Body() != first {
+		t.Fatalf("the DM portal got %q, want %q", ev.Body(), first)
+	}
+
+	// The click on his channel ghost: the bridge points to the portal and
+	// the ghost leaves the new room.
+	clicked, err := alice.mx.CreateDM(ghost)
+	if err != nil {
+		t.Fatalf("create DM with %s: %v", ghost, err)
+	}
+	if clicked == room {
+		t.Fatal("the homeserver returned the portal's room for a new room")
+	}
+	alice.notice(t, clicked, room, wait)
+	alice.waitMember(t, clicked, ghost, "leave")
+	// `pm` with his nick names the same portal.
+	alice.say(t, "pm "+bob.irc.Nick())
+	alice.replyContaining(t, wait, room)
+
+	// The private conversation runs in that portal, both ways.
+	if _, err := alice.mx.SendText(room, "!otr init"); err != nil {
+		t.Fatal(err)
+	}
+	bob.goSecure(t, alice, room)
+	e.exchange(t, alice, bob, room, "dm first then channel ghost")
+	for _, ev := range alice.mx.Messages(clicked) {
+		if ev.Sender == ghost && ev.MsgType() != "m.notice" {
+			t.Errorf("a message from bob reached the clicked room: %q", ev.Body())
+		}
+	}
+}

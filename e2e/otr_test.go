@@ -65,6 +65,7 @@ var otrScenarios = []otrScenario{
 	{name: "MessageKinds", run: testOTRMessageKinds, sqliteOnly: true},
 	{name: "BridgeRestart", run: testOTRBridgeRestart},
 	{name: "ChannelMeetThenOTR", run: testChannelMeetThenOTR},
+	{name: "ChannelPeerDMFirst", run: testChannelPeerDMFirst},
 }
 
 // TestOTR runs the off-the-record scenarios against one stack:

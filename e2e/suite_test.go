@@ -41,6 +41,7 @@ var scenarios = []scenario{
 	{name: "ChannelShared", run: testChannelShared},
 	{name: "ChannelOps", run: testChannelOps},
 	{name: "ChannelRestartRejoin", run: testChannelRestartRejoin},
+	{name: "ChannelReconnect", run: testChannelReconnectRejoin},
 }
 
 func runSuite(t *testing.T, e *env, pg bool) {
