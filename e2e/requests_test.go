@@ -3,7 +3,6 @@ package e2e
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/otrbridge/otrbridge/internal/teststack"
 )
@@ -60,9 +59,33 @@ func TestMessageRequests(t *testing.T) {
 		t.Fatalf("decline: %q", r.Body())
 	}
 	bob.Privmsg(u.nick, e.text("after the decline"))
-	time.Sleep(2 * time.Second)
+	// Once the server answered bob's PING it has passed his line on to
+	// the user's connection; alice's next line comes after it there, so
+	// when hers is in Matrix the bridge has dealt with his.
+	if err := bob.Send("PING :declined-line-sent"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.WaitFor(wait, func(l teststack.IRCLine) bool {
+		return l.Command() == "PONG" && strings.Contains(l.Text(), "declined-line-sent")
+	}); err != nil {
+		t.Fatalf("no PONG: %v", err)
+	}
+	a4 := e.text("after bob's declined line")
+	alice.Privmsg(u.nick, a4)
+	if ev := u.fromGhost(t, room, alice.Nick()); ev.Body() != a4 {
+		t.Fatalf("accepted chat got %q, want %q", ev.Body(), a4)
+	}
 	if _, err := u.mx.WaitChatInvite(shortWait, ""); err == nil {
 		t.Fatal("a declined peer got a chat")
+	}
+	requests := 0
+	for _, ev := range u.mx.Messages(u.control) {
+		if strings.Contains(ev.Body(), bob.Nick()+" wants to message you") {
+			requests++
+		}
+	}
+	if requests != 1 {
+		t.Fatalf("%d requests from bob, want only the one before the decline", requests)
 	}
 	bobRoom := u.pm(t, bob.Nick())
 	b3 := e.text("after pm")
