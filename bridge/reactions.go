@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/ircconn"
@@ -29,9 +30,15 @@ var _ bridgev2.ReactionHandlingNetworkAPI = (*IRCClient)(nil)
 // emoji, but any text is allowed.
 const maxReactionKeyBytes = 32
 
+// PreHandleMatrixReaction names each key as its own reaction (EmojiID):
+// without one, bridgev2 keeps one reaction per sender and message, and a
+// second key would replace the first, the bot redacting it in Matrix
+// although the peer got an emote for each. The same key again is a
+// duplicate that bridgev2 drops (the peer has it).
 func (c *IRCClient) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (bridgev2.MatrixReactionPreResponse, error) {
 	return bridgev2.MatrixReactionPreResponse{
 		SenderID: makeUserID(c.meta.Network, c.fold(c.ownNick()), 1),
+		EmojiID:  networkid.EmojiID(msg.Content.RelatesTo.Key),
 		Emoji:    msg.Content.RelatesTo.Key,
 	}, nil
 }

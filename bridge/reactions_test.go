@@ -30,3 +30,16 @@ func TestReactionRemoveRefused(t *testing.T) {
 		t.Errorf("notice %q", body)
 	}
 }
+
+// Each key is its own reaction, so a second one does not replace the first.
+func TestReactionKeysAreDistinct(t *testing.T) {
+	c := testClient("local/@a:x", "@a:x")
+	for _, key := range []string{"👍", "🎉"} {
+		pre, err := c.PreHandleMatrixReaction(context.Background(), &bridgev2.MatrixReaction{
+			MatrixEventBase: bridgev2.MatrixEventBase[*event.ReactionEventContent]{Content: &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, EventID: "$m", Key: key}}},
+		})
+		if err != nil || pre.EmojiID != networkid.EmojiID(key) || pre.Emoji != key {
+			t.Errorf("reaction %s: %+v, %v; want its own EmojiID", key, pre, err)
+		}
+	}
+}

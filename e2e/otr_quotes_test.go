@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func testOTRQuotesStayPrivate(t *testing.T, e *env) {
 	}
 
 	// Inside the private conversation the text goes along, encrypted.
-	react("👍")
+	thumbs := react("👍")
 	p.received(t, "/me reacted 👍 to: "+theirs)
 	inside := e.text("a private reply")
 	reply(mineID, inside, "")
@@ -71,6 +72,16 @@ func testOTRQuotesStayPrivate(t *testing.T, e *env) {
 	})
 	if st := u.messageStatus(t, room, id, wait); st.Str("status") != "SUCCESS" {
 		t.Errorf("status of the plaintext reaction: %v", st.Content)
+	}
+	// Both emotes reached the peer: the second reaction to the message did
+	// not replace the first (bridgev2 redacts a replaced one before the
+	// status of the new one).
+	var first teststack.MatrixEvent
+	if err := u.mx.Do("GET", "/_matrix/client/v3/rooms/"+url.PathEscape(room)+"/event/"+url.PathEscape(thumbs), nil, &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Content["m.relates_to"] == nil {
+		t.Error("the bridge redacted the first reaction when the second came")
 	}
 	afterMine, afterTheirs := e.text("plain reply to mine"), e.text("plain reply to theirs")
 	replies := []string{reply(mineID, afterMine, ""), reply(theirsID, afterTheirs, theirs)}
