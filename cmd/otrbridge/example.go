@@ -6,17 +6,16 @@ import (
 	"os"
 	_ "unsafe" // go:linkname
 
-	flag "maunium.net/go/mauflag"
-
 	"github.com/otrbridge/otrbridge/bridge"
 )
 
 // mxmain writes its own example config on -e, with mautrix's defaults;
-// otrbridge's example (the connector's ExampleConfigFile) differs. main
-// lets mauflag parse the command line with mxmain's own flag set (mxmain
+// otrbridge's example (the connector's ExampleConfigFile) differs, and
+// mxmain's --version leaves out the commit of a release build. main lets
+// mauflag parse the command line with mxmain's own flag set (mxmain
 // registers it on mauflag's default set when it is initialised) and reads
-// mxmain's -e and -c from mxmain's variables, so there is no second copy of
-// mxmain's flags to fall out of step with it.
+// mxmain's -e, -c and --version from mxmain's variables, so there is no
+// second copy of mxmain's flags to fall out of step with it.
 
 //go:linkname mxmainWriteExampleConfig maunium.net/go/mautrix/bridgev2/matrix/mxmain.writeExampleConfig
 var mxmainWriteExampleConfig *bool
@@ -24,15 +23,8 @@ var mxmainWriteExampleConfig *bool
 //go:linkname mxmainConfigPath maunium.net/go/mautrix/bridgev2/matrix/mxmain.configPath
 var mxmainConfigPath *string
 
-// exampleConfigRequested reports whether -e was given and the config path
-// (-c). On a command line mxmain cannot parse it reports false: mxmain's
-// PreInit then prints the error and the help.
-func exampleConfigRequested() (string, bool) {
-	if err := flag.Parse(); err != nil {
-		return "", false
-	}
-	return *mxmainConfigPath, *mxmainWriteExampleConfig
-}
+//go:linkname mxmainVersion maunium.net/go/mautrix/bridgev2/matrix/mxmain.version
+var mxmainVersion *bool
 
 // writeExampleConfig behaves like mxmain's -e: it refuses to overwrite a
 // file, and "-" prints to stdout.

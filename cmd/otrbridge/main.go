@@ -8,10 +8,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/debug"
 
 	"github.com/rs/zerolog"
+	"go.mau.fi/util/progver"
+	flag "maunium.net/go/mauflag"
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 
 	"github.com/otrbridge/otrbridge/bridge"
@@ -29,8 +32,15 @@ func main() {
 		Connector:   connector,
 	}
 	m.InitVersion(tag, Commit, BuildTime)
-	if path, ok := exampleConfigRequested(); ok {
-		os.Exit(writeExampleConfig(path, connector))
+	about := versionText(progver.ProgramVersion{Name: m.Name, URL: m.URL, BaseVersion: version}.Init(tag, Commit, BuildTime))
+	// A command line mxmain cannot parse is left to its PreInit, which
+	// prints the error and the help.
+	switch parsed := flag.Parse() == nil; {
+	case parsed && *mxmainVersion:
+		fmt.Println(about)
+		os.Exit(0)
+	case parsed && *mxmainWriteExampleConfig:
+		os.Exit(writeExampleConfig(*mxmainConfigPath, connector))
 	}
 	m.PreInit()
 	// No message body, password or secret may reach the log at any level.

@@ -204,7 +204,8 @@ func TestReleaseVersion(t *testing.T) {
 	}
 }
 
-// --version names the release and the commit the Makefile stamped in.
+// --version names the release and the commit the Makefile stamped in, on
+// a release build too.
 func TestVersionFlag(t *testing.T) {
 	dir := t.TempDir()
 	root, err := teststack.ModuleRoot()
@@ -213,9 +214,9 @@ func TestVersionFlag(t *testing.T) {
 	}
 	for _, tc := range []struct{ ldflags, want string }{
 		{"-X main.Tag=v1.2.3 -X main.Release=v1.2.3 -X main.Commit=0123456789abcdef0123456789abcdef01234567 -X main.BuildTime=2026-01-02T03:04:05Z",
-			"otrbridge v1.2.3 (built at Fri, 02 Jan 2026 03:04:05 UTC"},
+			"otrbridge v1.2.3 (commit 0123456789abcdef0123456789abcdef01234567, built at Fri, 02 Jan 2026 03:04:05 UTC with go"},
 		{"-X main.Tag= -X main.Release=v1.2.3 -X main.Commit=0123456789abcdef0123456789abcdef01234567",
-			"otrbridge v1.2.3+dev.01234567 (built with"},
+			"otrbridge v1.2.3+dev.01234567 (commit 0123456789abcdef0123456789abcdef01234567, built with go"},
 	} {
 		bin := filepath.Join(dir, "otrbridge")
 		build := exec.Command("go", "build", "-tags", "goolm", "-ldflags", tc.ldflags, "-o", bin, "./cmd/otrbridge")
@@ -223,9 +224,11 @@ func TestVersionFlag(t *testing.T) {
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
-		out, err := exec.Command(bin, "--version").CombinedOutput()
-		if err != nil || !strings.HasPrefix(string(out), tc.want) {
-			t.Errorf("--version with %s: %q, %v; want %q…", tc.ldflags, out, err, tc.want)
+		for _, flag := range []string{"--version", "-v"} {
+			out, err := exec.Command(bin, flag).CombinedOutput()
+			if err != nil || !strings.HasPrefix(string(out), tc.want) {
+				t.Errorf("%s with %s: %q, %v; want %q…", flag, tc.ldflags, out, err, tc.want)
+			}
 		}
 	}
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
+
+	"go.mau.fi/util/progver"
 )
 
 // The Makefile and the Dockerfile set these from git with -ldflags:
@@ -44,4 +49,15 @@ func releaseVersion(tag, release string, info *debug.BuildInfo) (version, releas
 		return base, ""
 	}
 	return v, v
+}
+
+// versionText is the answer to --version and to the `version` command:
+// the release, the commit and the build. mxmain's own names the commit only
+// between releases; a bug report about a release build needs it too.
+func versionText(v progver.ProgramVersion) string {
+	built := "built with " + runtime.Version()
+	if !v.BuildTime.IsZero() {
+		built = "built at " + v.BuildTime.Format(time.RFC1123) + " with " + runtime.Version()
+	}
+	return fmt.Sprintf("%s %s (commit %s, %s)", v.Name, v.FormattedVersion, v.Commit, built)
 }
