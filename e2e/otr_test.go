@@ -36,6 +36,7 @@ var otrScenarios = []otrScenario{
 	{name: "SMP", run: testOTRSMP},
 	{name: "SMPQuestion", run: testOTRSMPQuestion},
 	{name: "PeerEnds", run: testOTRPeerEnds},
+	{name: "DisconnectInPortal", run: testOTRDisconnectInPortal},
 	{name: "PeerError", run: testOTRPeerError},
 	{name: "PolicyAlways", run: testOTRPolicyAlways},
 	{name: "PolicyAlwaysNoOTR", run: testOTRPolicyAlwaysNoOTR, sqliteOnly: true},

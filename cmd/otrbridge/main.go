@@ -51,6 +51,7 @@ func main() {
 			m.Log.WithLevel(zerolog.FatalLevel).Err(err).Msg("Configuration error")
 			os.Exit(11)
 		}
+		connector.GuardBuiltinCommands(about)
 	}
 	m.Init()
 	m.Start()
