@@ -18,12 +18,13 @@ import (
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 
 	"github.com/otrbridge/otrbridge/bridge"
+	buildversion "github.com/otrbridge/otrbridge/internal/version"
 )
 
 func main() {
 	connector := &bridge.IRCConnector{}
 	info, _ := debug.ReadBuildInfo()
-	version, tag := releaseVersion(Tag, Release, info)
+	version, tag := buildversion.Release(Tag, Release, info)
 	m := mxmain.BridgeMain{
 		Name:        "otrbridge",
 		URL:         "https://github.com/otrbridge/otrbridge",
@@ -32,7 +33,7 @@ func main() {
 		Connector:   connector,
 	}
 	m.InitVersion(tag, Commit, BuildTime)
-	about := versionText(progver.ProgramVersion{Name: m.Name, URL: m.URL, BaseVersion: version}.Init(tag, Commit, BuildTime))
+	about := buildversion.Text(progver.ProgramVersion{Name: m.Name, URL: m.URL, BaseVersion: version}.Init(tag, Commit, BuildTime))
 	// A command line mxmain cannot parse is left to its PreInit, which
 	// prints the error and the help.
 	switch parsed := flag.Parse() == nil; {
