@@ -179,6 +179,9 @@ func TestPeerGoneKeepsHeldFromNewKeyUntilTrusted(t *testing.T) {
 			t.Fatalf("the impostor read %q", got)
 		}
 
+		if info, err := p.a.Info(ctx, p.la); err != nil || !strings.Contains(info, "KEPT BACK") {
+			t.Errorf("info while kept back: %q %v", info, err)
+		}
 		reply, err := p.a.Trust(ctx, p.la, "")
 		if err != nil {
 			t.Fatal(err)
