@@ -440,7 +440,7 @@ func (w *nickWatch) online(ctx context.Context, nick string) {
 		// The same nick, not proven the same person: the server reports
 		// a name, only an OTR key says who holds it.
 		w.notice(ctx, uid, fmt.Sprintf("Someone has the nick %s again. IRC cannot tell whether it is the same person; "+
-			"in a private conversation the OTR key does (a key you do not know %s by is announced as NEW, and messages waiting for %s are kept back from it).", nick, nick, nick))
+			"in a private conversation the OTR key does (a key you do not know %s by is announced as NEW, and messages waiting for %s are not sent to it).", nick, nick, nick))
 	}
 }
 

@@ -31,11 +31,10 @@ type Config struct {
 	// HeldMayGoTo, if set, reports whether messages held under
 	// RequireEncryption may go to a new private session with the peer key
 	// fp. They were written before anyone knew who would answer, so when
-	// it says no they are kept back (HeldKeptBack): they, and every
-	// message sent after them, wait until ReleaseHeld (the user accepted
-	// the key) or a private session with a key it accepts; their
-	// HoldTimeout starts again at the HeldKeptBack. Nil: held messages go
-	// to any key.
+	// it says no they are dropped unsent (HeldRefused), and Send refuses
+	// every message (ErrKeyRefused) while that session is the private
+	// one, until AcceptKey (the user accepted the key) or End. Nil: held
+	// messages go to any key.
 	HeldMayGoTo func(fp Fingerprint) bool
 	// FragmentBudget, if set, caps the memory that incoming fragments
 	// hold over every Conversation given the same budget (all peers of
@@ -188,13 +187,13 @@ type (
 	// HeldExpired: a held message was dropped unsent after HoldTimeout
 	// (or because the user ended the conversation).
 	HeldExpired struct{ ID HeldID }
-	// HeldKeptBack: a private session came up with a key that
-	// Config.HeldMayGoTo refused, so the Held messages waiting (perhaps
-	// none) stay held, and new ones are held too, until ReleaseHeld.
-	HeldKeptBack struct {
+	// HeldRefused: a private session came up with a key that
+	// Config.HeldMayGoTo refused: the held messages IDs were dropped
+	// unsent, and Send refuses messages until AcceptKey.
+	HeldRefused struct {
 		Instance    InstanceTag
 		Fingerprint Fingerprint
-		Held        int
+		IDs         []HeldID
 	}
 	// Unreadable: an encrypted message could not be read (unknown keys,
 	// bad MAC, replayed counter, or not in a private session).
@@ -230,7 +229,7 @@ func (ExtraSymmetricKeyReceived) isEvent() {}
 func (HeldMessage) isEvent()               {}
 func (HeldSent) isEvent()                  {}
 func (HeldExpired) isEvent()               {}
-func (HeldKeptBack) isEvent()              {}
+func (HeldRefused) isEvent()               {}
 func (Unreadable) isEvent()                {}
 func (Malformed) isEvent()                 {}
 func (HeartbeatSent) isEvent()             {}
@@ -240,6 +239,10 @@ func (MessageResent) isEvent()             {}
 var (
 	// ErrFinished: the peer ended the private session; nothing was sent.
 	ErrFinished = errors.New("otr: peer ended the private conversation; end or restart it before sending")
+	// ErrKeyRefused: the private session's key is one Config.HeldMayGoTo
+	// refused and the caller has not accepted (AcceptKey); nothing was
+	// sent.
+	ErrKeyRefused = errors.New("otr: the private session's key was not accepted")
 	// ErrNotPrivate: the operation needs an encrypted session.
 	ErrNotPrivate = errors.New("otr: no private session")
 	// ErrMalformed: a received message could not be decoded.

@@ -35,9 +35,9 @@ type Conversation struct {
 	last     lastMessage
 	held     []heldMessage
 	nextHeld HeldID
-	// keptBack is the private session held messages are kept back from
-	// (Config.HeldMayGoTo refused its key); nil if none.
-	keptBack  *session
+	// refused is the private session whose key Config.HeldMayGoTo
+	// refused; nil if none.
+	refused   *session
 	lastQuery time.Time
 	reasm     *fragment.Reassembler
 }

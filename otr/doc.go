@@ -41,9 +41,10 @@
 // the text on the wire: the message is held (HeldMessage event with an ID),
 // a query goes out, and after the AKE the held messages are sent encrypted
 // (HeldSent) or, after Config.HoldTimeout, dropped (HeldExpired, from
-// Tick). Config.HeldMayGoTo may keep them back from a session whose key
-// the caller does not know (HeldKeptBack) until it calls ReleaseHeld: a
-// message written before the AKE must not go to whoever answered it. After the peer ends the session (PeerEnded) Send returns
+// Tick). Config.HeldMayGoTo may refuse the key of the session that came up
+// (HeldRefused: they are dropped, and Send fails with ErrKeyRefused until
+// AcceptKey): a message written before the AKE must not go to whoever
+// answered it. After the peer ends the session (PeerEnded) Send returns
 // ErrFinished and produces no wire output until the user calls End or a new
 // AKE (Start) completes.
 //

@@ -92,8 +92,8 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 		case Finished:
 			return Output{}, ErrFinished
 		case Encrypted:
-			if c.keeping() {
-				break // behind the messages kept back, never before them
+			if c.refusing() {
+				return Output{}, ErrKeyRefused
 			}
 			if err := c.sendData(now, &out, s, 0, text); err != nil {
 				return Output{}, err
@@ -102,12 +102,12 @@ func (c *Conversation) Send(now time.Time, text string) (Output, error) {
 			return out, nil
 		}
 	}
-	if c.cfg.Policy&RequireEncryption != 0 || c.keeping() {
+	if c.cfg.Policy&RequireEncryption != 0 {
 		c.nextHeld++
 		id := c.nextHeld
 		// One query per burst of held messages: every query makes the
-		// peer restart its AKE. A private session needs none.
-		if q := plaintext.QueryMessage(c.versions()); q != "" && !c.keeping() && (len(c.held) == 0 || now.Sub(c.lastQuery) >= queryRepeat) {
+		// peer restart its AKE.
+		if q := plaintext.QueryMessage(c.versions()); q != "" && (len(c.held) == 0 || now.Sub(c.lastQuery) >= queryRepeat) {
 			out.Wire = append(out.Wire, q)
 			c.lastQuery = now
 		}
@@ -133,7 +133,7 @@ func (c *Conversation) End(now time.Time) (Output, error) {
 	var firstErr error
 	c.master = ake{}
 	c.last = lastMessage{} // nothing sent before End is resent after it
-	c.keptBack = nil       // the next private session is asked again
+	c.refused = nil        // the next private session is asked again
 	for _, s := range c.sessions {
 		switch s.state {
 		case Encrypted:
@@ -169,49 +169,45 @@ func (c *Conversation) resendLast(now time.Time, out *Output, s *session) error 
 }
 
 // heldToNewSession sends the held messages to s, which just became
-// private, unless Config.HeldMayGoTo refuses its key: then they stay held
-// (and so does what is sent after them) until ReleaseHeld, with their
-// hold timeout started again, so the user has the whole of it to decide.
+// private, unless Config.HeldMayGoTo refuses its key: then they are
+// dropped unsent, and Send refuses messages to s until AcceptKey.
 func (c *Conversation) heldToNewSession(now time.Time, out *Output, s *session) error {
-	if (len(c.held) > 0 || c.keeping()) && c.cfg.HeldMayGoTo != nil && !c.cfg.HeldMayGoTo(s.lastFP) {
-		if c.keptBack != s {
-			c.keptBack = s
-			for i := range c.held {
-				c.held[i].at = now
-			}
-			out.Events = append(out.Events, HeldKeptBack{Instance: s.tag, Fingerprint: s.lastFP, Held: len(c.held)})
+	if (len(c.held) > 0 || c.refusing()) && c.cfg.HeldMayGoTo != nil && !c.cfg.HeldMayGoTo(s.lastFP) {
+		if c.refused == s && len(c.held) == 0 {
+			return nil // a refresh of the refused session: nothing new
 		}
+		c.refused = s
+		ids := make([]HeldID, len(c.held))
+		for i, h := range c.held {
+			ids[i] = h.id
+		}
+		c.held = nil
+		out.Events = append(out.Events, HeldRefused{Instance: s.tag, Fingerprint: s.lastFP, IDs: ids})
 		return nil
 	}
-	c.keptBack = nil
+	c.refused = nil
 	return c.flushHeld(now, out, s)
 }
 
-// keeping reports whether messages are kept back from a private session.
-func (c *Conversation) keeping() bool { return c.keptBack != nil && c.keptBack.state == Encrypted }
+// refusing reports whether Send refuses messages to the private session.
+func (c *Conversation) refusing() bool { return c.refused != nil && c.refused.state == Encrypted }
 
-// HeldKeptBack reports the key of the private session that held messages
-// are kept back from (see Config.HeldMayGoTo), if there is one.
-func (c *Conversation) HeldKeptBack() (Fingerprint, bool) {
-	if !c.keeping() {
+// RefusedKey reports the key of the private session Send refuses messages
+// to (see Config.HeldMayGoTo), if there is one.
+func (c *Conversation) RefusedKey() (Fingerprint, bool) {
+	if !c.refusing() {
 		return Fingerprint{}, false
 	}
-	return c.keptBack.lastFP, true
+	return c.refused.lastFP, true
 }
 
-// ReleaseHeld sends the messages kept back from the private session (see
-// Config.HeldMayGoTo) to it, now that the user accepted its key fp; later
-// messages go out at once again. It does nothing unless messages are kept
-// back from a session with the key fp.
-func (c *Conversation) ReleaseHeld(now time.Time, fp Fingerprint) (Output, error) {
-	var out Output
-	if !c.keeping() || c.keptBack.lastFP != fp {
-		return out, nil
+// AcceptKey ends the refusal of the private session with the key fp: the
+// user accepted it, and Send sends to it again. Another key changes
+// nothing.
+func (c *Conversation) AcceptKey(fp Fingerprint) {
+	if c.refusing() && c.refused.lastFP == fp {
+		c.refused = nil
 	}
-	s := c.keptBack
-	c.keptBack = nil
-	err := c.flushHeld(now, &out, s)
-	return out, err
 }
 
 // flushHeld sends held messages to s, which just became private.

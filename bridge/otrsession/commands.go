@@ -91,7 +91,6 @@ func (m *Manager) Finish(ctx context.Context, link PeerLink) (string, error) {
 		nick := link.Nick()
 		was := conv.Info().State
 		waiting := len(p.held) > 0
-		_, kept := conv.HeldKeptBack()
 		p.setRecovering(false)
 		p.akePendingUntil = time.Time{}
 		p.unconfirmed, p.resend = nil, nil
@@ -99,10 +98,7 @@ func (m *Manager) Finish(ctx context.Context, link PeerLink) (string, error) {
 		var drop error
 		if waiting {
 			text := fmt.Sprintf("Not sent: you ran `!otr finish` while this message waited for a private conversation with %s.", nick)
-			switch {
-			case kept:
-				text = fmt.Sprintf("Not sent: you ran `!otr finish` while this message was kept back from a key you do not know %s by; nothing was sent.", nick)
-			case plainAllowed:
+			if plainAllowed {
 				text += " Send it again to send it unencrypted."
 			}
 			drop = &SendError{Err: ErrNotPrivate, Text: text}

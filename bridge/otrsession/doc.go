@@ -48,10 +48,10 @@
 //     message are marked (PeerLink.Unconfirmed) and sent once more,
 //     "[resent] ", in the next session with the same key.
 //   - Held messages (heldkey.go) go only to a key the peer is known by
-//     (the lost session's, a stored one; any at first contact); from any
-//     other key they are kept back, with what is sent after them, until
-//     the user verifies it (Trust, SMP) or gives up (Finish, the hold
-//     timeout).
+//     (the lost session's, a stored one; any at first contact); any
+//     other key is refused: they fail (ErrKeyRefused), and so does every
+//     Send to that conversation, until the user verifies the key (Trust,
+//     SMP) or ends it (Finish).
 //   - Trust store: db.Fingerprints.Seen on every new session, SetTrust on
 //     SMP success when otr.SMPSucceeded.SetTrust says so, Trust/Distrust/
 //     Forget. db.Private markers survive a restart: the next contact with

@@ -184,18 +184,14 @@ func (p *peer) applyEvent(ctx context.Context, now time.Time, ev otr.Event, u *u
 			}
 		}
 	case otr.HeldExpired:
-		err := p.expiredError()
-		if fp, kept := p.conv.HeldKeptBack(); kept {
-			err = p.keptBackError(fp)
-		}
 		if w := p.held[ev.ID]; w != nil {
 			delete(p.held, ev.ID)
-			w <- err
+			w <- p.expiredError()
 		} else {
-			return []effect{p.notice(err.Error())}
+			return []effect{p.notice(p.expiredError().Error())}
 		}
-	case otr.HeldKeptBack:
-		return []effect{p.keptBack(now, ev)}
+	case otr.HeldRefused:
+		return []effect{p.keyRefused(ev)}
 	case otr.Unreadable:
 		return []effect{p.notice(p.unreadableText())}
 	case otr.Malformed:
@@ -283,7 +279,7 @@ func (p *peer) smpSucceeded(ctx context.Context, now time.Time, ev otr.SMPSuccee
 	}
 	p.trust[ev.Fingerprint] = db.TrustSMP
 	return append([]effect{p.notice(fmt.Sprintf("✅ Verification with %s succeeded: fingerprint %s is now trusted.", nick, ev.Fingerprint))},
-		p.acceptKey(ctx, now, ev.Fingerprint)...)
+		p.acceptKey(ev.Fingerprint)...)
 }
 
 func (p *peer) finishedError() error {

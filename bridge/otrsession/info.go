@@ -46,8 +46,8 @@ func (m *Manager) Info(ctx context.Context, link PeerLink) (string, error) {
 		b.WriteString("Messages are held until a new private conversation is up (the last one ended without `finish`: a bridge restart, or the peer left or lost it).\n")
 	}
 	if p.conv != nil {
-		if fp, kept := p.conv.HeldKeptBack(); kept {
-			fmt.Fprintf(&b, "Messages are KEPT BACK from this private conversation: its key %s is not one you know %s by. Verify it (`!otr auth`, or `!otr trust`) to send them, or `!otr finish`.\n", fp, nick)
+		if fp, refused := p.conv.RefusedKey(); refused {
+			fmt.Fprintf(&b, "Messages to this private conversation are REFUSED: its key %s is not one you know %s by. Verify it (`!otr auth`, or `!otr trust`) to send, or `!otr finish`.\n", fp, nick)
 		}
 	}
 	scope := map[db.Scope]string{db.ScopeNone: "network default", db.ScopeUser: "your default on this network", db.ScopePeer: "set for this chat"}[p.policyScope]

@@ -112,16 +112,16 @@ func TestPeerGoneHoldsAndResendsToSameKey(t *testing.T) {
 		if got := p.lb.deliveredTexts(); !slices.Contains(got, "held for the new one") || !slices.Contains(got, resentPrefix+"just before quitting") {
 			t.Errorf("the peer with the same key got %q", got)
 		}
-		if p.la.hasNotice("KEPT BACK") {
-			t.Error("kept back from the key the peer is known by")
+		if p.la.hasNotice("refused until you verify") {
+			t.Error("the key the peer is known by was refused")
 		}
 	})
 }
 
 // impostor puts a client with another key on bob's nick after bob left
 // IRC, and has alice send a message: it is held for the key exchange the
-// impostor answers. It returns the result of the send once it is in.
-func (p *pair) impostor(t *testing.T) <-chan error {
+// impostor answers, and fails when the impostor's key comes up.
+func (p *pair) impostor(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	sendEvent(t, p.a, p.la, "just before quitting", "$unread")
@@ -129,12 +129,11 @@ func (p *pair) impostor(t *testing.T) <-chan error {
 	p.restartBob(t, "libotr-alice.key") // someone else's key, on bob's nick
 	p.a.PeerGone(ctx, p.la)
 	synctest.Wait()
-	result := make(chan error, 1)
-	go func() {
-		_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"for bob only"}, Event: "$held"})
-		result <- err
-	}()
-	settled(t, "the key exchange with the impostor", func() bool {
+	_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"for bob only"}, Event: "$held"})
+	if !errors.Is(err, ErrKeyRefused) || !strings.Contains(err.Error(), "not one you know bob by") {
+		t.Fatalf("the held message after the impostor's key exchange: %v", err)
+	}
+	settled(t, "a private conversation with the impostor", func() bool {
 		return p.la.state() == StatePrivateUnverified && p.lb.state() == StatePrivateUnverified
 	})
 	if got := p.lb.deliveredTexts(); len(got) != 0 {
@@ -143,99 +142,83 @@ func (p *pair) impostor(t *testing.T) <-chan error {
 	if p.la.wireContains("for bob only") {
 		t.Fatal("plaintext on the wire")
 	}
-	if !p.la.hasNotice("KEPT BACK") || !p.la.hasNotice("NEW OTR key") || !p.la.hasNotice("NOT sent again") {
+	if !p.la.hasNotice("refused until you verify the key") || !p.la.hasNotice("NEW OTR key") || !p.la.hasNotice("NOT sent again") {
 		_, _, n, _ := p.la.snapshot()
 		t.Fatalf("notices %q", n)
 	}
-	select {
-	case err := <-result:
-		t.Fatalf("the send ended while kept back: %v", err)
-	default:
+}
+
+// refused sends text from alice and checks that it fails at once,
+// unread by bob's side.
+func (p *pair) refused(t *testing.T, text string) {
+	t.Helper()
+	err := send(p.a, p.la, ircconn.Privmsg, text)
+	if !errors.Is(err, ErrKeyRefused) {
+		t.Fatalf("send to the refused key: %v", err)
 	}
-	return result
+	synctest.Wait()
+	if got := p.lb.deliveredTexts(); len(got) != 0 {
+		t.Fatalf("the impostor read %q", got)
+	}
 }
 
 // After the peer left IRC, whoever takes its nick answers the key exchange
 // that a held message starts. With a key the peer is not known by, the
-// message is kept back (so is the next, and a new key exchange releases
-// nothing) until the user verifies the key.
-func TestPeerGoneKeepsHeldFromNewKeyUntilTrusted(t *testing.T) {
+// message fails unsent, and so does every message to that conversation
+// (a new key exchange with the same key changes nothing) until the user
+// verifies the key with `!otr trust`.
+func TestPeerGoneRefusesNewKeyUntilTrusted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		p := newPair(t, "manual", "manual")
 		p.secure(t)
-		result := p.impostor(t)
-
-		second := make(chan error, 1)
-		go func() {
-			_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"also for bob"}, Event: "$second"})
-			second <- err
-		}()
+		p.impostor(t)
+		p.refused(t, "also for bob")
 		if _, err := p.b.Init(ctx, p.lb); err != nil { // the impostor asks again
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if got := p.lb.deliveredTexts(); len(got) != 0 {
-			t.Fatalf("the impostor read %q", got)
+		p.refused(t, "still for bob")
+		if info, err := p.a.Info(ctx, p.la); err != nil || !strings.Contains(info, "REFUSED") {
+			t.Errorf("info while refused: %q %v", info, err)
 		}
-
-		if info, err := p.a.Info(ctx, p.la); err != nil || !strings.Contains(info, "KEPT BACK") {
-			t.Errorf("info while kept back: %q %v", info, err)
-		}
-		reply, err := p.a.Trust(ctx, p.la, "")
-		if err != nil {
+		if _, err := p.a.Trust(ctx, p.la, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-result; err != nil {
-			t.Fatalf("released message: %v (trust: %s)", err, reply)
-		}
-		if err := <-second; err != nil {
-			t.Fatalf("second message: %v", err)
-		}
-		settled(t, "the verified key gets both", func() bool {
-			return slices.Equal(p.lb.deliveredTexts(), []string{"for bob only", "also for bob"})
-		})
-		if !p.la.hasNotice("sent the 2 message(s) kept back") {
+		synctest.Wait()
+		if !p.la.hasNotice("your messages go to this private conversation again") {
 			_, _, n, _ := p.la.snapshot()
 			t.Errorf("notices %q", n)
 		}
-		sendEvent(t, p.a, p.la, "now at once", "$after")
-		settled(t, "the next message goes at once", func() bool { return slices.Contains(p.lb.deliveredTexts(), "now at once") })
+		sendEvent(t, p.a, p.la, "verified now", "$after")
+		settled(t, "the verified key gets the next message", func() bool { return slices.Equal(p.lb.deliveredTexts(), []string{"verified now"}) })
 	})
 }
 
-// `!otr finish` fails what was kept back, with its reason; the refused
-// key stays refused for the next held message.
-func TestPeerGoneKeptBackFinishFails(t *testing.T) {
+// A refused key stays refused after `!otr finish`, though it is in the
+// trust store by then: under policy always the next held message fails
+// again when the impostor answers. Verifying the key with SMP ends it.
+func TestRefusedKeyStaysRefusedUntilSMP(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		p := newPair(t, "always", "manual")
 		p.secure(t)
-		result := p.impostor(t)
+		p.impostor(t)
 		if _, err := p.a.Finish(ctx, p.la); err != nil {
 			t.Fatal(err)
 		}
-		err := <-result
-		if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "kept back") {
-			t.Fatalf("after finish: %v", err)
-		}
-		// Policy always: the next message is held again, the impostor
-		// answers with the same key (now in the trust store), and it is
-		// kept back again.
-		again := make(chan error, 1)
-		go func() {
-			_, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{"still for bob"}, Event: "$again"})
-			again <- err
-		}()
 		synctest.Wait()
-		if got := p.lb.deliveredTexts(); len(got) != 0 {
-			t.Fatalf("the impostor read %q", got)
+		p.refused(t, "held, then refused again")
+		if _, err := p.a.StartSMP(ctx, p.la, "", "our secret"); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(p.a.cfg.HoldTimeout + 2*tickInterval)
-		err = <-again
-		if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "did not verify it") {
-			t.Fatalf("kept back past the hold timeout: %v", err)
+		synctest.Wait()
+		if _, err := p.b.AnswerSMP(ctx, p.lb, "our secret"); err != nil {
+			t.Fatal(err)
 		}
+		settled(t, "verified", func() bool { return p.la.state() == StatePrivateVerified })
+		sendEvent(t, p.a, p.la, "after SMP", "$smp")
+		settled(t, "the verified key gets the next message", func() bool { return slices.Equal(p.lb.deliveredTexts(), []string{"after SMP"}) })
 	})
 }
 

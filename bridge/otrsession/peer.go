@@ -52,11 +52,11 @@ type peer struct {
 
 	trust map[otr.Fingerprint]db.Trust
 	// formerKey is the key of the last private conversation the peer
-	// lost; keptFrom are keys held messages were kept back from, until
-	// the user verifies them (heldkey.go).
+	// lost; refusedKeys are keys held messages were refused to, until the
+	// user verifies them (heldkey.go).
 	formerKey    otr.Fingerprint
 	hasFormerKey bool
-	keptFrom     []otr.Fingerprint
+	refusedKeys  []otr.Fingerprint
 
 	held    map[otr.HeldID]chan error
 	pending []pendingLine

@@ -20,6 +20,10 @@ var (
 	// ErrNotPrivate: policy requires encryption and no private
 	// conversation came up in time; nothing was sent.
 	ErrNotPrivate = errors.New("otrsession: no private conversation")
+	// ErrKeyRefused: the private conversation is with a key the peer is
+	// not known by, which came up for held messages, and the user has not
+	// verified it (heldkey.go); nothing was sent.
+	ErrKeyRefused = errors.New("otrsession: the private conversation's key is not verified")
 	// ErrOutsideOTR: a link to content outside OTR (OutgoingText.OutsideOTR)
 	// was refused, or held back until the user sends it again.
 	ErrOutsideOTR = errors.New("otrsession: content outside OTR")
@@ -306,6 +310,9 @@ func (p *peer) encode(conv *otr.Conversation, now time.Time, msg OutgoingText, e
 		if err != nil {
 			if errors.Is(err, otr.ErrFinished) {
 				return nil, nil, p.finishedError()
+			}
+			if fp, refused := conv.RefusedKey(); refused && errors.Is(err, otr.ErrKeyRefused) {
+				return nil, nil, p.keyRefusedError(fp)
 			}
 			p.m.log.Err(err).Msg("OTR send failed")
 			return nil, nil, &SendError{Err: err, Text: "Not sent: " + strings.TrimPrefix(err.Error(), "otr: ") + "."}

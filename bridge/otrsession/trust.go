@@ -99,7 +99,7 @@ func (m *Manager) changeTrust(ctx context.Context, link PeerLink, name trustChan
 		delete(p.trust, fp)
 	case trustSet:
 		p.trust[fp] = trust
-		fx = p.acceptKey(ctx, now, fp)
+		fx = p.acceptKey(fp)
 	default:
 		p.trust[fp] = trust
 	}
