@@ -47,6 +47,7 @@ var otrScenarios = []otrScenario{
 	{name: "PeerKeyChange", run: testOTRKeyChange},
 	{name: "PeerRestart", run: testOTRPeerRestart},
 	{name: "PeerRestartQuit", run: testOTRPeerRestartQuit},
+	{name: "ImpostorAfterQuit", run: testOTRImpostorAfterQuit},
 	{name: "PeerRestartSilent", run: testOTRPeerRestartSilent},
 	{name: "PeerErrorAnswer", run: testOTRPeerErrorAnswer},
 	{name: "BridgeCrashMidSend", run: testBridgeCrashMidSend},
