@@ -166,77 +166,160 @@ func (c *IRCClient) channelClientFor(ctx context.Context, user id.UserID, networ
 }
 
 // handleChannelMembership bridges a membership change in a channel room.
+// What IRC refuses is told to the user in an encrypted notice; the status
+// bridgev2 sends (unencrypted) carries only a fixed text.
 func (c *IRCClient) handleChannelMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
 	network, folded, _ := parseChannelPortalID(msg.Portal.ID)
 	actor := c.channelClientFor(ctx, msg.Event.Sender, network)
 	if actor == nil {
-		return nil, fmt.Errorf("you have no login on %s", network)
+		return nil, c.reportFailure(ctx, msg.Portal, msg.Event, channelRefusal("Your membership change",
+			fmt.Errorf("you have no login on %s", network)))
 	}
 	r := c.ic.channels.room(network, folded)
 	name := r.channelName()
 	reason := msg.Content.Reason
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	opCtx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	// Dendrite does not always send the previous membership: decide on the
-	// new one, and for a leave on whether the member is in the channel.
 	if msg.Type.IsSelf {
 		switch msg.Type.To {
 		case event.MembershipJoin:
-			if err := actor.joinChannel(ctx, name, ""); err != nil {
-				return nil, fmt.Errorf("not joined on IRC: %s", channelErrorText(err))
+			if err := actor.joinChannel(opCtx, name, ""); err != nil {
+				return nil, actor.reportFailure(ctx, msg.Portal, msg.Event, channelRefusal("Your join of "+name, err))
 			}
 		case event.MembershipLeave:
 			if reason == "" {
 				reason = "left the Matrix room"
 			}
-			if err := actor.partChannel(ctx, name, reason); err != nil {
-				return nil, fmt.Errorf("not parted on IRC: %s", channelErrorText(err))
+			if err := actor.partChannel(opCtx, name, reason); err != nil {
+				// The user has left the room: they read the control room.
+				f := channelRefusal("Your part of "+name, err)
+				actor.managementNotice(ctx, f.notice("").Body)
+				return nil, f.status()
 			}
 		}
 		return nil, nil
-	}
-	conn := actor.connection()
-	if conn == nil || conn.State() != ircconn.Connected {
-		return nil, errNotConnected
 	}
 	nick, ghost := actor.membershipTargetNick(ctx, msg.Target, r)
 	if nick == "" {
 		return nil, nil // a Matrix user without an IRC side: Matrix only
 	}
+	conn := actor.connection()
+	if conn == nil || conn.State() != ircconn.Connected {
+		return nil, actor.reportFailure(ctx, msg.Portal, msg.Event, channelRefusal("Your membership change of "+nick, errNotConnected))
+	}
+	target := id.UserID(msg.Event.GetStateKey())
+	meta, _ := msg.Portal.Metadata.(*PortalMetadata)
+	if meta == nil {
+		meta = &PortalMetadata{}
+		msg.Portal.Metadata = meta
+	}
 	_, inChannel := conn.Member(name, nick)
+	var action string
 	var err error
+	// restore is the room membership that matches IRC again when IRC
+	// refuses a change for a ghost that is not in the channel.
+	var restore event.Membership
 	switch msg.Type.To {
 	case event.MembershipInvite:
 		if !ghost {
 			return nil, nil // a bridged user joins by accepting
 		}
-		err = conn.Invite(ctx, nick, name)
+		action, restore = "Your invite of "+nick, event.MembershipLeave
+		err = conn.Invite(opCtx, nick, name)
 	case event.MembershipLeave:
-		if inChannel {
-			err = conn.Kick(ctx, name, nick, reason)
-		} else if msg.Type.From != event.MembershipInvite {
-			err = conn.Mode(ctx, name, ircconn.ModeChange{Add: false, Mode: 'b', Param: actor.banMask(name, nick)})
+		// Dendrite does not always send the previous membership (bridgev2
+		// then says leave): a leave is an unban when the previous
+		// membership was a ban, or may have been one and the bridge set a
+		// ban for this user.
+		mask, ours := meta.BanMasks[target]
+		unban := msg.Type.From == event.MembershipBan || (msg.Type.From == event.MembershipLeave && ours && !inChannel)
+		switch {
+		case unban && ours:
+			action, restore = "Your unban of "+nick, event.MembershipBan
+			if err = conn.Mode(opCtx, name, ircconn.ModeChange{Add: false, Mode: 'b', Param: mask}); err == nil {
+				delete(meta.BanMasks, target)
+				actor.saveBanMasks(ctx, msg.Portal)
+			}
+		case unban:
+			action = "Your unban of " + nick
+			err = errBanMaskUnknown
+		case inChannel:
+			action = "Your kick of " + nick
+			err = conn.Kick(opCtx, name, nick, reason)
+		default:
+			return nil, nil // neither in the channel nor banned by the bridge: nothing on IRC
 		}
 	case event.MembershipBan:
-		err = conn.Mode(ctx, name, ircconn.ModeChange{Add: true, Mode: 'b', Param: actor.banMask(name, nick)})
-		if err == nil && inChannel {
-			err = conn.Kick(ctx, name, nick, reason)
+		action, restore = "Your ban of "+nick, event.MembershipLeave
+		mask := actor.banMask(name, nick)
+		if err = conn.Mode(opCtx, name, ircconn.ModeChange{Add: true, Mode: 'b', Param: mask}); err == nil {
+			if meta.BanMasks == nil {
+				meta.BanMasks = map[id.UserID]string{}
+			}
+			meta.BanMasks[target] = mask
+			actor.saveBanMasks(ctx, msg.Portal)
+			if inChannel {
+				err = conn.Kick(opCtx, name, nick, reason)
+			}
 		}
 	default:
 		return nil, nil
 	}
 	if err != nil {
-		if ghost && inChannel && msg.Type.To != event.MembershipInvite {
+		switch {
+		case ghost && inChannel && msg.Type.To != event.MembershipInvite:
 			// The member is still in the channel: back into the room.
 			f := actor.fold(nick)
 			r.enqueue(actor, "member back", func(ctx context.Context) {
 				delete(r.st.ghosts, f)
 				r.memberJoined(actor, nick)
 			})
+		case ghost && restore != "" && !errors.Is(err, errBanMaskUnknown):
+			actor.restoreMembership(ctx, msg.Portal, target, restore)
 		}
-		return nil, fmt.Errorf("refused on IRC: %s", channelErrorText(err))
+		return nil, actor.reportFailure(ctx, msg.Portal, msg.Event, channelRefusal(action, err))
 	}
 	return nil, nil
+}
+
+// errBanMaskUnknown: a Matrix unban of a ban the bridge did not set.
+var errBanMaskUnknown = errors.New("the bridge did not set this ban on IRC and does not know its mask; lift it there (MODE <channel> -b <mask>)")
+
+// channelRefusal explains a membership change or topic that IRC refused
+// or may not have received; action is its subject ("Your kick of dave").
+func channelRefusal(action string, err error) failure {
+	f := failure{what: action, text: channelErrorText(err) + ".", certain: true, reason: event.MessageStatusNetworkError, cause: err}
+	var pe *ircconn.PeerError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "482":
+		f.reason = event.MessageStatusNoPermission
+	case errors.As(err, &pe), errors.Is(err, errBanMaskUnknown):
+		f.reason = event.MessageStatusGenericError
+	case errors.Is(err, ircconn.ErrConnectionLost):
+		f.text, f.certain = "the IRC connection dropped before the server answered.", false
+	case errors.Is(err, ircconn.ErrUnconfirmed), errors.Is(err, context.DeadlineExceeded):
+		f.text, f.certain = "the IRC server did not answer in time.", false
+	}
+	return f
+}
+
+// saveBanMasks stores the portal's ban masks.
+func (c *IRCClient) saveBanMasks(ctx context.Context, portal *bridgev2.Portal) {
+	if err := portal.Save(ctx); err != nil {
+		c.log.Err(err).Msg("Failed to store the channel room's ban masks")
+	}
+}
+
+// restoreMembership puts a ghost's room membership back to what IRC
+// still has after IRC refused a change: the bot revokes a refused invite,
+// lifts a refused ban, bans again after a refused unban.
+func (c *IRCClient) restoreMembership(ctx context.Context, portal *bridgev2.Portal, target id.UserID, membership event.Membership) {
+	_, err := c.ic.Bridge.Bot.SendState(ctx, portal.MXID, event.StateMember, target.String(), &event.Content{
+		Parsed: &event.MemberEventContent{Membership: membership, Reason: "refused on IRC"},
+	}, time.Now())
+	if err != nil {
+		c.log.Err(err).Str("membership", string(membership)).Msg("Failed to put a ghost's membership back after IRC refused the change")
+	}
 }
 
 // membershipTargetNick is the IRC nick a membership change is about, and
@@ -276,7 +359,8 @@ func (c *IRCClient) banMask(channel, nick string) string {
 }
 
 // HandleMatrixRoomTopic sets a channel's topic from its room. The server's
-// refusal (482 without the privilege under +t) puts the IRC topic back.
+// refusal (482 without the privilege under +t) puts the IRC topic back and
+// is told in an encrypted notice.
 func (c *IRCClient) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (bool, error) {
 	if !isChannelPortal(msg.Portal.PortalKey) {
 		return false, errors.New("the topic of a direct chat is not sent to IRC")
@@ -294,7 +378,7 @@ func (c *IRCClient) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.Mat
 		if serr != nil {
 			zerolog.Ctx(ctx).Err(serr).Msg("Failed to restore the channel topic")
 		}
-		return false, fmt.Errorf("the topic was not changed on IRC: %s", channelErrorText(err))
+		return false, c.reportFailure(ctx, msg.Portal, msg.Event, channelRefusal("Your topic change", err))
 	}
 	msg.Portal.Topic = msg.Content.Topic
 	msg.Portal.TopicSet = true

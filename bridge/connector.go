@@ -18,6 +18,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/otrbridge/otrbridge/bridge/otrsession"
 	"github.com/otrbridge/otrbridge/db"
@@ -215,7 +216,7 @@ func (ic *IRCConnector) LoadUserLogin(ctx context.Context, login *bridgev2.UserL
 	return nil
 }
 
-// PortalMetadata is stored with every DM portal.
+// PortalMetadata is stored with every portal.
 type PortalMetadata struct {
 	// Nick is the peer's current nick (original case). It differs from the
 	// nick in the portal ID after the peer changed nick.
@@ -224,6 +225,11 @@ type PortalMetadata struct {
 	// a user with the same one may be suggested, never followed
 	// (nickwatch.go).
 	UserHost string `json:"userhost,omitempty"`
+	// BanMasks are, in a channel room, the IRC ban masks the bridge set
+	// for Matrix bans, by banned Matrix user. The unban lifts exactly that
+	// mask: by then the member has left the channel and their host is no
+	// longer known.
+	BanMasks map[id.UserID]string `json:"ban_masks,omitempty"`
 }
 
 // GhostMetadata is stored with every ghost.

@@ -13,16 +13,21 @@ import (
 // clients in the same InspIRCd channel.
 
 // ircJoin has an IRC client join channel and waits for the end of the
-// member list.
+// member list; the server's refusal (471-477: full, invite only, banned,
+// bad key, ...) fails at once.
 func ircJoin(t testing.TB, c *teststack.IRCClient, channel string) {
 	t.Helper()
 	if err := c.Send("JOIN " + channel); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WaitFor(wait, func(l teststack.IRCLine) bool {
-		return l.Command() == "366" && strings.EqualFold(l.Param(1), channel)
-	}); err != nil {
+	l, err := c.WaitFor(wait, func(l teststack.IRCLine) bool {
+		return (l.Command() == "366" || l.Command() >= "471" && l.Command() <= "477") && strings.EqualFold(l.Param(1), channel)
+	})
+	if err != nil {
 		t.Fatalf("%s did not join %s: %v", c.Nick(), channel, err)
+	}
+	if l.Command() != "366" {
+		t.Fatalf("%s could not join %s: %s", c.Nick(), channel, l.Raw)
 	}
 }
 
@@ -527,10 +532,23 @@ func testChannelOps(t *testing.T, e *env) {
 	if err := alice.mx.Do("POST", "/_matrix/client/v3/rooms/"+room+"/ban", map[string]any{"user_id": daveGhost, "reason": "enough"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if l := ircWaitCommand(t, carol, "MODE", alice.nick, channel); l.Param(1) != "+b" || !strings.HasPrefix(l.Param(2), "*!*@") {
+	l := ircWaitCommand(t, carol, "MODE", alice.nick, channel)
+	if l.Param(1) != "+b" || !strings.HasPrefix(l.Param(2), "*!*@") {
 		t.Errorf("ban MODE %v", l.Msg.Params)
 	}
+	mask := l.Param(2)
 	ircWaitCommand(t, carol, "KICK", alice.nick, channel)
+	// Unban from Matrix → MODE -b of the mask the ban set (dave is no
+	// longer in the channel, so the bridge cannot recompute it); dave can
+	// come back.
+	if err := alice.mx.Do("POST", "/_matrix/client/v3/rooms/"+room+"/unban", map[string]any{"user_id": daveGhost}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l := ircWaitCommand(t, carol, "MODE", alice.nick, channel); l.Param(1) != "-b" || l.Param(2) != mask {
+		t.Errorf("unban MODE %v, want -b %s", l.Msg.Params, mask)
+	}
+	ircJoin(t, dave, channel)
+	alice.waitMember(t, room, daveGhost, "join")
 
 	// IRC KICK of bob: he leaves the room and is told how to come back.
 	carol.Send("KICK " + channel + " " + bob.nick + " :out")

@@ -515,9 +515,56 @@ func e2beChannelRoom(t *testing.T, e *env, u *user) string {
 	reason := e.text("e2be kick reason")
 	carol.Send("KICK " + channel + " " + dave.Nick() + " :" + reason)
 	u.decryptedNotice(t, room, reason)
+	e2beChannelRefusal(t, e, u, carol, dave, channel, room)
 	erinGhost := e.ghost(netLocal, erin.Nick())
 	u.waitMember(t, room, erinGhost, "join")
 	erin.Quit(e.text("e2be quit message"))
 	u.waitMember(t, room, erinGhost, "leave")
 	return room
+}
+
+// e2beChannelRefusal: a Matrix action in a channel room that IRC refuses
+// (an invite into a +i channel by a member without halfop) is explained
+// in an encrypted notice replying to it; the unencrypted status event
+// names neither the member nor IRC's reason; the invite is taken back.
+func e2beChannelRefusal(t *testing.T, e *env, u *user, op, outside *teststack.IRCClient, channel, room string) {
+	t.Helper()
+	ghost := e.ghost(netLocal, outside.Nick())
+	u.waitMember(t, room, ghost, "leave")
+	op.Send("MODE " + channel + " +i")
+	u.decryptedNotice(t, room, "+i")
+	if err := u.mx.Do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(room)+"/invite", map[string]any{"user_id": ghost}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The ghost's earlier invite (when it was added to the room) is not
+	// this one: match u's.
+	invite, err := u.mx.WaitEvent(longWait, func(ev teststack.MatrixEvent) bool {
+		return ev.RoomID == room && ev.Type == "m.room.member" && ev.StateKey != nil && *ev.StateKey == ghost &&
+			ev.Sender == u.mx.UserID && ev.Str("membership") == "invite"
+	})
+	if err != nil {
+		t.Fatalf("u's invite of %s is not in the room: %v", ghost, err)
+	}
+	why := "Your invite of " + outside.Nick() + " was not bridged"
+	notice := u.decryptedNotice(t, room, why)
+	if !strings.Contains(notice.Body(), "not a channel operator") {
+		t.Errorf("the notice does not say why: %q", notice.Body())
+	}
+	if rel, _ := notice.Content["m.relates_to"].(map[string]any); rel == nil || fmt.Sprint(rel["m.in_reply_to"]) != fmt.Sprint(map[string]any{"event_id": invite.EventID}) {
+		t.Errorf("the notice does not reply to the invite: %v", notice.Content["m.relates_to"])
+	}
+	// No file of the homeserver may hold the notice's sentence.
+	e.remember(why)
+	st := u.messageStatus(t, room, invite.EventID, wait)
+	if st.Str("status") == "SUCCESS" {
+		t.Errorf("status of a refused invite: %q", st.Str("status"))
+	}
+	for k, v := range st.Content {
+		s := strings.ToLower(fmt.Sprint(v))
+		if strings.Contains(s, strings.ToLower(outside.Nick())) || strings.Contains(s, "482") || strings.Contains(s, "operator") {
+			t.Errorf("the unencrypted status event carries %s = %q", k, s)
+		}
+	}
+	u.waitMember(t, room, ghost, "leave")
+	op.Send("MODE " + channel + " -i")
 }
