@@ -452,6 +452,57 @@ func testChannelShared(t *testing.T, e *env) {
 	alice.fromSender(t, room, carolGhost, still)
 }
 
+// testChannelDedupNoMsgid: on a server without IRCv3 msgid nothing names
+// a channel line, so bridgev2 cannot drop copies by message ID: the two
+// bridged connections' copies of a line must become one event by the
+// bridge's own dedup, and the same text said twice on purpose two.
+func testChannelDedupNoMsgid(t *testing.T, e *env) {
+	alice, carol := e.loggedIn(t, netNoMsgid)
+	bob := e.newUser(t, "")
+	bob.login(t, netNoMsgid, e.unique("mx"))
+	channel := e.ircChannel()
+	ircJoin(t, carol, channel)
+	room := alice.joinChannel(t, channel)
+	if r := bob.joinChannel(t, channel); r != room {
+		t.Fatalf("bob got room %s, alice %s: one room per channel", r, room)
+	}
+	ircWaitCommand(t, carol, "JOIN", bob.nick, channel)
+	carolGhost := e.ghost(netNoMsgid, carol.Nick())
+	// A sync point after which both connections have read, and handed to
+	// the room, every line carol sent before it: carol invites both users
+	// to another channel (each connection reads the INVITE after the
+	// lines), then a marker line goes through the room queue behind any
+	// copy.
+	side := e.ircChannel()
+	ircJoin(t, carol, side)
+	rounds := 0
+	caughtUp := func() {
+		t.Helper()
+		rounds++
+		carol.Send("INVITE " + alice.nick + " " + side)
+		carol.Send("INVITE " + bob.nick + " " + side)
+		alice.replyContaining(t, wait, "invites you to "+side)
+		bob.replyContaining(t, wait, "invites you to "+side)
+		marker := e.text(fmt.Sprintf("marker %d", rounds))
+		carol.Privmsg(channel, marker)
+		alice.fromSender(t, room, carolGhost, marker)
+	}
+
+	once := e.text("said once without msgid")
+	carol.Privmsg(channel, once)
+	caughtUp()
+	if n := alice.countBody(room, once); n != 1 {
+		t.Errorf("a line both bridged connections received appears %d times", n)
+	}
+	twice := e.text("said twice without msgid")
+	carol.Privmsg(channel, twice)
+	carol.Privmsg(channel, twice)
+	caughtUp()
+	if n := alice.countBody(room, twice); n != 2 {
+		t.Errorf("a line said twice appears %d times", n)
+	}
+}
+
 // testChannelOps: membership modes become power levels; topic, kick and ban
 // work both ways for who has the IRC privilege; an IRC INVITE becomes a
 // Matrix invite; the server's refusals (+m, a ban) fail the Matrix message

@@ -54,13 +54,17 @@ func bridgeBinary(t testing.TB) string {
 	return binPath
 }
 
-// env is one running stack: Dendrite, two InspIRCd servers (one without and
-// one with flood limits) and the bridge configured for both.
+// env is one running stack: Dendrite, three InspIRCd servers (the local
+// one, one with flood limits and one without IRCv3 msgid) and the bridge
+// configured for all three.
 type env struct {
 	hs       *teststack.Homeserver
 	irc      *teststack.IRCServer
 	floodIRC *teststack.IRCServer
-	bridge   *teststack.Bridge
+	// noMsgidIRC names no message: lines several bridged connections see
+	// are recognised by their content only.
+	noMsgidIRC *teststack.IRCServer
+	bridge     *teststack.Bridge
 	// admin has admin permission; in a stack with encryption it is an
 	// encrypted client registered before the bridge starts (the bridge
 	// tells it that cross-signing failed).
@@ -83,8 +87,9 @@ type env struct {
 const relayOnly = "relayonly"
 
 const (
-	netLocal = "local"
-	netFlood = "flood"
+	netLocal   = "local"
+	netFlood   = "flood"
+	netNoMsgid = "nomsgid"
 )
 
 // newEnv starts a stack. dbType/dbURI empty means SQLite.
@@ -117,6 +122,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	// server tolerates 8 then 2.5 per second, so an unpaced burst of 50
 	// lines gets the connection killed while a paced one does not.
 	e.floodIRC = teststack.InspIRCd(t, teststack.IRCOptions{FloodLimits: true, FloodBurst: 8, FloodRate: 2.5})
+	e.noMsgidIRC = teststack.InspIRCd(t, teststack.IRCOptions{NoMsgid: true})
 	e.hs = teststack.Dendrite(t, teststack.HSOptions{})
 	if o.encryption {
 		enc := e.hs.RegisterEncryptedUser(t, "admin", "password-admin")
@@ -129,6 +135,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		Networks: []teststack.BridgeNetwork{
 			{Key: netLocal, Name: "Local IRC", IRC: e.irc},
 			{Key: netFlood, Name: "Flood-limited IRC", IRC: e.floodIRC, FloodBurst: 4, FloodRate: 2},
+			{Key: netNoMsgid, Name: "IRC without msgid", IRC: e.noMsgidIRC},
 		},
 		DatabaseType: dbType,
 		DatabaseURI:  dbURI,
@@ -342,8 +349,11 @@ func (u *user) login(t testing.TB, network, nick string) {
 
 // ircServer returns the server of the user's network.
 func (e *env) ircFor(network string) *teststack.IRCServer {
-	if network == netFlood {
+	switch network {
+	case netFlood:
 		return e.floodIRC
+	case netNoMsgid:
+		return e.noMsgidIRC
 	}
 	return e.irc
 }

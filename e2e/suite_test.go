@@ -40,6 +40,7 @@ var scenarios = []scenario{
 	{name: "ChannelLimit", run: testChannelLimit, sqliteOnly: true},
 	{name: "ChannelShared", run: testChannelShared},
 	{name: "ChannelOps", run: testChannelOps},
+	{name: "ChannelDedupNoMsgid", run: testChannelDedupNoMsgid},
 	{name: "ChannelRestartRejoin", run: testChannelRestartRejoin},
 	{name: "ChannelReconnect", run: testChannelReconnectRejoin},
 }

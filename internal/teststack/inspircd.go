@@ -39,6 +39,10 @@ type IRCOptions struct {
 	Services bool
 	// Password is the server password (PASS) every client must send.
 	Password string
+	// NoMsgid leaves out IRCv3 msgid: messages carry no server-given ID,
+	// as on networks without it, so a line seen by several connections is
+	// recognised only by its content.
+	NoMsgid bool
 	// Detach leaves the server running when the calling process exits (for
 	// scripts/stack.sh); tests leave it false.
 	Detach bool
@@ -255,7 +259,7 @@ func (s *IRCServer) writeConfig() error {
 		"Dir": s.Dir, "Modules": inspircdModules, "CommandRate": commandRate, "Threshold": threshold,
 		"OperName": s.OperName, "OperPassword": s.OperPassword,
 		"ServicesPort": s.ServicesPort, "ServicesName": s.ServicesName, "LinkPassword": s.LinkPassword,
-		"Password": s.opts.Password,
+		"Password": s.opts.Password, "Msgid": !s.opts.NoMsgid,
 	}
 	f, err := os.Create(filepath.Join(s.Dir, "inspircd.conf"))
 	if err != nil {
@@ -270,7 +274,7 @@ func (s *IRCServer) writeConfig() error {
 
 // The IRCv3 capabilities the bridge negotiates: message-tags (ctctags),
 // server-time, echo-message, labeled-response (needs batch), account-tag,
-// msgid, cap-notify; for channel and presence state (from the ircv3,
+// msgid (unless IRCOptions.NoMsgid), cap-notify; for channel and presence state (from the ircv3,
 // invitenotify, chghost, monitor, namesx, uhnames and setname modules)
 // extended-join, account-notify, away-notify, chghost, invite-notify,
 // multi-prefix, userhost-in-names, setname, extended-monitor, and MONITOR
@@ -310,8 +314,8 @@ var inspircdConf = template.Must(template.New("inspircd.conf").Parse(`# Generate
 <module name="ircv3_ctctags">
 <module name="ircv3_echomessage">
 <module name="ircv3_labeledresponse">
-<module name="ircv3_msgid">
-<module name="ircv3_servertime">
+{{if .Msgid}}<module name="ircv3_msgid">
+{{end}}<module name="ircv3_servertime">
 <module name="services_account">
 <module name="ircv3_accounttag">
 <module name="ircv3_invitenotify">

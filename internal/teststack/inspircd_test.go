@@ -73,3 +73,19 @@ func TestInspIRCdFloodLimits(t *testing.T) {
 	}
 	_ = sink
 }
+
+func TestInspIRCdNoMsgid(t *testing.T) {
+	for _, noMsgid := range []bool{false, true} {
+		s := InspIRCd(t, IRCOptions{NoMsgid: noMsgid})
+		from := DialIRC(t, s.Addr(), "from", IRCClientOptions{})
+		to := DialIRC(t, s.Addr(), "to", IRCClientOptions{Caps: []string{"message-tags"}})
+		from.Privmsg("to", "hello")
+		l, err := to.WaitPrivmsg(5*time.Second, "from", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has, _ := l.Msg.GetTag("msgid"); has == noMsgid {
+			t.Errorf("NoMsgid %v: the message's msgid tag present = %v (%s)", noMsgid, has, l.Raw)
+		}
+	}
+}
