@@ -33,6 +33,7 @@ var scenarios = []struct {
 	{"FingerprintIsolation", testFingerprintIsolation},
 	{"FingerprintHistoryCapped", testFingerprintHistoryCapped},
 	{"MovePeer", testMovePeer},
+	{"RefusedKeys", testRefusedKeys},
 	{"ConcurrentSeen", testConcurrentSeen},
 	{"Policies", testPolicies},
 	{"Constraints", testConstraints},
@@ -64,8 +65,9 @@ func TestUpgradeFromV1(t *testing.T) {
 		t.Fatal("v1 already has the v2 table")
 	}
 	user := id.UserID("@upgrade:example.org")
-	v1 := &Database{Database: old, Fingerprints: &FingerprintStore{db: old}}
-	if _, err := v1.Fingerprints.Seen(ctx, user, "libera", "bob", "bob", fp(1), t0); err != nil {
+	// A row as v1 wrote it (today's queries read later columns).
+	if _, err := old.Exec(ctx, `INSERT INTO otr_fingerprint (user_mxid, network, peer, fingerprint, trust, verified_how, first_seen, last_seen)
+		VALUES ($1, 'libera', 'bob', $2, 'smp', 'SMP', 1, 2)`, user, fp(1)); err != nil {
 		t.Fatal(err)
 	}
 	d := New(parent, zerolog.Nop())
@@ -75,8 +77,8 @@ func TestUpgradeFromV1(t *testing.T) {
 	if err := d.Private.Mark(ctx, user, "libera", "bob", t0); err != nil {
 		t.Fatalf("v2 table missing after upgrade: %v", err)
 	}
-	if f, err := d.Fingerprints.Get(ctx, user, "libera", "bob", fp(1)); err != nil || f == nil {
-		t.Fatalf("v1 data lost in the upgrade: %v, %v", f, err)
+	if f, err := d.Fingerprints.Get(ctx, user, "libera", "bob", fp(1)); err != nil || f == nil || f.Trust != TrustSMP || f.Refused {
+		t.Fatalf("v1 data lost in the upgrade: %+v, %v", f, err)
 	}
 }
 
@@ -600,5 +602,46 @@ func testInflight(t *testing.T, d *Database, user id.UserID) {
 	}
 	if other, _ := d.Inflight.List(ctx, "oftc/"+string(user)); len(other) != 1 {
 		t.Errorf("the other login's records: %+v", other)
+	}
+}
+
+// A refused key stays refused (across Seen and a move to another peer ID)
+// until the user verifies it.
+func testRefusedKeys(t *testing.T, d *Database, user id.UserID) {
+	ctx := context.Background()
+	refused := func(peer string, n byte) bool {
+		t.Helper()
+		f, err := d.Fingerprints.Get(ctx, user, "libera", peer, fp(n))
+		if err != nil || f == nil {
+			t.Fatalf("Get %s %d = %+v, %v", peer, n, f, err)
+		}
+		return f.Refused
+	}
+	// Refused before the key exchange stored it, then seen.
+	if err := d.Fingerprints.Refuse(ctx, user, "libera", "frank", fp(7), t0); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Fingerprints.Seen(ctx, user, "libera", "frank", "frank", fp(7), t0.Add(time.Minute)); err != nil || res.New || !res.Fingerprint.Refused {
+		t.Fatalf("Seen after Refuse = %+v, %v", res, err)
+	}
+	// Seen first, refused after; untrusting keeps the refusal.
+	d.Fingerprints.Seen(ctx, user, "libera", "frank", "frank", fp(8), t0)
+	if err := d.Fingerprints.Refuse(ctx, user, "libera", "frank", fp(8), t0.Add(time.Minute)); err != nil || !refused("frank", 8) {
+		t.Fatalf("Refuse a seen key: %v", err)
+	}
+	d.Fingerprints.SetTrust(ctx, user, "libera", "frank", fp(8), TrustNone, "", t0.Add(2*time.Minute))
+	if !refused("frank", 8) {
+		t.Error("TrustNone cleared the refusal")
+	}
+	if err := d.Fingerprints.MovePeer(ctx, user, "libera", "frank", "franky"); err != nil {
+		t.Fatal(err)
+	}
+	if !refused("franky", 7) || !refused("franky", 8) {
+		t.Error("a move lost the refusal")
+	}
+	// Verifying clears it.
+	d.Fingerprints.SetTrust(ctx, user, "libera", "franky", fp(8), TrustManual, "manually", t0.Add(3*time.Minute))
+	if refused("franky", 8) || !refused("franky", 7) {
+		t.Error("verifying did not clear only that key's refusal")
 	}
 }

@@ -53,8 +53,12 @@ type Fingerprint struct {
 	Trust       Trust
 	VerifiedHow string    // free text, e.g. "SMP with question", "libotr import"
 	VerifiedAt  time.Time // zero unless trusted
-	FirstSeen   time.Time
-	LastSeen    time.Time
+	// Refused: messages that waited for a private conversation were refused
+	// to this key (it answered in place of the keys the peer was known by),
+	// until the user verifies it.
+	Refused   bool
+	FirstSeen time.Time
+	LastSeen  time.Time
 }
 
 // SeenResult is what Seen learned.
@@ -197,7 +201,8 @@ func (s *FingerprintStore) capHistory(ctx context.Context, user id.UserID, netwo
 }
 
 // SetTrust sets the trust in a fingerprint already seen (ErrNotFound
-// otherwise). TrustNone clears how and when it was verified.
+// otherwise). TrustNone clears how and when it was verified; a trusted
+// level clears a refusal.
 func (s *FingerprintStore) SetTrust(ctx context.Context, user id.UserID, network, peer string, fp []byte, trust Trust, how string, now time.Time) error {
 	if !trust.Valid() {
 		return fmt.Errorf("set trust: invalid trust level %q", trust)
@@ -209,7 +214,8 @@ func (s *FingerprintStore) SetTrust(ctx context.Context, user id.UserID, network
 		how = ""
 	}
 	res, err := s.db.Exec(ctx, `
-		UPDATE otr_fingerprint SET trust=$5, verified_how=$6, verified_at=$7
+		UPDATE otr_fingerprint SET trust=$5, verified_how=$6, verified_at=$7,
+			refused_at=CASE WHEN $5 IN ('manual', 'smp') THEN NULL ELSE refused_at END
 		WHERE user_mxid=$1 AND network=$2 AND peer=$3 AND fingerprint=$4`,
 		user, network, peer, fp, string(trust), how, verifiedAt)
 	if err != nil {
@@ -219,6 +225,27 @@ func (s *FingerprintStore) SetTrust(ctx context.Context, user id.UserID, network
 		return fmt.Errorf("set trust for %s on %s: %w", peer, network, err)
 	} else if n == 0 {
 		return fmt.Errorf("set trust for %s on %s: %w", peer, network, ErrNotFound)
+	}
+	return nil
+}
+
+// Refuse records that messages which waited for a private conversation
+// were refused to fp (seen now, if it was not before).
+func (s *FingerprintStore) Refuse(ctx context.Context, user id.UserID, network, peer string, fp []byte, now time.Time) error {
+	if err := checkPeer(user, network, peer); err != nil {
+		return fmt.Errorf("refuse fingerprint: %w", err)
+	}
+	if err := checkFingerprint(fp); err != nil {
+		return fmt.Errorf("refuse fingerprint: %w", err)
+	}
+	ms := toMillis(now)
+	_, err := s.db.Exec(ctx, `
+		INSERT INTO otr_fingerprint (user_mxid, network, peer, fingerprint, trust, verified_how, first_seen, last_seen, refused_at)
+		VALUES ($1, $2, $3, $4, 'none', '', $5, $5, $5)
+		ON CONFLICT (user_mxid, network, peer, fingerprint) DO UPDATE SET refused_at=excluded.refused_at`,
+		user, network, peer, fp, ms)
+	if err != nil {
+		return fmt.Errorf("refuse fingerprint of %s on %s: %w", peer, network, err)
 	}
 	return nil
 }
@@ -252,7 +279,7 @@ func (s *FingerprintStore) list(ctx context.Context, user id.UserID, network, pe
 	// "$2 = ''" keeps one query for both the filtered and the full listing.
 	const where = "WHERE user_mxid=$1 AND ($2='' OR network=$2) AND ($3='' OR peer=$3)"
 	rows, err := s.db.Query(ctx, `
-		SELECT network, peer, fingerprint, trust, verified_how, verified_at, first_seen, last_seen
+		SELECT network, peer, fingerprint, trust, verified_how, verified_at, refused_at, first_seen, last_seen
 		FROM otr_fingerprint `+where+`
 		ORDER BY network, peer, first_seen, fingerprint`, user, network, peer)
 	if err != nil {
@@ -263,13 +290,14 @@ func (s *FingerprintStore) list(ctx context.Context, user id.UserID, network, pe
 	err = forRows(rows, func() error {
 		f := &Fingerprint{User: user}
 		var (
-			trust           string
-			verifiedAt      sql.NullInt64
-			firstMs, lastMs int64
+			trust                 string
+			verifiedAt, refusedAt sql.NullInt64
+			firstMs, lastMs       int64
 		)
-		if err := rows.Scan(&f.Network, &f.Peer, &f.Fingerprint, &trust, &f.VerifiedHow, &verifiedAt, &firstMs, &lastMs); err != nil {
+		if err := rows.Scan(&f.Network, &f.Peer, &f.Fingerprint, &trust, &f.VerifiedHow, &verifiedAt, &refusedAt, &firstMs, &lastMs); err != nil {
 			return err
 		}
+		f.Refused = refusedAt.Valid
 		f.Trust, f.FirstSeen, f.LastSeen = Trust(trust), fromMillis(firstMs), fromMillis(lastMs)
 		if verifiedAt.Valid {
 			f.VerifiedAt = fromMillis(verifiedAt.Int64)
@@ -390,22 +418,27 @@ func (s *FingerprintStore) MovePeer(ctx context.Context, user id.UserID, network
 }
 
 func (s *FingerprintStore) moveOne(ctx context.Context, f *Fingerprint, to string) error {
-	var verifiedAt sql.NullInt64
+	var verifiedAt, refusedAt sql.NullInt64
 	if !f.VerifiedAt.IsZero() {
 		verifiedAt = sql.NullInt64{Int64: toMillis(f.VerifiedAt), Valid: true}
 	}
-	// The stronger trust wins; "smp" > "manual" > "none" happens to be the
+	if f.Refused {
+		refusedAt = sql.NullInt64{Int64: toMillis(f.LastSeen), Valid: true}
+	}
+	// The stronger trust wins, a refusal stays (a verified key does not
+	// count as refused); "smp" > "manual" > "none" happens to be the
 	// reverse alphabetical order, but spell it out.
 	_, err := s.db.Exec(ctx, `
-		INSERT INTO otr_fingerprint (user_mxid, network, peer, fingerprint, trust, verified_how, verified_at, first_seen, last_seen)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO otr_fingerprint (user_mxid, network, peer, fingerprint, trust, verified_how, verified_at, first_seen, last_seen, refused_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (user_mxid, network, peer, fingerprint) DO UPDATE SET
+			refused_at=COALESCE(otr_fingerprint.refused_at, excluded.refused_at),
 			first_seen=CASE WHEN excluded.first_seen < otr_fingerprint.first_seen THEN excluded.first_seen ELSE otr_fingerprint.first_seen END,
 			last_seen=CASE WHEN excluded.last_seen > otr_fingerprint.last_seen THEN excluded.last_seen ELSE otr_fingerprint.last_seen END,
 			trust=CASE WHEN `+trustRank("excluded.trust")+` > `+trustRank("otr_fingerprint.trust")+` THEN excluded.trust ELSE otr_fingerprint.trust END,
 			verified_how=CASE WHEN `+trustRank("excluded.trust")+` > `+trustRank("otr_fingerprint.trust")+` THEN excluded.verified_how ELSE otr_fingerprint.verified_how END,
 			verified_at=CASE WHEN `+trustRank("excluded.trust")+` > `+trustRank("otr_fingerprint.trust")+` THEN excluded.verified_at ELSE otr_fingerprint.verified_at END`,
-		f.User, f.Network, to, f.Fingerprint, string(f.Trust), f.VerifiedHow, verifiedAt, toMillis(f.FirstSeen), toMillis(f.LastSeen))
+		f.User, f.Network, to, f.Fingerprint, string(f.Trust), f.VerifiedHow, verifiedAt, toMillis(f.FirstSeen), toMillis(f.LastSeen), refusedAt)
 	if err != nil {
 		return err
 	}

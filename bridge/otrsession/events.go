@@ -191,7 +191,7 @@ func (p *peer) applyEvent(ctx context.Context, now time.Time, ev otr.Event, u *u
 			return []effect{p.notice(p.expiredError().Error())}
 		}
 	case otr.HeldRefused:
-		return []effect{p.keyRefused(ev)}
+		return p.keyRefused(now, ev)
 	case otr.Unreadable:
 		return []effect{p.notice(p.unreadableText())}
 	case otr.Malformed:

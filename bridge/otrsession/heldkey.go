@@ -1,10 +1,13 @@
 package otrsession
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/otrbridge/otrbridge/db"
 	"github.com/otrbridge/otrbridge/otr"
 )
 
@@ -20,9 +23,9 @@ import (
 // message the user sends to that conversation fails the same way (Send
 // does not wait, so the portal's queue, and with it the notices, keeps
 // moving) until the user verifies the key (`!otr auth`, `!otr trust`) or
-// ends the conversation (`!otr finish`). A refused key stays refused
-// while the manager knows the peer, even once it is in the trust store
-// (the key exchange puts it there), until the user verifies it.
+// ends the conversation (`!otr finish`). A refused key stays refused,
+// though the key exchange put it in the trust store (which records the
+// refusal), until the user verifies it.
 
 // maxRefusedKeys bounds the refused keys remembered per peer: a peer can
 // present a new key in every key exchange.
@@ -54,16 +57,26 @@ func (p *peer) rememberLostKey() {
 	p.formerKey, p.hasFormerKey = inf.Fingerprint, true
 }
 
-// keyRefused handles otr.HeldRefused: the held messages fail, the key is
-// refused from now on, and the user is told loudly what happened and what
-// to do. Called with mu held.
-func (p *peer) keyRefused(ev otr.HeldRefused) effect {
-	if !slices.Contains(p.refusedKeys, ev.Fingerprint) {
+// refuseKey remembers fp as refused. Called with mu held.
+func (p *peer) refuseKey(fp otr.Fingerprint) {
+	if !slices.Contains(p.refusedKeys, fp) {
 		if len(p.refusedKeys) == maxRefusedKeys {
 			p.refusedKeys = p.refusedKeys[1:]
 		}
-		p.refusedKeys = append(p.refusedKeys, ev.Fingerprint)
+		p.refusedKeys = append(p.refusedKeys, fp)
 	}
+}
+
+// keyRefused handles otr.HeldRefused: the held messages fail, the key is
+// refused from now on (also in the trust store, so that a restart or an
+// idle peer forgotten does not make it a known key), and the user is told
+// loudly what happened and what to do. Called with mu held.
+func (p *peer) keyRefused(now time.Time, ev otr.HeldRefused) []effect {
+	p.refuseKey(ev.Fingerprint)
+	fp, key := ev.Fingerprint, p.key
+	persist := p.store("Failed to record a refused OTR key", func(ctx context.Context, d *db.Database) error {
+		return d.Fingerprints.Refuse(ctx, p.m.cfg.User, p.m.cfg.Network, key, fp[:], now)
+	})
 	failed := p.keyRefusedError(ev.Fingerprint)
 	for _, id := range ev.IDs {
 		if w := p.held[id]; w != nil {
@@ -79,11 +92,11 @@ func (p *peer) keyRefused(ev otr.HeldRefused) effect {
 	case n > 1:
 		what = fmt.Sprintf("Your %d messages that waited for it were NOT sent. ", n)
 	}
-	return p.notice(fmt.Sprintf("⚠️ The private conversation that just came up with %s is with the key %s, and you know %s by %s. "+
+	return []effect{persist, p.notice(fmt.Sprintf("⚠️ The private conversation that just came up with %s is with the key %s, and you know %s by %s. "+
 		"Whoever has the nick %s now answered; IRC cannot tell whether that is the same person, only the key can. %s"+
 		"Messages to this conversation are refused until you verify the key: `!otr auth <secret>` or `!otr authq <question> <secret>`, "+
 		"or compare fingerprints out of band and run `!otr trust`; then send again. `!otr finish` ends this conversation.",
-		nick, ev.Fingerprint, nick, p.knownKeysText(), nick, what))
+		nick, ev.Fingerprint, nick, p.knownKeysText(), nick, what))}
 }
 
 // knownKeysText names the keys the peer is known by, at most

@@ -260,3 +260,21 @@ func TestUnconfirmedBounded(t *testing.T) {
 		}
 	})
 }
+
+// A refused key stays refused after a restart of the bridge (and so after
+// an idle peer is forgotten): the trust store records the refusal, though
+// the key exchange stored the key.
+func TestRefusedKeyStaysRefusedAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, "always", "manual")
+		p.secure(t)
+		p.impostor(t)
+		p.a = newManager(t, p.da, "@alice:example.org", managerOpts{policy: "always", keys: []string{"otrbridge.key"}})
+		p.la = newLink("net", "bob")
+		p.connect()
+		p.refused(t, "after the restart, still for bob")
+		if got := p.lb.deliveredTexts(); len(got) != 0 {
+			t.Fatalf("the impostor read %q", got)
+		}
+	})
+}

@@ -227,7 +227,11 @@ func (p *peer) ensureConv(ctx context.Context, id *identity) (*otr.Conversation,
 	p.trust = map[otr.Fingerprint]db.Trust{}
 	for _, r := range fps {
 		if len(r.Fingerprint) == len(otr.Fingerprint{}) {
-			p.trust[otr.Fingerprint(r.Fingerprint)] = r.Trust
+			fp := otr.Fingerprint(r.Fingerprint)
+			p.trust[fp] = r.Trust
+			if r.Refused && !r.Trust.Trusted() {
+				p.refuseKey(fp)
+			}
 		}
 	}
 	p.conv, p.convIdent = conv, id
