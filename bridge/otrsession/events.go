@@ -219,8 +219,12 @@ func (p *peer) goneSecure(now time.Time, ev otr.GoneSecure) []effect {
 	p.setRecovering(false)
 	p.akePendingUntil = time.Time{}
 	p.warnedPlain, p.noticedSentPT = false, false
+	fx := []effect{p.announceSecure(now, ev, nick, p.convIdent.key.Public().Fingerprint())}
+	if fx1, ok := p.refusedAgain(ev.Fingerprint); ok {
+		return append(fx, fx1)
+	}
 	// The messages the peer may have lost go out again after the notices.
-	return append([]effect{p.announceSecure(now, ev, nick, p.convIdent.key.Public().Fingerprint())}, p.resendAfterSecure(now, ev)...)
+	return append(fx, p.resendAfterSecure(now, ev)...)
 }
 
 // announceSecure is the effect of a new private session: it records the

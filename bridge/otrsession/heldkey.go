@@ -99,6 +99,23 @@ func (p *peer) keyRefused(now time.Time, ev otr.HeldRefused) []effect {
 		nick, ev.Fingerprint, nick, p.knownKeysText(), nick, what))}
 }
 
+// refusedAgain is the notice for a private conversation that came up with
+// a key refused earlier, when no held message was refused to it now (the
+// engine's HeldRefused has its own notice): Send refuses messages to it
+// until the user verifies the key. Called with mu held.
+func (p *peer) refusedAgain(fp otr.Fingerprint) (effect, bool) {
+	if !slices.Contains(p.refusedKeys, fp) {
+		return effect{}, false
+	}
+	if now, ok := p.conv.RefusedKey(); ok && now == fp {
+		return effect{}, false
+	}
+	nick := p.link.Nick()
+	return p.notice(fmt.Sprintf("⚠️ The private conversation that just came up with %s is with the key %s, which you refused earlier: it answered in place of the key you know %s by. "+
+		"Messages to this conversation are refused until you verify the key: `!otr auth <secret>` or `!otr authq <question> <secret>`, "+
+		"or compare fingerprints out of band and run `!otr trust`. `!otr finish` ends this conversation.", nick, fp, nick)), true
+}
+
 // knownKeysText names the keys the peer is known by, at most
 // maxFormerKeys. Called with mu held.
 func (p *peer) knownKeysText() string {

@@ -278,3 +278,45 @@ func TestRefusedKeyStaysRefusedAfterRestart(t *testing.T) {
 		}
 	})
 }
+
+// A refused key stays refused when the impostor starts the key exchange
+// itself, with nothing held: after `!otr finish`, and after a restart.
+func TestRefusedKeyRefusedWhenImpostorStartsAKE(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		p := newPair(t, "manual", "manual")
+		p.secure(t)
+		p.impostor(t)
+		if _, err := p.a.Finish(ctx, p.la); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		impostorStarts := func(when string) {
+			t.Helper()
+			if _, err := p.b.Init(ctx, p.lb); err != nil {
+				t.Fatal(err)
+			}
+			settled(t, "private with the impostor "+when, func() bool {
+				return p.la.state() == StatePrivateUnverified && p.lb.state() == StatePrivateUnverified
+			})
+			if !p.la.hasNotice("which you refused earlier") {
+				_, _, n, _ := p.la.snapshot()
+				t.Errorf("%s: notices %q", when, n)
+			}
+			p.refused(t, "for bob only, "+when)
+		}
+		impostorStarts("after finish")
+
+		p.a = newManager(t, p.da, "@alice:example.org", managerOpts{policy: "manual", keys: []string{"otrbridge.key"}})
+		p.la = newLink("net", "bob")
+		p.connect()
+		impostorStarts("after a restart")
+
+		if _, err := p.a.Trust(ctx, p.la, ""); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		sendEvent(t, p.a, p.la, "verified now", "$after")
+		settled(t, "the verified key gets the next message", func() bool { return slices.Equal(p.lb.deliveredTexts(), []string{"verified now"}) })
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,6 +173,12 @@ func (p *peer) decideSend(ctx context.Context, link PeerLink, msg OutgoingText, 
 	inf := conv.Info()
 	if inf.State == otr.Finished {
 		d.err = p.finishedError()
+		return d
+	}
+	if inf.State == otr.Encrypted && inf.HasFingerprint && slices.Contains(p.refusedKeys, inf.Fingerprint) {
+		// Refused earlier (held messages were refused to it), whoever
+		// started this key exchange: nothing goes to it until verified.
+		d.err = p.keyRefusedError(inf.Fingerprint)
 		return d
 	}
 	encrypt, require, akeRunning := p.expectsPrivacy(inf, now)
