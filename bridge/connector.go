@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.mau.fi/util/configupgrade"
+	"golang.org/x/time/rate"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
 	"maunium.net/go/mautrix/bridgev2/database"
@@ -62,6 +63,9 @@ type IRCConnector struct {
 	passwordKey *seal.Key
 	otrKey      *seal.Key
 	certKey     *seal.Key
+	// unbridgedNotices limits the notices about messages no login may
+	// send (unbridged.go).
+	unbridgedNotices *rate.Limiter
 }
 
 var (

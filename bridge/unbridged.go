@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/matrix"
@@ -18,6 +21,13 @@ import (
 // and every message of anyone but the login's owner in the room.
 // watchUnbridged tells the sender, in the bridge's own notice.
 
+// Someone in the room may keep writing: these notices are limited bridge
+// wide (the messages stay unbridged either way, and the first ones said so).
+const (
+	unbridgedNoticeBurst = 10
+	unbridgedNoticeEvery = 6 * time.Second
+)
+
 // watchUnbridged follows the messages the Matrix connector receives. Its
 // handlers run one after the other for each event (appservice.Sync), so
 // this one runs after bridgev2 has queued the event.
@@ -26,6 +36,7 @@ func (ic *IRCConnector) watchUnbridged() {
 	if !ok || mc.EventProcessor == nil {
 		return
 	}
+	ic.unbridgedNotices = rate.NewLimiter(rate.Every(unbridgedNoticeEvery), unbridgedNoticeBurst)
 	mc.EventProcessor.On(event.EventMessage, ic.checkBridgeable)
 	mc.EventProcessor.On(event.EventSticker, ic.checkBridgeable)
 }
@@ -44,7 +55,13 @@ func (ic *IRCConnector) checkBridgeable(ctx context.Context, evt *event.Event) {
 	if err != nil || portal == nil || portal.Receiver == "" {
 		return
 	}
-	f, ok := unbridgeable(portal, br.GetCachedUserLoginByID(portal.Receiver), evt.Sender)
+	// Like bridgev2: a login not loaded yet (the bridge is starting) is
+	// still a login.
+	login, err := br.GetExistingUserLoginByID(ctx, portal.Receiver)
+	if err != nil {
+		return
+	}
+	f, ok := unbridgeable(portal, login, evt.Sender)
 	if !ok {
 		return
 	}
@@ -58,8 +75,15 @@ func (ic *IRCConnector) checkBridgeable(ctx context.Context, evt *event.Event) {
 		}
 	}
 	log := br.Log.With().Str("component", "unbridged").Stringer("room_id", evt.RoomID).Stringer("event_id", evt.ID).Logger()
+	if !ic.unbridgedNotices.Allow() {
+		log.Info().Msg("Not telling the sender that no login can bridge their message: too many such notices")
+		return
+	}
 	log.Info().Msg("Telling the sender that no login can bridge their message")
-	ic.failureNotice(ctx, log, evt.RoomID, evt.ID, evt.Sender, f)
+	// Off the Matrix connector's event loop, which handles one event at a
+	// time: the notice is a request to the homeserver.
+	room, id, sender, bg := evt.RoomID, evt.ID, evt.Sender, br.BackgroundCtx
+	goSafe(log, "unbridged notice", func() { ic.failureNotice(bg, log, room, id, sender, f) })
 }
 
 // unbridgeable says whether bridgev2 will find no login for a message of
