@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -237,7 +238,7 @@ func (c *IRCClient) handleChannelMembership(ctx context.Context, msg *bridgev2.M
 		case unban && ours:
 			action, restore = "Your unban of "+nick, event.MembershipBan
 			if err = conn.Mode(opCtx, name, ircconn.ModeChange{Add: false, Mode: 'b', Param: mask}); err == nil {
-				delete(meta.BanMasks, target)
+				meta.BanMasks = withBanMask(meta.BanMasks, target, "")
 				actor.saveBanMasks(ctx, msg.Portal)
 			}
 		case unban:
@@ -253,10 +254,7 @@ func (c *IRCClient) handleChannelMembership(ctx context.Context, msg *bridgev2.M
 		action, restore = "Your ban of "+nick, event.MembershipLeave
 		mask := actor.banMask(name, nick)
 		if err = conn.Mode(opCtx, name, ircconn.ModeChange{Add: true, Mode: 'b', Param: mask}); err == nil {
-			if meta.BanMasks == nil {
-				meta.BanMasks = map[id.UserID]string{}
-			}
-			meta.BanMasks[target] = mask
+			meta.BanMasks = withBanMask(meta.BanMasks, target, mask)
 			actor.saveBanMasks(ctx, msg.Portal)
 			if inChannel {
 				err = conn.Kick(opCtx, name, nick, reason)
@@ -301,6 +299,22 @@ func channelRefusal(action string, err error) failure {
 		f.text, f.certain = "the IRC server did not answer in time.", false
 	}
 	return f
+}
+
+// withBanMask returns a copy of masks with user's mask set ("" removes
+// it). The metadata is copied, not changed in place: bridgev2 may marshal
+// it from another goroutine (its bridge-info resends at start).
+func withBanMask(masks map[id.UserID]string, user id.UserID, mask string) map[id.UserID]string {
+	out := maps.Clone(masks)
+	if out == nil {
+		out = map[id.UserID]string{}
+	}
+	if mask == "" {
+		delete(out, user)
+	} else {
+		out[user] = mask
+	}
+	return out
 }
 
 // saveBanMasks stores the portal's ban masks.
