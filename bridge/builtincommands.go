@@ -54,6 +54,7 @@ func versionCommand(version string) *commands.FullHandler {
 func (ic *IRCConnector) GuardBuiltinCommands(version string) {
 	proc, ok := ic.Bridge.Commands.(*commands.Processor)
 	if !ok {
+		ic.Bridge.Log.Warn().Msg("bridgev2's built-in commands run without otrbridge's rules of room and arguments: unknown command processor")
 		return
 	}
 	for _, b := range builtinCommands(version) {
