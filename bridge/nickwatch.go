@@ -116,9 +116,14 @@ type nickWatch struct {
 	left      func(ctx context.Context, uid networkid.UserID, nick string)
 	restarted func() []networkid.UserID
 
-	mu      sync.Mutex
-	peers   map[networkid.UserID]*watchedPeer
-	queries map[string]*whoQuery // by user name
+	// changeMu makes each change of the watch list (computed under mu,
+	// applied to the connection without it) one step: two changes from
+	// different goroutines cannot apply in the other order than they were
+	// computed, which would leave the connection's list unlike watched.
+	changeMu sync.Mutex
+	mu       sync.Mutex
+	peers    map[networkid.UserID]*watchedPeer
+	queries  map[string]*whoQuery // by user name
 	// watched is the peers on the connection's watch list, with the nick
 	// each is watched under.
 	watched map[networkid.UserID]string
@@ -272,6 +277,8 @@ func (w *nickWatch) rebalance() {
 	if conn == nil {
 		return
 	}
+	w.changeMu.Lock()
+	defer w.changeMu.Unlock()
 	w.mu.Lock()
 	ranked := make([]*watchedPeer, 0, len(w.peers))
 	for _, p := range w.peers {
@@ -313,6 +320,8 @@ func (w *nickWatch) admit(uid networkid.UserID) {
 	if conn == nil {
 		return
 	}
+	w.changeMu.Lock()
+	defer w.changeMu.Unlock()
 	w.mu.Lock()
 	p := w.peers[uid]
 	if p == nil {
