@@ -370,11 +370,15 @@ func (c *IRCClient) loadAliases(ctx context.Context) error {
 		}
 		meta, _ := portal.Metadata.(*PortalMetadata)
 		_, folded, ok := parseUserID(networkid.UserID(portal.ID))
-		if !ok || meta == nil || meta.Nick == "" {
+		if !ok || meta == nil {
 			continue
 		}
-		c.watch.known(networkid.UserID(portal.ID), meta.Nick, meta.UserHost)
-		if cur := c.fold(meta.Nick); cur != folded || strings.Count(string(portal.ID), ".") == 2 {
+		nick, userHost := meta.peer()
+		if nick == "" {
+			continue
+		}
+		c.watch.known(networkid.UserID(portal.ID), nick, userHost)
+		if cur := c.fold(nick); cur != folded || strings.Count(string(portal.ID), ".") == 2 {
 			c.mu.Lock()
 			c.aliases[cur] = networkid.UserID(portal.ID)
 			c.mu.Unlock()
@@ -412,7 +416,7 @@ func (c *IRCClient) lookupPeerID(ctx context.Context, nick string, remember bool
 			return "", fmt.Errorf("looking up the portal of %s: %w", nick, err)
 		}
 		if portal != nil {
-			if meta, _ := portal.Metadata.(*PortalMetadata); meta != nil && meta.Nick != "" && c.fold(meta.Nick) != folded {
+			if current := portalNick(portal); current != "" && c.fold(current) != folded {
 				continue // that portal's peer now has another nick
 			}
 		}

@@ -8,7 +8,9 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,8 +222,12 @@ func (ic *IRCConnector) LoadUserLogin(ctx context.Context, login *bridgev2.UserL
 	return nil
 }
 
-// PortalMetadata is stored with every portal.
+// PortalMetadata is stored with every portal. Its peer fields (Nick,
+// UserHost) are read and written only through its methods: the IRC event
+// loop moves Nick at a rename while bridgev2's portal loop saves it.
 type PortalMetadata struct {
+	// mu guards Nick and UserHost, and the metadata while it is encoded.
+	mu sync.Mutex
 	// Nick is the peer's current nick (original case). It differs from the
 	// nick in the portal ID after the peer changed nick.
 	Nick string `json:"nick,omitempty"`
@@ -234,6 +240,70 @@ type PortalMetadata struct {
 	// mask: by then the member has left the channel and their host is no
 	// longer known.
 	BanMasks map[id.UserID]string `json:"ban_masks,omitempty"`
+}
+
+// MarshalJSON encodes the metadata under its lock, so that a save on the
+// portal loop and a rename on the IRC event loop do not race.
+func (m *PortalMetadata) MarshalJSON() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type fields PortalMetadata // without this method
+	return json.Marshal((*fields)(m))
+}
+
+// peerNick is the peer's current nick, "" if none was recorded.
+func (m *PortalMetadata) peerNick() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Nick
+}
+
+// peer is the peer's current nick and last seen user@host.
+func (m *PortalMetadata) peer() (nick, userHost string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Nick, m.UserHost
+}
+
+// renamed records the peer's nick after a rename the server reported for
+// this connection (or the user's `follow`): the only way the nick of a
+// portal moves to another nick.
+func (m *PortalMetadata) renamed(nick string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Nick = nick
+}
+
+// seen records what a message or a new chat shows of the peer: it fills
+// an empty nick, updates the case of the current one and its user@host
+// (when known, the one sent with this nick), and reports whether anything
+// changed. A message that names another nick was queued before a rename
+// and never moves the nick back: someone else may have that nick now.
+func (m *PortalMetadata) seen(nick, userHost string, fold func(string) string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed := false
+	switch {
+	case m.Nick == "":
+		m.Nick, changed = nick, true
+	case fold(m.Nick) != fold(nick):
+		return false
+	case m.Nick != nick:
+		m.Nick, changed = nick, true
+	}
+	if userHost != "" && !strings.HasPrefix(userHost, "@") && !strings.HasSuffix(userHost, "@") && m.UserHost != userHost {
+		m.UserHost, changed = userHost, true
+	}
+	return changed
+}
+
+// portalNick is the current nick of a DM portal's peer, "" if none was
+// recorded.
+func portalNick(portal *bridgev2.Portal) string {
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
+		return meta.peerNick()
+	}
+	return ""
 }
 
 // GhostMetadata is stored with every ghost.

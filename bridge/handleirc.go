@@ -215,15 +215,13 @@ func (c *IRCClient) queueIncoming(ctx context.Context, p *peerLink, msg otrsessi
 	})
 }
 
-// preparePortal records the peer's current nick. (A user who left the
-// room is invited back by bridgev2 when the next message is queued, see
+// preparePortal records the peer's nick in a new portal and its
+// user@host (see PortalMetadata.seen: the nick a message was sent from
+// never undoes a later rename). (A user who left the room is invited back
+// by bridgev2 when the next message is queued, see
 // HandleMatrixMembership.)
 func (c *IRCClient) preparePortal(ctx context.Context, portal *bridgev2.Portal, nick, userHost string) {
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok && (meta.Nick != nick || (userHost != "@" && userHost != "" && meta.UserHost != userHost)) {
-		meta.Nick = nick
-		if userHost != "@" && userHost != "" {
-			meta.UserHost = userHost
-		}
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.seen(nick, userHost, c.fold) {
 		if err := portal.Save(ctx); err != nil {
 			c.log.Err(err).Msg("Failed to save portal nick")
 		}

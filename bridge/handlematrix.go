@@ -187,8 +187,8 @@ func (c *IRCClient) portalPeer(ctx context.Context, portal *bridgev2.Portal) (*p
 		return nil, errNotDMPortal
 	}
 	nick := folded
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
-		nick = meta.Nick
+	if current := portalNick(portal); current != "" {
+		nick = current
 	}
 	return c.link(uid, nick), nil
 }

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -152,11 +151,8 @@ func (c *IRCClient) createChat(ctx context.Context, uid networkid.UserID, nick, 
 	if portal.MXID != "" {
 		return nil
 	}
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick == "" {
-		meta.Nick = nick
-		if !strings.HasPrefix(userHost, "@") && !strings.HasSuffix(userHost, "@") {
-			meta.UserHost = userHost
-		}
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.peerNick() == "" {
+		meta.seen(nick, userHost, c.fold)
 	}
 	return portal.CreateMatrixRoom(ctx, c.login, c.chatInfo(uid))
 }

@@ -620,8 +620,8 @@ func (c *IRCClient) peerNotice(ctx context.Context, uid networkid.UserID, text s
 		return
 	}
 	_, nick, _ := parseUserID(uid)
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
-		nick = meta.Nick
+	if current := portalNick(portal); current != "" {
+		nick = current
 	}
 	c.otr.Tell(ctx, c.link(uid, nick), text)
 }

@@ -54,8 +54,8 @@ func (c *IRCClient) announceRestarted(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick != "" {
-			nick = meta.Nick
+		if current := portalNick(portal); current != "" {
+			nick = current
 		}
 		c.otr.Announce(ctx, c.link(uid, nick))
 	}

@@ -6,8 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"go.mau.fi/util/dbutil"
+
 	"maunium.net/go/mautrix/bridgev2"
-	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 )
 
@@ -116,13 +117,18 @@ func renameSummary(n int, nick string) string {
 // written, by peer: a peer that renames in a loop costs one write at a
 // time, with its latest nick, off the IRC reader.
 type portalNickSaves struct {
-	// write stores a portal row (the database; tests replace it).
-	write func(ctx context.Context, row *database.Portal) error
-	// mu guards the nick in the portals' metadata: the IRC reader changes
-	// it, the writer copies it.
+	// write stores a portal's metadata (the database; tests replace it).
+	write func(ctx context.Context, key networkid.PortalKey, meta *PortalMetadata) error
+
 	mu      sync.Mutex
-	next    map[networkid.UserID]*bridgev2.Portal
+	next    map[networkid.UserID]portalNickSave
 	running map[networkid.UserID]bool
+}
+
+// portalNickSave is the metadata of one portal, to be written.
+type portalNickSave struct {
+	key  networkid.PortalKey
+	meta *PortalMetadata
 }
 
 // setPortalNick records the peer's new nick in its portal now (for the
@@ -132,14 +138,14 @@ func (c *IRCClient) setPortalNick(uid networkid.UserID, portal *bridgev2.Portal,
 	if !ok {
 		return
 	}
+	meta.renamed(nick)
 	s := &c.portalNicks
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	meta.Nick = nick
 	if s.next == nil {
-		s.next, s.running = map[networkid.UserID]*bridgev2.Portal{}, map[networkid.UserID]bool{}
+		s.next, s.running = map[networkid.UserID]portalNickSave{}, map[networkid.UserID]bool{}
 	}
-	s.next[uid] = portal
+	s.next[uid] = portalNickSave{key: portal.PortalKey, meta: meta}
 	if s.running[uid] {
 		return
 	}
@@ -147,33 +153,40 @@ func (c *IRCClient) setPortalNick(uid networkid.UserID, portal *bridgev2.Portal,
 	go c.writePortalNicks(uid)
 }
 
-// writePortalNicks writes uid's portal until no newer nick waits.
+// writePortalNicks writes uid's portal metadata until no newer nick
+// waits. Only the metadata column is written, as it is when written (its
+// encoding takes the metadata's lock): the rest of the row belongs to
+// bridgev2's portal loop, and the last write has the latest nick.
 func (c *IRCClient) writePortalNicks(uid networkid.UserID) {
 	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
 	s := &c.portalNicks
 	for {
 		s.mu.Lock()
-		portal := s.next[uid]
-		if portal == nil {
+		save, ok := s.next[uid]
+		if !ok {
 			delete(s.running, uid)
 			s.mu.Unlock()
 			return
 		}
 		delete(s.next, uid)
-		// A copy, so that a rename meanwhile does not change what is
-		// being written.
-		row := *portal.Portal
-		meta := *portal.Metadata.(*PortalMetadata)
-		row.Metadata = &meta
 		s.mu.Unlock()
 		write := s.write
 		if write == nil {
-			write = c.ic.Bridge.DB.Portal.Update
+			write = c.writePortalMetadata
 		}
 		safely(c.log, "portal nick", func() {
-			if err := write(ctx, &row); err != nil {
+			if err := write(ctx, save.key, save.meta); err != nil {
 				c.log.Err(err).Msg("Failed to save portal after nick change")
 			}
 		})
 	}
+}
+
+// writePortalMetadata stores the metadata of one portal row of bridgev2's
+// portal table.
+func (c *IRCClient) writePortalMetadata(ctx context.Context, key networkid.PortalKey, meta *PortalMetadata) error {
+	d := c.ic.Bridge.DB
+	_, err := d.Exec(ctx, `UPDATE portal SET metadata=$4 WHERE bridge_id=$1 AND id=$2 AND receiver=$3`,
+		d.BridgeID, key.ID, key.Receiver, dbutil.JSON{Data: meta})
+	return err
 }

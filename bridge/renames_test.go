@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -84,7 +85,7 @@ func TestRenameNoticesAreCoalesced(t *testing.T) {
 
 // The portal's nick changes at once (lookups that follow see it), its
 // database write happens off the caller, and a peer that renames while a
-// write is slow costs one more write with its latest nick.
+// write is slow costs one more write, which has its latest nick.
 func TestPortalNickIsWrittenOffTheReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := testClient("local/@a:x", "@a:x")
@@ -93,10 +94,10 @@ func TestPortalNickIsWrittenOffTheReader(t *testing.T) {
 		release := make(chan struct{})
 		var mu sync.Mutex
 		var written []string
-		c.portalNicks.write = func(_ context.Context, row *database.Portal) error {
+		c.portalNicks.write = func(_ context.Context, _ networkid.PortalKey, meta *PortalMetadata) error {
 			<-release
 			mu.Lock()
-			written = append(written, row.Metadata.(*PortalMetadata).Nick)
+			written = append(written, meta.peerNick())
 			mu.Unlock()
 			return nil
 		}
@@ -106,15 +107,91 @@ func TestPortalNickIsWrittenOffTheReader(t *testing.T) {
 		for i := 1; i < 100; i++ {
 			c.setPortalNick("local.bob", portal, fmt.Sprintf("bob%d", i))
 		}
-		if nick := portal.Metadata.(*PortalMetadata).Nick; nick != "bob99" {
+		if nick := portalNick(portal); nick != "bob99" {
 			t.Fatalf("portal nick %q right after the renames", nick)
 		}
 		close(release)
 		synctest.Wait()
 		mu.Lock()
 		defer mu.Unlock()
-		if len(written) != 2 || written[0] != "bob0" || written[1] != "bob99" {
-			t.Fatalf("writes %q, want the first nick and then the latest", written)
+		if len(written) != 2 || written[1] != "bob99" {
+			t.Fatalf("writes %q, want two, the last with the latest nick", written)
 		}
 	})
+}
+
+// A message the peer sent just before renaming is prepared on the portal
+// loop after the rename: the portal keeps the nick the server reported
+// last, and the user's messages go there, not to the old nick (which
+// someone else may hold by now). Only the current nick's case and
+// user@host, or an empty nick, are taken from a message.
+func TestQueuedMessageKeepsTheRename(t *testing.T) {
+	c := testClient("local/@a:x", "@a:x")
+	c.log = zerolog.Nop()
+	c.ic = &IRCConnector{Bridge: &bridgev2.Bridge{Log: zerolog.Nop(), BackgroundCtx: context.Background()}}
+	c.portalNicks.write = func(context.Context, networkid.PortalKey, *PortalMetadata) error { return nil }
+	ctx := context.Background()
+	portal := &bridgev2.Portal{Portal: &database.Portal{
+		PortalKey: portalKeyFor("local.bob", c.login.ID),
+		Metadata:  &PortalMetadata{Nick: "bob", UserHost: "~bob@host"},
+	}}
+	c.setPortalNick("local.bob", portal, "bobby")
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("the portal was saved for a message from the old nick: %v", r)
+			}
+		}()
+		c.preparePortal(ctx, portal, "bob", "~bob@host")
+	}()
+	if nick := portalNick(portal); nick != "bobby" {
+		t.Fatalf("portal nick %q after a queued message from the old nick, want bobby", nick)
+	}
+	p, err := c.portalPeer(ctx, portal)
+	if err != nil || p.nick != "bobby" {
+		t.Fatalf("the user's messages go to %v (%v), want bobby", p, err)
+	}
+
+	meta := portal.Metadata.(*PortalMetadata)
+	if meta.seen("bob", "~other@elsewhere", c.fold) {
+		t.Error("a message from the old nick changed the portal")
+	}
+	if !meta.seen("BobBy", "~bob@new.host", c.fold) {
+		t.Error("the current nick's case and user@host were not recorded")
+	}
+	if nick, userHost := meta.peer(); nick != "BobBy" || userHost != "~bob@new.host" {
+		t.Errorf("peer %s %s", nick, userHost)
+	}
+	empty := &PortalMetadata{}
+	if !empty.seen("carol", "~c@h", c.fold) || empty.peerNick() != "carol" {
+		t.Error("an empty nick was not filled")
+	}
+}
+
+// Renames on the IRC event loop and saves of the portal (which encode its
+// metadata) on the portal loop run at the same time without a race (run
+// with -race).
+func TestPortalNickRenameWhileSaving(t *testing.T) {
+	c := testClient("local/@a:x", "@a:x")
+	c.log = zerolog.Nop()
+	c.ic = &IRCConnector{Bridge: &bridgev2.Bridge{Log: zerolog.Nop(), BackgroundCtx: context.Background()}}
+	c.portalNicks.write = func(context.Context, networkid.PortalKey, *PortalMetadata) error { return nil }
+	portal := &bridgev2.Portal{Portal: &database.Portal{Metadata: &PortalMetadata{Nick: "bob"}}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			c.setPortalNick("local.bob", portal, fmt.Sprintf("bob%d", i))
+		}
+	}()
+	for range 200 {
+		if _, err := json.Marshal(portal.Metadata); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	out, err := json.Marshal(portal.Metadata)
+	if err != nil || string(out) != `{"nick":"bob199"}` {
+		t.Fatalf("metadata %s (%v)", out, err)
+	}
 }

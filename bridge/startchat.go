@@ -58,8 +58,8 @@ func (c *IRCClient) resolveNick(ctx context.Context, nick string, createChat boo
 		if err != nil {
 			return nil, fmt.Errorf("getting portal: %w", err)
 		}
-		if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick == "" {
-			meta.Nick = nick
+		if meta, ok := portal.Metadata.(*PortalMetadata); ok {
+			meta.seen(nick, "", c.fold)
 		}
 		resp.Chat = &bridgev2.CreateChatResponse{
 			PortalKey:  portal.PortalKey,
@@ -101,8 +101,8 @@ func (c *IRCClient) CreateChatWithGhost(ctx context.Context, ghost *bridgev2.Gho
 	if err != nil {
 		return nil, fmt.Errorf("getting portal: %w", err)
 	}
-	if meta, ok := portal.Metadata.(*PortalMetadata); ok && meta.Nick == "" {
-		meta.Nick = nick
+	if meta, ok := portal.Metadata.(*PortalMetadata); ok {
+		meta.seen(nick, "", c.fold)
 	}
 	if ghost.Name == "" {
 		ghost.UpdateInfo(ctx, c.userInfo(nick))
