@@ -129,7 +129,7 @@ func newIRCClient(ic *IRCConnector, login *bridgev2.UserLogin, meta *LoginMetada
 	c.strangers = c.newStrangerGate()
 	c.renames = newRenameNotices(func(uid networkid.UserID, n int, nick string) {
 		safely(c.log, "rename summary", func() {
-			c.otr.Tell(c.log.WithContext(ic.Bridge.BackgroundCtx), c.link(uid, nick), renameSummary(n, nick))
+			c.otr.TellRenames(c.log.WithContext(ic.Bridge.BackgroundCtx), c.link(uid, nick), renameSummary(n, nick))
 		})
 	})
 	c.services = newServiceNotices(c.networkName(), func(text string) {

@@ -284,10 +284,10 @@ func (c *IRCClient) renamePeer(ctx context.Context, oldNick, newNick, notice str
 	c.watch.renamed(uid, oldNick, newNick)
 	c.setPortalNick(uid, portal, newNick)
 	c.refreshGhost(ctx, uid, newNick)
-	if !coalesce || c.renames.admit(uid, newNick) {
-		c.otr.Tell(ctx, c.link(uid, newNick), notice)
+	if coalesce && !c.renames.admit(uid, newNick) {
+		notice = "" // counted for the summary
 	}
-	c.otr.PeerRenamed(ctx, c.link(uid, newNick), oldNick)
+	c.otr.PeerRenamed(ctx, c.link(uid, newNick), notice)
 }
 
 // peerNumericText explains an IRC numeric about a peer.

@@ -290,20 +290,45 @@ func (m *Manager) tick() {
 	}
 }
 
-// PeerRenamed keeps the conversation: it is keyed by the peer ID.
-func (m *Manager) PeerRenamed(ctx context.Context, link PeerLink, oldNick string) {
+// PeerRenamed keeps the conversation (it is keyed by the peer ID) and
+// shows notice, unless it is empty, saying also whether the private
+// conversation continues: the caller decides which renames get a notice
+// (a peer can rename as fast as the server lets it).
+func (m *Manager) PeerRenamed(ctx context.Context, link PeerLink, notice string) {
 	p := m.existingPeer(link.PeerID())
 	if p == nil {
+		if notice != "" {
+			m.Tell(ctx, link, notice)
+		}
 		return
 	}
 	p.mu.Lock()
 	p.link = link
 	p.policyValid = false // a service nick, or no longer one
 	var fx []effect
-	if p.conv != nil && p.conv.Info().State == otr.Encrypted {
-		fx = append(fx, p.notice(fmt.Sprintf("The private conversation continues with %s (same OTR session and keys).", link.Nick())))
+	if notice != "" {
+		fx = append(fx, noticeTo(link, p.renameNotice(notice, link.Nick())))
 	}
-	p.release(ctx, fx)
+	p.releaseReceived(ctx, fx)
+}
+
+// TellRenames shows notice about renames that were not shown one by one
+// (see PeerRenamed), saying also whether the private conversation
+// continues with link's nick. It leaves the peer's link alone: a newer
+// rename may have moved it meanwhile.
+func (m *Manager) TellRenames(ctx context.Context, link PeerLink, notice string) {
+	p := m.peer(link)
+	p.mu.Lock()
+	p.releaseReceived(ctx, []effect{noticeTo(link, p.renameNotice(notice, link.Nick()))})
+}
+
+// renameNotice is notice with, in a private conversation, the sentence
+// that it continues with nick. Called with mu held.
+func (p *peer) renameNotice(notice, nick string) string {
+	if p.conv != nil && p.conv.Info().State == otr.Encrypted {
+		notice += fmt.Sprintf(" The private conversation continues with %s (same OTR session and keys).", nick)
+	}
+	return notice
 }
 
 // Tell shows a notice about the peer in its portal (creating it if

@@ -26,7 +26,7 @@ func TestServiceNameNeverDowngrades(t *testing.T) {
 		p.secure(t)
 		for _, nick := range []string{"erinserv", "BotServ"} {
 			p.la.setNick(nick)
-			p.a.PeerRenamed(ctx, p.la, "bob")
+			p.a.PeerRenamed(ctx, p.la, "bob is now known as "+p.la.Nick()+".")
 			text := "to " + nick
 			res, err := p.a.Send(ctx, p.la, OutgoingText{Kind: ircconn.Privmsg, Lines: []string{text}})
 			if err != nil {

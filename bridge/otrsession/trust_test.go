@@ -3,6 +3,7 @@ package otrsession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -156,7 +157,7 @@ func TestNickChangeKeepsSession(t *testing.T) {
 		p.la.budget, p.la.perNick = 400, true
 		p.secure(t)
 		p.la.setNick("bobby")
-		p.a.PeerRenamed(ctx, p.la, "bob")
+		p.a.PeerRenamed(ctx, p.la, "bob is now known as "+p.la.Nick()+".")
 		synctest.Wait()
 		if !p.la.hasNotice("continues with bobby") {
 			t.Error("no rename notice")
@@ -171,14 +172,14 @@ func TestNickChangeKeepsSession(t *testing.T) {
 		// A much longer nick shortens the line budget; fragments still fit.
 		long := strings.Repeat("x", 28)
 		p.la.setNick(long)
-		p.a.PeerRenamed(ctx, p.la, "bobby")
+		p.a.PeerRenamed(ctx, p.la, "")
 		text := strings.Repeat("fragment me ", 300)
 		if err := send(p.a, p.la, ircconn.Privmsg, text); err != nil {
 			t.Fatal(err)
 		}
 		settled(t, "long message after rename", func() bool { return contains(p.lb.deliveredTexts(), text) })
 		p.la.setNick("bobby")
-		p.a.PeerRenamed(ctx, p.la, long)
+		p.a.PeerRenamed(ctx, p.la, "")
 		// A refresh records the new nick with the same fingerprint.
 		if _, err := p.a.Refresh(ctx, p.la); err != nil {
 			t.Fatal(err)
@@ -471,6 +472,52 @@ func TestAnnounceAfterRestart(t *testing.T) {
 		}
 		if !l.wireContains("plain after finish") {
 			t.Fatal("not sent after finish")
+		}
+	})
+}
+
+// A peer in a private conversation renames in a loop. The connector
+// passes a notice for the renames it shows (three a minute, see
+// bridge/renames.go) and summarises the rest once a minute: the chat
+// gets exactly those notices, each saying that the private conversation
+// continues, and none for the renames without one.
+func TestRenameLoopInPrivateConversation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		p := newPair(t, "opportunistic", "opportunistic")
+		p.secure(t)
+		_, _, before, _ := p.la.snapshot()
+		const shown, renames = 3, 500
+		for minute := range 2 {
+			for i := range renames {
+				nick := fmt.Sprintf("loop%d", i)
+				p.la.setNick(nick)
+				notice := ""
+				if i < shown {
+					notice = "bob is now known as " + nick + "."
+				}
+				p.a.PeerRenamed(ctx, p.la, notice)
+				time.Sleep(time.Minute / (2 * renames))
+			}
+			time.Sleep(time.Minute / 2)
+			p.a.TellRenames(ctx, p.la, fmt.Sprintf("%d more renames (minute %d).", renames-shown, minute))
+			synctest.Wait()
+		}
+		_, _, after, _ := p.la.snapshot()
+		got := after[len(before):]
+		if len(got) != 2*(shown+1) {
+			t.Fatalf("%d notices for %d renames in two minutes, want %d: %q", len(got), 2*renames, 2*(shown+1), got)
+		}
+		for _, n := range got {
+			if !strings.Contains(n, "The private conversation continues with loop") {
+				t.Errorf("notice %q does not say the private conversation continues", n)
+			}
+		}
+		if last := got[len(got)-1]; !strings.Contains(last, "continues with loop499") {
+			t.Errorf("summary %q does not name the latest nick", last)
+		}
+		if p.la.state() != StatePrivateUnverified {
+			t.Fatal("session lost in the rename loop")
 		}
 	})
 }
