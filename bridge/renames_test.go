@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -193,5 +195,46 @@ func TestPortalNickRenameWhileSaving(t *testing.T) {
 	out, err := json.Marshal(portal.Metadata)
 	if err != nil || string(out) != `{"nick":"bob199"}` {
 		t.Fatalf("metadata %s (%v)", out, err)
+	}
+}
+
+// The nick is written to bridgev2's portal table (SQLite here, PostgreSQL
+// in the e2e suite) in the metadata column only: the row's other columns
+// stay as bridgev2 saved them.
+func TestPortalNickIsStored(t *testing.T) {
+	ctx := context.Background()
+	parent, err := dbutil.NewWithDialect("file:"+filepath.Join(t.TempDir(), "b.db")+"?_txlock=immediate", "sqlite3-fk-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { parent.Close() })
+	bdb := database.New("otrbridge", database.MetaTypes{Portal: func() any { return &PortalMetadata{} }}, parent)
+	if err := bdb.Upgrade(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := testClient("local/@a:x", "@a:x")
+	c.log = zerolog.Nop()
+	c.ic = &IRCConnector{Bridge: &bridgev2.Bridge{Log: zerolog.Nop(), BackgroundCtx: ctx, DB: bdb}}
+	key := portalKeyFor("local.bob", c.login.ID)
+	row := &database.Portal{BridgeID: "otrbridge", PortalKey: key, Name: "bob (local)", Metadata: &PortalMetadata{Nick: "bob", UserHost: "~bob@host"}}
+	if err := bdb.Portal.Insert(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	portal := &bridgev2.Portal{Portal: row}
+	c.setPortalNick("local.bob", portal, "bobby")
+	var stored *database.Portal
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if stored, err = bdb.Portal.GetByKey(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if nick, _ := stored.Metadata.(*PortalMetadata).peer(); nick == "bobby" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	nick, userHost := stored.Metadata.(*PortalMetadata).peer()
+	if nick != "bobby" || userHost != "~bob@host" || stored.Name != "bob (local)" {
+		t.Fatalf("stored %s %s %q", nick, userHost, stored.Name)
 	}
 }
