@@ -477,7 +477,7 @@ func (s *session) handleJoin(m *ircmsg.Message) {
 	}
 	src := sourceOf(m)
 	ev := Joined{Channel: name, User: src, Time: serverTime(m)}
-	c.mu.Lock()
+	s.lockReader()
 	if c.caps["extended-join"] && len(m.Params) >= 3 {
 		ev.Account, ev.Realname = accountName(m.Params[1]), m.Params[2]
 	}
@@ -490,7 +490,7 @@ func (s *session) handleJoin(m *ircmsg.Message) {
 	} else if ch := s.track.chans[fold(name)]; ch != nil {
 		s.track.addMember(fold, ch, mem)
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
@@ -505,7 +505,7 @@ func (s *session) handlePart(m *ircmsg.Message) {
 	if len(m.Params) > 1 {
 		ev.Reason = m.Params[1]
 	}
-	c.mu.Lock()
+	s.lockReader()
 	fold := c.casemap.Fold
 	ev.Self = fold(src.Nick) == fold(c.nick)
 	if ev.Self {
@@ -513,7 +513,7 @@ func (s *session) handlePart(m *ircmsg.Message) {
 	} else if ch := s.track.chans[fold(name)]; ch != nil {
 		s.track.removeMember(ch, fold(src.Nick))
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
@@ -527,7 +527,7 @@ func (s *session) handleKick(m *ircmsg.Message) {
 	if len(m.Params) > 2 {
 		ev.Reason = m.Params[2]
 	}
-	c.mu.Lock()
+	s.lockReader()
 	fold := c.casemap.Fold
 	ev.Self = fold(nick) == fold(c.nick)
 	if ev.Self {
@@ -535,7 +535,7 @@ func (s *session) handleKick(m *ircmsg.Message) {
 	} else if ch := s.track.chans[fold(name)]; ch != nil {
 		s.track.removeMember(ch, fold(nick))
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
@@ -546,9 +546,9 @@ func (s *session) handleTopic(m *ircmsg.Message) {
 		return
 	}
 	ev := TopicChanged{Channel: name, Topic: m.Params[1], By: sourceOf(m), Time: serverTime(m)}
-	c.mu.Lock()
+	s.lockReader()
 	s.track.setTopic(c.casemap.Fold, ev)
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
@@ -562,13 +562,13 @@ func (t *tracker) setTopic(fold func(string) string, ev TopicChanged) {
 // flushTopic reports an RPL_TOPIC that no RPL_TOPICWHOTIME followed.
 func (s *session) flushTopic() {
 	c := s.c
-	c.mu.Lock()
+	s.lockReader()
 	ev := s.track.topic
 	s.track.topic = nil
 	if ev != nil {
 		s.track.setTopic(c.casemap.Fold, *ev)
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	if ev != nil {
 		c.emit(*ev)
 	}
@@ -577,9 +577,9 @@ func (s *session) flushTopic() {
 func (s *session) handleMode(m *ircmsg.Message) {
 	c := s.c
 	target := param(m, 0)
-	c.mu.Lock()
+	s.lockReader()
 	if len(m.Params) < 2 || !c.isChannelLocked(target) {
-		c.mu.Unlock()
+		s.unlockReader()
 		return
 	}
 	is := c.isupportLocked()
@@ -587,7 +587,7 @@ func (s *session) handleMode(m *ircmsg.Message) {
 	if ch := s.track.chans[c.casemap.Fold(target)]; ch != nil {
 		s.track.applyModes(c.casemap.Fold, &is, ch, ev.Changes)
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
@@ -597,20 +597,20 @@ func (s *session) handleInvite(m *ircmsg.Message) {
 	if nick == "" || name == "" {
 		return
 	}
-	c.mu.Lock()
+	s.lockReader()
 	toMe := c.casemap.Fold(nick) == c.casemap.Fold(c.nick)
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(Invited{By: sourceOf(m), Nick: nick, Channel: name, ToMe: toMe})
 }
 
 // userChanged applies a change to a user we may track and reports it.
 func (s *session) userChanged(nick string, f func(u *userState), ev Event) {
 	c := s.c
-	c.mu.Lock()
+	s.lockReader()
 	if u := s.track.users[c.casemap.Fold(nick)]; u != nil {
 		f(u)
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
@@ -651,12 +651,12 @@ func (s *session) handleChghost(m *ircmsg.Message) {
 		return
 	}
 	user, host := m.Params[0], m.Params[1]
-	c.mu.Lock()
+	s.lockReader()
 	self := c.casemap.Fold(nick) == c.casemap.Fold(c.nick)
 	if self {
 		c.setHostLocked(user, host, hostShown)
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	s.userChanged(nick, func(u *userState) { u.user, u.host = user, host }, HostChanged{Nick: nick, User: user, Host: host, Self: self})
 }
 
@@ -707,8 +707,8 @@ func (s *session) namesReply(m *ircmsg.Message) {
 		return
 	}
 	name := m.Params[len(m.Params)-2]
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	k := c.casemap.Fold(name)
 	acc := s.track.names[k]
 	if acc == nil {
@@ -733,7 +733,7 @@ func (s *session) namesReply(m *ircmsg.Message) {
 func (s *session) namesEnd(m *ircmsg.Message) {
 	c := s.c
 	name := param(m, 1)
-	c.mu.Lock()
+	s.lockReader()
 	k := c.casemap.Fold(name)
 	acc := s.track.names[k]
 	delete(s.track.names, k)
@@ -749,7 +749,7 @@ func (s *session) namesEnd(m *ircmsg.Message) {
 			acc.members = acc.members[:ch.capacity]
 		}
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(Names{Channel: acc.channel, Members: acc.members, Count: acc.count})
 }
 
@@ -760,20 +760,20 @@ func (s *session) topicReply(m *ircmsg.Message) {
 	switch m.Command {
 	case "331":
 		ev := TopicChanged{Channel: name, Current: true}
-		c.mu.Lock()
+		s.lockReader()
 		s.track.setTopic(c.casemap.Fold, ev)
-		c.mu.Unlock()
+		s.unlockReader()
 		c.emit(ev)
 	case "332":
-		c.mu.Lock()
+		s.lockReader()
 		s.track.topic = &TopicChanged{Channel: name, Topic: lastParam(m), Current: true}
-		c.mu.Unlock()
+		s.unlockReader()
 	case "333":
-		c.mu.Lock()
+		s.lockReader()
 		ev := s.track.topic
 		s.track.topic = nil
 		if ev == nil || c.casemap.Fold(ev.Channel) != c.casemap.Fold(name) {
-			c.mu.Unlock()
+			s.unlockReader()
 			return
 		}
 		nuh, _ := ircmsg.ParseNUH(param(m, 2))
@@ -782,7 +782,7 @@ func (s *session) topicReply(m *ircmsg.Message) {
 			ev.Time = time.Unix(int64(n), 0)
 		}
 		s.track.setTopic(c.casemap.Fold, *ev)
-		c.mu.Unlock()
+		s.unlockReader()
 		c.emit(*ev)
 	}
 }
@@ -794,7 +794,7 @@ func (s *session) modesReply(m *ircmsg.Message) {
 	if name == "" || len(m.Params) < 3 {
 		return
 	}
-	c.mu.Lock()
+	s.lockReader()
 	is := c.isupportLocked()
 	ev := ModeChanged{Channel: name, Changes: parseModes(&is, m.Params[2], m.Params[3:]), Current: true}
 	if ch := s.track.chans[c.casemap.Fold(name)]; ch != nil {
@@ -802,16 +802,16 @@ func (s *session) modesReply(m *ircmsg.Message) {
 		s.track.applyModes(c.casemap.Fold, &is, ch, ev.Changes)
 		ch.modesKnown = true
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(ev)
 }
 
 func (s *session) handleQuit(m *ircmsg.Message) {
 	c := s.c
 	nick := m.Nick()
-	c.mu.Lock()
+	s.lockReader()
 	chans := s.track.quit(c.casemap.Fold(nick))
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(Quit{Nick: nick, Reason: param(m, 0), Channels: chans})
 	s.maybeReclaim(nick)
 }

@@ -139,8 +139,8 @@ func (s *session) handlePong(m *ircmsg.Message) {
 		return
 	}
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	i := slices.IndexFunc(s.ops, func(o *outMsg) bool { return o.op.token == token })
 	if i < 0 {
 		return
@@ -232,13 +232,13 @@ func (s *session) channelNumeric(m *ircmsg.Message) bool {
 	default:
 		channel = param(m, 1)
 	}
-	c.mu.Lock()
+	s.lockReader()
 	if channel != "" && !c.isChannelLocked(channel) {
-		c.mu.Unlock()
+		s.unlockReader()
 		return false
 	}
 	taken := s.opErrorLocked(code, channel, nick, text)
-	c.mu.Unlock()
+	s.unlockReader()
 	switch {
 	case taken:
 		return true
@@ -596,8 +596,8 @@ func (s *session) whoReply(m *ircmsg.Message) bool {
 	default:
 		return false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	op := s.whoOpLocked(channel)
 	if op == nil {
 		return m.Command == "354" // our token, but no longer waited for
@@ -617,10 +617,10 @@ func (s *session) whoReply(m *ircmsg.Message) bool {
 // whoEnd completes one of our WHO commands (RPL_ENDOFWHO).
 func (s *session) whoEnd(m *ircmsg.Message) bool {
 	c := s.c
-	c.mu.Lock()
+	s.lockReader()
 	op := s.whoOpLocked(param(m, 1))
 	if op == nil {
-		c.mu.Unlock()
+		s.unlockReader()
 		return false
 	}
 	op.whoDone = true
@@ -641,7 +641,7 @@ func (s *session) whoEnd(m *ircmsg.Message) bool {
 			}
 		}
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(WhoList{Channel: acc.channel, Members: acc.members, Count: acc.count})
 	return true
 }

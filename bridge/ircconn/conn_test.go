@@ -1152,13 +1152,20 @@ func TestDialPanicIsContained(t *testing.T) {
 // finishing while the next test starts); "locked" panics holding c.mu.
 const linePanicText = "ircconn-test-panic"
 
+// An "await" panic line waits on the reader until the test says go.
+var linePanicReached, linePanicGo = make(chan struct{}), make(chan struct{})
+
 func init() {
-	lineFault = func(c *Conn, m *ircmsg.Message) {
+	lineFault = func(s *session, m *ircmsg.Message) {
 		if m.Command != "PRIVMSG" || len(m.Params) < 2 || !strings.HasPrefix(m.Params[1], linePanicText) {
 			return
 		}
 		if strings.HasPrefix(m.Params[1], linePanicText+" locked") {
-			c.mu.Lock()
+			s.lockReader()
+		}
+		if strings.HasPrefix(m.Params[1], linePanicText+" await") {
+			linePanicReached <- struct{}{}
+			<-linePanicGo
 		}
 		panic("cannot parse " + m.Params[1])
 	}
@@ -1205,5 +1212,55 @@ func TestLinePanicIsContained(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Errorf("log contains the line's text %q", secret)
 		}
+	}
+}
+
+// A panic on the reader while another goroutine holds the connection's
+// lock (a slow critical section on a loaded machine) leaves that lock to
+// its holder: the reader never releases a lock it did not take, which
+// would make the holder's own Unlock a fatal error for the whole process.
+func TestLinePanicLeavesAnotherHoldersLock(t *testing.T) {
+	var buf syncBuffer
+	fn := newFakeNet(t)
+	c, rec := pipeConn(t, fn, func(cfg *Config) { cfg.Logger = zerolog.New(&buf) })
+	fc := fn.next(t)
+	fc.register(t, "me", "")
+	rec.waitState(t, 2*time.Second, Connected)
+
+	fc.send(":bob!b@h PRIVMSG me :" + linePanicText + " await private-text")
+	select {
+	case <-linePanicReached:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader did not handle the line")
+	}
+	c.mu.Lock()
+	linePanicGo <- struct{}{}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(buf.String(), "recovered from a panic while handling a line") {
+		if time.Now().After(deadline) {
+			c.mu.Unlock()
+			t.Fatal("the panic was not logged")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Held well past any wait the reader could make for it: if the reader
+	// released it, TryLock succeeds (and takes it back for the Unlock below).
+	held := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(held) {
+		if c.mu.TryLock() {
+			t.Error("the reader released a lock another goroutine held")
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.mu.Unlock()
+
+	fc.send(":carol!c@h PRIVMSG me :still here")
+	m := rec.waitFor(t, 5*time.Second, "message after the panic", func(e Event) bool { _, ok := e.(Message); return ok }).(Message)
+	if m.Text != "still here" {
+		t.Fatalf("next message %q", m.Text)
+	}
+	if strings.Contains(buf.String(), "lock held") {
+		t.Errorf("the log claims the panic left the lock held:\n%s", buf.String())
 	}
 }

@@ -84,7 +84,7 @@ func (s *session) handle(m *ircmsg.Message) error {
 	case "BATCH":
 		ref := param(m, 0)
 		if strings.HasPrefix(ref, "-") {
-			c.mu.Lock()
+			s.lockReader()
 			if label, ok := s.batches[ref[1:]]; ok {
 				delete(s.batches, ref[1:])
 				// The labeled batch ended without an error: delivered
@@ -93,7 +93,7 @@ func (s *session) handle(m *ircmsg.Message) error {
 					c.resolveLocked(s, r, nil, nil)
 				}
 			}
-			c.mu.Unlock()
+			s.unlockReader()
 		}
 		return nil
 	case "PRIVMSG", "NOTICE":
@@ -146,17 +146,17 @@ func (s *session) handle(m *ircmsg.Message) error {
 func (s *session) labelOf(m *ircmsg.Message) (label string, direct, ok bool) {
 	if ok, l := m.GetTag("label"); ok {
 		if m.Command == "BATCH" && strings.HasPrefix(param(m, 0), "+") {
-			s.c.mu.Lock()
+			s.lockReader()
 			s.batches[param(m, 0)[1:]] = l
-			s.c.mu.Unlock()
+			s.unlockReader()
 			return "", false, false
 		}
 		return l, true, true
 	}
 	if ok, ref := m.GetTag("batch"); ok {
-		s.c.mu.Lock()
+		s.lockReader()
 		l, ok := s.batches[ref]
-		s.c.mu.Unlock()
+		s.unlockReader()
 		return l, false, ok
 	}
 	return "", false, false
@@ -167,8 +167,8 @@ func (s *session) labelOf(m *ircmsg.Message) (label string, direct, ok bool) {
 // 301 away reply) are then processed as usual.
 func (s *session) handleLabeled(label string, direct bool, m *ircmsg.Message) bool {
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	ref := s.labels[label]
 	if ref == nil {
 		return false
@@ -205,7 +205,7 @@ func (s *session) handleMessage(m *ircmsg.Message) error {
 	src := Source{Nick: nuh.Name, User: nuh.User, Host: nuh.Host}
 	src.Server = m.Source == "" || (nuh.User == "" && nuh.Host == "" && strings.Contains(nuh.Name, "."))
 
-	c.mu.Lock()
+	s.lockReader()
 	fold := c.casemap.Fold
 	if !src.Server && fold(src.Nick) == fold(c.nick) && c.caps["echo-message"] {
 		// our own message coming back: it confirms a line (labeled echoes
@@ -216,13 +216,13 @@ func (s *session) handleMessage(m *ircmsg.Message) error {
 				c.resolveLocked(s, ref, nil, m)
 			}
 		}
-		c.mu.Unlock()
+		s.unlockReader()
 		return nil
 	}
 	toMe := fold(target) == fold(c.nick)
 	channel := c.isChannelLocked(target)
 	nickServ := toMe && m.Command == "NOTICE" && fold(src.Nick) == fold(c.cfg.NickServNick) && c.cfg.NickServPassword != "" && !s.saslDone
-	c.mu.Unlock()
+	s.unlockReader()
 
 	if nickServ && nickServRejected(text) {
 		c.emit(s.incoming(m, Notice, src, target, toMe, channel, text))
@@ -289,7 +289,7 @@ func (s *session) handleNick(m *ircmsg.Message) {
 	if nw == "" {
 		return
 	}
-	c.mu.Lock()
+	s.lockReader()
 	self := c.casemap.Fold(old) == c.casemap.Fold(c.nick)
 	chans := s.track.rename(c.casemap.Fold, old, nw)
 	if !self {
@@ -303,7 +303,7 @@ func (s *session) handleNick(m *ircmsg.Message) {
 			r.finish(nil)
 		}
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(NickChanged{Old: old, New: nw, Self: self, Channels: chans})
 	if !self {
 		s.maybeReclaim(old)
@@ -313,10 +313,10 @@ func (s *session) handleNick(m *ircmsg.Message) {
 // maybeReclaim takes our wanted nick back when the user holding it leaves.
 func (s *session) maybeReclaim(gone string) {
 	c := s.c
-	c.mu.Lock()
+	s.lockReader()
 	want := c.wantNickLocked()
 	fire := s.ready && c.casemap.Fold(gone) == c.casemap.Fold(want) && c.casemap.Fold(c.nick) != c.casemap.Fold(want)
-	c.mu.Unlock()
+	s.unlockReader()
 	if fire {
 		s.send("NICK", want)
 	}
@@ -334,7 +334,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 	code := m.Command
 	switch code {
 	case "001":
-		c.mu.Lock()
+		s.lockReader()
 		s.registered = true
 		if n := param(m, 0); n != "" {
 			c.nick = n
@@ -345,7 +345,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			}
 		}
 		saslMissing := c.saslMechanism() != "" && !s.saslDone
-		c.mu.Unlock()
+		s.unlockReader()
 		if saslMissing {
 			return &fatalError{Fatal, errors.New("server registered us without SASL")}
 		}
@@ -357,16 +357,16 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 		s.becomeReady()
 	case "396":
 		if h := param(m, 1); h != "" {
-			c.mu.Lock()
+			s.lockReader()
 			if u, hh, ok := strings.Cut(h, "@"); ok {
 				c.setHostLocked(u, hh, hostShown)
 			} else {
 				c.setHostLocked(c.user, h, hostShown)
 			}
-			c.mu.Unlock()
+			s.unlockReader()
 		}
 	case "302":
-		c.mu.Lock()
+		s.lockReader()
 		for _, e := range strings.Fields(lastParam(m)) {
 			n, uh, ok := strings.Cut(e, "=")
 			n = strings.TrimSuffix(n, "*")
@@ -377,7 +377,7 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 				c.setHostLocked(u, h, hostGuessed)
 			}
 		}
-		c.mu.Unlock()
+		s.unlockReader()
 	case "730", "731", "734":
 		s.monitorReply(m)
 	case "732", "733":
@@ -399,9 +399,9 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 	case "900":
 		// logged in; the account name is not needed
 	case "903":
-		c.mu.Lock()
+		s.lockReader()
 		s.saslDone = true
-		c.mu.Unlock()
+		s.unlockReader()
 		s.send("CAP", "END")
 	case "902", "904", "905":
 		if code == "904" && c.cfg.SASLExternal {
@@ -439,9 +439,9 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 			c.emit(PeerNotice{Nick: param(m, 1), Code: code, Text: lastParam(m)})
 			return nil
 		}
-		c.mu.Lock()
+		s.lockReader()
 		ready := s.ready
-		c.mu.Unlock()
+		s.unlockReader()
 		if ready && !quietNumerics[code] {
 			c.emit(Numeric{Code: code, Params: append([]string(nil), m.Params...)})
 		}
@@ -454,8 +454,8 @@ func (s *session) handleNumeric(m *ircmsg.Message) error {
 // user needs to hear it once, not once per line.
 func (s *session) awayChanged(nick, text string) bool {
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	k := c.casemap.Fold(nick)
 	if old, ok := s.away[k]; ok && old == text {
 		return false
@@ -473,16 +473,16 @@ func (s *session) awayChanged(nick, text string) bool {
 func (s *session) peerError(m *ircmsg.Message) {
 	c := s.c
 	target := param(m, 1)
-	c.mu.Lock()
+	s.lockReader()
 	if c.caps["echo-message"] && !c.caps["labeled-response"] {
 		if ref := s.popEchoLocked(c.casemap.Fold(target)); ref != nil {
 			c.resolveLocked(s, ref, &PeerError{Target: target, Code: m.Command, Text: lastParam(m)}, nil)
-			c.mu.Unlock()
+			s.unlockReader()
 			return
 		}
 	}
 	channel := c.isChannelLocked(target)
-	c.mu.Unlock()
+	s.unlockReader()
 	if channel {
 		c.emit(ChannelError{Channel: target, Code: m.Command, Text: lastParam(m)})
 		return

@@ -327,8 +327,8 @@ func (s *session) isupport(m *ircmsg.Message) {
 	if len(m.Params) < 3 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	is := c.isupportLocked()
 	is.apply(m.Params[1 : len(m.Params)-1])
 	c.casemap, c.chantypes, c.statusmsg = is.Casemapping, is.ChanTypes, is.StatusMsg

@@ -361,9 +361,9 @@ func listLines(prefix string, items []string, limit int) []string {
 // left to the caller.
 func (s *session) isonReply(m *ircmsg.Message) bool {
 	c := s.c
-	c.mu.Lock()
+	s.lockReader()
 	if len(s.pres.isonWait) == 0 {
-		c.mu.Unlock()
+		s.unlockReader()
 		return false
 	}
 	chunk := s.pres.isonWait[0]
@@ -371,7 +371,7 @@ func (s *session) isonReply(m *ircmsg.Message) bool {
 	for _, n := range strings.Fields(lastParam(m)) {
 		k := c.casemap.Fold(n)
 		if !slices.Contains(chunk, k) {
-			c.mu.Unlock()
+			s.unlockReader()
 			return false
 		}
 		on[k] = n
@@ -396,7 +396,7 @@ func (s *session) isonReply(m *ircmsg.Message) bool {
 			delete(s.pres.renamed, k)
 		}
 	}
-	c.mu.Unlock()
+	s.unlockReader()
 	for _, ev := range evs {
 		c.emit(ev)
 	}
@@ -413,7 +413,7 @@ func (s *session) monitorReply(m *ircmsg.Message) {
 		online := m.Command == "730"
 		var evs []Event
 		var gone []string
-		c.mu.Lock()
+		s.lockReader()
 		for _, t := range strings.Split(lastParam(m), ",") {
 			nuh, err := ircmsg.ParseNUH(t)
 			if err != nil || nuh.Name == "" {
@@ -436,7 +436,7 @@ func (s *session) monitorReply(m *ircmsg.Message) {
 				delete(s.pres.renamed, k)
 			}
 		}
-		c.mu.Unlock()
+		s.unlockReader()
 		for _, ev := range evs {
 			c.emit(ev)
 		}
@@ -446,7 +446,7 @@ func (s *session) monitorReply(m *ircmsg.Message) {
 		}
 	case "734": // <me> <limit> <targets> :Monitor list is full.
 		ev := WatchFull{Limit: atoiOr0(param(m, 1))}
-		c.mu.Lock()
+		s.lockReader()
 		for _, n := range strings.Split(param(m, 2), ",") {
 			k := c.casemap.Fold(n)
 			if w, ok := c.watch[k]; ok {
@@ -455,7 +455,7 @@ func (s *session) monitorReply(m *ircmsg.Message) {
 			}
 			delete(s.pres.monitored, k)
 		}
-		c.mu.Unlock()
+		s.unlockReader()
 		if len(ev.Nicks) > 0 {
 			c.emit(ev)
 		}

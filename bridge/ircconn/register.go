@@ -28,7 +28,7 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 	switch sub {
 	case "LS":
 		more := len(m.Params) > 3 && m.Params[2] == "*"
-		c.mu.Lock()
+		s.lockReader()
 		reqd := s.capReqd
 		if !reqd {
 			for _, tok := range strings.Fields(lastParam(m)) {
@@ -36,13 +36,13 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 				s.capLS[name] = val
 			}
 		}
-		c.mu.Unlock()
+		s.unlockReader()
 		if more || reqd {
 			return nil
 		}
 		return s.requestCaps()
 	case "ACK":
-		c.mu.Lock()
+		s.lockReader()
 		sasl := false
 		for _, name := range strings.Fields(lastParam(m)) {
 			if strings.HasPrefix(name, "-") {
@@ -54,7 +54,7 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 			sasl = sasl || name == "sasl"
 		}
 		registered := s.registered
-		c.mu.Unlock()
+		s.unlockReader()
 		if registered {
 			return nil
 		}
@@ -69,11 +69,11 @@ func (s *session) handleCAP(m *ircmsg.Message) error {
 		}
 		s.send("CAP", "END")
 	case "DEL":
-		c.mu.Lock()
+		s.lockReader()
 		for _, name := range strings.Fields(lastParam(m)) {
 			delete(c.caps, name)
 		}
-		c.mu.Unlock()
+		s.unlockReader()
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (c *Conn) saslMechanism() string {
 // never a login other than the one configured).
 func (s *session) requestCaps() error {
 	c := s.c
-	c.mu.Lock()
+	s.lockReader()
 	s.capReqd = true
 	var req []string
 	for _, name := range wantedCaps {
@@ -106,7 +106,7 @@ func (s *session) requestCaps() error {
 	// The offer is read only here; it and the CAP LS lines it points
 	// into need not stay for the connection's life.
 	s.capLS = nil
-	c.mu.Unlock()
+	s.unlockReader()
 	if mech := c.saslMechanism(); mech != "" {
 		if !hasSASL || (mechs != "" && !containsFold(strings.Split(mechs, ","), mech)) {
 			return &fatalError{Fatal, fmt.Errorf("server does not offer SASL %s", mech)}
@@ -148,11 +148,11 @@ func (s *session) nickError(m *ircmsg.Message) error {
 	c := s.c
 	code, reason := m.Command, lastParam(m)
 	wanted := param(m, 1)
-	c.mu.Lock()
+	s.lockReader()
 	registered := s.registered
 	if registered {
 		r := c.nickReq
-		c.mu.Unlock()
+		s.unlockReader()
 		if r != nil {
 			r.finish(&PeerError{Target: wanted, Code: code, Text: reason})
 		}
@@ -162,7 +162,7 @@ func (s *session) nickError(m *ircmsg.Message) error {
 	s.nickTries++
 	tries := s.nickTries
 	base := c.wantNickLocked()
-	c.mu.Unlock()
+	s.unlockReader()
 	if code == "432" && tries == 1 || code == "431" {
 		c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason})
 		return &fatalError{Fatal, fmt.Errorf("server rejected the nick (%s)", code)}
@@ -180,9 +180,9 @@ func (s *session) nickError(m *ircmsg.Message) error {
 	default:
 		alt = base + strconv.Itoa(100+rand.IntN(900))
 	}
-	c.mu.Lock()
+	s.lockReader()
 	c.nick = alt
-	c.mu.Unlock()
+	s.unlockReader()
 	c.emit(NickRejected{Wanted: wanted, Code: code, Reason: reason, Trying: alt})
 	s.send("NICK", alt)
 	return nil

@@ -63,6 +63,9 @@ type session struct {
 	track      tracker           // channels we are in (channels.go)
 	pres       presence          // watched nicks (monitor.go)
 	ops        []*outMsg         // channel commands waiting for their PONG (chanops.go)
+
+	// Only the reader goroutine reads and writes it (lockReader).
+	readerHoldsLock bool
 }
 
 type prioLine struct {
@@ -303,7 +306,7 @@ func (s *session) readLoop(nc net.Conn) error {
 
 // lineFault, when set (by tests only), is called with each parsed line
 // before it is handled, where a bug in the handlers would panic.
-var lineFault func(c *Conn, m *ircmsg.Message)
+var lineFault func(s *session, m *ircmsg.Message)
 
 // handleLine parses and handles one line from the server. Most of it
 // comes from strangers, so a bug in the parser or a handler that panics
@@ -316,7 +319,12 @@ func (s *session) handleLine(line []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.logPanic(r, "command", command, "recovered from a panic while handling a line from the server; line dropped")
-			c.unwedgeAfterPanic()
+			if s.readerHoldsLock {
+				// The handlers unlock without defer on the hot path: a
+				// lock left held would stop the reader and every caller.
+				c.log.Error().Msg("a panic left the connection's lock held by the reader; releasing it")
+				s.unlockReader()
+			}
 			err = nil
 		}
 	}()
@@ -327,7 +335,7 @@ func (s *session) handleLine(line []byte) (err error) {
 	}
 	command = loggableCommand(msg.Command)
 	if lineFault != nil {
-		lineFault(c, &msg)
+		lineFault(s, &msg)
 	}
 	return s.handle(&msg)
 }
@@ -346,30 +354,19 @@ func loggableCommand(cmd string) string {
 	return cmd
 }
 
-// panicLockProbe is how long the reader tries to take c.mu after a
-// handler panicked before it decides that the panic left it locked.
-const panicLockProbe = time.Second
+// lockReader takes c.mu for a handler on the reader goroutine and notes
+// that the reader holds it. Only the reader goroutine calls it (and
+// unlockReader), so readerHoldsLock tells handleLine after a panic whether
+// the panic left the reader's own lock held, without ever mistaking a lock
+// another goroutine holds for it.
+func (s *session) lockReader() {
+	s.c.mu.Lock()
+	s.readerHoldsLock = true
+}
 
-// unwedgeAfterPanic makes sure that a handler that panicked while holding
-// c.mu (the handlers unlock without defer on the hot path) does not leave
-// it locked, which would stop the reader and every caller for good. Every
-// critical section under c.mu is short and never waits, so a lock still
-// held after panicLockProbe is the one the panic left behind: it is
-// released (a sync.Mutex may be unlocked by another goroutine).
-func (c *Conn) unwedgeAfterPanic() {
-	deadline := time.Now().Add(panicLockProbe)
-	for {
-		if c.mu.TryLock() {
-			c.mu.Unlock()
-			return
-		}
-		if time.Now().After(deadline) {
-			c.log.Error().Msg("a panic left the connection's lock held; releasing it")
-			c.mu.Unlock()
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
+func (s *session) unlockReader() {
+	s.readerHoldsLock = false
+	s.c.mu.Unlock()
 }
 
 func (s *session) isReady() bool {

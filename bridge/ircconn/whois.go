@@ -62,8 +62,8 @@ func (c *Conn) Whois(ctx context.Context, nick string) (WhoisInfo, error) {
 // whoisReply collects a numeric into the pending WHOIS, if it belongs to it.
 func (s *session) whoisReply(m *ircmsg.Message) bool {
 	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.lockReader()
+	defer s.unlockReader()
 	r := c.whois
 	if r == nil || len(m.Params) < 2 || c.casemap.Fold(m.Params[1]) != c.casemap.Fold(r.nick) {
 		return false
