@@ -131,16 +131,14 @@ func newStrangerGate(perWindow int, window time.Duration, requests bool, expiry 
 
 // route decides about one message from uid. known reports (without the
 // gate's lock, it may query the database) whether the peer has a chat.
+// The caller drops the lines of declined and refused nicks before it
+// looks uid up (dropEarly) unless a peer with a chat uses the nick.
 func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known func() bool) ([]ircconn.Message, verdict) {
 	g.mu.Lock()
 	if o := g.opening[uid]; o != nil {
 		o.add(msg, maxOpeningLines)
 		g.mu.Unlock()
 		return nil, verdictKept
-	}
-	if v, drop := g.dropLocked(nickKey(uid)); drop {
-		g.mu.Unlock()
-		return nil, v
 	}
 	g.mu.Unlock()
 	isKnown := known()
@@ -150,6 +148,14 @@ func (g *strangerGate) route(uid networkid.UserID, msg ircconn.Message, known fu
 	if o := g.opening[uid]; o != nil { // accepted meanwhile
 		o.add(msg, maxOpeningLines)
 		return nil, verdictKept
+	}
+	// The declined and refused sets are keyed by nick, and a nick is
+	// anyone's to take: they drop only a peer without a chat, never the
+	// peer with a chat that takes its nick back from a stranger.
+	if !isKnown {
+		if v, drop := g.dropLocked(nickKey(uid)); drop {
+			return nil, v
+		}
 	}
 	g.expireLocked()
 	req := g.pending[uid]

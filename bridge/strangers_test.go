@@ -157,7 +157,7 @@ func TestStrangerRequests(t *testing.T) {
 	if !g.decline(b) {
 		t.Error("decline found no request")
 	}
-	if _, v := g.route(b, msgFrom("bob", "again"), func() bool { return true }); v != verdictDeclined {
+	if _, v := g.route(b, msgFrom("bob", "again"), unknown); v != verdictDeclined {
 		t.Errorf("after decline: verdict %d", v)
 	}
 	g.opened(b)
@@ -239,6 +239,37 @@ func TestStrangerRequestsExpire(t *testing.T) {
 			t.Errorf("the accepted request starts with %q, want only the line after the expiry", lines.Text)
 		}
 	})
+}
+
+// A stranger that took a peer's nick while the peer was away under
+// another one (peer ID x.2) and was declined or refused does not make the
+// gate drop the real peer's lines once it takes its nick back: the nick
+// keys the declined and refused sets, but a peer with a chat is never
+// dropped by them. The stranger itself stays dropped.
+func TestDroppedNickDoesNotDropKnownPeer(t *testing.T) {
+	for _, requests := range []bool{true, false} {
+		g := newStrangerGate(1, time.Hour, requests, defaultRequestExpiry, func(string) {})
+		peer, impostor := networkid.UserID("local.x"), networkid.UserID("local.x.2")
+		if requests {
+			g.route(impostor, msgFrom("x", "hi"), unknown)
+			if !g.decline(impostor) {
+				t.Fatal("decline found no request")
+			}
+		} else {
+			g.route("local.s0", msgFrom("s0", "hi"), unknown) // spends the budget
+			if _, v := g.route(impostor, msgFrom("x", "hi"), unknown); v != verdictRefused {
+				t.Fatalf("impostor: verdict %d", v)
+			}
+		}
+		if _, v := g.route(impostor, msgFrom("x", "again"), unknown); v == verdictDeliver {
+			t.Errorf("requests %v: the dropped stranger's line was delivered", requests)
+		}
+		lines, v := g.route(peer, msgFrom("x", "it's me"), func() bool { return true })
+		if v != verdictDeliver || len(lines) != 1 || lines[0].Text != "it's me" {
+			t.Errorf("requests %v: the peer with a chat got verdict %d, lines %v", requests, v, lines)
+		}
+		g.stop()
+	}
 }
 
 // A line from a refused or declined stranger is dropped before anyone asks
