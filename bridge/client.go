@@ -74,8 +74,9 @@ type IRCClient struct {
 	watch *nickWatch
 	// strangers decides about messages from peers without a chat.
 	strangers *strangerGate
-	// ghosts are the ghost updates waiting to run off the IRC reader.
-	ghosts ghostRefresh
+	// ghostNicks are the ghost display-name updates waiting to run off
+	// the IRC reader, with each peer's latest nick.
+	ghostNicks latestByPeer[string]
 	// services limits the service notices shown in the control room.
 	services *serviceNotices
 	// renames coalesces the notices of peers' renames; portalNicks

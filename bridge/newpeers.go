@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -157,14 +156,6 @@ func (c *IRCClient) createChat(ctx context.Context, uid networkid.UserID, nick, 
 	return portal.CreateMatrixRoom(ctx, c.login, c.chatInfo(uid))
 }
 
-// ghostRefresh is the ghost updates waiting for a slot, by peer: a peer
-// that renames often gets one update with its latest nick.
-type ghostRefresh struct {
-	mu      sync.Mutex
-	next    map[networkid.UserID]string
-	running map[networkid.UserID]bool
-}
-
 // refreshGhost updates the ghost's display name when the peer's nick
 // changed, off the IRC reader.
 func (c *IRCClient) refreshGhost(ctx context.Context, uid networkid.UserID, nick string) {
@@ -173,31 +164,17 @@ func (c *IRCClient) refreshGhost(ctx context.Context, uid networkid.UserID, nick
 			return
 		}
 	}
-	r := &c.ghosts
-	r.mu.Lock()
-	if r.next == nil {
-		r.next, r.running = map[networkid.UserID]string{}, map[networkid.UserID]bool{}
-	}
-	r.next[uid] = nick
-	if r.running[uid] {
-		r.mu.Unlock()
+	if !c.ghostNicks.put(uid, nick) {
 		return
 	}
-	r.running[uid] = true
-	r.mu.Unlock()
 	go func() {
 		c.ic.chatOpeners <- struct{}{}
 		defer func() { <-c.ic.chatOpeners }()
 		for {
-			r.mu.Lock()
-			nick, ok := r.next[uid]
+			nick, ok := c.ghostNicks.take(uid)
 			if !ok {
-				delete(r.running, uid)
-				r.mu.Unlock()
 				return
 			}
-			delete(r.next, uid)
-			r.mu.Unlock()
 			safely(c.log, "ghost update", func() { c.updateGhost(ctx, uid, nick) })
 		}
 	}()

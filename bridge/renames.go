@@ -120,9 +120,7 @@ type portalNickSaves struct {
 	// write stores a portal's metadata (the database; tests replace it).
 	write func(ctx context.Context, key networkid.PortalKey, meta *PortalMetadata) error
 
-	mu      sync.Mutex
-	next    map[networkid.UserID]portalNickSave
-	running map[networkid.UserID]bool
+	pending latestByPeer[portalNickSave]
 }
 
 // portalNickSave is the metadata of one portal, to be written.
@@ -139,18 +137,9 @@ func (c *IRCClient) setPortalNick(uid networkid.UserID, portal *bridgev2.Portal,
 		return
 	}
 	meta.renamed(nick)
-	s := &c.portalNicks
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.next == nil {
-		s.next, s.running = map[networkid.UserID]portalNickSave{}, map[networkid.UserID]bool{}
+	if c.portalNicks.pending.put(uid, portalNickSave{key: portal.PortalKey, meta: meta}) {
+		go c.writePortalNicks(uid)
 	}
-	s.next[uid] = portalNickSave{key: portal.PortalKey, meta: meta}
-	if s.running[uid] {
-		return
-	}
-	s.running[uid] = true
-	go c.writePortalNicks(uid)
 }
 
 // writePortalNicks writes uid's portal metadata until no newer nick
@@ -161,15 +150,10 @@ func (c *IRCClient) writePortalNicks(uid networkid.UserID) {
 	ctx := c.log.WithContext(c.ic.Bridge.BackgroundCtx)
 	s := &c.portalNicks
 	for {
-		s.mu.Lock()
-		save, ok := s.next[uid]
+		save, ok := s.pending.take(uid)
 		if !ok {
-			delete(s.running, uid)
-			s.mu.Unlock()
 			return
 		}
-		delete(s.next, uid)
-		s.mu.Unlock()
 		write := s.write
 		if write == nil {
 			write = c.writePortalMetadata

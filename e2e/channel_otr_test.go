@@ -13,16 +13,7 @@ import (
 // encrypted on the wire. bob's earlier channel line and his DM reach the
 // same DM portal's ghost.
 func testChannelMeetThenOTR(t *testing.T, e *env) {
-	alice := e.newUser(t, "")
-	alice.login(t, netLocal, e.unique("mx"))
-	bob := e.otrPeerFor(t, alice, e.unique("bob"), otrtest.Options{Policy: otrtest.PolicyManual})
-	channel := e.ircChannel()
-	ircJoin(t, bob.irc, channel)
-	chanRoom := alice.joinChannel(t, channel)
-	hello := e.text("hello from bob in the channel")
-	bob.irc.Privmsg(channel, hello)
-	ghost := e.ghost(netLocal, bob.irc.Nick())
-	alice.fromSender(t, chanRoom, ghost, hello)
+	alice, bob, ghost := meetInChannel(t, e)
 
 	// One click: a DM with the ghost from the channel's member list.
 	room, err := alice.mx.CreateDM(ghost)
@@ -52,16 +43,7 @@ func testChannelMeetThenOTR(t *testing.T, e *env) {
 // both lead to that portal, not to a second one, and the private
 // conversation runs there.
 func testChannelPeerDMFirst(t *testing.T, e *env) {
-	alice := e.newUser(t, "")
-	alice.login(t, netLocal, e.unique("mx"))
-	bob := e.otrPeerFor(t, alice, e.unique("bob"), otrtest.Options{Policy: otrtest.PolicyManual})
-	channel := e.ircChannel()
-	ircJoin(t, bob.irc, channel)
-	chanRoom := alice.joinChannel(t, channel)
-	hello := e.text("bob says hello in the channel")
-	bob.irc.Privmsg(channel, hello)
-	ghost := e.ghost(netLocal, bob.irc.Nick())
-	alice.fromSender(t, chanRoom, ghost, hello)
+	alice, bob, ghost := meetInChannel(t, e)
 
 	// bob writes first: that opens the DM portal.
 	first := e.text("bob writes to alice directly")
@@ -97,4 +79,21 @@ func testChannelPeerDMFirst(t *testing.T, e *env) {
 			t.Errorf("a message from bob reached the clicked room: %q", ev.Body())
 		}
 	}
+}
+
+// meetInChannel: alice (logged in) and bob (a libotr peer, policy manual)
+// are in one channel, and bob's line there reached alice from his ghost.
+func meetInChannel(t *testing.T, e *env) (alice *user, bob *otrPeer, ghost string) {
+	t.Helper()
+	alice = e.newUser(t, "")
+	alice.login(t, netLocal, e.unique("mx"))
+	bob = e.otrPeerFor(t, alice, e.unique("bob"), otrtest.Options{Policy: otrtest.PolicyManual})
+	channel := e.ircChannel()
+	ircJoin(t, bob.irc, channel)
+	chanRoom := alice.joinChannel(t, channel)
+	hello := e.text("hello from bob in the channel")
+	bob.irc.Privmsg(channel, hello)
+	ghost = e.ghost(netLocal, bob.irc.Nick())
+	alice.fromSender(t, chanRoom, ghost, hello)
+	return alice, bob, ghost
 }
